@@ -1,0 +1,183 @@
+// IR → ONNX ModelProto (opset 21, IR version 10) via onnx-proto. Fused ops kept by `fuse` map to
+// ONNX/contrib ops; the rest are lowered to primitives first. Weights are inlined, or written to an
+// external data file beside the model (needed above protobuf's 2 GB limit; loaded by path).
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { type DType, type Graph, type ValueInfo, type Node, GraphError, numel, DTYPE_BYTES } from './graph.ts';
+import { type FusedOp, FUSED_OPS, lowerGraph } from './fused.ts';
+import { type WeightStore, requireParam, toBytes } from './weights.ts';
+
+const { onnx } = onnxProto;
+type TensorProto = InstanceType<typeof onnx.TensorProto>;
+
+export const OPSET = 21;
+export const IR_VERSION = 10;
+/** Protobuf messages cannot exceed 2 GiB; stay clear of it with inline weights. */
+export const MAX_INLINE_BYTES = 1.8e9;
+
+export type FuseChoice = 'all' | 'none' | readonly FusedOp[];
+
+export interface EmitOptions {
+  /** Which fused ops keep their fast lowering (default: all). */
+  fuse?: FuseChoice;
+  /** Write weights to `dir/file` and reference them as external data. */
+  externalData?: { dir: string; file: string };
+}
+
+export function fuseSet(choice: FuseChoice = 'all'): Set<FusedOp> {
+  if (choice === 'all') return new Set(FUSED_OPS);
+  if (choice === 'none') return new Set();
+  return new Set(choice);
+}
+
+const ELEM: Record<DType, number> = {
+  f32: onnx.TensorProto.DataType.FLOAT,
+  f16: onnx.TensorProto.DataType.FLOAT16,
+  i64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+const A = onnx.AttributeProto.AttributeType;
+
+function attr(name: string, value: number | string | readonly number[], kind: 'int' | 'float' | 'ints' | 'string') {
+  switch (kind) {
+    case 'int': return { name, type: A.INT, i: value as number };
+    case 'float': return { name, type: A.FLOAT, f: value as number };
+    case 'ints': return { name, type: A.INTS, ints: [...(value as number[])] };
+    case 'string': return { name, type: A.STRING, s: new TextEncoder().encode(value as string) };
+  }
+}
+
+function valueInfo(name: string, v: ValueInfo) {
+  return {
+    name,
+    type: { tensorType: { elemType: ELEM[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+  };
+}
+
+/** Emits `graph` as serialized ONNX bytes. */
+export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions = {}): Uint8Array {
+  const g = lowerGraph(graph, fuseSet(opts.fuse));
+  const names = new Map<number, string>();
+  const initializers: TensorProto[] = [];
+  const nodes: object[] = [];
+  let constCount = 0;
+
+  const i64Const = (values: readonly number[]): string => {
+    const name = `__i64_${constCount++}`;
+    initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: ELEM.i64, rawData: toBytes(BigInt64Array.from(values.map(BigInt))) }));
+    return name;
+  };
+  const f32Const = (values: readonly number[]): string => {
+    const name = `__f32_${constCount++}`;
+    initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: ELEM.f32, rawData: toBytes(Float32Array.from(values)) }));
+    return name;
+  };
+
+  for (const v of g.values) {
+    if (v.kind === 'input' || v.kind === 'param') names.set(v.id, v.name!);
+    else if (v.kind === 'const') names.set(v.id, `__const_${v.id}`);
+    else names.set(v.id, `v${v.id}`);
+  }
+
+  // Parameters, streamed one at a time so a multi-GB model never sits in memory twice.
+  let fd: number | undefined;
+  let offset = 0;
+  if (opts.externalData) fd = openSync(join(opts.externalData.dir, opts.externalData.file), 'w');
+  try {
+    let inlineBytes = 0;
+    for (const [name, id] of g.params) {
+      const v = g.values[id];
+      const p = requireParam(weights, name, v.dtype, v.shape);
+      if (fd !== undefined) {
+        writeSync(fd, p.bytes, 0, p.bytes.byteLength, offset);
+        initializers.push(onnx.TensorProto.create({
+          name, dims: [...v.shape], dataType: ELEM[v.dtype],
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: opts.externalData!.file },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(p.bytes.byteLength) },
+          ],
+        }));
+        offset += p.bytes.byteLength;
+      } else {
+        inlineBytes += p.bytes.byteLength;
+        if (inlineBytes > MAX_INLINE_BYTES) throw new GraphError(`weights exceed ${MAX_INLINE_BYTES} bytes: emit with externalData`);
+        initializers.push(onnx.TensorProto.create({ name, dims: [...v.shape], dataType: ELEM[v.dtype], rawData: p.bytes }));
+      }
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  for (const [id, c] of g.consts) {
+    initializers.push(onnx.TensorProto.create({ name: names.get(id)!, dims: [...c.shape], dataType: ELEM[c.dtype], rawData: toBytes(c.data) }));
+  }
+
+  for (const n of g.nodes) nodes.push(...emitNode(n, g, names, i64Const, f32Const));
+  const outputs = g.outputs.map((o) => {
+    nodes.push({ opType: 'Identity', input: [names.get(o.id)!], output: [o.name], name: `out_${o.name}` });
+    return valueInfo(o.name, g.values[o.id]);
+  });
+
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: 'inkflow',
+    opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    graph: {
+      name: g.name,
+      node: nodes,
+      initializer: initializers,
+      input: g.inputs.map((id) => valueInfo(names.get(id)!, g.values[id])),
+      output: outputs,
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+const DIRECT = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'Where', 'Neg', 'Exp', 'Log',
+  'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos', 'Abs', 'Reciprocal', 'MatMul',
+]);
+
+function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readonly number[]) => string, f32: (v: readonly number[]) => string): object[] {
+  const input = n.inputs.map((id) => names.get(id)!);
+  const output = n.outputs.map((id) => names.get(id)!);
+  const a = n.attrs;
+  const node = (opType: string, attribute: object[] = [], ins = input, domain?: string) => ({ opType, input: ins, output, attribute, name: `${opType}_${output[0]}`, domain });
+  if (DIRECT.has(n.op)) return [node(n.op)];
+  switch (n.op) {
+    case 'Cast': return [node('Cast', [attr('to', ELEM[a.to as DType], 'int')])];
+    case 'Conv': {
+      const w = g.values[n.inputs[1]];
+      return [node('Conv', [attr('strides', a.strides as number[], 'ints'), attr('pads', a.pads as number[], 'ints'), attr('dilations', a.dilations as number[], 'ints'), attr('group', a.group as number, 'int'), attr('kernel_shape', w.shape.slice(2), 'ints')])];
+    }
+    case 'ReduceSum': case 'ReduceMean': case 'ReduceMax':
+      return [node(n.op, [attr('keepdims', a.keepdims as number, 'int')], [input[0], i64(a.axes as number[])])];
+    case 'Reshape': return [node('Reshape', [], [input[0], i64(a.shape as number[])])];
+    case 'Transpose': return [node('Transpose', [attr('perm', a.perm as number[], 'ints')])];
+    case 'Slice': return [node('Slice', [], [input[0], i64(a.starts as number[]), i64(a.ends as number[]), i64(a.axes as number[]), i64(a.steps as number[])])];
+    case 'Concat': return [node('Concat', [attr('axis', a.axis as number, 'int')])];
+    case 'Expand': return [node('Expand', [], [input[0], i64(a.shape as number[])])];
+    case 'Softmax': return [node('Softmax', [attr('axis', a.axis as number, 'int')])];
+    case 'ResizeNearest': {
+      const [sh, sw] = a.scales as number[];
+      return [node('Resize', [attr('mode', 'nearest', 'string'), attr('coordinate_transformation_mode', 'asymmetric', 'string'), attr('nearest_mode', 'floor', 'string')], [input[0], '', f32([1, 1, sh, sw])])];
+    }
+    case 'Gather': return [node('Gather', [attr('axis', a.axis as number, 'int')])];
+    case 'ArgMax': return [node('ArgMax', [attr('axis', a.axis as number, 'int'), attr('keepdims', a.keepdims as number, 'int')])];
+    case 'GroupNorm': return [node('GroupNormalization', [attr('epsilon', a.eps as number, 'float'), attr('num_groups', a.groups as number, 'int')])];
+    case 'LayerNorm': return [node('LayerNormalization', [attr('axis', -1, 'int'), attr('epsilon', a.eps as number, 'float')])];
+    case 'Gelu': return [node('Gelu', [attr('approximate', a.approximate as string, 'string')])];
+    case 'Attention': return [node('MultiHeadAttention', [attr('num_heads', a.heads as number, 'int'), attr('scale', a.scale as number, 'float')], input, 'com.microsoft')];
+  }
+  throw new GraphError(`emitOnnx: no lowering for op ${n.op}`);
+}
+
+/** Bytes the parameters of `g` occupy (decides inline vs external data). */
+export function paramBytes(g: Graph): number {
+  let total = 0;
+  for (const id of g.params.values()) total += numel(g.values[id].shape) * DTYPE_BYTES[g.values[id].dtype];
+  return total;
+}
