@@ -148,3 +148,16 @@ function crc32(buf: Buffer): number {
   for (let i = 0; i < buf.length; i++) c = crcTable[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** Throws an ImageError unless `img` is a non-empty image whose buffer matches its header. */
+export function assertImage(img: Image, what: string): void {
+  if (!img || !Number.isInteger(img.width) || !Number.isInteger(img.height) || img.width <= 0 || img.height <= 0) {
+    throw new ImageError(`${what}: image must have a positive integer size, got ${img?.width}×${img?.height}`);
+  }
+  if (img.channels !== 1 && img.channels !== 3 && img.channels !== 4) {
+    throw new ImageError(`${what}: image must have 1, 3 or 4 channels, got ${img.channels}`);
+  }
+  if (!img.data || img.data.length !== img.width * img.height * img.channels) {
+    throw new ImageError(`${what}: image data has ${img.data?.length} bytes, expected ${img.width}×${img.height}×${img.channels}`);
+  }
+}
