@@ -16,6 +16,8 @@
 //   tensor's dtype; if numel % 16 ≠ 0, 16 fresh uniforms overwrite the last 16 slots and that block
 //   is transformed again.
 
+import { cosCR, logCR, sinCR } from './torchRandomLibm.ts';
+
 const N = 624;
 const M = 397;
 const UPPER_MASK = 0x80000000;
@@ -121,10 +123,10 @@ export function createTorchGenerator(seed: bigint | number): TorchGenerator {
     }
     const u1 = uniformF64();
     const u2 = uniformF64();
-    const r = Math.sqrt(-2 * Math.log(1 - u2));
+    const r = Math.sqrt(-2 * logCR(1 - u2));
     const theta = TWO_PI * u1;
-    nextDoubleNormal = r * Math.sin(theta);
-    return r * Math.cos(theta);
+    nextDoubleNormal = r * sinCR(theta);
+    return r * cosCR(theta);
   }
 
   // Box–Muller on 16 consecutive uniforms in float32. torch's x86 build takes the AVX2 branch
@@ -142,14 +144,15 @@ export function createTorchGenerator(seed: bigint | number): TorchGenerator {
     }
   }
 
+  // float64 blocks use plain libm (glibc, correctly rounded) in double.
   function boxMuller16F64(data: Float64Array, o: number): void {
     for (let j = 0; j < 8; j++) {
       const u1 = 1 - data[o + j];
       const u2 = data[o + j + 8];
-      const radius = Math.sqrt(-2 * Math.log(u1));
+      const radius = Math.sqrt(-2 * logCR(u1));
       const theta = TWO_PI * u2;
-      data[o + j] = radius * Math.cos(theta);
-      data[o + j + 8] = radius * Math.sin(theta);
+      data[o + j] = radius * cosCR(theta);
+      data[o + j + 8] = radius * sinCR(theta);
     }
   }
 
