@@ -79,7 +79,7 @@ export function growMask(m: Mask, px: number, opts: GrowOptions = {}): Mask {
   const dilate = px > 0;
   const r = Math.abs(px);
   if (opts.taperedCorners) {
-    let cur = m.data.slice();
+    let cur: Float32Array = m.data.slice();
     for (let i = 0; i < r; i++) cur = crossStep(cur, m.width, m.height, dilate);
     return { width: m.width, height: m.height, data: cur };
   }
