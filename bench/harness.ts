@@ -1,0 +1,46 @@
+// Benchmark harness: compile a graph with random weights, warm up, time repeated runs, and print one
+// line per case with ms, effective GFLOPS (graph FLOPs / time) and the fraction of the machine roof.
+import type { Graph } from '../src/graph/graph.ts';
+import { graphFlops } from '../src/graph/flops.ts';
+import { randomWeights } from '../src/graph/randomWeights.ts';
+import { compile } from '../src/runtime/session.ts';
+
+/** Rough CPU roof for this machine kind (2 AVX-512 cores), from ARCHITECTURE.md §1. */
+export const ROOF_GFLOPS = Number(process.env.INKFLOW_ROOF_GFLOPS ?? 400);
+
+export interface BenchResult {
+  name: string;
+  ms: number;
+  gflops: number;
+  rssMB: number;
+}
+
+export async function benchGraph(name: string, g: Graph, opts: { runs?: number; flops?: number } = {}): Promise<BenchResult> {
+  const model = await compile(g, randomWeights(g), { cacheDir: false });
+  const feeds: Record<string, Float32Array> = {};
+  for (const id of g.inputs) {
+    const v = g.values[id];
+    const n = v.shape.reduce((a, b) => a * b, 1);
+    feeds[v.name!] = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+  }
+  await model.run(feeds);
+  const runs = opts.runs ?? 5;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await model.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  await model.release();
+  times.sort((a, b) => a - b);
+  const ms = times[Math.floor(times.length / 2)];
+  const flops = opts.flops ?? graphFlops(g);
+  const res = { name, ms, gflops: flops / ms / 1e6, rssMB: process.memoryUsage().rss / 2 ** 20 };
+  printResult(res);
+  return res;
+}
+
+export function printResult(r: BenchResult): void {
+  const pct = ((100 * r.gflops) / ROOF_GFLOPS).toFixed(0);
+  console.log(`${r.name.padEnd(28)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.gflops.toFixed(0).padStart(5)} GFLOPS  (${pct}% of ${ROOF_GFLOPS} roof)  rss ${r.rssMB.toFixed(0)} MB`);
+}

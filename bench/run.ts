@@ -1,0 +1,16 @@
+// `npm run bench [-- suite…]`: runs the named suites (default: engine).
+const suites: Record<string, () => Promise<unknown>> = {
+  engine: async () => (await import('./engine.ts')).runEngineBench(),
+};
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = requested.length ? requested : ['engine'];
+for (const name of names) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown bench suite "${name}"; available: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`# ${name}`);
+  await suite();
+}
