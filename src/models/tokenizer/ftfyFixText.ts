@@ -64,7 +64,12 @@ function fixSegment(text: string, unescape: boolean): string {
 
 const HTML_ENTITY_RE = /&#?[0-9A-Za-z]{1,24};/g;
 const NUMERIC_REF_RE = /^&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));$/;
-const CP1252 = new TextDecoder('windows-1252');
+/**
+ * Windows-1252 for bytes 0x80–0x9F as Python's "sloppy-windows-1252" reads them (the five undefined
+ * bytes stay the C1 control). Spelled out because Node's TextDecoder treats windows-1252 as Latin-1.
+ */
+const CP1252_C1 = '€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8dŽ\x8f\x90‘’“”•–—˜™š›œ\x9džŸ';
+const cp1252 = (byte: number): string => CP1252_C1[byte - 0x80];
 
 /** ftfy `unescape_html`: named references from the table, numeric ones with Python `html.unescape` rules. */
 export function unescapeHtml(text: string): string {
@@ -81,7 +86,7 @@ export function unescapeHtml(text: string): string {
 function numericCharRef(num: number): string {
   if (num === 0) return '\ufffd';
   if (num === 0x0d) return '\r';
-  if (num >= 0x80 && num <= 0x9f) return CP1252.decode(Uint8Array.of(num)); // HTML5 "invalid charrefs" table
+  if (num >= 0x80 && num <= 0x9f) return cp1252(num); // HTML5 "invalid charrefs" table
   if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
   if (isInvalidCodepoint(num)) return '';
   return String.fromCodePoint(num);
@@ -94,7 +99,7 @@ function isInvalidCodepoint(num: number): boolean {
 
 /** ftfy `fix_c1_controls`: C1 control characters are almost always Windows-1252 bytes decoded as Latin-1. */
 function fixC1Controls(text: string): string {
-  return text.replace(/[\x80-\x9f]/g, (c) => CP1252.decode(Uint8Array.of(c.charCodeAt(0))));
+  return text.replace(/[\x80-\x9f]/g, (c) => cp1252(c.charCodeAt(0)));
 }
 
 const LIGATURES: Readonly<Record<string, string>> = {
