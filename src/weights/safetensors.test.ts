@@ -227,6 +227,8 @@ describe('safetensors: invalid files', () => {
     ['truncated data', handMade(ok, new Uint8Array(12)), /tensor "a": data_offsets \[0, 16\] run past the 12-byte data section \(file truncated\?\)/],
     ['overlap', handMade({ a: ok.a, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, data16), /tensors "a" \[0, 16\] and "b" \[8, 16\] overlap/],
     ['metadata not strings', handMade({ __metadata__: { n: 1 }, ...ok }, data16), /__metadata__\.n is a number, expected a string/],
+    ['deeply nested shape (JSON.stringify would overflow the stack)', handMade(null, data16, `{"a":{"dtype":"F32","shape":${'['.repeat(20000)}${']'.repeat(20000)},"data_offsets":[0,16]}}`), /tensor "a": shape an array is not a list/],
+    ['deeply nested dtype', handMade(null, data16, `{"a":{"dtype":${'['.repeat(20000)}${']'.repeat(20000)},"shape":[4],"data_offsets":[0,16]}}`), /tensor "a": unknown dtype an array/],
     ['zip pickle', Uint8Array.from([0x50, 0x4b, 3, 4, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]), /PyTorch checkpoint \(zip archive.*execute arbitrary code.*safetensors\.torch import save_file/],
     ['raw pickle', Uint8Array.from([0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]), /Python pickle/],
   ];
@@ -250,6 +252,12 @@ describe('safetensors: invalid files', () => {
     const b = handMade(null, new Uint8Array([5]), headerWithPad('x'.repeat(640 - headerWithPad('').length)));
     expect([...b.subarray(0, 2)]).toEqual([0x80, 0x02]);
     expect([...openSafetensorsBuffer(b).readRaw('a')]).toEqual([5]);
+  });
+
+  it('keeps a "__proto__" metadata key as plain data', () => {
+    const r = openSafetensorsBuffer(handMade(null, data16, `{"__metadata__":{"__proto__":"x","a":"b"},"a":${JSON.stringify(ok.a)}}`));
+    expect(Object.getOwnPropertyNames(r.metadata)).toEqual(['__proto__', 'a']);
+    expect(r.metadata['__proto__']).toBe('x');
   });
 
   it('reports a missing file and a file truncated after open as SafetensorsError', () => {

@@ -150,7 +150,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, dataLength: number, fi
   if (!isPlainObject(json)) throw new SafetensorsError(`${file}: header JSON is ${describe(json)}, expected an object`, file);
 
   const dataStart = 8 + bytes.length;
-  const metadata: Record<string, string> = {};
+  let metadata: Record<string, string> = {};
   const infos: TensorInfo[] = [];
   const starts = new Map<string, number>();
   for (const [name, entry] of Object.entries(json)) {
@@ -158,14 +158,14 @@ export function parseSafetensorsHeader(bytes: Uint8Array, dataLength: number, fi
       if (!isPlainObject(entry)) throw new SafetensorsError(`${file}: __metadata__ is ${describe(entry)}, expected an object of strings`, file);
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') throw new SafetensorsError(`${file}: __metadata__.${k} is ${describe(v)}, expected a string`, file);
-        metadata[k] = v;
       }
+      metadata = Object.fromEntries(Object.entries(entry)) as Record<string, string>; // keeps a "__proto__" key as data
       continue;
     }
     const fail = (what: string): never => { throw new SafetensorsError(`${file}: tensor "${name}": ${what}`, file, name); };
     if (!isPlainObject(entry)) fail(`entry is ${describe(entry)}, expected {dtype, shape, data_offsets}`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isStDType(dtype)) fail(`unknown dtype ${JSON.stringify(dtype) ?? 'undefined'} (known: ${ST_DTYPES.join(', ')})`);
+    if (!isStDType(dtype)) fail(`unknown dtype ${short(dtype)} (known: ${ST_DTYPES.join(', ')})`);
     const dt = dtype as StDType;
     if (!Array.isArray(shape) || !shape.every(isSafeNonNegativeInt)) fail(`shape ${short(shape)} is not a list of non-negative integers`);
     const dims = shape as number[];
@@ -243,9 +243,11 @@ function missingTensorMessage(file: string, name: string, names: string[]): stri
 
 /** Up to `k` names closest by edit distance, only those reasonably close. */
 function similarNames(name: string, names: string[], k: number): string[] {
-  const scored = names.map((n) => ({ n, d: editDistance(name, n) }));
-  scored.sort((a, b) => a.d - b.d || (a.n < b.n ? -1 : 1));
   const limit = Math.max(3, Math.floor(name.length / 2));
+  // The length difference bounds the distance from below: skipping far lengths keeps this cheap
+  // even for hostile headers with huge names.
+  const scored = names.filter((n) => Math.abs(n.length - name.length) <= limit).map((n) => ({ n, d: editDistance(name, n) }));
+  scored.sort((a, b) => a.d - b.d || (a.n < b.n ? -1 : 1));
   return scored.filter((s) => s.d <= limit).slice(0, k).map((s) => s.n);
 }
 
@@ -275,8 +277,14 @@ function describe(x: unknown): string {
   return `a ${typeof x}`;
 }
 
+/** A short printable form of a header value; never throws (deeply nested JSON overflows JSON.stringify). */
 function short(x: unknown): string {
-  const s = JSON.stringify(x) ?? String(x);
+  let s: string;
+  try {
+    s = JSON.stringify(x) ?? String(x);
+  } catch {
+    s = describe(x);
+  }
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
@@ -329,7 +337,7 @@ function plan(file: string, specs: TensorToWrite[]): Planned[] {
     if (name === '__metadata__') fail('"__metadata__" is reserved');
     if (seen.has(name)) fail('duplicate name');
     seen.add(name);
-    if (!isStDType(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}`);
+    if (!isStDType(dtype)) fail(`unknown dtype ${short(dtype)}`);
     if (!Array.isArray(shape) || !shape.every(isSafeNonNegativeInt)) fail(`shape ${short(shape)} is not a list of non-negative integers`);
     const byteLength = shape.reduce((a, d) => a * d, 1) * DTYPE_SIZE[dtype];
     if (!Number.isSafeInteger(byteLength)) fail('shape is too large');
