@@ -154,11 +154,12 @@ export function numpyLinspace(start: number, stop: number, num: number): Float64
   return out;
 }
 
-/** np.arange(start, stop, step) for a float step (values start + i·step). */
+/** np.arange(start, stop, step) for a float step: numpy fills start + i·delta with delta = (start + step) − start. */
 export function numpyArange(start: number, stop: number, step: number): Float64Array {
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = start + i * step;
+  const delta = start + step - start;
+  for (let i = 0; i < n; i++) out[i] = start + i * delta;
   return out;
 }
 
