@@ -254,6 +254,11 @@ describe('safetensors: invalid files', () => {
     expect([...openSafetensorsBuffer(b).readRaw('a')]).toEqual([5]);
   });
 
+  it('explains pickle checkpoints by extension when the content is not safetensors', () => {
+    expect(() => openSafetensorsBuffer(new TextEncoder().encode("(dp0\nS'a'\np1\n"), 'old.ckpt')).toThrow(/old\.ckpt is a PyTorch pickle checkpoint \(by its extension \.ckpt\)/);
+    expect(() => openSafetensorsBuffer(new Uint8Array(12), 'x.safetensors')).toThrow(/header is not valid JSON/);
+  });
+
   it('keeps a "__proto__" metadata key as plain data', () => {
     const r = openSafetensorsBuffer(handMade(null, data16, `{"__metadata__":{"__proto__":"x","a":"b"},"a":${JSON.stringify(ok.a)}}`));
     expect(Object.getOwnPropertyNames(r.metadata)).toEqual(['__proto__', 'a']);

@@ -17,7 +17,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { DTYPE_SIZE, ST_DTYPES, bytesToF32, isStDType, type StDType } from './dtype.ts';
-import { pickleRefusalMessage, sniffFileKind } from './pickle_guard.ts';
+import { extname } from 'node:path';
+import { PICKLE_EXTENSIONS, pickleRefusalMessage, sniffFileKind } from './pickle_guard.ts';
 
 /** The reference implementation's limit; real headers are well under 1 MB. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -117,6 +118,10 @@ function readHeader(file: string, size: number, readAt: ReadAt): ParsedHeader {
   readAt(0, head);
   const kind = sniffFileKind(head, size);
   if (kind === 'zip' || kind === 'pickle') throw new SafetensorsError(pickleRefusalMessage(file, kind), file);
+  // Protocol-0/1 pickles have no magic number; a .ckpt that does not even look like safetensors is one.
+  if (kind === 'unknown' && PICKLE_EXTENSIONS.includes(extname(file).toLowerCase())) {
+    throw new SafetensorsError(pickleRefusalMessage(file, 'extension'), file);
+  }
   const n = new DataView(head.buffer).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new SafetensorsError(`${file}: header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`, file);
