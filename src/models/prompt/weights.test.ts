@@ -128,6 +128,16 @@ describe('weightedTokenChunks', () => {
     expect(hasTokenWeights(chunks('a photo of a cat'))).toBe(false);
   });
 
+  it.each([
+    'a photo of a cat',
+    '1girl, masterpiece, best quality, blue hair, looking at viewer',
+    'low quality, worst quality, bad anatomy, bad hands, missing fingers',
+  ])('an unweighted short prompt gives the same ids as tokenize77: %j', (prompt) => {
+    const [c, ...rest] = chunks(prompt);
+    expect(rest).toHaveLength(0);
+    expect(c.ids).toEqual(tok.tokenize77(prompt).inputIds);
+  });
+
   it('empty prompt is [BOS, EOS, pad…]; SD2 pads with 0', () => {
     expect(chunks('')[0].ids.slice(0, 3)).toEqual([49406, 49407, 49407]);
     const sd2 = chunks('', { padToken: 0 });

@@ -100,8 +100,7 @@ function makeClipTokenizer(vocab: ReadonlyMap<string, number>, ranks: ReadonlyMa
   }
   const byteTable = byteToUnicodeTable();
   const unicodeToByte = new Map(byteTable.map((c, b) => [c, b]));
-  const idToToken = new Map<number, string>();
-  for (const [t, id] of vocab) idToToken.set(id, t);
+  let idToToken: Map<number, string> | undefined; // built on first decode: loading stays cheap
   const utf8 = new TextEncoder();
   const cache = new Map<string, number[]>();
 
@@ -164,6 +163,7 @@ function makeClipTokenizer(vocab: ReadonlyMap<string, number>, ranks: ReadonlyMa
         if (bytes.length) parts.push(new TextDecoder().decode(Uint8Array.from(bytes)));
         bytes.length = 0;
       };
+      idToToken ??= new Map([...vocab].map(([t, id]) => [id, t]));
       for (const id of ids) {
         const tok = idToToken.get(id);
         if (tok === undefined) throw new Error(`CLIP tokenizer: id ${id} is not in the vocabulary`);
