@@ -1,6 +1,7 @@
 // Reproduces diffusers v0.21.0's own scheduler tests (tests/schedulers/test_scheduler_{unipc,dpm_multi,ddim}.py):
 // their deterministic sample, their dummy model, 10 steps, and the 4-decimal numbers they assert.
 import { describe, it, expect } from 'vitest';
+import { createTorchGenerator } from '../torchRandom.ts';
 import { createScheduler, fromConfig } from './index.ts';
 import type { DiffusersScheduler } from './types.ts';
 
@@ -115,4 +116,28 @@ describe('diffusers test harness: DDIMScheduler (Σ|x| after 10 steps, ±1e-2 as
     sch.setTimesteps(5);
     expect(sch.timesteps).toEqual([801, 601, 401, 201, 1]);
   });
+});
+
+describe('diffusers test harness: EulerAncestralDiscreteScheduler (torch.manual_seed(0) noise, Σ|x| ±1e-2)', () => {
+  // test_scheduler_euler_ancestral.py: 1100 train steps, x = sample·init_noise_sigma, and the *scaled* sample is
+  // what step() receives (unlike a pipeline); noise is torch.randn([4,3,8,8], generator) at every step.
+  const cases: [string, Record<string, unknown>, number, number][] = [
+    ['no_noise', {}, 152.3192, 0.1983],
+    ['v_prediction', { prediction_type: 'v_prediction' }, 108.4439, 0.1412],
+  ];
+  for (const [name, extra, sum, mean] of cases) {
+    it(name, () => {
+      const sch = createScheduler('EulerAncestralDiscreteScheduler', { ...linear, num_train_timesteps: 1100, ...extra });
+      sch.setTimesteps(10);
+      const gen = createTorchGenerator(0);
+      let x: Float32Array = dummySample().map((v) => f32(v * sch.initNoiseSigma));
+      for (const t of sch.timesteps) {
+        x = sch.scaleModelInput(x, t);
+        x = sch.step(dummyModel(x, t), t, x, { noise: gen.randn([4, 3, 8, 8]) }).prevSample;
+      }
+      console.log(`[harness] Euler a ${name}: Σ|x| ${absSum(x).toFixed(4)} (diffusers ${sum})`);
+      expect(Math.abs(absSum(x) - sum)).toBeLessThan(1e-2);
+      expect(Math.abs(absMean(x) - mean)).toBeLessThan(1e-3);
+    });
+  }
 });
