@@ -1,0 +1,210 @@
+// Loading a UNet the way users have it: a diffusers folder (config.json + diffusion_pytorch_model
+// [.fp16].safetensors), a diffusers-keyed .safetensors file with config.json beside it, or an LDM
+// single-file checkpoint (keys under `model.diffusion_model.`, config given or inferred from shapes).
+// The result is a compiled ONNX session with a typed `forward`.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createGraph, type Graph } from '../../graph/graph.ts';
+import type { WeightStore } from '../../graph/weights.ts';
+import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
+import { safetensorsWeights } from '../../weights/store.ts';
+import { diffusersToLdmUnetKey, LDM_UNET_PREFIX, type LdmUnetLayout } from '../../weights/keymaps/ldmUnet.ts';
+import { parseUNetConfig, type UNetConfig } from './config.ts';
+import { buildUNet, controlResidualShapes } from './unet.ts';
+import { conditioningScale } from './conditioningEmbedding.ts';
+import { inferLdmUNetConfig } from './ldmConfig.ts';
+
+export class UNetLoadError extends Error {
+  override name = 'UNetLoadError';
+}
+
+/** Weight files looked for in a model folder, in order. */
+export const UNET_WEIGHT_FILES = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors', 'weights.safetensors'];
+
+export interface UNetShapes {
+  batch: number;
+  /** Latent height and width (image size / 8 for SD). */
+  height: number;
+  width: number;
+  /** encoder_hidden_states length (77 for CLIP text, 257 for SDRO's CLIP-vision tokens). */
+  seqLen: number;
+}
+
+export interface LoadUNetOptions extends UNetShapes, CompileOptions {
+  /** A config (parsed, or raw config.json contents) overriding the one found beside the weights. */
+  config?: UNetConfig | Record<string, unknown>;
+  /** Declare ControlNet residual inputs (down + mid); forward feeds zeros when they are not given. */
+  controlNet?: boolean;
+}
+
+export interface UNetForwardInputs {
+  sample: Float32Array;
+  /** One timestep for the whole batch, or one per sample. */
+  timestep: number | readonly number[] | Float32Array;
+  encoderHiddenStates: Float32Array;
+  blueprint?: Float32Array;
+  textEmbeds?: Float32Array;
+  timeIds?: Float32Array;
+  downResiduals?: readonly Float32Array[];
+  midResidual?: Float32Array;
+}
+
+export interface LoadedUNet {
+  readonly config: UNetConfig;
+  readonly model: CompiledModel;
+  /** Graph input name → shape. */
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
+  /** File keys (UNet part) the graph did not use: non-empty usually means a config that does not fit the weights. */
+  readonly unusedKeys: readonly string[];
+  /** Where the weights came from and in which key layout. */
+  readonly source: { file: string; layout: 'diffusers' | 'ldm' };
+  forward(inputs: UNetForwardInputs): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+interface ResolvedSource {
+  file: string;
+  configJson?: unknown;
+}
+
+function readJsonFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UNetLoadError(`cannot read UNet config ${path}: ${(e as Error).message}`);
+  }
+}
+
+function resolveSource(path: string): ResolvedSource {
+  if (!existsSync(path)) throw new UNetLoadError(`UNet path not found: ${path}`);
+  if (statSync(path).isDirectory()) {
+    const cfg = join(path, 'config.json');
+    if (!existsSync(cfg)) throw new UNetLoadError(`${path} has no config.json (a diffusers UNet folder needs config.json and ${UNET_WEIGHT_FILES[0]})`);
+    const file = UNET_WEIGHT_FILES.map((f) => join(path, f)).find((f) => existsSync(f));
+    if (!file) {
+      const pickles = readdirSync(path).filter((f) => /\.(bin|ckpt|pt|pth)$/.test(f));
+      const hint = pickles.length ? ` Found ${pickles.join(', ')}: pickle files are not loaded (they can run code); convert them to .safetensors first.` : '';
+      throw new UNetLoadError(`no UNet weights in ${path}: looked for ${UNET_WEIGHT_FILES.join(', ')}.${hint}`);
+    }
+    return { file, configJson: readJsonFile(cfg) };
+  }
+  const beside = join(dirname(path), 'config.json');
+  return { file: path, configJson: existsSync(beside) && basename(path) !== 'config.json' ? readJsonFile(beside) : undefined };
+}
+
+export function ldmLayout(config: UNetConfig): LdmUnetLayout {
+  return { layersPerBlock: config.down.map((d) => d.layers), upBlockHasAttention: config.up.map((u) => u.attention) };
+}
+
+/** Declares the UNet's graph inputs for the given sizes and builds it; output "out_sample". */
+export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: { controlNet?: boolean } = {}): Graph {
+  const { batch: b, height: h, width: w, seqLen } = shapes;
+  const g = createGraph('unet');
+  const sample = g.input('sample', 'f32', [b, config.inChannels, h, w]);
+  const timestep = g.input('timestep', 'f32', [b]);
+  const encoderHiddenStates = g.input('encoder_hidden_states', 'f32', [b, seqLen, config.crossAttentionDim]);
+  const c = config.conditioning;
+  const s = c ? conditioningScale(c.embeddingOutChannels) : 1;
+  const blueprint = c ? g.input('blueprint', 'f32', [b, c.channels, h * s, w * s]) : undefined;
+  const a = config.addition;
+  const textEmbeds = a ? g.input('text_embeds', 'f32', [b, a.textEmbedDim]) : undefined;
+  const timeIds = a ? g.input('time_ids', 'f32', [b, a.timeIds]) : undefined;
+  let downResiduals;
+  let midResidual;
+  if (opts.controlNet) {
+    const rs = controlResidualShapes(config, b, h, w);
+    downResiduals = rs.down.map((shape, k) => g.input(`down_residual_${k}`, 'f32', shape));
+    midResidual = g.input('mid_residual', 'f32', rs.mid);
+  }
+  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual });
+  g.output('out_sample', out.sample); // ONNX names must be unique: the input is "sample"
+  return g;
+}
+
+function detectLayout(r: SafetensorsReader): { layout: 'diffusers' | 'ldm'; prefix: string } {
+  if (r.has('conv_in.weight')) return { layout: 'diffusers', prefix: '' };
+  if (r.has(`${LDM_UNET_PREFIX}input_blocks.0.0.weight`)) return { layout: 'ldm', prefix: LDM_UNET_PREFIX };
+  if (r.has('input_blocks.0.0.weight')) return { layout: 'ldm', prefix: '' };
+  if (r.has('unet.conv_in.weight')) return { layout: 'diffusers', prefix: 'unet.' };
+  throw new UNetLoadError(`${r.path} holds no UNet weights: looked for conv_in.weight (diffusers) and ${LDM_UNET_PREFIX}input_blocks.0.0.weight (LDM single file)`);
+}
+
+/** A WeightStore serving our (diffusers) parameter names from the file, whatever its key layout. */
+export function unetWeights(reader: SafetensorsReader, config: UNetConfig): { store: WeightStore; layout: 'diffusers' | 'ldm'; prefix: string; fileKey: (name: string) => string } {
+  const { layout, prefix } = detectLayout(reader);
+  if (layout === 'diffusers') return { store: safetensorsWeights(reader, { prefix }), layout, prefix, fileKey: (n) => prefix + n };
+  const lay = ldmLayout(config);
+  const keyMap = (name: string) => diffusersToLdmUnetKey(name, lay);
+  const store = safetensorsWeights(reader, { prefix, keyMap });
+  return { store, layout, prefix, fileKey: (n) => prefix + (keyMap(n) ?? n) };
+}
+
+/** Loads and compiles a UNet from a diffusers folder, a diffusers .safetensors file or an LDM single file. */
+export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<LoadedUNet> {
+  for (const k of ['batch', 'height', 'width', 'seqLen'] as const) {
+    if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new UNetLoadError(`loadUNet: ${k} must be a positive integer, got ${opts[k]}`);
+  }
+  const src = resolveSource(path);
+  const reader = openSafetensors(src.file);
+  try {
+    const { layout } = detectLayout(reader);
+    let config: UNetConfig;
+    if (opts.config) config = 'down' in opts.config && 'mid' in opts.config ? (opts.config as UNetConfig) : parseUNetConfig(opts.config);
+    else if (src.configJson !== undefined) config = parseUNetConfig(src.configJson);
+    else if (layout === 'ldm') config = inferLdmUNetConfig(reader);
+    else throw new UNetLoadError(`${src.file} has diffusers keys but no config.json beside it; pass options.config`);
+
+    const graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet });
+    const w = unetWeights(reader, config);
+    const used = new Set([...graph.params.keys()].map(w.fileKey));
+    const unusedKeys = [...reader.tensors.keys()].filter((k) => k.startsWith(w.prefix) && !used.has(k));
+    if (w.layout === 'diffusers' && unusedKeys.length) {
+      // Ignoring them would silently drop parts of the model (e.g. SDRO's blueprint embedding under a plain
+      // UNet2DConditionModel config), so refuse, naming them.
+      throw new UNetLoadError(`${src.file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);
+    }
+    const model = await compile(graph, w.store, opts);
+    const inputShapes: Record<string, readonly number[]> = {};
+    for (const id of graph.inputs) inputShapes[graph.values[id].name!] = graph.values[id].shape;
+    return {
+      config, model, inputShapes, unusedKeys, source: { file: src.file, layout: w.layout },
+      forward: (inputs) => runUNet(model, inputShapes, opts.batch, inputs),
+      release: () => model.release(),
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+function timesteps(t: UNetForwardInputs['timestep'], batch: number): Float32Array {
+  if (typeof t === 'number') return new Float32Array(batch).fill(t);
+  const a = Float32Array.from(t);
+  if (a.length === 1) return new Float32Array(batch).fill(a[0]);
+  if (a.length !== batch) throw new UNetLoadError(`UNet forward: ${a.length} timesteps for a batch of ${batch}`);
+  return a;
+}
+
+async function runUNet(model: CompiledModel, shapes: Record<string, readonly number[]>, batch: number, x: UNetForwardInputs): Promise<Float32Array> {
+  const feeds: Record<string, Float32Array> = {
+    sample: x.sample,
+    timestep: timesteps(x.timestep, batch),
+    encoder_hidden_states: x.encoderHiddenStates,
+  };
+  const optional: [string, Float32Array | undefined][] = [['blueprint', x.blueprint], ['text_embeds', x.textEmbeds], ['time_ids', x.timeIds], ['mid_residual', x.midResidual]];
+  x.downResiduals?.forEach((r, k) => optional.push([`down_residual_${k}`, r]));
+  for (const [name, v] of optional) {
+    if (!v) continue;
+    if (!(name in shapes)) throw new UNetLoadError(`UNet forward: got ${name}, but this UNet has no such input${name.includes('residual') ? ' (load it with controlNet: true)' : ''}`);
+    feeds[name] = v;
+  }
+  for (const [name, shape] of Object.entries(shapes)) {
+    const n = shape.reduce((p, q) => p * q, 1);
+    // Absent ControlNet residuals mean "no ControlNet": zeros leave the UNet unchanged.
+    if (!feeds[name] && /residual/.test(name)) feeds[name] = new Float32Array(n);
+    if (!feeds[name]) throw new UNetLoadError(`UNet forward: missing input ${name} [${shape.join(',')}]`);
+    if (feeds[name].length !== n) throw new UNetLoadError(`UNet forward: ${name} has ${feeds[name].length} values, expected [${shape.join(',')}] = ${n}`);
+  }
+  const out = await model.run(feeds);
+  return out.out_sample.data as Float32Array;
+}

@@ -1,0 +1,178 @@
+// diffusers UNet2DConditionModel (and SDRO's UNet2DDobuleConditionModel) assembled from the blocks,
+// with diffusers' parameter names, following UNet2DConditionModel.forward (v0.21):
+//   emb = time_embedding(time_proj(t)) [+ add_embedding(text_embeds ‖ add_time_proj(time_ids))]
+//   h = conv_in(sample) [+ controlnet_cond_embedding(blueprint)]
+//   down blocks (skips collected) → [skips += ControlNet down residuals] → mid [+ mid residual]
+//   up blocks (consuming skips) → conv_norm_out → SiLU → conv_out.
+import type { Graph, Tensor } from '../../graph/graph.ts';
+import * as op from '../../graph/ops.ts';
+import * as nn from '../../graph/nn.ts';
+import type { UNetConfig } from './config.ts';
+import { timestepEmbedding, timestepProjection } from './timestepEmbedding.ts';
+import { conditioningEmbedding, conditioningScale } from './conditioningEmbedding.ts';
+import { downBlock } from './downBlock.ts';
+import { midBlock } from './midBlock.ts';
+import { upBlock } from './upBlock.ts';
+
+export interface UNetInputs {
+  /** Latents [B, in_channels, h, w]. */
+  sample: Tensor;
+  /** Per-sample timesteps [B], float. */
+  timestep: Tensor;
+  /** [B, L, cross_attention_dim]. */
+  encoderHiddenStates: Tensor;
+  /** SDRO blueprint [B, conditioning_channels, h·s, w·s] in [0,1] (s = 2^(stages)). */
+  blueprint?: Tensor;
+  /** ControlNet residuals, one per skip state (see controlResidualShapes), added the diffusers way. */
+  downResiduals?: readonly Tensor[];
+  midResidual?: Tensor;
+  /** SDXL "text_time": pooled text embedding [B, D] and micro-conditioning ids [B, 6]. */
+  textEmbeds?: Tensor;
+  timeIds?: Tensor;
+}
+
+export interface TimeEmbeddings {
+  /** time_proj output [B, proj]. */
+  proj: Tensor;
+  /** time_embedding output [B, embed]. */
+  temb: Tensor;
+  /** add_embedding output (SDXL). */
+  added?: Tensor;
+  /** What the resnets receive: temb (+ added). */
+  emb: Tensor;
+}
+
+export function unetTimeEmbedding(config: UNetConfig, timestep: Tensor, textEmbeds?: Tensor, timeIds?: Tensor): TimeEmbeddings {
+  const g = timestep.graph;
+  const t = config.time;
+  const proj = timestepProjection(timestep, t.projDim, t.flipSinToCos, t.freqShift);
+  const temb = g.within('time_embedding', () => timestepEmbedding(proj, t.projDim, t.embedDim));
+  if (!config.addition) return { proj, temb, emb: temb };
+  const a = config.addition;
+  if (!textEmbeds || !timeIds) throw new Error('UNet: this SDXL-style config (addition_embed_type "text_time") needs text_embeds and time_ids inputs');
+  const b = timestep.shape[0];
+  expectShape('text_embeds', textEmbeds, [b, a.textEmbedDim]);
+  expectShape('time_ids', timeIds, [b, a.timeIds]);
+  const timeProj = timestepProjection(op.reshape(timeIds, [b * a.timeIds]), a.timeEmbedDim, t.flipSinToCos, t.freqShift);
+  const addIn = op.concat([textEmbeds, op.reshape(timeProj, [b, a.timeIds * a.timeEmbedDim])], 1);
+  const added = g.within('add_embedding', () => timestepEmbedding(addIn, a.projectionInputDim, t.embedDim));
+  return { proj, temb, added, emb: op.add(temb, added) };
+}
+
+/** conv_in, plus the SDRO blueprint embedding when the config has one. */
+export function unetStem(config: UNetConfig, sample: Tensor, blueprint?: Tensor): { convIn: Tensor; condEmbedding?: Tensor; out: Tensor } {
+  const g = sample.graph;
+  const x = config.centerInputSample ? op.sub(op.mul(sample, 2), 1) : sample;
+  const convIn = nn.conv2d(x, 'conv_in', config.inChannels, config.blockOutChannels[0], config.convInKernel);
+  if (!config.conditioning) return { convIn, out: convIn };
+  if (!blueprint) throw new Error(`UNet: ${config.className} needs a blueprint input (conditioning image)`);
+  const c = config.conditioning;
+  const condEmbedding = g.within('controlnet_cond_embedding', () => conditioningEmbedding(blueprint, c.embeddingOutChannels, config.blockOutChannels[0]));
+  if (condEmbedding.shape.join(',') !== convIn.shape.join(',')) {
+    const s = conditioningScale(c.embeddingOutChannels);
+    throw new Error(`UNet: blueprint [${blueprint.shape.join(',')}] embeds to [${condEmbedding.shape.join(',')}] but conv_in gives [${convIn.shape.join(',')}]; the blueprint must be ${s}× the latent size`);
+  }
+  return { convIn, condEmbedding, out: op.add(convIn, condEmbedding) };
+}
+
+/** conv_norm_out → SiLU → conv_out. */
+export function unetHead(config: UNetConfig, x: Tensor): { norm: Tensor; out: Tensor } {
+  const norm = nn.groupNorm(x, 'conv_norm_out', config.normNumGroups, config.normEps);
+  return { norm, out: nn.conv2d(nn.silu(norm), 'conv_out', config.blockOutChannels[0], config.outChannels, config.convOutKernel) };
+}
+
+/** Spatial sizes of the down path: level i runs at sizes[i]; a stride-2 conv gives ceil(n/2). */
+export function levelSizes(config: UNetConfig, height: number, width: number): [number, number][] {
+  const sizes: [number, number][] = [[height, width]];
+  for (const d of config.down) {
+    const [h, w] = sizes[sizes.length - 1];
+    if (d.downsample) sizes.push([Math.floor((h - 1) / 2) + 1, Math.floor((w - 1) / 2) + 1]);
+  }
+  return sizes;
+}
+
+/** Shapes of the ControlNet residuals a UNet takes: one per skip state (conv_in, each layer, each downsampler), then mid. */
+export function controlResidualShapes(config: UNetConfig, batch: number, height: number, width: number): { down: number[][]; mid: number[] } {
+  const sizes = levelSizes(config, height, width);
+  const down: number[][] = [[batch, config.blockOutChannels[0], height, width]];
+  config.down.forEach((d, i) => {
+    for (let j = 0; j < d.layers; j++) down.push([batch, d.outChannels, ...sizes[i]]);
+    if (d.downsample) down.push([batch, d.outChannels, ...sizes[i + 1]]);
+  });
+  const last = sizes[sizes.length - 1];
+  return { down, mid: [batch, config.mid.channels, ...last] };
+}
+
+export interface UNetOutputs {
+  sample: Tensor;
+  /** Intermediate values named like diffusers' modules (time_proj, conv_in, down_blocks.0, …), for tracing. */
+  trace: Record<string, Tensor>;
+}
+
+/** Builds the whole UNet on `g` (params get diffusers names under the graph's current scope). */
+export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNetOutputs {
+  const { sample, timestep, encoderHiddenStates: ctx } = inputs;
+  if (sample.graph !== g) throw new Error('buildUNet: sample belongs to another graph');
+  const [b, cin, h, w] = sample.shape;
+  if (sample.shape.length !== 4 || cin !== config.inChannels) throw new Error(`UNet: sample must be [B,${config.inChannels},h,w], got [${sample.shape.join(',')}]`);
+  expectShape('timestep', timestep, [b]);
+  if (ctx.shape.length !== 3 || ctx.shape[0] !== b || ctx.shape[2] !== config.crossAttentionDim) {
+    throw new Error(`UNet: encoder_hidden_states must be [${b},L,${config.crossAttentionDim}], got [${ctx.shape.join(',')}]`);
+  }
+  const trace: Record<string, Tensor> = {};
+  const time = unetTimeEmbedding(config, timestep, inputs.textEmbeds, inputs.timeIds);
+  trace.time_proj = time.proj;
+  trace.time_embedding = time.temb;
+  if (time.added) trace.add_embedding = time.added;
+  const emb = time.emb;
+
+  const stem = unetStem(config, sample, inputs.blueprint);
+  trace.conv_in = stem.convIn;
+  if (stem.condEmbedding) trace.controlnet_cond_embedding = stem.condEmbedding;
+
+  let x = stem.out;
+  let skips: Tensor[] = [x];
+  config.down.forEach((level, i) => {
+    const input = x;
+    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ctx, level, config)));
+    x = r.out;
+    skips.push(...r.skips);
+    trace[`down_blocks.${i}`] = x;
+  });
+
+  const shapes = controlResidualShapes(config, b, h, w);
+  if (inputs.downResiduals) {
+    const res = inputs.downResiduals;
+    if (res.length !== skips.length) throw new Error(`UNet: expected ${skips.length} ControlNet down residuals, got ${res.length}`);
+    skips = skips.map((s, k) => {
+      expectShape(`down residual ${k}`, res[k], shapes.down[k]);
+      return op.add(s, res[k]);
+    });
+  }
+
+  const midIn = x;
+  x = g.within('mid_block', () => midBlock(midIn, emb, ctx, config));
+  if (inputs.midResidual) {
+    expectShape('mid residual', inputs.midResidual, shapes.mid);
+    x = op.add(x, inputs.midResidual);
+  }
+  trace.mid_block = x;
+
+  config.up.forEach((level, i) => {
+    const mine = skips.slice(skips.length - level.layers);
+    skips = skips.slice(0, skips.length - level.layers);
+    const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
+    const input = x;
+    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ctx, level, config, size)));
+    trace[`up_blocks.${i}`] = x;
+  });
+
+  const head = unetHead(config, x);
+  trace.conv_norm_out = head.norm;
+  trace.conv_out = head.out;
+  return { sample: head.out, trace };
+}
+
+function expectShape(what: string, t: Tensor, shape: readonly number[]): void {
+  if (t.shape.join(',') !== shape.join(',')) throw new Error(`UNet: ${what} must be [${shape.join(',')}], got [${t.shape.join(',')}]`);
+}
