@@ -273,58 +273,60 @@ function gaussianWindow(): Float64Array {
   return windowCache;
 }
 
-/** Separable Gaussian filter keeping only 'valid' positions: (w−10)×(h−10). */
-function filterValid(src: Float64Array, w: number, h: number): Float64Array {
+/**
+ * SSIM and mean contrast-structure of one plane pair. The five Gaussian-weighted moments (μa, μb,
+ * E[a²], E[b²], E[ab]) are filtered together, separably, keeping only 'valid' positions.
+ */
+function ssimPlane(a: Float64Array, b: Float64Array, w: number, h: number): { ssim: number; cs: number } {
   const g = gaussianWindow();
   const ow = w - WIN + 1;
   const oh = h - WIN + 1;
-  const tmp = new Float64Array(ow * h);
+  // Horizontal pass: 5 moments per (row, valid column).
+  const tmp = new Float64Array(ow * h * 5);
   for (let y = 0; y < h; y++) {
     const o = y * w;
     for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let k = 0; k < WIN; k++) s += g[k] * src[o + x + k];
-      tmp[y * ow + x] = s;
+      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      for (let k = 0; k < WIN; k++) {
+        const gk = g[k];
+        const va = a[o + x + k];
+        const vb = b[o + x + k];
+        sa += gk * va;
+        sb += gk * vb;
+        saa += gk * va * va;
+        sbb += gk * vb * vb;
+        sab += gk * va * vb;
+      }
+      const t = (y * ow + x) * 5;
+      tmp[t] = sa;
+      tmp[t + 1] = sb;
+      tmp[t + 2] = saa;
+      tmp[t + 3] = sbb;
+      tmp[t + 4] = sab;
     }
   }
-  const out = new Float64Array(ow * oh);
-  for (let y = 0; y < oh; y++) {
-    for (let k = 0; k < WIN; k++) {
-      const gk = g[k];
-      const o = (y + k) * ow;
-      for (let x = 0; x < ow; x++) out[y * ow + x] += gk * tmp[o + x];
-    }
-  }
-  return out;
-}
-
-function ssimPlane(a: Float64Array, b: Float64Array, w: number, h: number): { ssim: number; cs: number } {
-  const n = w * h;
-  const aa = new Float64Array(n);
-  const bb = new Float64Array(n);
-  const ab = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    aa[i] = a[i] * a[i];
-    bb[i] = b[i] * b[i];
-    ab[i] = a[i] * b[i];
-  }
-  const mu1 = filterValid(a, w, h);
-  const mu2 = filterValid(b, w, h);
-  const s11 = filterValid(aa, w, h);
-  const s22 = filterValid(bb, w, h);
-  const s12 = filterValid(ab, w, h);
   let sumS = 0;
   let sumCs = 0;
-  for (let i = 0; i < mu1.length; i++) {
-    const m1 = mu1[i], m2 = mu2[i];
-    const v1 = s11[i] - m1 * m1;
-    const v2 = s22[i] - m2 * m2;
-    const cov = s12[i] - m1 * m2;
-    const cs = (2 * cov + C2) / (v1 + v2 + C2);
-    sumCs += cs;
-    sumS += ((2 * m1 * m2 + C1) / (m1 * m1 + m2 * m2 + C1)) * cs;
+  const acc = new Float64Array(ow * 5);
+  for (let y = 0; y < oh; y++) {
+    acc.fill(0);
+    for (let k = 0; k < WIN; k++) {
+      const gk = g[k];
+      const o = (y + k) * ow * 5;
+      for (let i = 0; i < ow * 5; i++) acc[i] += gk * tmp[o + i];
+    }
+    for (let x = 0; x < ow; x++) {
+      const m1 = acc[x * 5], m2 = acc[x * 5 + 1];
+      const v1 = acc[x * 5 + 2] - m1 * m1;
+      const v2 = acc[x * 5 + 3] - m2 * m2;
+      const cov = acc[x * 5 + 4] - m1 * m2;
+      const cs = (2 * cov + C2) / (v1 + v2 + C2);
+      sumCs += cs;
+      sumS += ((2 * m1 * m2 + C1) / (m1 * m1 + m2 * m2 + C1)) * cs;
+    }
   }
-  return { ssim: sumS / mu1.length, cs: sumCs / mu1.length };
+  const count = ow * oh;
+  return { ssim: sumS / count, cs: sumCs / count };
 }
 
 /** 2×2 average then subsample (odd trailing row/column dropped). */
