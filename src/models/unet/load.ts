@@ -140,21 +140,41 @@ export function unetWeights(reader: SafetensorsReader, config: UNetConfig): { st
   return { store, layout, prefix, fileKey: (n) => prefix + (keyMap(n) ?? n) };
 }
 
-/** Loads and compiles a UNet from a diffusers folder, a diffusers .safetensors file or an LDM single file. */
-export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<LoadedUNet> {
-  for (const k of ['batch', 'height', 'width', 'seqLen'] as const) {
-    if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new UNetLoadError(`loadUNet: ${k} must be a positive integer, got ${opts[k]}`);
-  }
+export interface UNetCheckpoint {
+  config: UNetConfig;
+  /** The open weights file; close it when done. */
+  reader: SafetensorsReader;
+  file: string;
+}
+
+/**
+ * Finds the weights file and the config for `path` (folder or file) and opens the file. The config is,
+ * in order: `configOverride`, config.json (in the folder or beside the file), inferred from LDM shapes.
+ */
+export function openUNetCheckpoint(path: string, configOverride?: LoadUNetOptions['config']): UNetCheckpoint {
   const src = resolveSource(path);
   const reader = openSafetensors(src.file);
   try {
     const { layout } = detectLayout(reader);
     let config: UNetConfig;
-    if (opts.config) config = 'down' in opts.config && 'mid' in opts.config ? (opts.config as UNetConfig) : parseUNetConfig(opts.config);
+    if (configOverride) config = 'down' in configOverride && 'mid' in configOverride ? (configOverride as UNetConfig) : parseUNetConfig(configOverride);
     else if (src.configJson !== undefined) config = parseUNetConfig(src.configJson);
     else if (layout === 'ldm') config = inferLdmUNetConfig(reader);
     else throw new UNetLoadError(`${src.file} has diffusers keys but no config.json beside it; pass options.config`);
+    return { config, reader, file: src.file };
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+}
 
+/** Loads and compiles a UNet from a diffusers folder, a diffusers .safetensors file or an LDM single file. */
+export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<LoadedUNet> {
+  for (const k of ['batch', 'height', 'width', 'seqLen'] as const) {
+    if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new UNetLoadError(`loadUNet: ${k} must be a positive integer, got ${opts[k]}`);
+  }
+  const { config, reader, file } = openUNetCheckpoint(path, opts.config);
+  try {
     const graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet });
     const w = unetWeights(reader, config);
     const used = new Set([...graph.params.keys()].map(w.fileKey));
@@ -162,13 +182,13 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
     if (w.layout === 'diffusers' && unusedKeys.length) {
       // Ignoring them would silently drop parts of the model (e.g. SDRO's blueprint embedding under a plain
       // UNet2DConditionModel config), so refuse, naming them.
-      throw new UNetLoadError(`${src.file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);
+      throw new UNetLoadError(`${file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);
     }
     const model = await compile(graph, w.store, opts);
     const inputShapes: Record<string, readonly number[]> = {};
     for (const id of graph.inputs) inputShapes[graph.values[id].name!] = graph.values[id].shape;
     return {
-      config, model, inputShapes, unusedKeys, source: { file: src.file, layout: w.layout },
+      config, model, inputShapes, unusedKeys, source: { file, layout: w.layout },
       forward: (inputs) => runUNet(model, inputShapes, opts.batch, inputs),
       release: () => model.release(),
     };
