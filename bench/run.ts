@@ -1,6 +1,7 @@
 // `npm run bench [-- suite…]`: runs the named suites (default: engine).
 const suites: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).runEngineBench(),
+  unet: async () => (await import('./models.ts')).runUNetBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
