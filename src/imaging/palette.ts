@@ -74,14 +74,17 @@ export function paletteToLab(palette: Palette | readonly Rgb[]): Lab[] {
 export interface ReferencePixelOptions {
   /** Pixels darker than this CIELAB lightness are line art, not fill. */
   lineLightness?: number;
-  /** A pixel is "near white" when every channel is at least this (candidate background). */
+  /**
+   * A pixel is paper when every channel is at least this, or when it is a light neutral grey (the
+   * anti-aliased fringe of an outline); paper connected to the border is background.
+   */
   whiteLevel?: number;
   /** A pixel is flat when each 4-neighbour differs by at most this per channel; anti-aliased edges are not. */
   flatTolerance?: number;
 }
 
 export interface ReferencePixels {
-  /** 1 where the pixel is background: transparent, or near-white and connected to the image border. */
+  /** 1 where the pixel is background: transparent, or paper (white / light grey) connected to the image border. */
   background: Uint8Array;
   /** 1 where the pixel is dark enough to be line art. */
   line: Uint8Array;
@@ -113,7 +116,8 @@ export function classifyReferencePixels(image: Image, options: ReferencePixelOpt
       background[i] = 1;
       continue;
     }
-    if (r >= white && g >= white && b >= white) nearWhite[i] = 1;
+    // Paper: near white, or the light grey of an outline's anti-aliased fringe on white.
+    if ((r >= white && g >= white && b >= white) || (Math.max(r, g, b) - Math.min(r, g, b) <= 8 && Math.min(r, g, b) >= 128)) nearWhite[i] = 1;
     else if (luminance(r, g, b) < lineY) line[i] = 1;
   }
   // Background = near-white (or transparent) pixels 4-connected to the border; interior white (eye
@@ -150,12 +154,14 @@ export function classifyReferencePixels(image: Image, options: ReferencePixelOpt
     foregroundCount++;
     if (line[i]) continue;
     const x = i % w;
-    const close = (j: number): boolean =>
-      Math.abs(rgb[i * 3] - rgb[j * 3]) <= tol && Math.abs(rgb[i * 3 + 1] - rgb[j * 3 + 1]) <= tol && Math.abs(rgb[i * 3 + 2] - rgb[j * 3 + 2]) <= tol;
-    if ((x > 0 && !close(i - 1)) || (x < w - 1 && !close(i + 1)) || (i >= w && !close(i - w)) || (i < n - w && !close(i + w))) continue;
+    if ((x > 0 && !near(rgb, i, i - 1, tol)) || (x < w - 1 && !near(rgb, i, i + 1, tol)) || (i >= w && !near(rgb, i, i - w, tol)) || (i < n - w && !near(rgb, i, i + w, tol))) continue;
     fill[i] = 1;
   }
   return { background, line, fill, foregroundCount };
+}
+
+function near(rgb: Uint8Array, i: number, j: number, tol: number): boolean {
+  return Math.abs(rgb[i * 3] - rgb[j * 3]) <= tol && Math.abs(rgb[i * 3 + 1] - rgb[j * 3 + 1]) <= tol && Math.abs(rgb[i * 3 + 2] - rgb[j * 3 + 2]) <= tol;
 }
 
 export interface PaletteOptions extends ReferencePixelOptions {

@@ -86,6 +86,8 @@ export interface SyntheticPair {
   /** Colour of each ground-truth region (background regions are white). */
   regionColors: Rgb[];
   regionIsBackground: boolean[];
+  /** Name of the figure part each region belongs to ('background' for the paper), for diagnostics. */
+  regionParts: string[];
 }
 
 const DEG = Math.PI / 180;
@@ -116,7 +118,7 @@ export function generateCharacterPair(options: CharacterSheetOptions): Synthetic
   const target = colourise(tgt.labels, tgt.coverage, tgt.partColors, tw, th);
   const targetLineArt = createImage(tw, th, 1);
   for (let i = 0; i < tw * th; i++) targetLineArt.data[i] = 255 - tgt.coverage[i];
-  const gt = groundTruthRegions(tgt.labels, targetLineArt.data, tgt.partColors, tw, th);
+  const gt = groundTruthRegions(tgt.labels, targetLineArt.data, tgt.partColors, tgt.partNames, tw, th);
   const used = new Set<string>();
   const palette: Rgb[] = [];
   for (const c of ref.partColors.slice(1)) {
@@ -199,8 +201,8 @@ function samplePose(rng: Rng, v: number): Pose {
     hipL: mix(base.hipL, rng.range(0, 22) * DEG),
     hipR: mix(base.hipR, rng.range(0, 22) * DEG),
     headTilt: mix(0, rng.range(-14, 14) * DEG),
-    gazeX: mix(0, rng.range(-0.035, 0.035)),
-    gazeY: mix(0, rng.range(-0.025, 0.025)),
+    gazeX: mix(0, rng.range(-0.025, 0.025)),
+    gazeY: mix(0, rng.range(-0.02, 0.02)),
     rotation: mix(0, rng.range(-8, 8) * DEG),
     scale: mix(1, rng.range(0.82, 1.08)),
     offsetX: mix(0, rng.range(-0.06, 0.06)),
@@ -262,11 +264,11 @@ function buildParts(ch: Character, pose: Pose): Part[] {
   add('neck', 'skin', roundedQuad([[-0.13, neckTop], [0.13, neckTop], [0.13, -T + 0.06], [-0.13, -T + 0.06]], 0.03));
   add('head', 'skin', ellipse(0, hcy, hrx, hry), head);
   for (const side of [-1, 1] as const) {
-    const ex = side * 0.2 * ch.headW;
+    const ex = side * 0.23 * ch.headW;
     const ey = hcy + 0.12;
     const tag = side < 0 ? 'L' : 'R';
-    add('eyeWhite' + tag, 'eyeWhite', ellipse(ex, ey, 0.12, 0.16, 32), head);
-    add('iris' + tag, 'iris', ellipse(ex + pose.gazeX, ey + 0.02 + pose.gazeY, 0.075, 0.105, 24), head);
+    add('eyeWhite' + tag, 'eyeWhite', ellipse(ex, ey, 0.15, 0.19, 32), head);
+    add('iris' + tag, 'iris', ellipse(ex + pose.gazeX, ey + 0.02 + pose.gazeY, 0.065, 0.095, 24), head);
   }
   add('bangs', 'hair', bangs(hrx, hry, hcy, ch.bangSpikes), head);
   if (ch.bow) {
@@ -332,16 +334,19 @@ interface Rendered {
   coverage: Uint8Array;
   /** Colour per label (0 = background, white). */
   partColors: Rgb[];
+  partNames: string[];
 }
 
 function renderParts(parts: Part[], width: number, height: number, m: Affine, lineWidth: number): Rendered {
   const labels = new Uint16Array(width * height);
   const partColors: Rgb[] = [WHITE];
+  const partNames = ['background'];
   parts.forEach((p, k) => {
     fillPolygon(labels, width, height, applyAffine(m, p.poly), k + 1);
     partColors.push(p.color);
+    partNames.push(p.name);
   });
-  return { labels, coverage: outlineCoverage(labels, width, height, lineWidth), partColors };
+  return { labels, coverage: outlineCoverage(labels, width, height, lineWidth), partColors, partNames };
 }
 
 function colourise(labels: Uint16Array, coverage: Uint8Array, colors: Rgb[], width: number, height: number): Image {
@@ -358,12 +363,13 @@ function colourise(labels: Uint16Array, coverage: Uint8Array, colors: Rgb[], wid
 
 /** Closed areas of the target: 4-connected non-line pixels of one part. */
 function groundTruthRegions(
-  labels: Uint16Array, lineArt: Uint8Array, partColors: Rgb[], width: number, height: number,
-): { targetRegions: Int32Array; regionColors: Rgb[]; regionIsBackground: boolean[] } {
+  labels: Uint16Array, lineArt: Uint8Array, partColors: Rgb[], partNames: string[], width: number, height: number,
+): { targetRegions: Int32Array; regionColors: Rgb[]; regionIsBackground: boolean[]; regionParts: string[] } {
   const n = width * height;
   const regions = new Int32Array(n).fill(-1);
   const regionColors: Rgb[] = [];
   const regionIsBackground: boolean[] = [];
+  const regionParts: string[] = [];
   const queue = new Int32Array(n);
   for (let s = 0; s < n; s++) {
     if (regions[s] !== -1 || lineArt[s] < 128) continue;
@@ -371,23 +377,22 @@ function groundTruthRegions(
     const part = labels[s];
     regionColors.push(partColors[part]);
     regionIsBackground.push(part === 0);
+    regionParts.push(partNames[part]);
     regions[s] = id;
     let qt = 0;
     queue[qt++] = s;
     for (let qh = 0; qh < qt; qh++) {
       const i = queue[qh];
       const x = i % width;
-      const visit = (j: number): void => {
+      for (let k = 0; k < 4; k++) {
+        const j = k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x < width - 1 ? i + 1 : -1) : k === 2 ? i - width : i + width;
+        if (j < 0 || j >= n) continue;
         if (regions[j] === -1 && lineArt[j] >= 128 && labels[j] === part) {
           regions[j] = id;
           queue[qt++] = j;
         }
-      };
-      if (x > 0) visit(i - 1);
-      if (x < width - 1) visit(i + 1);
-      if (i >= width) visit(i - width);
-      if (i < n - width) visit(i + width);
+      }
     }
   }
-  return { targetRegions: regions, regionColors, regionIsBackground };
+  return { targetRegions: regions, regionColors, regionIsBackground, regionParts };
 }

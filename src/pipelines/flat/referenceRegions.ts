@@ -1,0 +1,127 @@
+// Reference (character sheet) → flat-colour regions: extract the palette, then explain every foreground
+// pixel as a palette colour c darkened towards the black of the lines, p ≈ (1 − α)·c (how an anti-aliased
+// outline blends into a fill). Pixels with α < ½ belong to c, the rest are line — the same rule that makes
+// a line-art pixel "line" below grey 128, so thin areas between outlines survive as regions. Then 4-connected
+// components of one colour, specks dropped; the background (paper connected to the border) is region 0.
+// Line pixels are finally given to the nearest region so regions separated only by a line are neighbours.
+import { type Image } from '../../imaging/image.ts';
+import {
+  assertImage, classifyReferencePixels, extractPalette, toRgb, PaletteError, type Palette, type PaletteOptions,
+} from '../../imaging/palette.ts';
+import { growLabels, labelComponents } from './components.ts';
+import { FlatColorizeError } from './flatError.ts';
+
+export interface ReferenceRegionOptions extends PaletteOptions {
+  /** Pixels farther than this (RGB distance) from every palette colour's line blend are ignored (default 40). */
+  maxResidual?: number;
+  /** Components smaller than this many pixels are dropped; default max(3, 2e-5 · foreground). */
+  minArea?: number;
+  /** Use this palette instead of extracting one. */
+  palette?: Palette;
+}
+
+export interface ReferenceRegions {
+  width: number;
+  height: number;
+  /** Region id of every pixel; 0 is the background. */
+  labels: Int32Array;
+  /** 1 where the pixel is a snapped fill pixel of its region (what the measurements use). */
+  core: Uint8Array;
+  count: number;
+  /** Palette index of each region (−1 for the background, region 0). */
+  paletteIndex: Int32Array;
+  isBackground: boolean[];
+  palette: Palette;
+}
+
+export function segmentReference(reference: Image, options: ReferenceRegionOptions = {}): ReferenceRegions {
+  assertImage(reference, 'reference');
+  const { width: w, height: h } = reference;
+  const n = w * h;
+  const pixels = classifyReferencePixels(reference, options);
+  let palette: Palette;
+  try {
+    palette = options.palette ?? extractPalette(reference, options, pixels);
+  } catch (err) {
+    if (err instanceof PaletteError) throw new FlatColorizeError(err.message);
+    throw err;
+  }
+  if (!palette.colors.length) throw new FlatColorizeError('reference palette is empty');
+  const maxResidual = options.maxResidual ?? 40;
+  const rgb = toRgb(reference);
+  const key = new Int32Array(n).fill(-1);
+  const eligible = new Uint8Array(n);
+  const cache = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    if (pixels.background[i]) continue;
+    const c = (rgb[i * 3] << 16) | (rgb[i * 3 + 1] << 8) | rgb[i * 3 + 2];
+    let idx = cache.get(c);
+    if (idx === undefined) {
+      idx = explainPixel(rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2], palette, maxResidual);
+      cache.set(c, idx);
+    }
+    if (idx >= 0) {
+      key[i] = idx;
+      eligible[i] = 1;
+    }
+  }
+  const labels = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) if (pixels.background[i]) labels[i] = 0;
+  const count0 = labelComponents(eligible, labels, w, h, 1, key);
+  // Drop specks: their pixels become unlabelled and are absorbed by the growth below.
+  const minArea = options.minArea ?? Math.max(3, 2e-5 * pixels.foregroundCount);
+  const area = new Float64Array(count0);
+  for (let i = 0; i < n; i++) if (labels[i] >= 0) area[labels[i]]++;
+  const remap = new Int32Array(count0).fill(-1);
+  const paletteIndexList: number[] = [-1];
+  remap[0] = 0;
+  const firstPixel = new Int32Array(count0).fill(-1);
+  for (let i = 0; i < n; i++) if (labels[i] > 0 && firstPixel[labels[i]] < 0) firstPixel[labels[i]] = i;
+  for (let r = 1; r < count0; r++) {
+    if (area[r] >= minArea) {
+      remap[r] = paletteIndexList.length;
+      paletteIndexList.push(key[firstPixel[r]]);
+    }
+  }
+  const count = paletteIndexList.length;
+  if (count === 1) {
+    throw new FlatColorizeError(`reference has no foreground: no flat coloured area of at least ${Math.ceil(minArea)} pixels (${w}×${h})`);
+  }
+  const core = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = labels[i];
+    if (l < 0) continue;
+    labels[i] = remap[l];
+    if (labels[i] > 0) core[i] = 1;
+  }
+  growLabels(labels, w, h);
+  const isBackground = paletteIndexList.map((_, k) => k === 0);
+  return { width: w, height: h, labels, core, count, paletteIndex: Int32Array.from(paletteIndexList), isBackground, palette };
+}
+
+/**
+ * Palette index whose black blend (1 − α)·c best explains the pixel, or −1 when the pixel is line (α ≥ ½)
+ * or nothing fits within `maxResidual`.
+ */
+function explainPixel(r: number, g: number, b: number, palette: Palette, maxResidual: number): number {
+  let best = -1;
+  let bestErr = Infinity;
+  let bestAlpha = 1;
+  for (let k = 0; k < palette.colors.length; k++) {
+    const [cr, cg, cb] = palette.colors[k];
+    const cc = cr * cr + cg * cg + cb * cb;
+    if (cc === 0) continue;
+    const keep = Math.max(0, Math.min(1, (r * cr + g * cg + b * cb) / cc)); // 1 − α
+    const er = r - keep * cr;
+    const eg = g - keep * cg;
+    const eb = b - keep * cb;
+    const err = er * er + eg * eg + eb * eb;
+    if (err < bestErr) {
+      bestErr = err;
+      best = k;
+      bestAlpha = 1 - keep;
+    }
+  }
+  if (best < 0 || bestAlpha >= 0.5 || Math.sqrt(bestErr) > maxResidual) return -1;
+  return best;
+}

@@ -1,0 +1,85 @@
+// Per-region measurements used for matching: area, centroid, second moments, bounding box (over "core"
+// pixels: fill, not line), and adjacency as shared boundary length in a label map where every pixel is
+// labelled (so regions separated only by a line are neighbours).
+
+export interface RegionStats {
+  count: number;
+  area: Float64Array;
+  cx: Float64Array;
+  cy: Float64Array;
+  /** Central second moments divided by area. */
+  sxx: Float64Array;
+  syy: Float64Array;
+  sxy: Float64Array;
+  x0: Int32Array;
+  y0: Int32Array;
+  x1: Int32Array;
+  y1: Int32Array;
+}
+
+export function regionStats(labels: Int32Array, core: Uint8Array, width: number, height: number, count: number): RegionStats {
+  const area = new Float64Array(count);
+  const sx = new Float64Array(count);
+  const sy = new Float64Array(count);
+  const sxx = new Float64Array(count);
+  const syy = new Float64Array(count);
+  const sxy = new Float64Array(count);
+  const x0 = new Int32Array(count).fill(width);
+  const y0 = new Int32Array(count).fill(height);
+  const x1 = new Int32Array(count).fill(-1);
+  const y1 = new Int32Array(count).fill(-1);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const i = row + x;
+      if (!core[i]) continue;
+      const r = labels[i];
+      if (r < 0) continue;
+      area[r]++;
+      sx[r] += x;
+      sy[r] += y;
+      sxx[r] += x * x;
+      syy[r] += y * y;
+      sxy[r] += x * y;
+      if (x < x0[r]) x0[r] = x;
+      if (x > x1[r]) x1[r] = x;
+      if (y < y0[r]) y0[r] = y;
+      if (y > y1[r]) y1[r] = y;
+    }
+  }
+  const cx = new Float64Array(count);
+  const cy = new Float64Array(count);
+  for (let r = 0; r < count; r++) {
+    const a = area[r] || 1;
+    cx[r] = sx[r] / a;
+    cy[r] = sy[r] / a;
+    sxx[r] = sxx[r] / a - cx[r] * cx[r];
+    syy[r] = syy[r] / a - cy[r] * cy[r];
+    sxy[r] = sxy[r] / a - cx[r] * cy[r];
+  }
+  return { count, area, cx, cy, sxx, syy, sxy, x0, y0, x1, y1 };
+}
+
+/** For each region, its neighbours and the length of the shared boundary (4-adjacent pixel pairs). */
+export function regionAdjacency(labels: Int32Array, width: number, height: number, count: number): Map<number, number>[] {
+  const adj: Map<number, number>[] = Array.from({ length: count }, () => new Map());
+  const n = width * height;
+  for (let i = 0; i < n; i++) {
+    const a = labels[i];
+    if (a < 0) continue;
+    if ((i + 1) % width !== 0) {
+      const b = labels[i + 1];
+      if (b !== a && b >= 0) addContact(adj, a, b);
+    }
+    if (i + width < n) {
+      const b = labels[i + width];
+      if (b !== a && b >= 0) addContact(adj, a, b);
+    }
+  }
+  return adj;
+}
+
+function addContact(adj: Map<number, number>[], a: number, b: number): void {
+  adj[a].set(b, (adj[a].get(b) ?? 0) + 1);
+  adj[b].set(a, (adj[b].get(a) ?? 0) + 1);
+}
