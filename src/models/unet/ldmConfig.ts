@@ -1,8 +1,8 @@
 // Derives a diffusers UNet config from the tensor shapes of an LDM single-file checkpoint (A1111 /
 // ComfyUI style), which carries no config. Structure (levels, layers, channels, attention placement,
 // transformer depth, linear vs conv projections, context width, SDXL label embedding) is read from the
-// shapes. Two things are not in the shapes and follow the released models: head counts (SD1: 8 heads;
-// SD2/SDXL: 64-wide heads) and norm_num_groups (32). Pass an explicit config for anything else.
+// shapes. Two things are not in the shapes and follow the released models: head counts (SD2/SDXL context
+// widths 1024/2048: 64-wide heads; otherwise 8 heads as SD1) and norm_num_groups (32). Pass an explicit config for anything else.
 import type { SafetensorsReader } from '../../weights/safetensors.ts';
 import { LDM_UNET_PREFIX } from '../../weights/keymaps/ldmUnet.ts';
 import { parseUNetConfig, UNetConfigError, type UNetConfig } from './config.ts';
@@ -51,8 +51,9 @@ export function inferLdmUNetConfig(reader: SafetensorsReader): UNetConfig {
   const contextDim = need(`${attnPrefix}.transformer_blocks.0.attn2.to_k.weight`)[1];
   const linear = need(`${attnPrefix}.proj_in.weight`).length === 2;
   const channels = levels.map((l) => l.channels);
-  const sd1 = contextDim === 768;
-  const heads = channels.map((c) => (sd1 || c % 64 !== 0 ? 8 : c / 64));
+  // SD2 (1024) and SDXL (2048) use 64-wide heads; SD1 (768) and anything else diffusers' default 8 heads.
+  const wideHeads = contextDim === 1024 || contextDim === 2048;
+  const heads = channels.map((c) => (wideHeads && c % 64 === 0 ? c / 64 : 8));
   const depth = levels.map((l) => l.depth || 1);
   let midDepth = 0;
   while (shape(`middle_block.1.transformer_blocks.${midDepth}.norm1.weight`)) midDepth++;
@@ -70,7 +71,7 @@ export function inferLdmUNetConfig(reader: SafetensorsReader): UNetConfig {
     up_block_types: upAttention.map((a) => (a ? 'CrossAttnUpBlock2D' : 'UpBlock2D')),
     cross_attention_dim: contextDim,
     use_linear_projection: linear,
-    attention_head_dim: sd1 ? 8 : heads,
+    attention_head_dim: heads,
     transformer_layers_per_block: depth,
     norm_num_groups: 32,
   };

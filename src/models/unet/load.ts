@@ -184,7 +184,16 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
       // UNet2DConditionModel config), so refuse, naming them.
       throw new UNetLoadError(`${file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);
     }
-    const model = await compile(graph, w.store, opts);
+    let model: CompiledModel;
+    try {
+      model = await compile(graph, w.store, opts);
+    } catch (e) {
+      // Name the file and, for LDM files, the key actually looked up, next to our parameter name.
+      const m = /weight "([^"]+)"/.exec((e as Error).message);
+      if (!m) throw e;
+      const where = w.layout === 'ldm' ? ` (looked up as "${w.fileKey(m[1])}")` : '';
+      throw new UNetLoadError(`${file}: ${(e as Error).message}${where}`);
+    }
     const inputShapes: Record<string, readonly number[]> = {};
     for (const id of graph.inputs) inputShapes[graph.values[id].name!] = graph.values[id].shape;
     return {
