@@ -27,7 +27,7 @@ const schema = z.object({
   image_std: z.array(z.number()).length(3).default([0.26862954, 0.26130258, 0.27577711]),
 });
 
-export interface ClipPreprocessorConfig {
+export interface ClipImageProcessorConfig {
   convertRgb: boolean;
   /** Shortest edge → this (aspect kept), or an exact size. */
   resize?: { shortestEdge: number } | { height: number; width: number };
@@ -37,7 +37,7 @@ export interface ClipPreprocessorConfig {
   normalize?: { mean: readonly number[]; std: readonly number[] };
 }
 
-export function parsePreprocessorConfig(raw: unknown, source = 'preprocessor_config.json'): ClipPreprocessorConfig {
+export function parseClipImageProcessorConfig(raw: unknown, source = 'preprocessor_config.json'): ClipImageProcessorConfig {
   const res = schema.safeParse(raw);
   if (!res.success) {
     const issues = res.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -58,14 +58,14 @@ export function parsePreprocessorConfig(raw: unknown, source = 'preprocessor_con
   };
 }
 
-export function readPreprocessorConfig(path: string): ClipPreprocessorConfig {
+export function readClipImageProcessorConfig(path: string): ClipImageProcessorConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ClipConfigError(`${path}: cannot read preprocessor config (${(err as Error).message})`);
   }
-  return parsePreprocessorConfig(raw, path);
+  return parseClipImageProcessorConfig(raw, path);
 }
 
 /** transformers' get_resize_output_image_size(default_to_square=False): short side → size, long side truncated. */
@@ -83,7 +83,7 @@ export interface PixelValues {
 }
 
 /** Returns the processor: one image or a batch → pixel_values [B, 3, H, W]. */
-export function clipImageProcessor(cfg: ClipPreprocessorConfig): (images: Image | readonly Image[]) => PixelValues {
+export function clipImageProcessor(cfg: ClipImageProcessorConfig): (images: Image | readonly Image[]) => PixelValues {
   const prepare = (input: Image): Image => {
     assertImage(input, 'CLIP image processor');
     let img = cfg.convertRgb ? convertChannels(input, 3) : input;
@@ -125,4 +125,9 @@ export function clipImageProcessor(cfg: ClipPreprocessorConfig): (images: Image 
     });
     return { shape: [list.length, 3, h, w], data: out };
   };
+}
+
+/** One image → pixel_values [1, 3, H, W]. */
+export function preprocessClipImage(image: Image, cfg: ClipImageProcessorConfig): PixelValues {
+  return clipImageProcessor(cfg)(image);
 }

@@ -159,8 +159,8 @@ export function inferClipTextConfig(store: WeightStore, layout: ClipTextLayout, 
     max_position_embeddings: pos[0],
     intermediate_size: fc1[0],
     num_hidden_layers: layers,
-    // Every released CLIP text tower uses 64-wide heads.
-    num_attention_heads: Math.max(1, tok[1] / 64),
+    // Every released CLIP text tower uses 64-wide heads (others need a config.json: pass configPath).
+    num_attention_heads: tok[1] % 64 === 0 ? tok[1] / 64 : 1,
     hidden_act: layout.kind === 'openclip' ? 'gelu' : 'quick_gelu',
     projection_dim: proj ? proj[0] : tok[1],
   }, source);

@@ -12,7 +12,7 @@ import { safetensorsWeights } from '../../../src/weights/store.ts';
 import { parseClipTextConfig, parseClipVisionConfig } from '../../../src/models/clip/config.ts';
 import { clipTextEncoder } from '../../../src/models/clip/textEncoder.ts';
 import { clipVisionEncoder, loadClipVisionEncoder } from '../../../src/models/clip/visionEncoder.ts';
-import { clipImageProcessor, readPreprocessorConfig } from '../../../src/models/clip/imageProcessor.ts';
+import { clipImageProcessor, readClipImageProcessorConfig } from '../../../src/models/clip/imageProcessor.ts';
 import { decodeImage } from '../../../src/imaging/image.ts';
 
 interface TensorEntry { file: string; dtype: string; shape: number[] }
@@ -78,7 +78,7 @@ export const handler: GoldenHandler = {
     const sdro = join(goldenRoot, 'sdro_pipeline');
     if (fileExists(join(sdro, 'image_encoder', 'config.json'))) {
       it('sdro_pipeline: CLIPImageProcessor(reference.png) and image_encoder last_hidden_state', async () => {
-        const processor = clipImageProcessor(readPreprocessorConfig(join(sdro, 'clip_image_processor', 'preprocessor_config.json')));
+        const processor = clipImageProcessor(readClipImageProcessorConfig(join(sdro, 'clip_image_processor', 'preprocessor_config.json')));
         const pixels = processor(await decodeImage(join(sdro, 'reference.png'), 3));
         const want = readF32(join(sdro, 'tensors', 'reference_pixel_values.bin'));
         expect(pixels.shape).toEqual([1, 3, 32, 32]);
