@@ -20,7 +20,7 @@ function ldmHeaderOf(raw: object): SafetensorsReader {
     if (!t) throw new Error(`no ${k}`);
     return t;
   };
-  return { path: 'fake.safetensors', tensors, metadata: {}, has: (k) => tensors.has(k), info } as SafetensorsReader;
+  return { path: 'fake.safetensors', tensors, metadata: {}, has: (k: string) => tensors.has(k), info } as unknown as SafetensorsReader;
 }
 
 describe('inferLdmUNetConfig', () => {
