@@ -1,0 +1,77 @@
+// A checkpoint's UNet compiled lazily per input shape (shapes are static in the IR), over a weight
+// store that may carry merged LoRAs. One session per (batch, latent size, context length, ControlNet).
+import type { WeightStore } from '../../graph/weights.ts';
+import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { buildUNetGraph } from '../unet/load.ts';
+import type { UNetConfig } from '../unet/config.ts';
+import { CheckpointError } from './family.ts';
+
+export interface UNetRunShape {
+  batch: number;
+  /** Latent height and width. */
+  height: number;
+  width: number;
+  /** Context length (77 · windows). */
+  seqLen: number;
+  /** Declare ControlNet residual inputs. */
+  controlNet: boolean;
+}
+
+export interface UNetRunInputs {
+  /** [batch, in_channels, h, w]. */
+  sample: Float32Array;
+  /** One timestep per batch entry. */
+  timestep: Float32Array;
+  encoderHiddenStates: Float32Array;
+  downResiduals?: readonly Float32Array[];
+  midResidual?: Float32Array;
+}
+
+export interface UNetRunner {
+  readonly config: UNetConfig;
+  forward(shape: UNetRunShape, inputs: UNetRunInputs): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export function unetRunner(config: UNetConfig, store: WeightStore, opts: CompileOptions): UNetRunner {
+  const sessions = new Map<string, Promise<CompiledModel>>();
+  const session = (shape: UNetRunShape): Promise<CompiledModel> => {
+    const key = JSON.stringify(shape);
+    let s = sessions.get(key);
+    if (!s) {
+      s = compile(buildUNetGraph(config, shape, { controlNet: shape.controlNet }), store, opts);
+      sessions.set(key, s);
+      s.catch(() => sessions.delete(key));
+    }
+    return s;
+  };
+  return {
+    config,
+    async forward(shape, x) {
+      const { batch: b, height: h, width: w, seqLen } = shape;
+      const need = (name: string, a: Float32Array | undefined, n: number) => {
+        if (!a || a.length !== n) throw new CheckpointError(`UNet ${name}: expected ${n} values, got ${a?.length ?? 'none'}`);
+      };
+      need('sample', x.sample, b * config.inChannels * h * w);
+      need('timestep', x.timestep, b);
+      need('encoder_hidden_states', x.encoderHiddenStates, b * seqLen * config.crossAttentionDim);
+      const feeds: Record<string, Float32Array> = { sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoderHiddenStates };
+      const model = await session(shape);
+      if (shape.controlNet) {
+        const names = model.inputNames.filter((n) => n.startsWith('down_residual_'));
+        if (!x.downResiduals || x.downResiduals.length !== names.length || !x.midResidual) {
+          throw new CheckpointError(`UNet with ControlNet inputs needs ${names.length} down residuals and a mid residual`);
+        }
+        x.downResiduals.forEach((r, k) => (feeds[`down_residual_${k}`] = r));
+        feeds.mid_residual = x.midResidual;
+      }
+      const out = await model.run(feeds);
+      return out.out_sample.data as Float32Array;
+    },
+    async release() {
+      const all = [...sessions.values()];
+      sessions.clear();
+      for (const s of all) await (await s).release().catch(() => {});
+    },
+  };
+}
