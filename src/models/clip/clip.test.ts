@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { openClipTextKey } from '../../weights/keymaps/ldmClip.ts';
 import { ClipConfigError, parseClipTextConfig, parseClipVisionConfig } from './config.ts';
-import { loadClipTextEncoder } from './textEncoder.ts';
-import { loadClipVisionEncoder } from './visionEncoder.ts';
+import { clipTextGraph, loadClipTextEncoder } from './textEncoder.ts';
+import { clipVisionGraph, loadClipVisionEncoder } from './visionEncoder.ts';
 
 const clipDir = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'), 'clip');
 const bin = (name: string) => {
@@ -145,5 +145,17 @@ describe('loadClipVisionEncoder', () => {
     expect(maxAbs(out.image_embeds.data, f32('vision_withproj__image_embeds.bin'))).toBeLessThan(1e-4);
     await expect(enc.encode({ shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64) })).rejects.toThrow(/pixel_values must be \[B, 3, 32, 32\], got \[1, 3, 64, 64\]/);
     await enc.release();
+  });
+});
+
+describe('CLIP graphs at real sizes', () => {
+  const params = (g: ReturnType<typeof clipTextGraph>) => [...g.params.values()].reduce((a, id) => a + g.values[id].shape.reduce((x, y) => x * y, 1), 0);
+  it('builds openai/clip-vit-large-patch14 text and vision towers with their parameter counts', () => {
+    const text = clipTextGraph(parseClipTextConfig({ hidden_size: 768, intermediate_size: 3072, num_attention_heads: 12, num_hidden_layers: 12, projection_dim: 768 }), { batch: 2 });
+    expect(params(text)).toBe(123060480);
+    expect(text.values[text.outputs.find((o) => o.name === 'last_hidden_state')!.id].shape).toEqual([2, 77, 768]);
+    const vision = clipVisionGraph(parseClipVisionConfig({ hidden_size: 1024, intermediate_size: 4096, num_attention_heads: 16, num_hidden_layers: 24, patch_size: 14, projection_dim: 768 }), { batch: 1 });
+    expect(params(vision)).toBe(303179776);
+    expect(vision.values[vision.outputs.find((o) => o.name === 'last_hidden_state')!.id].shape).toEqual([1, 257, 1024]);
   });
 });

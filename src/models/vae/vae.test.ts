@@ -6,6 +6,8 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../wei
 import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
 import { VaeConfigError, inferVaeConfig, parseVaeConfig } from './config.ts';
 import { loadVae } from './loadVae.ts';
+import { vaeDecodeGraph } from './decoder.ts';
+import { vaeEncodeGraph } from './encoder.ts';
 import { decodeTiled, planTiles } from './tiledDecode.ts';
 import { ModelFolderError } from './modelFolder.ts';
 
@@ -58,6 +60,20 @@ describe('VAE config', () => {
     expect(cfg.latent_channels).toBe(4);
     expect(cfg.norm_num_groups).toBe(32);
     expect(() => inferVaeConfig(() => undefined, 'empty.safetensors')).toThrow(/empty.safetensors: no VAE found/);
+  });
+});
+
+describe('VAE graphs at real sizes', () => {
+  it('builds the SD VAE (4 levels, 128–512 channels) with the right shapes and parameter count', () => {
+    const sd = parseVaeConfig({ block_out_channels: [128, 256, 512, 512], layers_per_block: 2, norm_num_groups: 32 });
+    const dec = vaeDecodeGraph(sd, [1, 4, 64, 96]);
+    expect(dec.values[dec.outputs[0].id].shape).toEqual([1, 3, 512, 768]);
+    const enc = vaeEncodeGraph(sd, [1, 3, 512, 768]);
+    expect(enc.values[enc.outputs.find((o) => o.name === 'latent_mean')!.id].shape).toEqual([1, 4, 64, 96]);
+    const count = (g: typeof dec) => [...g.params.values()].reduce((a, id) => a + g.values[id].shape.reduce((x, y) => x * y, 1), 0);
+    // diffusers AutoencoderKL for SD1/SD2: 83,653,863 parameters in total.
+    expect(count(dec) + count(enc)).toBe(83653863);
+    expect(() => vaeEncodeGraph(sd, [1, 3, 500, 512])).toThrow(/multiples of 8, got \[1,3,500,512\]/);
   });
 });
 
