@@ -152,11 +152,11 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
 
   const midIn = x;
   x = g.within('mid_block', () => midBlock(midIn, emb, ctx, config));
+  trace.mid_block = x; // as a forward hook on mid_block sees it: before the ControlNet residual
   if (inputs.midResidual) {
     expectShape('mid residual', inputs.midResidual, shapes.mid);
     x = op.add(x, inputs.midResidual);
   }
-  trace.mid_block = x;
 
   config.up.forEach((level, i) => {
     const mine = skips.slice(skips.length - level.layers);
