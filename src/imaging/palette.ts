@@ -120,42 +120,40 @@ export function classifyReferencePixels(image: Image, options: ReferencePixelOpt
     if ((r >= white && g >= white && b >= white) || (Math.max(r, g, b) - Math.min(r, g, b) <= 8 && Math.min(r, g, b) >= 128)) nearWhite[i] = 1;
     else if (luminance(r, g, b) < lineY) line[i] = 1;
   }
-  // Background = near-white (or transparent) pixels 4-connected to the border; interior white (eye
-  // whites, a white shirt) stays a fill colour.
+  // Background = paper (or transparent) pixels 4-connected to the border; interior white (eye whites,
+  // a white shirt) stays a fill colour. Breadth-first flood, written out (hot loop on large sheets).
   const queue = new Int32Array(n);
   let qt = 0;
-  const seed = (i: number): void => {
-    if (nearWhite[i] && !background[i]) {
+  for (let i = 0; i < n; i++) {
+    const x = i % w;
+    const onBorder = i < w || i >= n - w || x === 0 || x === w - 1;
+    if ((onBorder && nearWhite[i]) || (background[i] && !nearWhite[i])) {
       background[i] = 1;
       queue[qt++] = i;
     }
-  };
-  for (let x = 0; x < w; x++) {
-    seed(x);
-    seed((h - 1) * w + x);
   }
-  for (let y = 0; y < h; y++) {
-    seed(y * w);
-    seed(y * w + w - 1);
-  }
-  // Transparent pixels are background already; let them seed the flood too.
-  for (let i = 0; i < n; i++) if (background[i] && !nearWhite[i]) queue[qt++] = i;
   for (let qh = 0; qh < qt; qh++) {
     const i = queue[qh];
     const x = i % w;
-    if (x > 0) seed(i - 1);
-    if (x < w - 1) seed(i + 1);
-    if (i >= w) seed(i - w);
-    if (i < n - w) seed(i + w);
+    let j = i - 1;
+    if (x > 0 && nearWhite[j] && !background[j]) { background[j] = 1; queue[qt++] = j; }
+    j = i + 1;
+    if (x < w - 1 && nearWhite[j] && !background[j]) { background[j] = 1; queue[qt++] = j; }
+    j = i - w;
+    if (j >= 0 && nearWhite[j] && !background[j]) { background[j] = 1; queue[qt++] = j; }
+    j = i + w;
+    if (j < n && nearWhite[j] && !background[j]) { background[j] = 1; queue[qt++] = j; }
   }
   let foregroundCount = 0;
-  for (let i = 0; i < n; i++) {
-    if (background[i]) continue;
-    foregroundCount++;
-    if (line[i]) continue;
-    const x = i % w;
-    if ((x > 0 && !near(rgb, i, i - 1, tol)) || (x < w - 1 && !near(rgb, i, i + 1, tol)) || (i >= w && !near(rgb, i, i - w, tol)) || (i < n - w && !near(rgb, i, i + w, tol))) continue;
-    fill[i] = 1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (background[i]) continue;
+      foregroundCount++;
+      if (line[i]) continue;
+      if ((x > 0 && !near(rgb, i, i - 1, tol)) || (x < w - 1 && !near(rgb, i, i + 1, tol)) || (y > 0 && !near(rgb, i, i - w, tol)) || (y < h - 1 && !near(rgb, i, i + w, tol))) continue;
+      fill[i] = 1;
+    }
   }
   return { background, line, fill, foregroundCount };
 }

@@ -71,15 +71,22 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   const flat = createImage(w, h, 3);
   const composite = createImage(w, h, 3);
   const grey = greyOf(lineArt);
-  for (let i = 0; i < w * h; i++) {
-    const r = target.labels[i];
+  const fd = flat.data;
+  const cd = composite.data;
+  const inv = target.inverted;
+  for (let i = 0, o = 0; i < w * h; i++, o += 3) {
+    const l = target.labels[i] * 3;
     // Inverted (white-on-black) input: the line darkness is 255 − grey.
-    const k = target.inverted ? 255 - grey[i] : grey[i];
-    for (let c = 0; c < 3; c++) {
-      const v = lut[r * 3 + c];
-      flat.data[i * 3 + c] = v;
-      composite.data[i * 3 + c] = (v * k + 127) / 255;
-    }
+    const k = inv ? 255 - grey[i] : grey[i];
+    const r = lut[l];
+    const g = lut[l + 1];
+    const b = lut[l + 2];
+    fd[o] = r;
+    fd[o + 1] = g;
+    fd[o + 2] = b;
+    cd[o] = (r * k + 127) / 255;
+    cd[o + 1] = (g * k + 127) / 255;
+    cd[o + 2] = (b * k + 127) / 255;
   }
   return { flat, composite, regions: { ...target, paletteIndex: color }, palette: ref.palette };
 }

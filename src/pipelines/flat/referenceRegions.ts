@@ -52,16 +52,23 @@ export function segmentReference(reference: Image, options: ReferenceRegionOptio
   const key = new Int32Array(n).fill(-1);
   const eligible = new Uint8Array(n);
   const cache = new Map<number, number>();
+  let lastColor = -1;
+  let lastIdx = -1;
   for (let i = 0; i < n; i++) {
     if (pixels.background[i]) continue;
     const c = (rgb[i * 3] << 16) | (rgb[i * 3 + 1] << 8) | rgb[i * 3 + 2];
-    let idx = cache.get(c);
-    if (idx === undefined) {
-      idx = explainPixel(rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2], palette, maxResidual);
-      cache.set(c, idx);
+    if (c !== lastColor) {
+      // Flat sheets repeat a colour along a row: look up once per run.
+      let idx = cache.get(c);
+      if (idx === undefined) {
+        idx = explainPixel(rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2], palette, maxResidual);
+        cache.set(c, idx);
+      }
+      lastColor = c;
+      lastIdx = idx;
     }
-    if (idx >= 0) {
-      key[i] = idx;
+    if (lastIdx >= 0) {
+      key[i] = lastIdx;
       eligible[i] = 1;
     }
   }

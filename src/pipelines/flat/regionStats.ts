@@ -28,21 +28,31 @@ export function regionStats(labels: Int32Array, core: Uint8Array, width: number,
   const y0 = new Int32Array(count).fill(height);
   const x1 = new Int32Array(count).fill(-1);
   const y1 = new Int32Array(count).fill(-1);
+  // Labels are constant along long horizontal runs: accumulate each run in closed form.
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = row + x;
-      if (!core[i]) continue;
-      const r = labels[i];
-      if (r < 0) continue;
-      area[r]++;
-      sx[r] += x;
-      sy[r] += y;
-      sxx[r] += x * x;
-      syy[r] += y * y;
-      sxy[r] += x * y;
-      if (x < x0[r]) x0[r] = x;
-      if (x > x1[r]) x1[r] = x;
+    let x = 0;
+    while (x < width) {
+      const r = labels[row + x];
+      if (!core[row + x] || r < 0) {
+        x++;
+        continue;
+      }
+      const xa = x;
+      while (x < width && core[row + x] && labels[row + x] === r) x++;
+      const len = x - xa;
+      const xb = x - 1;
+      const sumX = ((xa + xb) * len) / 2;
+      // Σ k² for k = xa..xb.
+      const sumX2 = (xb * (xb + 1) * (2 * xb + 1) - (xa - 1) * xa * (2 * xa - 1)) / 6;
+      area[r] += len;
+      sx[r] += sumX;
+      sy[r] += y * len;
+      sxx[r] += sumX2;
+      syy[r] += y * y * len;
+      sxy[r] += y * sumX;
+      if (xa < x0[r]) x0[r] = xa;
+      if (xb > x1[r]) x1[r] = xb;
       if (y < y0[r]) y0[r] = y;
       if (y > y1[r]) y1[r] = y;
     }
@@ -63,17 +73,20 @@ export function regionStats(labels: Int32Array, core: Uint8Array, width: number,
 /** For each region, its neighbours and the length of the shared boundary (4-adjacent pixel pairs). */
 export function regionAdjacency(labels: Int32Array, width: number, height: number, count: number): Map<number, number>[] {
   const adj: Map<number, number>[] = Array.from({ length: count }, () => new Map());
-  const n = width * height;
-  for (let i = 0; i < n; i++) {
-    const a = labels[i];
-    if (a < 0) continue;
-    if ((i + 1) % width !== 0) {
-      const b = labels[i + 1];
-      if (b !== a && b >= 0) addContact(adj, a, b);
-    }
-    if (i + width < n) {
-      const b = labels[i + width];
-      if (b !== a && b >= 0) addContact(adj, a, b);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const i = row + x;
+      const a = labels[i];
+      if (a < 0) continue;
+      if (x + 1 < width) {
+        const b = labels[i + 1];
+        if (b !== a && b >= 0) addContact(adj, a, b);
+      }
+      if (y + 1 < height) {
+        const b = labels[i + width];
+        if (b !== a && b >= 0) addContact(adj, a, b);
+      }
     }
   }
   return adj;

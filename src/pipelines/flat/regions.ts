@@ -68,8 +68,9 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
   const free = new Uint8Array(n);
   for (let i = 0; i < n; i++) free[i] = line[i] ^ 1;
   let count = 0;
+  let level: Uint8Array | undefined;
   if (radius > 0) {
-    const level = nearLineLevels(line, w, h, radius);
+    level = nearLineLevels(line, w, h, radius);
     const seeds = new Uint8Array(n);
     for (let i = 0; i < n; i++) seeds[i] = free[i] && level[i] === 0 ? 1 : 0;
     count = labelComponents(seeds, labels, w, h, 0);
@@ -77,7 +78,7 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
   }
   // Closed areas no ball reached: one region per 4-connected component.
   count = labelComponents(free, labels, w, h, count);
-  count = mergeNeckSplits(labels, free, w, h, count, options.neckRatio ?? 0.3);
+  count = mergeNeckSplits(labels, free, w, h, count, options.neckRatio ?? 0.3, level);
   const isBackground = new Array<boolean>(count).fill(false);
   for (let x = 0; x < w; x++) {
     markBorder(labels[x], line[x]);
@@ -179,18 +180,22 @@ function watershedGrow(labels: Int32Array, free: Uint8Array, level: Uint8Array, 
 }
 
 /** Merges neck-split pieces (see `neckRatio`) and renumbers labels 0..count−1. Returns the new count. */
-function mergeNeckSplits(labels: Int32Array, free: Uint8Array, w: number, h: number, count: number, ratio: number): number {
+function mergeNeckSplits(labels: Int32Array, free: Uint8Array, w: number, h: number, count: number, ratio: number, level?: Uint8Array): number {
   const n = w * h;
+  if (!level) return count; // without the ball nothing was split
   const area = new Float64Array(count);
   for (let i = 0; i < n; i++) if (labels[i] >= 0) area[labels[i]]++;
   // Free-to-free contacts between different labels: only pieces that touch without a line between them.
+  // Rooms only meet where the watershed stopped, near lines (level > 0).
   const contact = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    if (!free[i]) continue;
-    const a = labels[i];
-    const x = i % w;
-    if (x < w - 1 && free[i + 1] && labels[i + 1] !== a) bump(a, labels[i + 1]);
-    if (i < n - w && free[i + w] && labels[i + w] !== a) bump(a, labels[i + w]);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!level[i] || !free[i]) continue;
+      const a = labels[i];
+      if (x < w - 1 && free[i + 1] && labels[i + 1] !== a) bump(a, labels[i + 1]);
+      if (y < h - 1 && free[i + w] && labels[i + w] !== a) bump(a, labels[i + w]);
+    }
   }
   function bump(a: number, b: number): void {
     const key = a < b ? a * count + b : b * count + a;
