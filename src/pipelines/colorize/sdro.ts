@@ -18,6 +18,7 @@ import { fromConfig, type DiffusersScheduler } from '../../sampling/diffusers/in
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
 import { blueprintToTensor } from './blueprintTensor.ts';
 import { decodedToImage } from './decodedImage.ts';
+import { blueprintHasLines } from './blueprint.ts';
 import { readSdroFolder, type SdroFolder } from './sdroFolder.ts';
 
 /** The solver the SDRO demo and training validation use, built from the saved (DDPM) scheduler config. */
@@ -91,6 +92,8 @@ export interface ColorizeResult {
   latents: F32Tensor;
   seed: bigint;
   timesteps: number[];
+  /** Documented oddities of this run (e.g. a blueprint without lines), for the caller to show. */
+  warnings: string[];
   trace?: SdroTrace;
 }
 
@@ -201,6 +204,11 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     signal?.throwIfAborted();
     assertImage(o.reference, 'reference');
     const bp = blueprintToTensor(o.blueprint, scaleFactor);
+    const warnings: string[] = [];
+    if (!blueprintHasLines(o.blueprint)) warnings.push('the blueprint has no lines (all black): colouring follows the reference only');
+    if (bp.width !== o.blueprint.width || bp.height !== o.blueprint.height) {
+      warnings.push(`blueprint ${o.blueprint.width}×${o.blueprint.height} resized to ${bp.width}×${bp.height} (sides must be multiples of ${scaleFactor})`);
+    }
     const scheduler = createScheduler(o.schedulerOverrides);
     const seed = o.seed === undefined ? randomSeed() : BigInt(o.seed);
 
@@ -241,7 +249,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     const decoded = await vae.decode({ shape: latentShape, data: decodeInput }, { tiled: o.tiledDecode ?? 'auto' });
     const image = decodedToImage(decoded.data, decoded.shape);
     o.onProgress?.({ phase: 'decode', step: timesteps.length, steps: timesteps.length });
-    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps };
+    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps, warnings };
     if (trace) {
       result.trace = {
         referencePixelValues: pixelValues,
