@@ -6,6 +6,7 @@
 //   step (no classifier-free guidance);  image = round(clamp(vae.decode(x_0 / scaling_factor)/2 + 0.5)·255).
 // The pipeline holds no maths of its own: models, scheduler and image conversions live in their layers.
 import { assertImage, type Image } from '../../imaging/image.ts';
+import { detectLinePolarity } from '../../imaging/lineart.ts';
 import type { ExecutionProvider } from '../../runtime/session.ts';
 import { loadUNet, type LoadedUNet } from '../../models/unet/load.ts';
 import { openUNetCheckpoint } from '../../models/unet/load.ts';
@@ -111,6 +112,8 @@ export interface SdroPipeline {
   /** Reference image → CLIP last_hidden_state [1, tokens, width] (plus the processor's pixel values). */
   encodeReference(reference: Image): Promise<{ pixelValues: F32Tensor; lastHiddenState: F32Tensor }>;
   colorize(opts: ColorizeOptions): Promise<ColorizeResult>;
+  /** Latent sizes ("HxW") with a compiled UNet (one session per size, reused). */
+  compiledUNetSizes(): string[];
   /** Frees every compiled session. */
   release(): Promise<void>;
 }
@@ -206,6 +209,9 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     const bp = blueprintToTensor(o.blueprint, scaleFactor);
     const warnings: string[] = [];
     if (!blueprintHasLines(o.blueprint)) warnings.push('the blueprint has no lines (all black): colouring follows the reference only');
+    else if (detectLinePolarity(o.blueprint) === 'dark-on-light') {
+      warnings.push('the blueprint looks like dark lines on a light page; SDRO expects white lines on black (prepareBlueprint converts it)');
+    }
     if (bp.width !== o.blueprint.width || bp.height !== o.blueprint.height) {
       warnings.push(`blueprint ${o.blueprint.width}×${o.blueprint.height} resized to ${bp.width}×${bp.height} (sides must be multiples of ${scaleFactor})`);
     }
@@ -266,5 +272,6 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     return result;
   };
 
-  return { folder, unetConfig, scaleFactor, vaeScalingFactor: vae.config.scaling_factor, referenceTokens, createScheduler, encodeReference, colorize, release };
+  return { folder, unetConfig, scaleFactor, vaeScalingFactor: vae.config.scaling_factor, referenceTokens, createScheduler, encodeReference, colorize, release,
+    compiledUNetSizes: () => [...unets.keys()] };
 }
