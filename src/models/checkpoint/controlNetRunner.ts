@@ -1,0 +1,80 @@
+// A ControlNet (ComfyUI ControlNetLoader) opened once and compiled lazily per input shape, like the
+// checkpoint's UNet: the pipeline's batch (CFG doubles it) and latent size are only known per request.
+// Strength is a graph input (per batch entry), so strength changes never recompile; guess mode is a
+// graph option. The file stays open until release().
+import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import type { ControlNetConfig } from '../controlnet/config.ts';
+import { hintScale } from '../controlnet/config.ts';
+import { buildControlNetGraph, controlNetWeights, openControlNetCheckpoint } from '../controlnet/load.ts';
+import { controlResidualShapes } from '../unet/unet.ts';
+import { CheckpointError } from './family.ts';
+
+export interface ControlNetRunShape {
+  batch: number;
+  height: number;
+  width: number;
+  seqLen: number;
+  guessMode: boolean;
+}
+
+export interface ControlNetRunInputs {
+  sample: Float32Array;
+  timestep: Float32Array;
+  encoderHiddenStates: Float32Array;
+  /** Hint image [batch, C, h·hintScale, w·hintScale], values in [0, 1]. */
+  hint: Float32Array;
+  /** Strength per batch entry. */
+  scale: Float32Array;
+}
+
+export interface ControlNetRunner {
+  readonly path: string;
+  readonly config: ControlNetConfig;
+  /** Hint pixels per latent pixel (8 for SD ControlNets). */
+  readonly hintScale: number;
+  forward(shape: ControlNetRunShape, inputs: ControlNetRunInputs): Promise<{ down: Float32Array[]; mid: Float32Array }>;
+  release(): Promise<void>;
+}
+
+/** Opens a ControlNet (diffusers folder / file, or an LDM control_model file); compiles on first forward. */
+export function openControlNet(path: string, opts: CompileOptions = {}): ControlNetRunner {
+  const ckpt = openControlNetCheckpoint(path);
+  const { store } = controlNetWeights(ckpt);
+  const sessions = new Map<string, Promise<CompiledModel>>();
+  let closed = false;
+  const session = (shape: ControlNetRunShape) => {
+    if (closed) throw new CheckpointError(`ControlNet ${path} was released`);
+    const key = JSON.stringify(shape);
+    let s = sessions.get(key);
+    if (!s) {
+      s = compile(buildControlNetGraph(ckpt.config, shape, { guessMode: shape.guessMode }), store, opts);
+      sessions.set(key, s);
+      s.catch(() => sessions.delete(key));
+    }
+    return s;
+  };
+  return {
+    path,
+    config: ckpt.config,
+    hintScale: hintScale(ckpt.config),
+    async forward(shape, x) {
+      const model = await session(shape);
+      const out = await model.run({
+        sample: x.sample,
+        timestep: x.timestep,
+        encoder_hidden_states: x.encoderHiddenStates,
+        controlnet_cond: x.hint,
+        conditioning_scale: x.scale,
+      });
+      const n = controlResidualShapes(ckpt.config.unet, shape.batch, shape.height, shape.width).down.length;
+      return { down: Array.from({ length: n }, (_, k) => out[`down_residual_${k}`].data as Float32Array), mid: out.mid_residual.data as Float32Array };
+    },
+    async release() {
+      const all = [...sessions.values()];
+      sessions.clear();
+      for (const s of all) await (await s).release().catch(() => {});
+      if (!closed) ckpt.reader.close();
+      closed = true;
+    },
+  };
+}
