@@ -5,7 +5,7 @@ import {
   applyShading, classifyReferencePixels, deltaE, extractPalette, paletteLockRegions, rgbToLab, PaletteError, type Palette,
 } from './palette.ts';
 
-const key = (c: readonly number[]): number => (c[0] << 16) | (c[1] << 8) | c[2];
+const key = (c: ArrayLike<number>): number => (c[0] << 16) | (c[1] << 8) | c[2];
 
 describe('rgbToLab', () => {
   it('matches reference CIELAB values (D65) within 0.05', () => {
