@@ -6,6 +6,9 @@ import { goldenRoot } from '../../../test/golden/io.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { diffusersToLdmControlNetKey, LDM_CONTROLNET_PREFIX } from '../../weights/keymaps/ldmControlnet.ts';
 import { loadUNet } from '../unet/load.ts';
+import { controlResidualShapes } from '../unet/unet.ts';
+import { SD15_CONFIG, SD21_CONFIG } from '../unet/testConfigs.ts';
+import { inferControlNetConfig } from './inferConfig.ts';
 import { ControlNetConfigError, hintScale, parseControlNetConfig } from './config.ts';
 import { buildControlNetGraph, loadControlNet, openControlNetCheckpoint, type ControlNetForwardInputs } from './load.ts';
 import { buildControlNet, guessModeScales, ControlNetShapeError } from './controlNet.ts';
@@ -112,6 +115,32 @@ describe('ControlNet graph', () => {
       await pooled.release();
     }
   });
+});
+
+describe('ControlNet at SD sizes', () => {
+  /** A ControlNetModel config.json made from a UNet one, as ControlNetModel.from_unet does. */
+  const fromUnet = (u: Record<string, unknown>) => {
+    const { up_block_types: _up, out_channels: _out, sample_size: _s, ...rest } = u;
+    return { ...rest, _class_name: 'ControlNetModel', conditioning_embedding_out_channels: [16, 32, 96, 256] };
+  };
+  for (const [name, unet] of [['SD1.5', SD15_CONFIG], ['SD2.1', SD21_CONFIG]] as const) {
+    it(`${name}: 12 residuals in the UNet's skip shapes, hint 512², and the shape rules re-derive the config`, () => {
+      const c = parseControlNetConfig(fromUnet(unet));
+      const g = buildControlNetGraph(c, { batch: 2, height: 64, width: 64, seqLen: 77 });
+      expect(g.values[g.inputs[3]].shape).toEqual([2, 3, 512, 512]);
+      const want = controlResidualShapes(c.unet, 2, 64, 64);
+      expect(g.outputs.map((o) => o.name)).toEqual([...want.down.map((_, k) => `down_residual_${k}`), 'mid_residual']);
+      expect(g.outputs.map((o) => g.values[o.id].shape)).toEqual([...want.down, want.mid]);
+      expect(want.down.length).toBe(12);
+      // Config inference from the parameter shapes alone gives the same structure (heads by the SD rules).
+      const shapes = new Map([...g.params].map(([n, id]) => [n, g.values[id].shape]));
+      const inferred = inferControlNetConfig((n) => shapes.get(n), name);
+      expect(inferred.unet.down).toEqual(c.unet.down);
+      expect(inferred.unet.mid).toEqual(c.unet.mid);
+      expect(inferred.unet.useLinearProjection).toBe(c.unet.useLinearProjection);
+      expect(inferred.embeddingOutChannels).toEqual([16, 32, 96, 256]);
+    });
+  }
 });
 
 describe('ControlNet loading', () => {
