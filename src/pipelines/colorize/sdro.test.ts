@@ -102,7 +102,7 @@ describe('SDRO pipeline on the tiny golden components', () => {
     await expect(pipe.colorize({ reference: {} as Image, blueprint, steps: 1 })).rejects.toThrow(/reference: image must have a positive integer size/);
     await expect(pipe.colorize({ reference, blueprint, steps: 0 })).rejects.toThrow(/steps must be an integer/);
     await expect(pipe.colorize({ reference, blueprint, steps: 2.5 })).rejects.toThrow(/steps must be an integer/);
-    await expect(pipe.colorize({ reference, blueprint, steps: 1, seed: 1.5 })).rejects.toThrow();
+    await expect(pipe.colorize({ reference, blueprint, steps: 1, seed: 1.5 })).rejects.toThrow(/seed must be an integer/);
   });
 });
 

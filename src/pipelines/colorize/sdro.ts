@@ -216,6 +216,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
       warnings.push(`blueprint ${o.blueprint.width}×${o.blueprint.height} resized to ${bp.width}×${bp.height} (sides must be multiples of ${scaleFactor})`);
     }
     const scheduler = createScheduler(o.schedulerOverrides);
+    if (typeof o.seed === 'number' && !Number.isSafeInteger(o.seed)) throw new SdroError(`seed must be an integer (a bigint beyond 2^53), got ${o.seed}`);
     const seed = o.seed === undefined ? randomSeed() : BigInt(o.seed);
 
     const { pixelValues, lastHiddenState } = await encodeReference(o.reference);
