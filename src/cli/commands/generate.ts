@@ -1,0 +1,304 @@
+// `inkflow generate`: txt2img / img2img / inpainting / ControlNet from the command line, with ComfyUI's
+// sampler and scheduler names and seeds. Every setting goes into the PNG (tEXt `prompt` = ComfyUI API
+// prompt, `inkflow` = the exact record), and `--from image.png` regenerates from it.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { dirname, extname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeImage, encodePng, readPngText, type Image } from '../../imaging/image.ts';
+import { maskFromAlpha, maskFromImage, type Mask } from '../../imaging/masks.ts';
+import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import { openControlNet, type ControlNetRunner } from '../../models/checkpoint/controlNetRunner.ts';
+import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
+import { generate, type GenerateProgress } from '../../pipelines/generate/generate.ts';
+import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
+import { fromComfyPrompt, serializeComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
+import { type Command, UsageError } from '../command.ts';
+
+const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OUT.png
+       inkflow generate --from IMAGE.png [overrides] -o OUT.png
+
+Generates images with a Stable Diffusion 1.x/2.x checkpoint (diffusers folder or single .safetensors),
+seed-compatible with ComfyUI's KSampler.
+
+model and prompt:
+  --model PATH            checkpoint: diffusers folder or LDM .safetensors (.ckpt is refused)
+  --prompt TEXT           prompt; (word:1.3) weights, [word], <lora:name:w>, embedding:name
+  --negative TEXT         negative prompt (default empty)
+  --lora FILE[:W[:WCLIP]] apply a LoRA (repeatable); W = model strength, WCLIP = text strength
+  --loras DIR             folder for <lora:name> tags (repeatable)
+  --embeddings DIR        folder for embedding:name (repeatable)
+  --clip-skip N           1 = last CLIP layer (default), 2 = penultimate, …
+  --prediction eps|v      override the detected prediction type
+  --tokenizer DIR         CLIP vocab.json + merges.txt (single files carry none)
+
+sampling:
+  --steps N               default 20
+  --cfg X                 default 8
+  --sampler NAME          default dpmpp_2m; one of:
+                            ${COMFY_SAMPLERS.join(', ')}
+  --scheduler NAME        default karras; one of:
+                            ${COMFY_SCHEDULERS.join(', ')}
+  --seed N                0 … 2^64−1 (default random; printed and stored in the PNG)
+  --width W --height H    default 512×512 (multiples of 8)
+  -n, --batch N           candidates per call (one batch, one seed, as ComfyUI's batch_size)
+
+img2img and inpainting:
+  --init IMAGE            start from this image
+  --denoise X             0–1 (default 1; e.g. 0.6 for img2img)
+  --mask MASK.png         repaint the white (or transparent) area of the init image
+  --grow-mask N           VAEEncodeForInpaint grow_mask_by (default 6)
+  --inpaint-mode MODE     vae-encode-for-inpaint (default at denoise 1) | noise-mask
+
+ControlNet (repeat the group for several):
+  --controlnet PATH       ControlNet (diffusers folder/file or control_model .safetensors)
+  --control IMAGE         its control image (sketch, line art, …)
+  --strength X            default 1 (0–10)
+  --start P --end P       active from start_percent to end_percent (default 0 and 1)
+  --sketch-fidelity F     0–1: sets strength = F and end = F together (the comic slider)
+  --guess-mode            ControlNet guess mode (no control on the unconditional half)
+
+output and runtime:
+  -o, --output FILE       output PNG (default out.png; with -n 3: out.png, out-2.png, out-3.png)
+  --from IMAGE.png        take every setting from an image's metadata; other options override
+  --device cpu|cuda       execution provider (default cpu)
+  -h, --help              this help`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  negative: { type: 'string' },
+  lora: { type: 'string', multiple: true },
+  loras: { type: 'string', multiple: true },
+  embeddings: { type: 'string', multiple: true },
+  'clip-skip': { type: 'string' },
+  prediction: { type: 'string' },
+  tokenizer: { type: 'string' },
+  steps: { type: 'string' },
+  cfg: { type: 'string' },
+  sampler: { type: 'string' },
+  scheduler: { type: 'string' },
+  seed: { type: 'string' },
+  width: { type: 'string' },
+  height: { type: 'string' },
+  batch: { type: 'string', short: 'n' },
+  init: { type: 'string' },
+  denoise: { type: 'string' },
+  mask: { type: 'string' },
+  'grow-mask': { type: 'string' },
+  'inpaint-mode': { type: 'string' },
+  controlnet: { type: 'string', multiple: true },
+  control: { type: 'string', multiple: true },
+  strength: { type: 'string', multiple: true },
+  start: { type: 'string', multiple: true },
+  end: { type: 'string', multiple: true },
+  'sketch-fidelity': { type: 'string' },
+  'guess-mode': { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  from: { type: 'string' },
+  device: { type: 'string' },
+} as const;
+
+function num(name: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${v}"`);
+  return x;
+}
+
+function parseLora(spec: string): GenerationRecord['loras'][number] {
+  // FILE[:W[:WCLIP]] — split numbers off the end so Windows drive letters and colons in paths survive.
+  const parts = spec.split(':');
+  const nums: number[] = [];
+  while (parts.length > 1 && /^-?\d*\.?\d+(e-?\d+)?$/i.test(parts[parts.length - 1]) && nums.length < 2) nums.unshift(Number(parts.pop()));
+  const path = parts.join(':');
+  if (!path) throw new UsageError(`--lora "${spec}": no file`);
+  const model = nums[0] ?? 1;
+  return { path, strengthModel: model, strengthClip: nums[1] ?? model };
+}
+
+/** Reads the settings stored by a previous run (or by ComfyUI) in a PNG. */
+export function recordFromImage(path: string): Partial<GenerationRecord> {
+  let png: Buffer;
+  try {
+    png = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const text = readPngText(png);
+  if (text.inkflow) {
+    try {
+      const rec = JSON.parse(text.inkflow);
+      if (rec && rec.kind === 'generate') return rec as GenerationRecord;
+    } catch {
+      // fall through to the ComfyUI prompt
+    }
+  }
+  if (text.prompt) return fromComfyPrompt(text.prompt);
+  throw new UsageError(`${path} has no generation metadata (no "inkflow" or ComfyUI "prompt" tEXt chunk)`);
+}
+
+async function loadMask(path: string): Promise<Mask> {
+  const img = await decodeImage(readInput(path), 4, path);
+  let transparent = false;
+  for (let i = 3; i < img.data.length; i += 4) if (img.data[i] < 255) { transparent = true; break; }
+  return transparent ? maskFromAlpha(img) : maskFromImage(img, 'red');
+}
+
+function readInput(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** A one-line progress bar on stderr (redrawn in place on a terminal, one line per update otherwise). */
+function progressBar(): (p: GenerateProgress) => void {
+  const tty = process.stderr.isTTY;
+  let t0 = performance.now();
+  let lastStage = '';
+  return (p) => {
+    if (p.stage !== lastStage) {
+      if (tty && lastStage) process.stderr.write('\n');
+      lastStage = p.stage;
+      t0 = performance.now();
+    }
+    if (p.stage !== 'sample') {
+      if (p.step === p.total) process.stderr.write(`${p.stage} done in ${((performance.now() - t0) / 1000).toFixed(1)} s${tty ? '' : '\n'}`);
+      return;
+    }
+    const width = 30;
+    const filled = Math.round((width * p.step) / p.total);
+    const rate = p.step ? (performance.now() - t0) / 1000 / p.step : 0;
+    const line = `sample [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.total}  ${rate.toFixed(2)} s/it`;
+    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    if (tty && p.step === p.total) process.stderr.write('\n');
+  };
+}
+
+export const generateCommand: Command = {
+  name: 'generate',
+  summary: 'generate images (txt2img, img2img, inpainting, ControlNet) with ComfyUI samplers and seeds',
+  help: HELP,
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const v = parsed.values;
+    const from: Partial<GenerationRecord> = v.from ? recordFromImage(v.from) : {};
+    const model = v.model ? resolve(v.model) : from.model;
+    if (!model) throw new UsageError('--model is required');
+    if (!existsSync(model)) throw new UsageError(`model not found: ${model}${v.from && !v.model ? ` (from ${v.from}; pass --model PATH)` : ''}`);
+    const prompt = v.prompt ?? from.prompt;
+    if (prompt === undefined) throw new UsageError('--prompt is required');
+    const output = v.output ?? 'out.png';
+    if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
+    const device = v.device ?? 'cpu';
+    if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${device}`);
+    const prediction = v.prediction ?? from.prediction;
+    if (prediction !== undefined && prediction !== 'eps' && prediction !== 'v' && prediction !== 'v_prediction') throw new UsageError(`--prediction must be eps or v, got ${prediction}`);
+    const seedText = v.seed ?? from.seed ?? String(randomInt(0, 2 ** 48 - 1));
+    if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw new UsageError(`--seed must be an integer in [0, 2^64), got "${seedText}"`);
+    const inpaintMode = v['inpaint-mode'] ?? from.inpaintMode;
+    if (inpaintMode !== undefined && inpaintMode !== 'vae-encode-for-inpaint' && inpaintMode !== 'noise-mask') throw new UsageError(`--inpaint-mode must be vae-encode-for-inpaint or noise-mask, got ${inpaintMode}`);
+
+    // ControlNets: groups by position (--controlnet i pairs with --control i, --strength i, …).
+    const cnPaths = v.controlnet ?? [];
+    let controls: GenerationRecord['controlNets'];
+    const fidelity = num('sketch-fidelity', v['sketch-fidelity']) ?? (cnPaths.length ? undefined : from.sketchFidelity);
+    if (cnPaths.length) {
+      const hints = v.control ?? [];
+      if (hints.length !== cnPaths.length) throw new UsageError(`${cnPaths.length} --controlnet but ${hints.length} --control images: give one --control per --controlnet`);
+      if (fidelity !== undefined && (v.strength?.length || v.end?.length)) throw new UsageError('--sketch-fidelity sets strength and end together: do not combine it with --strength / --end');
+      controls = cnPaths.map((path, i) => {
+        const sf = fidelity !== undefined ? sketchFidelity(fidelity) : undefined;
+        return {
+          path: resolve(path), hint: resolve(hints[i]),
+          strength: sf?.strength ?? num('strength', v.strength?.[i] ?? v.strength?.[0]) ?? 1,
+          startPercent: num('start', v.start?.[i] ?? v.start?.[0]) ?? 0,
+          endPercent: sf?.endPercent ?? num('end', v.end?.[i] ?? v.end?.[0]) ?? 1,
+          guessMode: v['guess-mode'] ?? false,
+        };
+      });
+    } else {
+      if (v.control?.length || v.strength?.length) throw new UsageError('--control / --strength need --controlnet');
+      controls = from.controlNets ?? [];
+    }
+
+    const init = v.init ? resolve(v.init) : from.init;
+    const mask = v.mask ? resolve(v.mask) : v.init ? undefined : from.mask;
+    const rec: GenerationRecord = {
+      model, prompt, negative: v.negative ?? from.negative ?? '', seed: seedText,
+      steps: num('steps', v.steps, true) ?? from.steps ?? 20,
+      cfg: num('cfg', v.cfg) ?? from.cfg ?? 8,
+      sampler: v.sampler ?? from.sampler ?? 'dpmpp_2m',
+      scheduler: v.scheduler ?? from.scheduler ?? 'karras',
+      width: num('width', v.width, true) ?? from.width ?? 512,
+      height: num('height', v.height, true) ?? from.height ?? 512,
+      batch: num('batch', v.batch, true) ?? from.batch ?? 1,
+      denoise: num('denoise', v.denoise) ?? from.denoise ?? 1,
+      clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? 1,
+      loras: v.lora ? v.lora.map(parseLora).map((l) => ({ ...l, path: resolve(l.path) })) : from.loras ?? [],
+      controlNets: controls,
+      ...(init ? { init } : {}),
+      ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? 6 } : {}),
+      ...(inpaintMode ? { inpaintMode } : {}),
+      ...(fidelity !== undefined ? { sketchFidelity: fidelity } : {}),
+      ...(prediction ? { prediction } : {}),
+    };
+    if (!(COMFY_SAMPLERS as readonly string[]).includes(rec.sampler)) throw new UsageError(`unknown sampler "${rec.sampler}"; one of: ${COMFY_SAMPLERS.join(', ')}`);
+    if (!(COMFY_SCHEDULERS as readonly string[]).includes(rec.scheduler)) throw new UsageError(`unknown scheduler "${rec.scheduler}"; one of: ${COMFY_SCHEDULERS.join(', ')}`);
+    if (mask && !init) throw new UsageError('--mask needs --init');
+
+    const initImage: Image | undefined = init ? await decodeImage(readInput(init), 3, init) : undefined;
+    const maskImage = mask ? await loadMask(mask) : undefined;
+    const hints = await Promise.all(controls.map((c) => decodeImage(readInput(c.hint), 3, c.hint)));
+    const ckpt = loadCheckpoint(model, {
+      provider: device, residency: 'one', tokenizerDir: v.tokenizer,
+      prediction: prediction === undefined ? undefined : prediction === 'eps' ? 'eps' : 'v_prediction',
+      embeddingsDirs: v.embeddings ?? [],
+    });
+    const nets: ControlNetRunner[] = [];
+    try {
+      for (const c of controls) nets.push(openControlNet(c.path, { provider: device }));
+      const ac = new AbortController();
+      const onSigint = () => ac.abort(new Error('interrupted'));
+      process.once('SIGINT', onSigint);
+      let result;
+      try {
+        result = await generate(ckpt, {
+          prompt: rec.prompt, negative: rec.negative, seed: BigInt(rec.seed), steps: rec.steps, cfg: rec.cfg,
+          sampler: rec.sampler, scheduler: rec.scheduler, batch: rec.batch, denoise: rec.denoise, clipSkip: rec.clipSkip,
+          ...(initImage ? (v.width !== undefined && v.height !== undefined ? { width: rec.width, height: rec.height } : {}) : { width: rec.width, height: rec.height }),
+          init: initImage, mask: maskImage, growMaskBy: rec.growMaskBy, inpaintMode: rec.inpaintMode,
+          loras: rec.loras, lorasDirs: v.loras ?? [],
+          controlNets: controls.map((c, i) => ({ controlNet: nets[i], hint: hints[i], strength: c.strength, startPercent: c.startPercent, endPercent: c.endPercent, guessMode: c.guessMode })),
+        }, { onProgress: progressBar(), signal: ac.signal });
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+      rec.width = result.settings.width;
+      rec.height = result.settings.height;
+      if (result.settings.inpaintMode) rec.inpaintMode = result.settings.inpaintMode;
+      const comfy = serializeComfyPrompt(toComfyPrompt(rec));
+      mkdirSync(dirname(output) || '.', { recursive: true });
+      const written: string[] = [];
+      for (let i = 0; i < result.images.length; i++) {
+        const path = i === 0 ? output : output.replace(/\.png$/i, `-${i + 1}.png`);
+        const meta = JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i });
+        writeFileSync(path, await encodePng(result.images[i], { prompt: comfy, inkflow: meta }));
+        written.push(path);
+      }
+      const t = result.timings;
+      console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${(t.totalMs / 1000).toFixed(1)} s [text ${(t.textMs / 1000).toFixed(1)} s, sampling ${(t.sampleMs / 1000).toFixed(1)} s, decode ${(t.decodeMs / 1000).toFixed(1)} s]`);
+      return 0;
+    } finally {
+      for (const n of nets) await n.release();
+      await ckpt.release();
+    }
+  },
+};
