@@ -38,14 +38,15 @@ export interface MatchWeights {
   neighbours: number;
 }
 
+/** Tuned on generated pairs (seeds 1000–1059), checked on held-out seeds 5000–5079: 97.4 → 97.8 %. */
 export const DEFAULT_WEIGHTS: MatchWeights = {
-  area: 1.0,
+  area: 0.5,
   position: 3.0,
   bbox: 1.0,
   elongation: 1.0,
   aspect: 0.15,
-  bgContact: 1.0,
-  neighbours: 2.0,
+  bgContact: 2.0,
+  neighbours: 4.0,
 };
 
 export interface MatchOptions {
