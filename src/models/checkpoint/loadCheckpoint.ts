@@ -84,7 +84,8 @@ export interface Checkpoint {
   release(): Promise<void>;
 }
 
-interface Parts {
+/** A checkpoint's pieces: configs, weight stores and tokenizer (files or in-memory / random stores). */
+export interface CheckpointParts {
   path: string;
   format: Checkpoint['format'];
   family: ModelFamily;
@@ -98,6 +99,7 @@ interface Parts {
   textConfig: ClipTextConfig;
   textStore: WeightStore;
   tokenizer: ClipTokenizer;
+  /** Files to close when the checkpoint is released. */
   readers: SafetensorsReader[];
 }
 
@@ -109,7 +111,7 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Parts {
+function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): CheckpointParts {
   const readers: SafetensorsReader[] = [];
   try {
     const unetDir = join(path, 'unet');
@@ -143,7 +145,7 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Parts {
   }
 }
 
-function openSingleFile(path: string, opts: LoadCheckpointOptions): Parts {
+function openSingleFile(path: string, opts: LoadCheckpointOptions): CheckpointParts {
   assertNotPickle(path);
   const reader = openSafetensors(path);
   const readers = [reader];
@@ -174,7 +176,7 @@ function openSingleFile(path: string, opts: LoadCheckpointOptions): Parts {
 /** Opens a checkpoint (diffusers folder or single .safetensors file); nothing is compiled yet. */
 export function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Checkpoint {
   if (!existsSync(path)) throw new CheckpointError(`checkpoint not found: ${path}`);
-  let parts: Parts;
+  let parts: CheckpointParts;
   if (statSync(path).isDirectory()) {
     if (!existsSync(join(path, 'model_index.json')) && !existsSync(join(path, 'unet'))) {
       throw new CheckpointError(`${path} is a folder but not a diffusers pipeline (no model_index.json or unet/)`);
@@ -186,7 +188,12 @@ export function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): 
   return checkpointView(parts, opts, [], true);
 }
 
-function checkpointView(parts: Parts, opts: LoadCheckpointOptions, loras: readonly LoraSpec[], owner: boolean): Checkpoint {
+/** A checkpoint over already opened parts (benchmarks and tests use random-weight stores). */
+export function checkpointFromParts(parts: CheckpointParts, opts: LoadCheckpointOptions = {}): Checkpoint {
+  return checkpointView(parts, opts, [], true);
+}
+
+function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, loras: readonly LoraSpec[], owner: boolean): Checkpoint {
   const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir };
   const residency = createResidency(opts.residency ?? 'all');
   const loraReaders = loras.map((l) => ({ spec: l, reader: openSafetensors(l.path) }));
