@@ -1,0 +1,107 @@
+// ColorizeDiffusion's dual-condition UNet (refnet/modules/unet.py `DualCondUNet`) on the UNet's blocks:
+//   h = conv_in(x) + hint_0; down levels, with hint_{i+1} added to h after level i's downsampler (after its
+//   last layer for the last level) — added to h itself, so both the skip and the next block see it (unlike
+//   ControlNet residuals, which only touch skips); mid; up; head. Every cross-attention is the split one
+//   (splitTransformer.ts) reading the same reference tokens and sketch mask; LoRA only where `loraBlocks` says
+//   (ColorizeDiffusion v2 injects it into the up path, LDM output_blocks).
+// Parameter names are diffusers' (the UNet's), LoRA under attn2.to_{q,k,v}.lora_{down,up}_{fg,bg}.
+import type { Graph, Tensor } from '../../graph/graph.ts';
+import * as op from '../../graph/ops.ts';
+import type { UNetConfig } from '../unet/config.ts';
+import { unetHead, unetStem, unetTimeEmbedding, levelSizes } from '../unet/unet.ts';
+import { resnetBlock2D } from '../unet/resnetBlock.ts';
+import { downsample2D } from '../unet/downsample.ts';
+import { upsample2D } from '../unet/upsample.ts';
+import { splitTransformer2D, type SplitAttentionSettings, type SplitReference } from './splitTransformer.ts';
+
+export type UNetPart = 'down' | 'mid' | 'up';
+
+export interface SplitUNetOptions {
+  settings: SplitAttentionSettings;
+  /** UNet parts whose cross-attentions carry LoRA modules; ['up'] for the released v2 models. */
+  loraBlocks: readonly UNetPart[];
+}
+
+export interface SplitUNetInputs {
+  sample: Tensor;
+  timestep: Tensor;
+  reference: SplitReference;
+  /** Sketch-encoder hints (sketchEncoder.ts), one per down level plus one; absent = no sketch. */
+  hints?: readonly Tensor[];
+}
+
+/** Shapes of the hints a UNet takes for a latent of h×w: after conv_in, then one per level. */
+export function hintShapes(config: UNetConfig, batch: number, height: number, width: number): number[][] {
+  const sizes = levelSizes(config, height, width);
+  const shapes = [[batch, config.blockOutChannels[0], height, width]];
+  config.down.forEach((d, i) => shapes.push([batch, d.outChannels, ...sizes[d.downsample ? i + 1 : i]]));
+  return shapes;
+}
+
+export function checkSplitUNetConfig(config: UNetConfig): void {
+  if (config.conditioning) throw new Error(`split UNet: ${config.className} has a blueprint embedding; ColorizeDiffusion conditions on sketch-encoder hints instead`);
+  if (config.addition) throw new Error('split UNet: SDXL-style "text_time" configs are not supported (ColorizeDiffusion is SD2.1-based)');
+}
+
+export function buildSplitUNet(g: Graph, config: UNetConfig, inputs: SplitUNetInputs, opts: SplitUNetOptions): Tensor {
+  checkSplitUNetConfig(config);
+  const { sample, timestep, reference: ref } = inputs;
+  const [b, , h, w] = sample.shape;
+  if (sample.shape.length !== 4 || sample.shape[1] !== config.inChannels) throw new Error(`split UNet: sample must be [B,${config.inChannels},h,w], got [${sample.shape.join(',')}]`);
+  const expectedHints = hintShapes(config, b, h, w);
+  const hints = inputs.hints;
+  if (hints) {
+    if (hints.length !== expectedHints.length) throw new Error(`split UNet: expected ${expectedHints.length} sketch hints, got ${hints.length}`);
+    hints.forEach((t, k) => {
+      if (t.shape.join(',') !== expectedHints[k].join(',')) throw new Error(`split UNet: hint ${k} must be [${expectedHints[k].join(',')}], got [${t.shape.join(',')}]`);
+    });
+  }
+  const withHint = (x: Tensor, k: number) => (hints ? op.add(x, hints[k]) : x);
+  const lora = new Set(opts.loraBlocks);
+  const attn = (x: Tensor, part: UNetPart, heads: number, layers: number, ctxDim: number) => splitTransformer2D(x, ref, {
+    heads, layers, groups: config.normNumGroups, useLinearProjection: config.useLinearProjection, crossAttentionDim: ctxDim,
+  }, { settings: opts.settings, loraInjected: lora.has(part) });
+  const resnet = (x: Tensor, j: number, outChannels: number, temb: Tensor, scale?: number) => g.within('resnets', () => g.within(j, () =>
+    resnetBlock2D(x, temb, { outChannels, groups: config.normNumGroups, eps: config.normEps, outputScaleFactor: scale })));
+
+  const emb = unetTimeEmbedding(config, timestep).emb;
+  let x = withHint(unetStem(config, sample).out, 0);
+  let skips: Tensor[] = [x];
+  config.down.forEach((level, i) => {
+    g.within('down_blocks', () => g.within(i, () => {
+      for (let j = 0; j < level.layers; j++) {
+        x = resnet(x, j, level.outChannels, emb);
+        if (level.attention) x = g.within('attentions', () => g.within(j, () => attn(x, 'down', level.heads, level.transformerLayers, level.crossAttentionDim)));
+        if (!level.downsample && j === level.layers - 1) x = withHint(x, i + 1);
+        skips.push(x);
+      }
+      if (level.downsample) {
+        x = withHint(g.within('downsamplers', () => g.within(0, () => downsample2D(x, level.outChannels, config.downsamplePadding))), i + 1);
+        skips.push(x);
+      }
+    }));
+  });
+
+  const m = config.mid;
+  g.within('mid_block', () => {
+    x = resnet(x, 0, m.channels, emb, m.scaleFactor);
+    x = g.within('attentions', () => g.within(0, () => attn(x, 'mid', m.heads, m.transformerLayers, m.crossAttentionDim)));
+    x = resnet(x, 1, m.channels, emb, m.scaleFactor);
+  });
+
+  config.up.forEach((level, i) => {
+    const mine = skips.slice(skips.length - level.layers);
+    skips = skips.slice(0, skips.length - level.layers);
+    g.within('up_blocks', () => g.within(i, () => {
+      for (let j = 0; j < level.layers; j++) {
+        x = resnet(op.concat([x, mine[mine.length - 1 - j]], 1), j, level.outChannels, emb);
+        if (level.attention) x = g.within('attentions', () => g.within(j, () => attn(x, 'up', level.heads, level.transformerLayers, level.crossAttentionDim)));
+      }
+      if (level.upsample) {
+        const next = skips[skips.length - 1];
+        x = g.within('upsamplers', () => g.within(0, () => upsample2D(x, level.outChannels, [next.shape[2], next.shape[3]])));
+      }
+    }));
+  });
+  return unetHead(config, x).out;
+}
