@@ -1,60 +1,124 @@
-// `inkflow colorize`: colour line art from a reference sheet. --flat runs the model-free
-// paint-bucket colouriser; the settings are embedded in the output PNG as tEXt.
+// `inkflow colorize`: colour line art from a reference sheet, either with the model-free paint bucket
+// (--flat) or with a Stable Diffusion Reference Only model folder (--model). --palette-lock snaps the
+// result to the reference's exact colours. Every setting is embedded in the output PNG as tEXt.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeImage, encodePng } from '../../imaging/image.ts';
+import { type Image, decodeImage, encodePng } from '../../imaging/image.ts';
+import { extractPalette } from '../../imaging/palette.ts';
+import { resizeImage } from '../../imaging/resize.ts';
 import { flatColorize } from '../../pipelines/flat/colorize.ts';
+import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
+import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
+import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
 import { type Command, UsageError } from '../command.ts';
+import { progressBar } from '../progress.ts';
 
-const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png --flat [-o OUT.png]
+const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model DIR) [options]
 
 Colours line art from a character reference sheet.
 
 options:
-  --reference FILE   the character sheet / reference image (flat colours, dark outlines)
-  --lineart FILE     the line art to colour (dark lines on light paper, or white on black)
-  --flat             model-free paint-bucket colouring: regions of the line art are matched to the
-                     reference's flat colour regions and filled with exact palette colours
-  -o, --output FILE  output PNG (default colored.png); the flat colour layer is written beside it
-                     as <name>-flat.png
-  -h, --help         this help`;
+  --reference FILE    the character sheet / reference image
+  --lineart FILE      the line art (dark lines on light paper, or white on black: detected)
+  --flat              model-free paint-bucket colouring: line-art regions are matched to the
+                      reference's flat colour regions and filled with exact palette colours
+  --model DIR         a Stable Diffusion Reference Only model folder (diffusers layout:
+                      model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/)
+  --steps N           denoising steps with --model (default 20)
+  --seed N            seed with --model (default: random; printed and stored in the PNG)
+  --segment           with --model: clear the line art's background (border flood fill) first
+  --palette-lock      snap every line-art region of the result to the reference's nearest palette colour
+  --keep-shading      with --palette-lock: also write the shading layer as <name>-shading.png
+  --device cpu|cuda   execution provider for --model (default cpu)
+  -o, --output FILE   output PNG (default colored.png); --flat also writes <name>-flat.png
+  -h, --help          this help`;
 
 export const colorizeCommand: Command = {
   name: 'colorize',
-  summary: 'colour line art from a reference sheet (--flat: model-free paint bucket)',
+  summary: 'colour line art from a reference sheet (--flat paint bucket, or an SDRO --model)',
   help: HELP,
   async run(argv) {
-    const { values } = parseArgs({
+    const { values: v } = parseArgs({
       args: argv,
       options: {
         reference: { type: 'string' },
         lineart: { type: 'string' },
         flat: { type: 'boolean', default: false },
+        model: { type: 'string' },
+        steps: { type: 'string', default: '20' },
+        seed: { type: 'string' },
+        segment: { type: 'boolean', default: false },
+        'palette-lock': { type: 'boolean', default: false },
+        'keep-shading': { type: 'boolean', default: false },
+        device: { type: 'string', default: 'cpu' },
         output: { type: 'string', short: 'o', default: 'colored.png' },
       },
       strict: true,
     });
-    if (!values.reference) throw new UsageError('--reference is required');
-    if (!values.lineart) throw new UsageError('--lineart is required');
-    if (!values.flat) throw new UsageError('only --flat colouring is available in this build (diffusion colouring needs --model, not bundled yet)');
-    const output = values.output!;
+    if (!v.reference) throw new UsageError('--reference is required');
+    if (!v.lineart) throw new UsageError('--lineart is required');
+    if (v.flat === Boolean(v.model)) throw new UsageError('choose exactly one of --flat and --model DIR');
+    if (v.device !== 'cpu' && v.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${v.device}`);
+    const steps = parseInteger('--steps', v.steps!, 1, 1000);
+    const seed = v.seed === undefined ? undefined : BigInt(parseInteger('--seed', v.seed, 0, Number.MAX_SAFE_INTEGER));
+    const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
 
     const t0 = performance.now();
-    const reference = await decodeImage(readInput(values.reference), 3, values.reference);
-    const lineArt = await decodeImage(readInput(values.lineart), 3, values.lineart);
-    const result = flatColorize({ reference, lineArt });
-    const settings = JSON.stringify({ method: 'flat', reference: values.reference, lineart: values.lineart, palette: result.palette.colors });
+    const reference = await decodeImage(readInput(v.reference), 3, v.reference);
+    const lineArt = await decodeImage(readInput(v.lineart), 3, v.lineart);
+    const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
+    const extraFiles: [string, Image][] = [];
+    let result: Image;
+    if (v.flat) {
+      const flat = flatColorize({ reference, lineArt });
+      Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
+      result = flat.composite;
+      extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
+    } else {
+      const pipe = await loadSdroPipeline(v.model!, { provider: v.device as 'cpu' | 'cuda' });
+      try {
+        const prepared = await prepareBlueprint(lineArt, { source: 'lineart', segment: v.segment ? 'border' : false });
+        for (const w of prepared.warnings) console.error(`warning: ${w}`);
+        const bar = progressBar('colouring', steps);
+        const out = await pipe.colorize({ reference, blueprint: prepared.blueprint, steps, seed, onProgress: (p) => p.phase === 'step' && bar.update(p.step) });
+        bar.done();
+        for (const w of out.warnings) console.error(`warning: ${w}`);
+        Object.assign(settings, { method: 'sdro', model: v.model, steps, seed: out.seed.toString(), segment: v.segment });
+        result = out.image;
+      } finally {
+        await pipe.release();
+      }
+    }
+    if (v['palette-lock']) {
+      const palette = extractPalette(reference);
+      const line = result.width === lineArt.width && result.height === lineArt.height ? lineArt : resizeTo(lineArt, result);
+      const locked = paletteLock(result, line, palette, { keepShading: v['keep-shading'] });
+      result = locked.locked;
+      settings.paletteLock = { colors: palette.colors, keepShading: v['keep-shading'] };
+      if (locked.shading) extraFiles.push([output.replace(/\.png$/i, '-shading.png'), locked.shading]);
+    }
+    const text = { inkflow: JSON.stringify(settings) };
     mkdirSync(dirname(output) || '.', { recursive: true });
-    writeFileSync(output, await encodePng(result.composite, { inkflow: settings }));
-    const flatPath = output.replace(/\.png$/i, '-flat.png');
-    writeFileSync(flatPath, await encodePng(result.flat, { inkflow: settings }));
+    writeFileSync(output, await encodePng(result, text));
+    for (const [path, img] of extraFiles) writeFileSync(path, await encodePng(img, text));
     const ms = performance.now() - t0;
-    console.log(`coloured ${lineArt.width}×${lineArt.height} line art with ${result.palette.colors.length} palette colours in ${ms.toFixed(0)} ms → ${output} (flat layer: ${flatPath})`);
+    console.log(`coloured ${result.width}×${result.height} in ${ms.toFixed(0)} ms → ${[output, ...extraFiles.map(([p]) => p)].join(', ')}`);
     return 0;
   },
 };
+
+/** Nearest-neighbour resize of the line art to the result's size (SDRO floors sizes to multiples of 8). */
+function resizeTo(img: Image, like: Image): Image {
+  return resizeImage(img, like.width, like.height, 'nearest-exact', 'disabled');
+}
+
+function parseInteger(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in [${min}, ${max}], got "${text}"`);
+  return n;
+}
 
 function readInput(path: string): Buffer {
   try {
