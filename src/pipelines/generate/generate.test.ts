@@ -61,6 +61,20 @@ describe.skipIf(!tinyModelsAvailable())('generate pipeline (tiny models)', () =>
     expect(same(other.images[0], plain.images[0])).toBe(false);
   });
 
+  it('residency "one" (one compiled model at a time) gives the same pixels, img2img included', async () => {
+    const one = loadCheckpoint(ckpt.path, { cacheDir: false, residency: 'one' });
+    try {
+      const a = await generate(one, base);
+      expect(same(a.images[0], plain.images[0])).toBe(true);
+      const init = pattern(16, 16, 2);
+      const b = await generate(one, { ...base, width: undefined, height: undefined, init, denoise: 0.5 });
+      const c = await generate(ckpt, { ...base, width: undefined, height: undefined, init, denoise: 0.5 });
+      expect(same(b.images[0], c.images[0])).toBe(true);
+    } finally {
+      await one.release();
+    }
+  });
+
   it('N candidates: one latent batch from one seed, candidates differ', async () => {
     const r = await generate(ckpt, { ...base, batch: 2 });
     expect(r.images).toHaveLength(2);
