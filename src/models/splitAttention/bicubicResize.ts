@@ -52,3 +52,27 @@ export function resizeBicubic(x: Tensor, outH: number, outW: number): Tensor {
   }
   return y;
 }
+
+/** The same resize on host data: `planes` [N, H, W] (row-major) → [N, outH, outW], in float64 then rounded. */
+export function resizeBicubicHost(planes: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+  const n = planes.length / (h * w);
+  if (!Number.isInteger(n)) throw new Error(`resizeBicubicHost: ${planes.length} values are not planes of ${h}×${w}`);
+  const rh = bicubicMatrix(h, outH);
+  const rw = bicubicMatrix(w, outW);
+  const out = new Float32Array(n * outH * outW);
+  const rows = new Float64Array(outH * w);
+  for (let p = 0; p < n; p++) {
+    const src = planes.subarray(p * h * w, (p + 1) * h * w);
+    rows.fill(0);
+    for (let o = 0; o < outH; o++) for (let i = 0; i < h; i++) {
+      const k = rh[o * h + i];
+      if (k !== 0) for (let x = 0; x < w; x++) rows[o * w + x] += k * src[i * w + x];
+    }
+    for (let o = 0; o < outH; o++) for (let q = 0; q < outW; q++) {
+      let acc = 0;
+      for (let x = 0; x < w; x++) acc += rows[o * w + x] * rw[q * w + x];
+      out[p * outH * outW + o * outW + q] = acc;
+    }
+  }
+  return out;
+}
