@@ -167,7 +167,24 @@ function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readon
     }
     case 'Gather': return [node('Gather', [attr('axis', a.axis as number, 'int')])];
     case 'ArgMax': return [node('ArgMax', [attr('axis', a.axis as number, 'int'), attr('keepdims', a.keepdims as number, 'int')])];
-    case 'GroupNorm': return [node('GroupNormalization', [attr('epsilon', a.eps as number, 'float'), attr('num_groups', a.groups as number, 'int')])];
+    case 'GroupNorm': {
+      // ORT has no CPU kernel for GroupNormalization: it inlines the ONNX function body (several passes
+      // over memory). InstanceNormalization over [N, G, rest] is one native kernel, then the affine part.
+      const x = g.values[n.inputs[0]].shape;
+      const groups = a.groups as number;
+      const spatial = x.slice(2).map(() => 1);
+      const t = (s: string) => `${output[0]}_gn_${s}`;
+      const mk = (opType: string, ins: string[], out: string, attribute: object[] = []) => ({ opType, input: ins, output: [out], attribute, name: `${opType}_${out}` });
+      return [
+        mk('Reshape', [input[0], i64([x[0], groups, -1])], t('grouped')),
+        mk('InstanceNormalization', [t('grouped'), f32(Array(groups).fill(1)), f32(Array(groups).fill(0))], t('normed'), [attr('epsilon', a.eps as number, 'float')]),
+        mk('Reshape', [t('normed'), i64(x)], t('back')),
+        mk('Reshape', [input[1], i64([x[1], ...spatial])], t('scale')),
+        mk('Reshape', [input[2], i64([x[1], ...spatial])], t('bias')),
+        mk('Mul', [t('back'), t('scale')], t('scaled')),
+        { opType: 'Add', input: [t('scaled'), t('bias')], output, name: `Add_${output[0]}` },
+      ];
+    }
     case 'LayerNorm': return [node('LayerNormalization', [attr('axis', -1, 'int'), attr('epsilon', a.eps as number, 'float')])];
     case 'Gelu': return [node('Gelu', [attr('approximate', a.approximate as string, 'string')])];
     case 'Attention': return [node('MultiHeadAttention', [attr('num_heads', a.heads as number, 'int'), attr('scale', a.scale as number, 'float')], input, 'com.microsoft')];
