@@ -2,6 +2,8 @@
 const suites: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).runEngineBench(),
   unet: async () => (await import('./models.ts')).runUNetBench(),
+  txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
+  flat: async () => (await import('./flat.ts')).runFlatBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

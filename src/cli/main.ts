@@ -2,8 +2,9 @@
 import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { colorizeCommand } from './commands/colorize.ts';
+import { generateCommand } from './commands/generate.ts';
 
-const commands: Command[] = [colorizeCommand];
+const commands: Command[] = [colorizeCommand, generateCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -39,8 +39,8 @@ describe('compile cache', () => {
     expect(second.fromCache).toBe(true);
     expect(w2.reads).toBe(0);
     const x = Float32Array.from([1, 0, 0, 0, 1, -1]);
-    const a = (await first.run({ x })).y.data;
-    const b = (await second.run({ x })).y.data;
+    const a = (await first.run({ x })).y.data as Float32Array;
+    const b = (await second.run({ x })).y.data as Float32Array;
     expect(Array.from(b)).toEqual(Array.from(a));
     // y = silu(W·x + b): row 0 → [1+0.5, 4-0.5]
     expect(a[0]).toBeCloseTo(1.5 / (1 + Math.exp(-1.5)), 5);
