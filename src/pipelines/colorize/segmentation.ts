@@ -3,12 +3,11 @@
 // The image is letterboxed into S×S (aspect kept, centred, zero padding) as anime-seg does, the mask is cropped
 // back and resized to the image. Outputs outside [0,1] are taken as logits and passed through a sigmoid.
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
 import { assertImage, convertChannels, createImage, type Image } from '../../imaging/image.ts';
 import { flattenAlpha } from '../../imaging/lineart.ts';
 import { maskFromImage, type Mask } from '../../imaging/masks.ts';
 import { resizeImage } from '../../imaging/resize.ts';
+import { openOnnx, type OnnxModel } from '../../runtime/openOnnx.ts';
 import type { ExecutionProvider } from '../../runtime/session.ts';
 
 export class SegmentationError extends Error {
@@ -82,43 +81,41 @@ export function maskFromOutput(output: Float32Array, size: number, width: number
 /** Loads an ONNX segmentation model (anime-seg isnetis.onnx and the like). */
 export async function loadSegmentationModel(path: string, opts: LoadSegmentationOptions = {}): Promise<SegmentationModel> {
   if (!existsSync(path)) throw new SegmentationError(`segmentation model ${path} does not exist`);
-  let session: ort.InferenceSession;
+  let model: OnnxModel;
   try {
-    session = await ort.InferenceSession.create(path, {
-      executionProviders: [opts.provider ?? 'cpu'],
-      intraOpNumThreads: opts.threads ?? availableParallelism(),
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    model = await openOnnx(path, { provider: opts.provider, threads: opts.threads });
   } catch (e) {
     throw new SegmentationError(`${path}: onnxruntime cannot load this segmentation model (${(e as Error).message})`);
   }
-  const meta = session.inputMetadata[0] as { isTensor?: boolean; shape?: readonly (number | string)[] } | undefined;
-  const dims = meta?.isTensor ? meta.shape ?? [] : [];
+  const input = model.inputs[0];
+  if (!input) {
+    await model.release();
+    throw new SegmentationError(`${path}: expected an input of shape [1,3,S,S], the model has no inputs`);
+  }
+  const dims = input.shape ?? [];
   const fixed = typeof dims[2] === 'number' && dims[2] > 0 ? dims[2] : undefined;
   if (dims.length && (dims.length !== 4 || (typeof dims[1] === 'number' && dims[1] !== 3))) {
-    await session.release();
+    await model.release();
     throw new SegmentationError(`${path}: expected an input of shape [1,3,S,S], the model takes [${dims.join(',')}]`);
   }
   const size = fixed ?? opts.size ?? 1024;
   if (!Number.isInteger(size) || size < 8) throw new SegmentationError(`segmentation size must be an integer ≥ 8, got ${size}`);
-  const inputName = session.inputNames[0];
-  const outputName = session.outputNames[0];
+  const outputName = model.outputNames[0];
   return {
     size,
     async segment(image) {
       assertImage(image, 'segmentation');
-      const input = new ort.Tensor('float32', segmentationInput(image, size), [1, 3, size, size]);
-      let out: ort.InferenceSession.OnnxValueMapType;
+      const feed = { dtype: 'f32' as const, shape: [1, 3, size, size], data: segmentationInput(image, size) };
+      let out;
       try {
-        out = await session.run({ [inputName]: input });
+        out = await model.run({ [input.name]: feed });
       } catch (e) {
         throw new SegmentationError(`segmentation model failed: ${(e as Error).message}`);
       }
-      const t = out[outputName] as ort.Tensor;
-      if (t.type !== 'float32') throw new SegmentationError(`segmentation model output is ${t.type}, expected float32`);
+      const t = out[outputName];
+      if (t.dtype !== 'f32') throw new SegmentationError(`segmentation model output is ${t.dtype}, expected f32`);
       return maskFromOutput(t.data as Float32Array, size, image.width, image.height);
     },
-    release: () => session.release(),
+    release: () => model.release(),
   };
 }

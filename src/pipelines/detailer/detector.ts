@@ -4,12 +4,11 @@
 //   output YOLOv8 [1, 4 + classes, N] (cx, cy, w, h, class scores) or YOLOv5 [1, N, 5 + classes]
 //   (cx, cy, w, h, objectness, class scores); score = best class (× objectness for v5);
 //   boxes above the confidence threshold, greedy NMS by IoU, mapped back to image pixels.
-// The model file is user data, not an IR graph, so it is opened directly (not through the compile cache).
-import * as ort from 'onnxruntime-node';
-import { availableParallelism } from 'node:os';
+// The model file is user data, not an IR graph, so it is opened by path (not through the compile cache).
 import { existsSync } from 'node:fs';
 import { convertChannels, createImage, type Image } from '../../imaging/image.ts';
 import { resizeImage } from '../../imaging/resize.ts';
+import { openOnnx, type OnnxModel } from '../../runtime/openOnnx.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
 
 /** A region in image pixels: [x1, y1) – [x2, y2). */
@@ -120,25 +119,28 @@ export function decodeYolo(data: Float32Array, dims: readonly number[], lb: Pick
 export async function loadOnnxDetector(path: string, opts: { provider?: 'cpu' | 'cuda'; threads?: number } = {}): Promise<Detector> {
   if (!existsSync(path)) throw new DetectorError(`detector not found: ${path}`);
   assertNotPickle(path);
-  let session: ort.InferenceSession;
+  let model: OnnxModel;
   try {
-    session = await ort.InferenceSession.create(path, { executionProviders: [opts.provider ?? 'cpu'], intraOpNumThreads: opts.threads ?? availableParallelism(), graphOptimizationLevel: 'all' });
+    model = await openOnnx(path, opts);
   } catch (e) {
     throw new DetectorError(`cannot load detector ${path}: ${(e as Error).message}`);
   }
-  const inputName = session.inputNames[0];
-  const meta = (session as unknown as { inputMetadata?: readonly { name: string; shape?: readonly (number | string)[] }[] }).inputMetadata;
-  const shape = meta?.find?.((m) => m.name === inputName)?.shape;
+  const input = model.inputs[0];
+  if (!input) {
+    await model.release();
+    throw new DetectorError(`cannot load detector ${path}: the model has no inputs`);
+  }
+  const shape = input.shape;
   const side = shape && typeof shape[2] === 'number' && shape[2] > 0 ? shape[2] : 640;
   return {
     inputSize: side,
     async detect(image, dopts = {}) {
       const lb = letterbox(image, side);
-      const out = await session.run({ [inputName]: new ort.Tensor('float32', lb.tensor, [1, 3, side, side]) });
-      const t = out[session.outputNames[0]];
-      if (t.type !== 'float32') throw new DetectorError(`detector output is ${t.type}, expected float32`);
-      return decodeYolo(t.data as Float32Array, t.dims, lb, image.width, image.height, dopts);
+      const out = await model.run({ [input.name]: { dtype: 'f32', shape: [1, 3, side, side], data: lb.tensor } });
+      const t = out[model.outputNames[0]];
+      if (t.dtype !== 'f32') throw new DetectorError(`detector output is ${t.dtype}, expected f32`);
+      return decodeYolo(t.data as Float32Array, t.shape, lb, image.width, image.height, dopts);
     },
-    release: () => session.release(),
+    release: () => model.release(),
   };
 }

@@ -1,0 +1,109 @@
+// The one place inkflow opens onnxruntime sessions, shared by compiled IR graphs (session.ts) and
+// user-supplied .onnx files (openOnnx.ts): the same options (intra-op threads = cores, one inter-op
+// thread, full graph optimisation), the same errors (a missing CUDA provider says how to get one) and
+// the same run() that checks feeds against what the model declares before anything reaches ORT.
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { DType, Shape } from '../graph/graph.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+export interface RuntimeTensor {
+  dtype: DType;
+  shape: Shape;
+  data: Float32Array | BigInt64Array | Uint16Array | Uint8Array;
+}
+
+export interface SessionOptions {
+  provider?: ExecutionProvider;
+  /** Intra-op threads; defaults to the machine's cores. */
+  threads?: number;
+}
+
+/** An input as the model declares it. A string or negative dim is dynamic; no shape = unknown rank. */
+export interface InputSpec {
+  name: string;
+  dtype: DType;
+  shape?: readonly (number | string)[];
+}
+
+/** What every inkflow ONNX model offers its callers, whatever made it. */
+export interface OnnxRunner {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** A bare Float32Array is an f32 tensor of the input's declared (fully fixed) shape. */
+  run(feeds: Record<string, RuntimeTensor | Float32Array>): Promise<Record<string, RuntimeTensor>>;
+  release(): Promise<void>;
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = { f32: 'float32', f16: 'float16', i64: 'int64', bool: 'bool' };
+const FROM_ORT: Partial<Record<string, DType>> = { float32: 'f32', float16: 'f16', int64: 'i64', bool: 'bool' };
+
+/** inkflow's dtype for an ORT tensor type, undefined for types inkflow does not handle (int32, uint8, …). */
+export const dtypeFromOrt = (type: string): DType | undefined => FROM_ORT[type];
+
+/** Opens an ORT session from a path (external data resolves beside it) or from model bytes. */
+export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const provider = opts.provider ?? 'cpu';
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    intraOpNumThreads: opts.threads ?? availableParallelism(),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  };
+  try {
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (provider === 'cuda') {
+      throw new RuntimeError(`CUDA execution provider unavailable (${msg}). Install onnxruntime-node with CUDA support (npm install without onnxruntime-node-install=skip, CUDA 12 + cuDNN present) or use --device cpu.`);
+    }
+    throw new RuntimeError(`onnxruntime could not load the model: ${msg}`);
+  }
+}
+
+const fixed = (d: number | string): d is number => typeof d === 'number' && d >= 0;
+const fits = (shape: readonly number[], spec: readonly (number | string)[]) =>
+  shape.length === spec.length && spec.every((d, i) => !fixed(d) || d === shape[i]);
+
+/** Wraps `session` so run() checks feeds against `inputs` and returns typed tensors. */
+export function sessionRunner(session: ort.InferenceSession, inputs: readonly InputSpec[]): OnnxRunner {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const info of inputs) {
+        const { name, dtype, shape } = info;
+        const expected = `${dtype} [${shape?.join(',') ?? '?'}]`;
+        const f = feeds[name];
+        if (!f) throw new RuntimeError(`missing input "${name}" (expected ${expected})`);
+        let t: RuntimeTensor;
+        if (f instanceof Float32Array) {
+          if (!shape || !shape.every(fixed)) throw new RuntimeError(`input "${name}" has a dynamic shape [${shape?.join(',') ?? '?'}]: pass { dtype, shape, data }`);
+          t = { dtype: 'f32', shape: shape as readonly number[], data: f };
+        } else {
+          t = f;
+        }
+        if (t.dtype !== dtype || (shape && !fits(t.shape, shape))) {
+          throw new RuntimeError(`input "${name}" is ${t.dtype} [${t.shape.join(',')}], expected ${expected}`);
+        }
+        if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) throw new RuntimeError(`input "${name}" has ${t.data.length} values for shape [${t.shape.join(',')}]`);
+        ortFeeds[name] = new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, [...t.shape]);
+      }
+      const out = await session.run(ortFeeds);
+      const result: Record<string, RuntimeTensor> = {};
+      for (const [name, t] of Object.entries(out)) {
+        const dtype = dtypeFromOrt(t.type);
+        if (!dtype) throw new RuntimeError(`output "${name}" is ${t.type}; inkflow reads only float32, float16, int64 and bool`);
+        result[name] = { dtype, shape: t.dims, data: t.data as RuntimeTensor['data'] };
+      }
+      return result;
+    },
+    release: () => session.release(),
+  };
+}
