@@ -19,6 +19,11 @@ export interface ClipVisionGraphOptions {
   withProjection?: boolean;
   /** Adds `hidden_states` [layers+1, B, N, D]: pre_layrnorm(embeddings), then each layer's output. */
   hiddenStates?: boolean;
+  /**
+   * Adds `local_tokens` [B, N−1, projection_dim]: every patch token (class token dropped) through
+   * post_layernorm and visual_projection, as OpenCLIP's "local" tokens (ColorizeDiffusion's reference).
+   */
+  localTokens?: boolean;
 }
 
 /** Input `pixel_values` [B, C, S, S]; outputs last_hidden_state, penultimate_hidden_state, pooler_output (+ optional). */
@@ -33,6 +38,7 @@ export function clipVisionGraph(cfg: ClipVisionConfig, opts: ClipVisionGraphOpti
   const pixels = g.input('pixel_values', 'f32', [b, cfg.num_channels, cfg.image_size, cfg.image_size]);
   const spec = { hidden: d, heads: cfg.num_attention_heads, intermediate: cfg.intermediate_size, act: cfg.hidden_act, eps: cfg.layer_norm_eps };
   const states: Tensor[] = [];
+  let localNormed: Tensor | undefined;
   const pooled = g.within('vision_model', () => {
     const emb = g.within('embeddings', () => {
       const patches = conv2d(pixels, 'patch_embedding', cfg.num_channels, d, p, { stride: p, padding: 0, bias: false });
@@ -50,10 +56,12 @@ export function clipVisionGraph(cfg: ClipVisionConfig, opts: ClipVisionGraphOpti
     });
     g.output('last_hidden_state', h);
     g.output('penultimate_hidden_state', states[states.length - 2]);
+    if (opts.localTokens) localNormed = layerNorm(op.slice(h, [1], [1], [n]), 'post_layernorm', cfg.layer_norm_eps);
     return layerNorm(op.reshape(op.slice(h, [1], [0], [1]), [b, d]), 'post_layernorm', cfg.layer_norm_eps);
   });
   g.output('pooler_output', pooled);
   if (opts.withProjection) g.output('image_embeds', linear(pooled, 'visual_projection', d, cfg.projection_dim, false));
+  if (localNormed) g.output('local_tokens', linear(localNormed, 'visual_projection', d, cfg.projection_dim, false));
   if (opts.hiddenStates) g.output('hidden_states', op.concat(states.map((t) => op.reshape(t, [1, b, n, d])), 0));
   return g;
 }
@@ -62,7 +70,7 @@ export interface ClipVisionEncoder {
   readonly config: ClipVisionConfig;
   readonly hasProjection: boolean;
   /** pixel_values [B, C, S, S] (from the image processor) → last_hidden_state, penultimate_hidden_state, pooler_output (+ image_embeds, hidden_states). */
-  encode(pixels: F32Tensor, opts?: { hiddenStates?: boolean }): Promise<Record<string, F32Tensor>>;
+  encode(pixels: F32Tensor, opts?: { hiddenStates?: boolean; localTokens?: boolean }): Promise<Record<string, F32Tensor>>;
   release(): Promise<void>;
 }
 
@@ -78,7 +86,8 @@ export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, 
         throw new ClipConfigError(`CLIP vision: pixel_values must be [B, ${want.join(', ')}], got [${pixels.shape.join(', ')}]`);
       }
       if (pixels.data.length !== pixels.shape.reduce((a, c) => a * c, 1)) throw new ClipConfigError(`CLIP vision: pixel_values has ${pixels.data.length} values for shape [${pixels.shape.join(', ')}]`);
-      const gopts = { batch: pixels.shape[0], withProjection: hasProjection, hiddenStates: eopts.hiddenStates ?? false };
+      if (eopts.localTokens && !hasProjection) throw new ClipConfigError('CLIP vision: local tokens need the visual projection (visual_projection.weight), which these weights lack');
+      const gopts = { batch: pixels.shape[0], withProjection: hasProjection, hiddenStates: eopts.hiddenStates ?? false, localTokens: eopts.localTokens ?? false };
       const key = JSON.stringify(gopts);
       let model = sessions.get(key);
       if (!model) {
