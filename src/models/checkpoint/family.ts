@@ -10,7 +10,7 @@
 import { basename } from 'node:path';
 import type { SafetensorsReader } from '../../weights/safetensors.ts';
 import { LDM_UNET_PREFIX } from '../../weights/keymaps/ldmUnet.ts';
-import type { PredictionType } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import type { PredictionType } from '../predictionType.ts';
 
 export type ModelFamily = 'sd1' | 'sd2';
 

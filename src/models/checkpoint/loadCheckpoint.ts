@@ -12,7 +12,7 @@ import { openSafetensors, type SafetensorsReader } from '../../weights/safetenso
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
 import { applyLoras, type LoraReport } from '../../weights/lora.ts';
 import { detectClipTextLayout, ldmClipTextWeights } from '../../weights/keymaps/ldmClip.ts';
-import { createModelSamplingDiscrete, type ModelSamplingDiscrete, type PredictionType } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import type { PredictionType } from '../predictionType.ts';
 import { downsampleFactor, parseUNetConfig, type UNetConfig } from '../unet/config.ts';
 import { inferLdmUNetConfig } from '../unet/ldmConfig.ts';
 import { buildUNetGraph, ldmLayout, openUNetCheckpoint, unetWeights } from '../unet/load.ts';
@@ -70,7 +70,6 @@ export interface Checkpoint {
   readonly isInpaint: boolean;
   readonly embeddings: EmbeddingLibrary;
   readonly loras: readonly LoraSpec[];
-  readonly modelSampling: ModelSamplingDiscrete;
   /** The UNet (compiled per shape on first forward). Marks it as the resident component. */
   useUNet(): Promise<UNetRunner>;
   /** The text encoder, with the given textual-inversion embeddings appended to its token table. */
@@ -240,7 +239,6 @@ function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, lor
     isInpaint: parts.unetConfig.inChannels === parts.vaeConfig.latent_channels * 2 + 1,
     embeddings: embeddingLibrary(opts.embeddingsDirs ?? [], parts.textConfig.hidden_size),
     loras,
-    modelSampling: createModelSamplingDiscrete({ predictionType: parts.prediction }),
     async useUNet() {
       unet ??= unetRunner(parts.unetConfig, unetStore(), compileOpts);
       await residency.use('unet', unet);

@@ -11,6 +11,7 @@ import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { resolveLoraPath, type LoraSpec } from '../../models/checkpoint/loras.ts';
 import type { LoraReport } from '../../weights/lora.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
+import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
 import { alignTokenLengths, encodeParsedPrompt, parsePrompt, promptLoras } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
@@ -254,19 +255,20 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     // Sampling.
     t0 = performance.now();
     const unet = await model.useUNet();
-    const controls = prepareControls(req.controlNets ?? [], ckpt.modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
+    const modelSampling = createModelSamplingDiscrete({ predictionType: ckpt.prediction });
+    const controls = prepareControls(req.controlNets ?? [], modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
     const noise = prepareNoise(latentShape, BigInt(s.seed));
     const timing = { unetMs: 0, calls: 0 };
     const scale = Math.fround(ckpt.latentScale);
     const denoiser = createDenoiser({
-      unet, modelSampling: ckpt.modelSampling, batch: n, channels: c, height: h, width: w,
+      unet, modelSampling, batch: n, channels: c, height: h, width: w,
       positive, negative, cfg: s.cfg, controls, timing, inpaintConcat,
       noiseMask: noiseMaskLatent && latentImage ? { mask: noiseMaskLatent, latent: latentImage.map((v) => v * scale), noise } : undefined,
     });
     const result = await comfySample({
       sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
       model: denoiser, latentShape, latentImage, noise, signal,
-      modelSampling: ckpt.modelSampling, latentScaleFactor: ckpt.latentScale,
+      modelSampling, latentScaleFactor: ckpt.latentScale,
       callback: (i, _d, _x, total) => onProgress?.({ stage: 'sample', step: i + 1, total }),
     });
     const sampleMs = performance.now() - t0;

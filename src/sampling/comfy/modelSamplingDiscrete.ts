@@ -8,9 +8,8 @@
 //   sigma(t)    = exp((1 − w)·log_sigmas[⌊t⌋] + w·log_sigmas[⌈t⌉]) → log-linear interpolation
 //   EPS:  input = x/√(σ² + 1),  denoised = x − out·σ
 //   V:    input = x/√(σ² + 1),  denoised = x/(σ² + 1) − out·σ/√(σ² + 1)
+import type { PredictionType } from '../../models/predictionType.ts';
 import { expF32, f32, logF32, sqrtF32 } from './float32.ts';
-
-export type PredictionType = 'eps' | 'v_prediction';
 
 export interface ModelSamplingConfig {
   predictionType?: PredictionType;

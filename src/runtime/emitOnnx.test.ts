@@ -1,14 +1,15 @@
 // Emitter vs reference interpreter, op by op, on random inputs: every primitive and every fused
 // op (both fused and decomposed lowering) must agree with the obvious float64 implementation.
+// It lives in runtime, not graph, because it runs the emitted models through onnxruntime (session.ts).
 import { describe, it, expect } from 'vitest';
-import { createGraph, type Tensor, type Graph, type Shape, numel } from './graph.ts';
-import * as op from './ops.ts';
-import * as nn from './nn.ts';
-import { PRIMITIVES } from './ops.ts';
-import { FUSED_OPS } from './fused.ts';
-import { interpret } from './interpret.ts';
-import { memoryWeights, type WeightStore } from './weights.ts';
-import { compile } from '../runtime/session.ts';
+import { createGraph, type Tensor, type Graph, type Shape, numel } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import * as nn from '../graph/nn.ts';
+import { PRIMITIVES } from '../graph/ops.ts';
+import { FUSED_OPS } from '../graph/fused.ts';
+import { interpret } from '../graph/interpret.ts';
+import { memoryWeights, type WeightStore } from '../graph/weights.ts';
+import { compile } from './session.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;
