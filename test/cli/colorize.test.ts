@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { decodeImage, readPngText } from '../../src/imaging/image.ts';
+import { createImage, decodeImage, encodePng, readPngText } from '../../src/imaging/image.ts';
+import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { goldenRoot } from '../golden/io.ts';
 
 const run = promisify(execFile);
@@ -76,6 +77,47 @@ describe('inkflow CLI', () => {
     expect(both.stderr).toMatch(/exactly one of --flat and --model/);
     const unknown = await inkflow('paint');
     expect(unknown.code).toBe(2);
+  });
+});
+
+describe('inkflow colorize with a ColorizeDiffusion checkpoint', () => {
+  it('detects the single file, runs each --mode, embeds the mode and guidance, and refuses --mode for SDRO', async () => {
+    const model = await writeTinyColorizeCheckpoint(join(out, 'switch-tiny.safetensors'));
+    const ref = createImage(48, 40, 3, 255);
+    for (let i = 0; i < 48 * 40; i++) if ((i % 48) > 12 && (i % 48) < 36) ref.data.set([200, 40, 30], i * 3);
+    const line = createImage(56, 40, 3, 255);
+    for (let x = 10; x < 40; x++) for (const y of [8, 30]) line.data.set([0, 0, 0], (y * 56 + x) * 3);
+    for (let y = 8; y <= 30; y++) for (const x of [10, 39]) line.data.set([0, 0, 0], (y * 56 + x) * 3);
+    writeFileSync(join(out, 'cd-ref.png'), await encodePng(ref));
+    writeFileSync(join(out, 'cd-line.png'), await encodePng(line));
+    const base = ['colorize', '--model', model, '--reference', join(out, 'cd-ref.png'), '--lineart', join(out, 'cd-line.png'), '--steps', '2', '--seed', '5'];
+    const f2f = await inkflow(...base, '--mode', 'fig2fig', '--ref-guidance', '3', '--sketch-guidance', '1.5', '-o', join(out, 'cd-f2f.png'));
+    expect(f2f.code, f2f.stderr).toBe(0);
+    const png = readFileSync(join(out, 'cd-f2f.png'));
+    const img = await decodeImage(png);
+    expect([img.width, img.height]).toEqual([56, 40]);
+    expect(JSON.parse(readPngText(png).inkflow)).toMatchObject({
+      method: 'colorize-diffusion', mode: 'fig2fig', steps: 2, seed: '5', refGuidance: 3, sketchGuidance: 1.5, prediction: 'v_prediction',
+    });
+    const again = await inkflow(...base, '--mode', 'fig2fig', '--ref-guidance', '3', '--sketch-guidance', '1.5', '-o', join(out, 'cd-f2f-2.png'));
+    expect(again.code, again.stderr).toBe(0);
+    expect(Buffer.compare(await decodeRaw(join(out, 'cd-f2f.png')), await decodeRaw(join(out, 'cd-f2f-2.png')))).toBe(0);
+    const vanilla = await inkflow(...base, '--palette-lock', '-o', join(out, 'cd-vanilla.png'));
+    expect(vanilla.code, vanilla.stderr).toBe(0);
+    expect(JSON.parse(readPngText(readFileSync(join(out, 'cd-vanilla.png'))).inkflow)).toMatchObject({ mode: 'vanilla', refGuidance: 4, sketchGuidance: 1 });
+
+    const g = join(goldenRoot, 'sdro_pipeline');
+    const sdro = await inkflow('colorize', '--model', g, '--mode', 'fig2fig', '--reference', join(g, 'reference.png'), '--lineart', join(g, 'blueprint.png'));
+    expect(sdro.code).toBe(2);
+    expect(sdro.stderr).toMatch(/--mode applies to ColorizeDiffusion checkpoints .* only; .* is an SDRO model folder/);
+    const badMode = await inkflow(...base, '--mode', 'sideways', '-o', join(out, 'x.png'));
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/--mode must be one of vanilla, bg2fig, fig2fig/);
+    const notCd = join(out, 'plain.safetensors');
+    writeFileSync(notCd, readFileSync(join(goldenRoot, 'models', 'unet_tiny', 'weights.safetensors')));
+    const plain = await inkflow('colorize', '--model', notCd, '--reference', join(out, 'cd-ref.png'), '--lineart', join(out, 'cd-line.png'));
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/not a ColorizeDiffusion checkpoint/);
   });
 });
 

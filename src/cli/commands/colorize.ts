@@ -1,7 +1,9 @@
 // `inkflow colorize`: colour line art from a reference sheet, either with the model-free paint bucket
-// (--flat) or with a Stable Diffusion Reference Only model folder (--model). --palette-lock snaps the
-// result to the reference's exact colours. Every setting is embedded in the output PNG as tEXt.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// (--flat), with a Stable Diffusion Reference Only model folder (--model DIR) or with a ColorizeDiffusion
+// single file (--model FILE.safetensors, told apart by its sketch-encoder / split-LoRA keys; --mode picks
+// vanilla, bg2fig or fig2fig). --palette-lock snaps the result to the reference's exact colours. Every
+// setting is embedded in the output PNG as tEXt.
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Image, decodeImage, encodePng } from '../../imaging/image.ts';
@@ -11,10 +13,14 @@ import { flatColorize } from '../../pipelines/flat/colorize.ts';
 import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
 import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
 import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
+import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
+import { colorizeDiffusion } from '../../pipelines/colorize/colorizeDiffusionPipeline.ts';
+import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
+import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { progressBar } from '../progress.ts';
 
-const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model DIR) [options]
+const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
 
 Colours line art from a character reference sheet.
 
@@ -23,8 +29,18 @@ options:
   --lineart FILE      the line art (dark lines on light paper, or white on black: detected)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
-  --model DIR         a Stable Diffusion Reference Only model folder (diffusers layout:
-                      model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/)
+  --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
+                      model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/),
+                      or a ColorizeDiffusion single .safetensors file (UNet, sketch encoder, LoRAs,
+                      VAE, OpenCLIP ViT-H/14 reference encoder)
+  --mode M            ColorizeDiffusion only: vanilla (default), bg2fig (foreground LoRA, sketch mask
+                      split) or fig2fig (both LoRAs, background tokens from the masked reference)
+  --ref-guidance S    ColorizeDiffusion only: reference guidance scale (default 4)
+  --sketch-guidance S ColorizeDiffusion only: sketch guidance scale (default 1: no sketch CFG)
+  --reference-encoder FILE  ColorizeDiffusion only: an open_clip ViT-H-14 .safetensors, for
+                      checkpoints saved without their cond stage
+  --prediction eps|v  ColorizeDiffusion only: override the prediction type (default: as the
+                      original demo, "eps" in the file name means ε, otherwise v)
   --steps N           denoising steps with --model (default 20)
   --seed N            seed with --model (default: random; printed and stored in the PNG)
   --segment           with --model: clear the line art's background (border flood fill) first
@@ -36,7 +52,7 @@ options:
 
 export const colorizeCommand: Command = {
   name: 'colorize',
-  summary: 'colour line art from a reference sheet (--flat paint bucket, or an SDRO --model)',
+  summary: 'colour line art from a reference sheet (--flat paint bucket, an SDRO folder or a ColorizeDiffusion file)',
   help: HELP,
   async run(argv) {
     const { values: v } = parseArgs({
@@ -46,6 +62,11 @@ export const colorizeCommand: Command = {
         lineart: { type: 'string' },
         flat: { type: 'boolean', default: false },
         model: { type: 'string' },
+        mode: { type: 'string' },
+        'ref-guidance': { type: 'string' },
+        'sketch-guidance': { type: 'string' },
+        'reference-encoder': { type: 'string' },
+        prediction: { type: 'string' },
         steps: { type: 'string', default: '20' },
         seed: { type: 'string' },
         segment: { type: 'boolean', default: false },
@@ -64,6 +85,26 @@ export const colorizeCommand: Command = {
     const seed = v.seed === undefined ? undefined : BigInt(parseInteger('--seed', v.seed, 0, Number.MAX_SAFE_INTEGER));
     const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
+    if (v.model !== undefined && !exists(v.model)) throw new UsageError(`--model ${v.model} does not exist`);
+    const cdOnly = (['mode', 'ref-guidance', 'sketch-guidance', 'reference-encoder', 'prediction'] as const).filter((k) => v[k] !== undefined);
+    const colorizeDiffusionModel = v.model !== undefined && isFile(v.model);
+    if (colorizeDiffusionModel && !isColorizeDiffusionFile(v.model!)) {
+      throw new UsageError(`--model ${v.model} is a file but not a ColorizeDiffusion checkpoint (a .safetensors with control_encoder.* or split-attention LoRA keys); for SDRO give the model folder`);
+    }
+    if (cdOnly.length && !colorizeDiffusionModel) {
+      throw new UsageError(`${cdOnly.map((k) => `--${k}`).join(', ')} ${cdOnly.length > 1 ? 'apply' : 'applies'} to ColorizeDiffusion checkpoints (--model FILE.safetensors) only${v.model ? `; ${v.model} is an SDRO model folder` : ''}`);
+    }
+    if (colorizeDiffusionModel && v.segment) throw new UsageError('--segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
+    let mode: ReturnType<typeof parseColorizeMode> = 'vanilla';
+    try {
+      if (v.mode !== undefined) mode = parseColorizeMode(v.mode);
+    } catch {
+      throw new UsageError(`--mode must be one of ${COLORIZE_MODES.join(', ')}, got ${v.mode}`);
+    }
+    const refGuidance = v['ref-guidance'] === undefined ? COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance : parseScale('--ref-guidance', v['ref-guidance']);
+    const sketchGuidance = v['sketch-guidance'] === undefined ? COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance : parseScale('--sketch-guidance', v['sketch-guidance']);
+    const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
+    if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
     const t0 = performance.now();
     const reference = await decodeImage(readInput(v.reference), 3, v.reference);
@@ -76,6 +117,27 @@ export const colorizeCommand: Command = {
       Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
       result = flat.composite;
       extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
+    } else if (colorizeDiffusionModel) {
+      const cp = await loadColorizeDiffusion(v.model!, {
+        provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],
+      });
+      try {
+        if (!cp.modes.includes(mode)) console.error(`warning: ${v.model} supports ${cp.modes.join(', ')}`);
+        const bar = progressBar(`colouring (${mode})`, steps);
+        const out = await colorizeDiffusion({
+          model: cp, reference, sketch: lineArt, mode, steps, seed, referenceGuidance: refGuidance, sketchGuidance,
+          onProgress: (p) => p.phase === 'step' && bar.update(p.step),
+        });
+        bar.done();
+        for (const w of out.warnings) console.error(`warning: ${w}`);
+        Object.assign(settings, {
+          method: 'colorize-diffusion', model: v.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
+          prediction: cp.prediction, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
+        });
+        result = out.image;
+      } finally {
+        await cp.release();
+      }
     } else {
       const pipe = await loadSdroPipeline(v.model!, { provider: v.device as 'cpu' | 'cuda' });
       try {
@@ -112,6 +174,29 @@ export const colorizeCommand: Command = {
 /** Nearest-neighbour resize of the line art to the result's size (SDRO floors sizes to multiples of 8). */
 function resizeTo(img: Image, like: Image): Image {
   return resizeImage(img, like.width, like.height, 'nearest-exact', 'disabled');
+}
+
+function parseScale(flag: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new UsageError(`${flag} must be a number in [0, 100], got "${text}"`);
+  return n;
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function parseInteger(flag: string, text: string, min: number, max: number): number {
