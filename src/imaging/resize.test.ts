@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createImage, decodeImage, type Image } from './image.ts';
-import { centreCrop, pillowResize, resizeImage } from './resize.ts';
+import { pillowResize } from './pillowResize.ts';
+import { centreCrop, resizeImage } from './resize.ts';
 
 const golden = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../shared/golden'));
 

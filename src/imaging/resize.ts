@@ -5,13 +5,14 @@
 // Exactness, per method (against ComfyUI's saved PNG):
 //   nearest-exact  bit-exact (same float32 index formula as torch; pixels are copied).
 //   lanczos        bit-exact by construction: Pillow's coefficient and 22-bit fixed-point code path
-//                  reimplemented (ComfyUI's float→uint8 hop is lossless for uint8 input).
+//                  reimplemented in pillowResize.ts (ComfyUI's float→uint8 hop is lossless for uint8 input).
 //   bilinear, bicubic (A = −0.75), area (adaptive average pooling)
 //                  torch's formulas in float64 and rounded to nearest; ComfyUI computes in float32 and
 //                  SaveImage truncates, so a pixel may differ by 1.
 // crop 'center' reproduces ComfyUI's offsets, including Python's round-half-to-even.
 // sharp is not used: its kernels (libvips, with antialiasing) do not match torch or Pillow.
 import { assertImage, createImage, ImageError, type Image } from './image.ts';
+import { pillowResize } from './pillowResize.ts';
 import { roundHalfEven } from './threshold.ts';
 
 export type UpscaleMethod = 'nearest-exact' | 'bilinear' | 'area' | 'bicubic' | 'lanczos';
@@ -172,124 +173,5 @@ function separable(img: Image, w: number, h: number, taps: (n: number, out: numb
       }
     }
   }
-  return out;
-}
-
-// Pillow (src/libImaging/Resample.c): 8-bit path with coefficients in 22-bit fixed point.
-const PRECISION_BITS = 32 - 8 - 2;
-
-export type PillowFilter = 'bilinear' | 'bicubic' | 'lanczos';
-
-const PILLOW_FILTERS: Record<PillowFilter, { support: number; fn: (x: number) => number }> = {
-  bilinear: { support: 1, fn: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0) },
-  // Pillow's bicubic uses a = −0.5 (torch uses −0.75).
-  bicubic: {
-    support: 2,
-    fn: (x) => {
-      const a = -0.5;
-      const t = Math.abs(x);
-      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
-      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
-      return 0;
-    },
-  },
-  lanczos: {
-    support: 3,
-    fn: (x) => {
-      const sinc = (v: number) => (v === 0 ? 1 : Math.sin(Math.PI * v) / (Math.PI * v));
-      return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
-    },
-  },
-};
-
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
-function pillowCoeffs(inSize: number, outSize: number, filter: PillowFilter): { bounds: Int32Array; k: Int32Array; ksize: number } {
-  const { support: baseSupport, fn } = PILLOW_FILTERS[filter];
-  const scale = inSize / outSize;
-  const filterscale = Math.max(1, scale);
-  const support = baseSupport * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const k = new Int32Array(outSize * ksize);
-  const pre = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const ss = 1 / filterscale;
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      pre[x] = fn((x + xmin - center + 0.5) * ss);
-      ww += pre[x];
-    }
-    for (let x = 0; x < xmax; x++) {
-      const v = ww !== 0 ? pre[x] / ww : pre[x];
-      k[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { bounds, k, ksize };
-}
-
-function clip8(v: number): number {
-  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / 2 ** PRECISION_BITS);
-}
-
-/**
- * PIL Image.resize((w, h), filter) on an 8-bit image, reimplemented from Pillow's Resample.c
- * (horizontal pass, then vertical, each rounded to uint8). RGBA is resampled without Pillow's
- * premultiplication.
- */
-export function pillowResize(img: Image, w: number, h: number, filter: PillowFilter): Image {
-  assertImage(img, 'pillowResize');
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) throw new ImageError(`pillowResize: size must be positive integers, got ${w}×${h}`);
-  if (!PILLOW_FILTERS[filter]) throw new ImageError(`pillowResize: unknown filter ${filter}`);
-  const c = img.channels;
-  const needH = w !== img.width;
-  const needV = h !== img.height;
-  let cur = img;
-  const half = 1 << (PRECISION_BITS - 1);
-  if (needH) {
-    // Pillow only resamples the rows the vertical pass will read; the values are the same.
-    const { bounds, k, ksize } = pillowCoeffs(img.width, w, filter);
-    const out = createImage(w, img.height, c);
-    for (let y = 0; y < img.height; y++) {
-      for (let xx = 0; xx < w; xx++) {
-        const xmin = bounds[xx * 2];
-        const xmax = bounds[xx * 2 + 1];
-        for (let ch = 0; ch < c; ch++) {
-          let ss = half;
-          for (let x = 0; x < xmax; x++) ss += img.data[(y * img.width + x + xmin) * c + ch] * k[xx * ksize + x];
-          out.data[(y * w + xx) * c + ch] = clip8(ss);
-        }
-      }
-    }
-    cur = out;
-  }
-  if (needV) {
-    const { bounds, k, ksize } = pillowCoeffs(img.height, h, filter);
-    const out = createImage(cur.width, h, c);
-    for (let yy = 0; yy < h; yy++) {
-      const ymin = bounds[yy * 2];
-      const ymax = bounds[yy * 2 + 1];
-      for (let x = 0; x < cur.width; x++) {
-        for (let ch = 0; ch < c; ch++) {
-          let ss = half;
-          for (let y = 0; y < ymax; y++) ss += cur.data[((y + ymin) * cur.width + x) * c + ch] * k[yy * ksize + y];
-          out.data[(yy * cur.width + x) * c + ch] = clip8(ss);
-        }
-      }
-    }
-    cur = out;
-  }
-  return cur === img ? createImageCopy(img) : cur;
-}
-
-function createImageCopy(img: Image): Image {
-  const out = createImage(img.width, img.height, img.channels);
-  out.data.set(img.data);
   return out;
 }

@@ -1,120 +1,18 @@
-// Pillow's `Image.resize` for 8-bit images, reproduced exactly (Pillow src/libImaging/Resample.c): a
-// separable convolution, horizontal pass first, each pass rounded back to uint8. The kernel is scaled by
-// the downscale factor (antialiasing), its support window is rounded to whole pixels, the normalised
-// weights are turned into 22-bit fixed point, and each sum starts at half a unit so the final shift rounds.
-// CLIP's image processor resizes with BICUBIC (a = -0.5) on uint8, so matching it needs this exactly.
+// CLIP's image processor resizes with PIL (BICUBIC by default) on uint8, so matching it byte for byte
+// needs Pillow's resampler (imaging/pillowResize.ts). This adds what the processor config speaks:
+// PIL's numeric resample codes, and RGB or grey input only (CLIPImageProcessor converts to RGB first;
+// Pillow would premultiply RGBA alpha, which pillowResize does not).
 import { type Image, ImageError, assertImage } from '../../imaging/image.ts';
+import { pillowResize, type PillowFilter } from '../../imaging/pillowResize.ts';
 
 /** PIL resample codes as stored in preprocessor_config.json (`resample`). */
-export const PIL_FILTERS = { 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'box', 5: 'hamming' } as const;
+export const PIL_FILTERS = { 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'box', 5: 'hamming' } as const satisfies Record<number, PillowFilter>;
 export type PilFilter = (typeof PIL_FILTERS)[keyof typeof PIL_FILTERS];
 
-interface Filter { fn: (x: number) => number; support: number }
-
-const sinc = (x: number) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x));
-
-const FILTERS: Record<PilFilter, Filter> = {
-  box: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
-  bilinear: { support: 1, fn: (x) => { const a = Math.abs(x); return a < 1 ? 1 - a : 0; } },
-  hamming: {
-    support: 1,
-    fn: (x) => {
-      const a = Math.abs(x);
-      if (a === 0) return 1;
-      if (a >= 1) return 0;
-      // Pillow computes 0.54f + 0.46f * cos(x) with float constants promoted to double.
-      return (Math.sin(a * Math.PI) / (a * Math.PI)) * (Math.fround(0.54) + Math.fround(0.46) * Math.cos(a * Math.PI));
-    },
-  },
-  bicubic: {
-    support: 2,
-    fn: (x) => {
-      const a = -0.5;
-      const t = Math.abs(x);
-      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
-      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
-      return 0;
-    },
-  },
-  lanczos: { support: 3, fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
-};
-
-const PRECISION_BITS = 22;
-
-interface Coeffs { bounds: Int32Array; ksize: number; k: Int32Array }
-
-/** Per output pixel: first input index, tap count and fixed-point weights (Pillow's precompute_coeffs + normalize_coeffs_8bpc). */
-function precompute(inSize: number, outSize: number, filter: Filter): Coeffs {
-  const scale = inSize / outSize;
-  const filterscale = Math.max(scale, 1);
-  const support = filter.support * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const k = new Int32Array(outSize * ksize);
-  const w = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const ss = 1 / filterscale;
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      w[x] = filter.fn((x + xmin - center + 0.5) * ss);
-      ww += w[x];
-    }
-    for (let x = 0; x < xmax; x++) {
-      const v = ww !== 0 ? w[x] / ww : w[x];
-      k[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { bounds, ksize, k };
-}
-
-function clip8(sum: number): number {
-  const v = sum >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-/** One pass along x (`horizontal`) or y over an HWC uint8 buffer. */
-function pass(src: Uint8Array, w: number, h: number, ch: number, outSize: number, horizontal: boolean, filter: Filter): Uint8Array {
-  const inSize = horizontal ? w : h;
-  const { bounds, ksize, k } = precompute(inSize, outSize, filter);
-  const ow = horizontal ? outSize : w;
-  const oh = horizontal ? h : outSize;
-  const out = new Uint8Array(ow * oh * ch);
-  const half = 1 << (PRECISION_BITS - 1);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      const o = horizontal ? x : y;
-      const min = bounds[o * 2];
-      const n = bounds[o * 2 + 1];
-      const kk = o * ksize;
-      for (let c = 0; c < ch; c++) {
-        let sum = half;
-        if (horizontal) for (let t = 0; t < n; t++) sum += src[(y * w + min + t) * ch + c] * k[kk + t];
-        else for (let t = 0; t < n; t++) sum += src[((min + t) * w + x) * ch + c] * k[kk + t];
-        out[(y * ow + x) * ch + c] = clip8(sum);
-      }
-    }
-  }
-  return out;
-}
-
-/** `PIL.Image.resize((width, height), resample)` on an 8-bit grey or RGB image (RGBA: PIL premultiplies alpha; not supported). */
+/** `PIL.Image.resize((width, height), resample)` on an 8-bit grey or RGB image. */
 export function pilResize(img: Image, width: number, height: number, filter: PilFilter = 'bicubic'): Image {
   assertImage(img, 'resize');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new ImageError(`resize: invalid target size ${width}×${height}`);
   if (img.channels === 4) throw new ImageError('resize: RGBA images are not supported (convert to RGB first, as CLIPImageProcessor does)');
-  const f = FILTERS[filter];
-  let data = img.data;
-  let w = img.width;
-  // Pillow skips a pass whose size is unchanged (so a same-size resize is a copy).
-  if (width !== w) {
-    data = pass(data, w, img.height, img.channels, width, true, f);
-    w = width;
-  }
-  if (height !== img.height) data = pass(data, w, img.height, img.channels, height, false, f);
-  return { width, height, channels: img.channels, data: data === img.data ? data.slice() : data };
+  return pillowResize(img, width, height, filter);
 }

@@ -2,7 +2,7 @@
 // (diffusers VaeImageProcessor with do_normalize=False, do_convert_rgb=True): RGB, size floored to a multiple
 // of the VAE factor, PIL Lanczos resize only when that changed the size, then x/255 in [0,1] (NOT [−1,1]), NCHW.
 import { assertImage, convertChannels, ImageError, type Image } from '../../imaging/image.ts';
-import { pillowResize } from '../../imaging/resize.ts';
+import { pillowResize } from '../../imaging/pillowResize.ts';
 
 export interface BlueprintTensor {
   /** [1, 3, height, width] float32 in [0,1]. */
