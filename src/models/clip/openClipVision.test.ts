@@ -110,6 +110,38 @@ describe('OpenCLIP vision key map', () => {
     ocReader.close();
   });
 
+  it('at ViT-H-14 size every graph parameter has an open_clip tensor of the matching shape', () => {
+    const layout = { prefix: 'cond_stage_model.visual.model.', width: 1280, patchSize: 14, imageSize: 224, layers: 32, mlpWidth: 5120, projectionDim: 1024, channels: 3 };
+    const cfg = openClipVisionConfig(layout);
+    expect(cfg.num_attention_heads).toBe(16);
+    const g = clipVisionGraph(cfg, { batch: 1, withProjection: true, localTokens: true });
+    // open_clip's tensor shapes for ViT-H-14 (src/open_clip/transformer.py VisionTransformer)
+    const openClipShape = (key: string): number[] => {
+      if (key === 'conv1.weight') return [1280, 3, 14, 14];
+      if (key === 'class_embedding') return [1280];
+      if (key === 'positional_embedding') return [257, 1280];
+      if (key === 'proj') return [1280, 1024];
+      if (key.endsWith('in_proj_weight')) return [3840, 1280];
+      if (key.endsWith('in_proj_bias')) return [3840];
+      if (key.endsWith('c_fc.weight')) return [5120, 1280];
+      if (key.endsWith('c_fc.bias')) return [5120];
+      if (key.endsWith('c_proj.weight')) return [1280, 5120];
+      if (key.endsWith('out_proj.weight')) return [1280, 1280];
+      return [1280]; // layer norms, out_proj / c_proj biases
+    };
+    let mapped = 0;
+    for (const [name, id] of g.params) {
+      const k = openClipVisionKey(name, 1280);
+      expect(k, name).toBeDefined();
+      const src = openClipShape(k!.key);
+      const served = k!.rows ? [k!.rows[1] - k!.rows[0], ...src.slice(1)] : k!.transpose ? [src[1], src[0]] : src;
+      expect(served, name).toEqual([...g.values[id].shape]);
+      mapped++;
+    }
+    expect(mapped).toBe(32 * 16 + 8); // per layer: 2 LN × 2, q/k/v/out × 2, fc1/fc2 × 2
+    expect([...g.values[g.outputs.find((o) => o.name === 'local_tokens')!.id].shape]).toEqual([1, 256, 1024]);
+  });
+
   it('returns undefined for files without a vision tower and refuses one without proj', async () => {
     const p = join(tmp, 'none.safetensors');
     await writeSafetensors(p, [{ name: 'model.diffusion_model.out.2.weight', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);

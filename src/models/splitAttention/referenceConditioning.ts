@@ -83,7 +83,8 @@ export function clusterTransformer(e: Tensor, shape: BackgroundEncoderShape): Te
         return g.within('to_out', () => nn.linear(o, '0', d, d));
       });
       const y = op.add(x, attn);
-      const ff = g.within('3', () => nn.linear(nn.silu(nn.linear(nn.layerNorm(y, '1'), '0', d, hidden)), '2', hidden, d));
+      const n1 = nn.layerNorm(y, '1');
+      const ff = g.within('3', () => nn.linear(nn.silu(nn.linear(n1, '0', d, hidden)), '2', hidden, d));
       return op.add(y, ff);
     }));
   }
