@@ -19,7 +19,7 @@ import { buildUNetGraph, ldmLayout, openUNetCheckpoint, unetWeights } from '../u
 import { openVaeWeights, vaeModel, type VaeModel } from '../vae/loadVae.ts';
 import type { VaeConfig } from '../vae/config.ts';
 import { vaeScaleFactor } from '../vae/config.ts';
-import { resolveComponent } from '../vae/modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 import { clipTextEncoder, clipTextGraph, inferClipTextConfig, type ClipTextEncoder } from '../clip/textEncoder.ts';
 import { parseClipTextConfig, type ClipTextConfig } from '../clip/config.ts';
 import { loadClipTokenizer, resolveTokenizerDir, type ClipTokenizer } from '../tokenizer/clipTokenizer.ts';

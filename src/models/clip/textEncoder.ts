@@ -9,7 +9,7 @@ import { layerNorm, linear } from '../../graph/nn.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { detectClipTextLayout, ldmClipTextWeights, type ClipTextLayout } from '../../weights/keymaps/ldmClip.ts';
-import { resolveComponent } from '../vae/modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 import { ClipConfigError, type ClipTextConfig, parseClipTextConfig } from './config.ts';
 import { clipEncoderLayer } from './transformer.ts';
 

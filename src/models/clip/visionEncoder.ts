@@ -9,7 +9,7 @@ import { conv2d, layerNorm, linear } from '../../graph/nn.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
-import { resolveComponent } from '../vae/modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 import { ClipConfigError, type ClipVisionConfig, parseClipVisionConfig } from './config.ts';
 import { clipEncoderLayer } from './transformer.ts';
 import type { F32Tensor } from './textEncoder.ts';

@@ -11,7 +11,7 @@ import { compile, type CompileOptions, type CompiledModel } from '../../runtime/
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { diffusersToLdmControlNetKey, LDM_CONTROLNET_PREFIX, type LdmControlNetLayout } from '../../weights/keymaps/ldmControlnet.ts';
-import { resolveComponent } from '../vae/modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 import { controlResidualShapes } from '../unet/unet.ts';
 import { hintScale, parseControlNetConfig, type ControlNetConfig } from './config.ts';
 import { buildControlNet } from './controlNet.ts';

@@ -7,7 +7,7 @@ import { createGraph, type Graph } from '../../graph/graph.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
-import { resolveComponent } from '../vae/modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 import { adapterFeatureShapes, parseT2IAdapterConfig, type T2IAdapterConfig } from './config.ts';
 import { buildT2IAdapter } from './t2iAdapter.ts';
 

@@ -12,7 +12,7 @@ import { type VaeConfig, VaeConfigError, inferVaeConfig, parseVaeConfig, vaeScal
 import { vaeEncodeGraph } from './encoder.ts';
 import { vaeDecodeGraph } from './decoder.ts';
 import { decodeTiled, type TileOptions } from './tiledDecode.ts';
-import { resolveComponent } from './modelFolder.ts';
+import { resolveComponent } from '../modelFolder.ts';
 
 export interface F32Tensor {
   readonly shape: readonly number[];

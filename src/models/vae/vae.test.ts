@@ -9,7 +9,7 @@ import { loadVae } from './loadVae.ts';
 import { vaeDecodeGraph } from './decoder.ts';
 import { vaeEncodeGraph } from './encoder.ts';
 import { decodeTiled, planTiles } from './tiledDecode.ts';
-import { ModelFolderError } from './modelFolder.ts';
+import { ModelFolderError } from '../modelFolder.ts';
 
 const golden = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'), 'models/vae_tiny');
 const readF32 = (name: string) => {

@@ -3,7 +3,7 @@
 // Errors say every place looked at, and pickle weights are refused with the conversion hint.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNotPickle } from '../../weights/pickle_guard.ts';
+import { assertNotPickle } from '../weights/pickle_guard.ts';
 
 export class ModelFolderError extends Error {
   override name = 'ModelFolderError';
