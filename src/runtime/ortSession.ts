@@ -2,7 +2,8 @@
 // user-supplied .onnx files (openOnnx.ts): the same options (intra-op threads = cores, one inter-op
 // thread, full graph optimisation), the same errors (a missing CUDA provider says how to get one) and
 // the same run() that checks feeds against what the model declares before anything reaches ORT.
-import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DType, Shape } from '../graph/graph.ts';
 
@@ -46,15 +47,46 @@ const FROM_ORT: Partial<Record<string, DType>> = { float32: 'f32', float16: 'f16
 /** inkflow's dtype for an ORT tensor type, undefined for types inkflow does not handle (int32, uint8, …). */
 export const dtypeFromOrt = (type: string): DType | undefined => FROM_ORT[type];
 
+/** Where ORT should save the model after graph optimisation (weights to `dataFile` beside it). */
+export interface OptimizedModelTarget {
+  path: string;
+  dataFile: string;
+}
+
+export interface OpenSessionExtras {
+  /** Save the optimised graph, so a later open can skip optimisation (`preOptimized`). */
+  saveOptimized?: OptimizedModelTarget;
+  /** The model was saved by `saveOptimized` on this machine: open it without optimising again. */
+  preOptimized?: boolean;
+}
+
+/**
+ * What an optimised model depends on beyond the graph: ORT's optimisations are specific to its
+ * version, the CPU (NCHWc layouts, vector widths) and the execution provider.
+ */
+export function optimizationFingerprint(provider: ExecutionProvider = 'cpu'): string {
+  const cpu = cpus()[0]?.model ?? 'unknown-cpu';
+  return `${ORT_VERSION}|${cpu}|${provider}`;
+}
+
+const ORT_VERSION = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+
 /** Opens an ORT session from a path (external data resolves beside it) or from model bytes. */
-export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}, extras: OpenSessionExtras = {}): Promise<ort.InferenceSession> {
   const provider = opts.provider ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     intraOpNumThreads: opts.threads ?? availableParallelism(),
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: extras.preOptimized ? 'disabled' : 'all',
+    // Warnings only: ORT warns on every save that NCHWc models are machine-specific (the cache key says so).
+    logSeverityLevel: 3,
   };
+  if (extras.saveOptimized) {
+    options.optimizedModelFilePath = extras.saveOptimized.path;
+    // Above 2 GB the optimised model must put its initializers in external data too.
+    options.extra = { session: { optimized_model_external_initializers_file_name: extras.saveOptimized.dataFile, optimized_model_external_initializers_min_size_in_bytes: '1024' } };
+  }
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {

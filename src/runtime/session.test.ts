@@ -32,7 +32,8 @@ describe('compile cache', () => {
     expect(w1.reads).toBe(2);
     const entry = readdirSync(dir);
     expect(entry).toHaveLength(1);
-    expect(existsSync(join(dir, entry[0], 'weights.bin'))).toBe(true);
+    expect(existsSync(join(dir, entry[0], 'optimized.onnx'))).toBe(true);
+    expect(existsSync(join(dir, entry[0], 'weights.bin'))).toBe(false);
 
     const w2 = countingWeights();
     const second = await compile(model(), w2, { cacheDir: dir });

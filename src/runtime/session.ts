@@ -1,6 +1,7 @@
 // IR graphs to onnxruntime sessions (opened by ortSession.ts, like user .onnx files) through a disk
-// compile cache keyed by graph hash + weights fingerprint, so the second load of a model skips
-// emission and weight reading entirely and ORT loads the model (and its external data) by path.
+// compile cache keyed by graph hash + weights fingerprint + ORT/CPU fingerprint, so the second load of
+// a model skips emission, weight reading and graph optimisation: ORT opens the saved optimised model
+// (and its external data) by path.
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type FuseChoice, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
-import { openSession, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
+import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
 
@@ -33,7 +34,7 @@ export function defaultCacheDir(): string {
 /** Compiles (or loads from cache) `graph` bound to `weights` and opens an ORT session. */
 export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
   const fuse = opts.fuse ?? 'all';
-  const key = graphHash(graph, JSON.stringify({ fuse, w: weights.fingerprint() }));
+  const key = graphHash(graph, JSON.stringify({ fuse, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider) }));
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
@@ -42,29 +43,47 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
     session = await openSession(emitOnnx(graph, weights, { fuse }), opts);
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
-    const modelPath = join(dir, 'model.onnx');
-    if (existsSync(modelPath)) {
+    const optimizedPath = join(dir, OPTIMIZED_MODEL);
+    if (existsSync(optimizedPath)) {
       fromCache = true;
+      session = await openSession(optimizedPath, opts, { preOptimized: true });
     } else {
-      // Emit into a temporary folder and rename, so a crash never leaves a half-written cache entry.
-      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-      mkdirSync(tmp, { recursive: true });
-      try {
-        const bytes = emitOnnx(graph, weights, { fuse, externalData: { dir: tmp, file: 'weights.bin' } });
-        writeFileSync(join(tmp, 'model.onnx'), bytes);
-        try {
-          renameSync(tmp, dir);
-        } catch (err) {
-          if (!existsSync(modelPath)) throw err; // another process won the race: use its entry
-          rmSync(tmp, { recursive: true, force: true });
-        }
-      } catch (err) {
-        rmSync(tmp, { recursive: true, force: true });
-        throw err;
-      }
+      session = await compileIntoCache(graph, weights, fuse, dir, opts);
     }
-    session = await openSession(modelPath, opts);
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));
   return { ...sessionRunner(session, inputs), session, key, fromCache };
+}
+
+/** Cache entry layout: the graph as ORT optimised it (NCHWc layouts, fusions) and its weights. */
+const OPTIMIZED_MODEL = 'optimized.onnx';
+const OPTIMIZED_DATA = 'optimized.bin';
+
+/**
+ * Emits the model into a temporary folder, lets ORT optimise it and save the result beside it, keeps
+ * only the optimised files and renames the folder into place: a crash never leaves a half-written
+ * entry, and a later load opens the optimised model in well under a second instead of re-optimising
+ * thousands of nodes.
+ */
+async function compileIntoCache(graph: Graph, weights: WeightStore, fuse: FuseChoice, dir: string, opts: CompileOptions): Promise<ort.InferenceSession> {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const bytes = emitOnnx(graph, weights, { fuse, externalData: { dir: tmp, file: 'weights.bin' } });
+    writeFileSync(join(tmp, 'model.onnx'), bytes);
+    const session = await openSession(join(tmp, 'model.onnx'), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
+    // The open session keeps what it loaded; the unoptimised files are no longer needed.
+    rmSync(join(tmp, 'model.onnx'));
+    rmSync(join(tmp, 'weights.bin'));
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      if (!existsSync(join(dir, OPTIMIZED_MODEL))) throw err; // another process won the race: its entry is as good
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return session;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
 }
