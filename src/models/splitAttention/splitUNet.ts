@@ -1,4 +1,5 @@
-// ColorizeDiffusion's dual-condition UNet (refnet/modules/unet.py `DualCondUNet`) on the UNet's blocks:
+// ColorizeDiffusion's dual-condition UNet (refnet/modules/unet.py `DualCondUNet`) on the UNet's blocks
+// (models/unet down/mid/upBlock with the split cross-attention hooked in):
 //   h = conv_in(x) + hint_0; down levels, with hint_{i+1} added to h after level i's downsampler (after its
 //   last layer for the last level) — added to h itself, so both the skip and the next block see it (unlike
 //   ControlNet residuals, which only touch skips); mid; up; head. Every cross-attention is the split one
@@ -9,10 +10,10 @@ import type { Graph, Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { UNetConfig } from '../unet/config.ts';
 import { unetHead, unetStem, unetTimeEmbedding, levelSizes } from '../unet/unet.ts';
-import { resnetBlock2D } from '../unet/resnetBlock.ts';
-import { downsample2D } from '../unet/downsample.ts';
-import { upsample2D } from '../unet/upsample.ts';
-import { splitTransformer2D, type SplitAttentionSettings, type SplitReference } from './splitTransformer.ts';
+import { downBlock } from '../unet/downBlock.ts';
+import { midBlock } from '../unet/midBlock.ts';
+import { upBlock } from '../unet/upBlock.ts';
+import { splitCrossAttentionHook, type SplitAttentionSettings, type SplitReference } from './splitTransformer.ts';
 
 export type UNetPart = 'down' | 'mid' | 'up';
 
@@ -58,50 +59,30 @@ export function buildSplitUNet(g: Graph, config: UNetConfig, inputs: SplitUNetIn
   }
   const withHint = (x: Tensor, k: number) => (hints ? op.add(x, hints[k]) : x);
   const lora = new Set(opts.loraBlocks);
-  const attn = (x: Tensor, part: UNetPart, heads: number, layers: number, ctxDim: number) => splitTransformer2D(x, ref, {
-    heads, layers, groups: config.normNumGroups, useLinearProjection: config.useLinearProjection, crossAttentionDim: ctxDim,
-  }, { settings: opts.settings, loraInjected: lora.has(part) });
-  const resnet = (x: Tensor, j: number, outChannels: number, temb: Tensor, scale?: number) => g.within('resnets', () => g.within(j, () =>
-    resnetBlock2D(x, temb, { outChannels, groups: config.normNumGroups, eps: config.normEps, outputScaleFactor: scale })));
+  const attn = (part: UNetPart) => splitCrossAttentionHook(ref, { settings: opts.settings, loraInjected: lora.has(part) });
 
   const emb = unetTimeEmbedding(config, timestep).emb;
   let x = withHint(unetStem(config, sample).out, 0);
   let skips: Tensor[] = [x];
   config.down.forEach((level, i) => {
-    g.within('down_blocks', () => g.within(i, () => {
-      for (let j = 0; j < level.layers; j++) {
-        x = resnet(x, j, level.outChannels, emb);
-        if (level.attention) x = g.within('attentions', () => g.within(j, () => attn(x, 'down', level.heads, level.transformerLayers, level.crossAttentionDim)));
-        if (!level.downsample && j === level.layers - 1) x = withHint(x, i + 1);
-        skips.push(x);
-      }
-      if (level.downsample) {
-        x = withHint(g.within('downsamplers', () => g.within(0, () => downsample2D(x, level.outChannels, config.downsamplePadding))), i + 1);
-        skips.push(x);
-      }
-    }));
+    // hint i+1 goes after the level's downsampler, or after its last layer when it has none.
+    const hint = hints?.[i + 1];
+    const residual = level.downsample ? { residualAfterDownsample: hint } : { residualAfterLayers: hint };
+    const input = x;
+    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ref.fg, level, config, { ...residual, crossAttention: attn('down') })));
+    x = r.out;
+    skips.push(...r.skips);
   });
 
-  const m = config.mid;
-  g.within('mid_block', () => {
-    x = resnet(x, 0, m.channels, emb, m.scaleFactor);
-    x = g.within('attentions', () => g.within(0, () => attn(x, 'mid', m.heads, m.transformerLayers, m.crossAttentionDim)));
-    x = resnet(x, 1, m.channels, emb, m.scaleFactor);
-  });
+  const midIn = x;
+  x = g.within('mid_block', () => midBlock(midIn, emb, ref.fg, config, attn('mid')));
 
   config.up.forEach((level, i) => {
     const mine = skips.slice(skips.length - level.layers);
     skips = skips.slice(0, skips.length - level.layers);
-    g.within('up_blocks', () => g.within(i, () => {
-      for (let j = 0; j < level.layers; j++) {
-        x = resnet(op.concat([x, mine[mine.length - 1 - j]], 1), j, level.outChannels, emb);
-        if (level.attention) x = g.within('attentions', () => g.within(j, () => attn(x, 'up', level.heads, level.transformerLayers, level.crossAttentionDim)));
-      }
-      if (level.upsample) {
-        const next = skips[skips.length - 1];
-        x = g.within('upsamplers', () => g.within(0, () => upsample2D(x, level.outChannels, [next.shape[2], next.shape[3]])));
-      }
-    }));
+    const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
+    const input = x;
+    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ref.fg, level, config, size, attn('up'))));
   });
   return unetHead(config, x).out;
 }

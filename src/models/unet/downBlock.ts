@@ -5,7 +5,7 @@ import type { Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { DownLevel, UNetConfig } from './config.ts';
 import { resnetBlock2D } from './resnetBlock.ts';
-import { transformer2D } from './transformer2d.ts';
+import { levelTransformerOptions, transformer2D, type CrossAttentionHook } from './transformer2d.ts';
 import { downsample2D } from './downsample.ts';
 
 export interface DownBlockResult {
@@ -13,11 +13,16 @@ export interface DownBlockResult {
   skips: Tensor[];
 }
 
-/**
- * Params under the current scope (`down_blocks.i`). `adapterResidual` (T2I-Adapter) is added after the
- * last layer, before the skip is recorded, as diffusers does.
- */
-export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, level: DownLevel, config: UNetConfig, adapterResidual?: Tensor): DownBlockResult {
+export interface DownBlockExtras {
+  /** Added after the last layer, before its skip is recorded (T2I-Adapter, as diffusers does; ColorizeDiffusion's hint on a level without downsampler). */
+  residualAfterLayers?: Tensor;
+  /** Added to the downsampler's output before its skip is recorded (ColorizeDiffusion's sketch hint). */
+  residualAfterDownsample?: Tensor;
+  crossAttention?: CrossAttentionHook;
+}
+
+/** Params under the current scope (`down_blocks.i`). */
+export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, level: DownLevel, config: UNetConfig, extras: DownBlockExtras = {}): DownBlockResult {
   const g = x.graph;
   const skips: Tensor[] = [];
   let h = x;
@@ -26,16 +31,14 @@ export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, 
     if (level.attention) {
       if (!context) throw new Error('downBlock: a cross-attention block needs encoder_hidden_states');
       const ctx = context;
-      h = g.within('attentions', () => g.within(j, () => transformer2D(h, ctx, {
-        heads: level.heads, layers: level.transformerLayers, groups: config.normNumGroups,
-        useLinearProjection: config.useLinearProjection, crossAttentionDim: level.crossAttentionDim,
-      })));
+      h = g.within('attentions', () => g.within(j, () => transformer2D(h, ctx, levelTransformerOptions(level, config, extras.crossAttention))));
     }
-    if (adapterResidual && j === level.layers - 1) h = op.add(h, adapterResidual);
+    if (extras.residualAfterLayers && j === level.layers - 1) h = op.add(h, extras.residualAfterLayers);
     skips.push(h);
   }
   if (level.downsample) {
     h = g.within('downsamplers', () => g.within(0, () => downsample2D(h, level.outChannels, config.downsamplePadding)));
+    if (extras.residualAfterDownsample) h = op.add(h, extras.residualAfterDownsample);
     skips.push(h);
   }
   return { out: h, skips };

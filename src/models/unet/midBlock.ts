@@ -2,18 +2,15 @@
 import type { Tensor } from '../../graph/graph.ts';
 import type { UNetConfig } from './config.ts';
 import { resnetBlock2D } from './resnetBlock.ts';
-import { transformer2D } from './transformer2d.ts';
+import { levelTransformerOptions, transformer2D, type CrossAttentionHook } from './transformer2d.ts';
 
-export function midBlock(x: Tensor, temb: Tensor, context: Tensor, config: UNetConfig): Tensor {
+export function midBlock(x: Tensor, temb: Tensor, context: Tensor, config: UNetConfig, crossAttention?: CrossAttentionHook): Tensor {
   const g = x.graph;
   const m = config.mid;
   const resnet = (h: Tensor, j: number) => g.within('resnets', () => g.within(j, () => resnetBlock2D(h, temb, {
     outChannels: m.channels, groups: config.normNumGroups, eps: config.normEps, outputScaleFactor: m.scaleFactor,
   })));
   let h = resnet(x, 0);
-  h = g.within('attentions', () => g.within(0, () => transformer2D(h, context, {
-    heads: m.heads, layers: m.transformerLayers, groups: config.normNumGroups,
-    useLinearProjection: config.useLinearProjection, crossAttentionDim: m.crossAttentionDim,
-  })));
+  h = g.within('attentions', () => g.within(0, () => transformer2D(h, context, levelTransformerOptions(m, config, crossAttention))));
   return resnet(h, 1);
 }

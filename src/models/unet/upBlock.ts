@@ -5,11 +5,11 @@ import type { Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { UNetConfig, UpLevel } from './config.ts';
 import { resnetBlock2D } from './resnetBlock.ts';
-import { transformer2D } from './transformer2d.ts';
+import { levelTransformerOptions, transformer2D, type CrossAttentionHook } from './transformer2d.ts';
 import { upsample2D } from './upsample.ts';
 
 /** `skips` are this block's skip states in down-path order (the last is consumed first). */
-export function upBlock(x: Tensor, skips: readonly Tensor[], temb: Tensor, context: Tensor | undefined, level: UpLevel, config: UNetConfig, upsampleSize?: readonly [number, number]): Tensor {
+export function upBlock(x: Tensor, skips: readonly Tensor[], temb: Tensor, context: Tensor | undefined, level: UpLevel, config: UNetConfig, upsampleSize?: readonly [number, number], crossAttention?: CrossAttentionHook): Tensor {
   const g = x.graph;
   if (skips.length !== level.layers) throw new Error(`upBlock: needs ${level.layers} skip states, got ${skips.length}`);
   let h = x;
@@ -19,10 +19,7 @@ export function upBlock(x: Tensor, skips: readonly Tensor[], temb: Tensor, conte
     if (level.attention) {
       if (!context) throw new Error('upBlock: a cross-attention block needs encoder_hidden_states');
       const ctx = context;
-      h = g.within('attentions', () => g.within(j, () => transformer2D(h, ctx, {
-        heads: level.heads, layers: level.transformerLayers, groups: config.normNumGroups,
-        useLinearProjection: config.useLinearProjection, crossAttentionDim: level.crossAttentionDim,
-      })));
+      h = g.within('attentions', () => g.within(j, () => transformer2D(h, ctx, levelTransformerOptions(level, config, crossAttention))));
     }
   }
   if (level.upsample) h = g.within('upsamplers', () => g.within(0, () => upsample2D(h, level.outChannels, upsampleSize)));
