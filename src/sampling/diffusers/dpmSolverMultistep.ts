@@ -17,17 +17,9 @@
 // later option final_sigmas_type "zero" (then the last step is first order and lands on x0).
 // All tensor arithmetic rounds to float32 after every operation, as torch does.
 import { z } from 'zod';
-import {
-  alphasCumprod,
-  karrasTimesteps,
-  makeBetas,
-  multistepTimesteps,
-  noiseScheduleConfigShape,
-  trainSigmas,
-  uniqueInOrder,
-  vpCoefficients,
-} from './betas.ts';
+import { alphasCumprod, makeBetas, noiseScheduleConfigShape, vpCoefficients } from './betas.ts';
 import { parseSchedulerConfig } from './configJson.ts';
+import { coefficientLookup, convertModelOutput, multistepConfigShape, multistepSchedule, ZERO_SIGMA } from './multistep.ts';
 import { assertSameLength, type DiffusersScheduler, type StepOptions, type StepResult } from './types.ts';
 
 const f32 = Math.fround;
@@ -37,8 +29,8 @@ const NAME = DPM_SOLVER_MULTISTEP_CLASS_NAME;
 
 export const dpmSolverMultistepConfigSchema = z.object({
   ...noiseScheduleConfigShape,
+  ...multistepConfigShape,
   solver_order: z.number().int().min(1).max(3).default(2),
-  thresholding: z.literal(false, { error: 'thresholding is not supported (it is for pixel-space models)' }).default(false),
   // diffusers maps "deis" to dpmsolver++ and the UniPC/DEIS solver types to midpoint.
   algorithm_type: z
     .enum(['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++', 'deis'])
@@ -48,8 +40,6 @@ export const dpmSolverMultistepConfigSchema = z.object({
     .enum(['midpoint', 'heun', 'logrho', 'bh1', 'bh2'])
     .default('midpoint')
     .transform((s) => (s === 'heun' ? 'heun' : 'midpoint')),
-  lower_order_final: z.boolean().default(true),
-  use_karras_sigmas: z.boolean().nullable().default(false).transform((v) => v === true),
   // Python writes -inf as -Infinity (parsePythonJson reads it); JSON.stringify would have written null.
   lambda_min_clipped: z
     .custom<number | null>((v) => v === null || (typeof v === 'number' && !Number.isNaN(v)), 'must be a number')
@@ -62,13 +52,9 @@ export const dpmSolverMultistepConfigSchema = z.object({
     .refine((v) => v !== 'learned' && v !== 'learned_range', {
       error: 'variance_type learned/learned_range (a model that also outputs variance channels) is not supported',
     }),
-  final_sigmas_type: z.enum(['sigma_min', 'zero']).default('sigma_min'),
 });
 
 export type DPMSolverMultistepConfig = z.output<typeof dpmSolverMultistepConfigSchema>;
-
-/** The final-step target with final_sigmas_type "zero": σ = 0, α = 1. */
-const ZERO_SIGMA = -1;
 
 export interface DPMSolverMultistepScheduler extends DiffusersScheduler {
   readonly config: Readonly<DPMSolverMultistepConfig>;
@@ -86,7 +72,8 @@ export function createDPMSolverMultistep(rawConfig: Record<string, unknown> = {}
     throw new Error(`${NAME}: final_sigmas_type "zero" needs algorithm_type dpmsolver++ or sde-dpmsolver++`);
   }
   const ac = alphasCumprod(makeBetas(config));
-  const { alphaT, sigmaT, lambdaT } = vpCoefficients(ac);
+  const vp = vpCoefficients(ac);
+  const { alphaT, sigmaT, lambdaT } = vp;
   const order = config.solver_order;
 
   let timesteps: number[] = [];
@@ -94,29 +81,7 @@ export function createDPMSolverMultistep(rawConfig: Record<string, unknown> = {}
   let modelOutputs: (Float32Array | null)[] = [];
   let lowerOrderNums = 0;
 
-  const coef = (t: number): { alpha: number; sigma: number; lambda: number } => {
-    if (t === ZERO_SIGMA) return { alpha: 1, sigma: 0, lambda: Infinity };
-    if (!Number.isInteger(t) || t < 0 || t >= ac.length) {
-      throw new Error(`${NAME}: timestep ${t} is not an integer train step in [0, ${ac.length})`);
-    }
-    return { alpha: alphaT[t], sigma: sigmaT[t], lambda: lambdaT[t] };
-  };
-
-  function convertModelOutput(out: Float32Array, t: number, x: Float32Array): Float32Array {
-    const { alpha, sigma } = coef(t);
-    const type = config.prediction_type;
-    const res = new Float32Array(out.length);
-    if (dataPrediction) {
-      if (type === 'epsilon') for (let i = 0; i < out.length; i++) res[i] = f32(f32(x[i] - f32(sigma * out[i])) / alpha);
-      else if (type === 'v_prediction') for (let i = 0; i < out.length; i++) res[i] = f32(f32(alpha * x[i]) - f32(sigma * out[i]));
-      else res.set(out);
-    } else {
-      if (type === 'epsilon') res.set(out);
-      else if (type === 'v_prediction') for (let i = 0; i < out.length; i++) res[i] = f32(f32(alpha * out[i]) + f32(sigma * x[i]));
-      else for (let i = 0; i < out.length; i++) res[i] = f32(f32(x[i] - f32(alpha * out[i])) / sigma);
-    }
-    return res;
-  }
+  const coef = coefficientLookup(NAME, vp);
 
   /**
    * Every update is x_t = c_x·x + Σ_j c_j·D_j (+ c_n·noise), each coefficient a float32 scalar computed the way
@@ -252,20 +217,11 @@ export function createDPMSolverMultistep(rawConfig: Record<string, unknown> = {}
     },
     initNoiseSigma: 1,
     setTimesteps(n: number) {
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${NAME}: numInferenceSteps must be a positive integer, got ${n}`);
       const T = config.num_train_timesteps;
       // lambda_min_clipped: skip the noisiest train steps whose λ is below the clip (searchsorted on flipped λ).
       let clippedIdx = 0;
       while (clippedIdx < T && lambdaT[T - 1 - clippedIdx] < config.lambda_min_clipped) clippedIdx++;
-      let ts = multistepTimesteps(config.timestep_spacing, T, n, config.steps_offset, T - clippedIdx);
-      const train = trainSigmas(ac);
-      sigmas = train;
-      if (config.use_karras_sigmas) {
-        const k = karrasTimesteps(train, n);
-        ts = k.timesteps;
-        sigmas = k.sigmas;
-      }
-      timesteps = uniqueInOrder(ts);
+      ({ timesteps, sigmas } = multistepSchedule(NAME, config, ac, n, T - clippedIdx));
       for (const t of timesteps) coef(t);
       modelOutputs = new Array(order).fill(null);
       lowerOrderNums = 0;
@@ -288,7 +244,7 @@ export function createDPMSolverMultistep(rawConfig: Record<string, unknown> = {}
       const prevT = zeroFinal ? ZERO_SIGMA : isLast ? 0 : timesteps[stepIndex + 1];
       const lowerFinal = (isLast && config.lower_order_final && n < 15) || zeroFinal;
       const lowerSecond = stepIndex === n - 2 && config.lower_order_final && n < 15;
-      const converted = convertModelOutput(modelOutput, t, sample);
+      const converted = convertModelOutput(modelOutput, sample, coef(t), config.prediction_type, dataPrediction);
       modelOutputs.shift();
       modelOutputs.push(converted);
       let prevSample: Float32Array;

@@ -20,17 +20,9 @@
 // config has final_sigmas_type "zero" (a later diffusers option; then the last step is first order and lands on x0).
 // All tensor arithmetic rounds to float32 after every operation, as torch does.
 import { z } from 'zod';
-import {
-  alphasCumprod,
-  karrasTimesteps,
-  makeBetas,
-  multistepTimesteps,
-  noiseScheduleConfigShape,
-  trainSigmas,
-  uniqueInOrder,
-  vpCoefficients,
-} from './betas.ts';
+import { alphasCumprod, makeBetas, noiseScheduleConfigShape, vpCoefficients } from './betas.ts';
 import { parseSchedulerConfig } from './configJson.ts';
+import { coefficientLookup, convertModelOutput, multistepConfigShape, multistepSchedule, ZERO_SIGMA } from './multistep.ts';
 import { assertSameLength, type DiffusersScheduler, type StepResult } from './types.ts';
 
 const f32 = Math.fround;
@@ -39,25 +31,19 @@ export const UNIPC_CLASS_NAME = 'UniPCMultistepScheduler';
 
 export const uniPcConfigSchema = z.object({
   ...noiseScheduleConfigShape,
+  ...multistepConfigShape,
   solver_order: z.number().int().min(1).default(2),
-  thresholding: z.literal(false, { error: 'thresholding is not supported (it is for pixel-space models)' }).default(false),
   predict_x0: z.boolean().default(true),
   // diffusers maps DPM-Solver's solver types to bh2 when a DPM config is loaded into UniPC.
   solver_type: z
     .enum(['bh1', 'bh2', 'midpoint', 'heun', 'logrho'])
     .default('bh2')
     .transform((s) => (s === 'bh1' ? 'bh1' : 'bh2')),
-  lower_order_final: z.boolean().default(true),
   disable_corrector: z.array(z.number().int()).default([]),
   solver_p: z.null({ error: 'solver_p (an external predictor) is not supported' }).default(null),
-  use_karras_sigmas: z.boolean().nullable().default(false).transform((v) => v === true),
-  final_sigmas_type: z.enum(['sigma_min', 'zero']).default('sigma_min'),
 });
 
 export type UniPCConfig = z.output<typeof uniPcConfigSchema>;
-
-/** The final-step target with final_sigmas_type "zero": σ = 0, α = 1. */
-const ZERO_SIGMA = -1;
 
 export interface UniPCScheduler extends DiffusersScheduler {
   readonly config: Readonly<UniPCConfig>;
@@ -73,7 +59,8 @@ export function createUniPC(rawConfig: Record<string, unknown> = {}): UniPCSched
     throw new Error(`${UNIPC_CLASS_NAME}: final_sigmas_type "zero" needs predict_x0 (the noise form divides by σ = 0)`);
   }
   const ac = alphasCumprod(makeBetas(config));
-  const { alphaT, sigmaT, lambdaT } = vpCoefficients(ac);
+  const vp = vpCoefficients(ac);
+  const { alphaT, sigmaT, lambdaT } = vp;
   const order = config.solver_order;
 
   let timesteps: number[] = [];
@@ -84,29 +71,7 @@ export function createUniPC(rawConfig: Record<string, unknown> = {}): UniPCSched
   let lastSample: Float32Array | null = null;
   let thisOrder = 1;
 
-  const coef = (t: number): { alpha: number; sigma: number; lambda: number } => {
-    if (t === ZERO_SIGMA) return { alpha: 1, sigma: 0, lambda: Infinity };
-    if (!Number.isInteger(t) || t < 0 || t >= ac.length) {
-      throw new Error(`${UNIPC_CLASS_NAME}: timestep ${t} is not an integer train step in [0, ${ac.length})`);
-    }
-    return { alpha: alphaT[t], sigma: sigmaT[t], lambda: lambdaT[t] };
-  };
-
-  function convertModelOutput(out: Float32Array, t: number, x: Float32Array): Float32Array {
-    const { alpha, sigma } = coef(t);
-    const type = config.prediction_type;
-    const res = new Float32Array(out.length);
-    if (config.predict_x0) {
-      if (type === 'epsilon') for (let i = 0; i < out.length; i++) res[i] = f32(f32(x[i] - f32(sigma * out[i])) / alpha);
-      else if (type === 'v_prediction') for (let i = 0; i < out.length; i++) res[i] = f32(f32(alpha * x[i]) - f32(sigma * out[i]));
-      else res.set(out);
-    } else {
-      if (type === 'epsilon') res.set(out);
-      else if (type === 'v_prediction') for (let i = 0; i < out.length; i++) res[i] = f32(f32(alpha * out[i]) + f32(sigma * x[i]));
-      else for (let i = 0; i < out.length; i++) res[i] = f32(f32(x[i] - f32(alpha * out[i])) / sigma);
-    }
-    return res;
-  }
+  const coef = coefficientLookup(UNIPC_CLASS_NAME, vp);
 
   /** The shared part of UniP and UniC: h, r_k, D1_k, h_phi_1, B_h and the system R, b. */
   function bhTerms(s0: number, t: number, p: number) {
@@ -188,17 +153,7 @@ export function createUniPC(rawConfig: Record<string, unknown> = {}): UniPCSched
     },
     initNoiseSigma: 1,
     setTimesteps(n: number) {
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${UNIPC_CLASS_NAME}: numInferenceSteps must be a positive integer, got ${n}`);
-      const T = config.num_train_timesteps;
-      let ts = multistepTimesteps(config.timestep_spacing, T, n, config.steps_offset);
-      const train = trainSigmas(ac);
-      sigmas = train;
-      if (config.use_karras_sigmas) {
-        const k = karrasTimesteps(train, n);
-        ts = k.timesteps;
-        sigmas = k.sigmas;
-      }
-      timesteps = uniqueInOrder(ts);
+      ({ timesteps, sigmas } = multistepSchedule(UNIPC_CLASS_NAME, config, ac, n));
       for (const t of timesteps) coef(t);
       modelOutputs = new Array(order).fill(null);
       lowerOrderNums = 0;
@@ -214,7 +169,7 @@ export function createUniPC(rawConfig: Record<string, unknown> = {}): UniPCSched
       if (stepIndex < 0) stepIndex = timesteps.length - 1;
       const isLast = stepIndex === timesteps.length - 1;
       const useCorrector = stepIndex > 0 && !config.disable_corrector.includes(stepIndex - 1) && lastSample !== null;
-      const converted = convertModelOutput(modelOutput, t, sample);
+      const converted = convertModelOutput(modelOutput, sample, coef(t), config.prediction_type, config.predict_x0);
       let x = sample;
       if (useCorrector) x = corrector(converted, t, lastSample!, thisOrder);
       const zeroFinal = isLast && config.final_sigmas_type === 'zero';
