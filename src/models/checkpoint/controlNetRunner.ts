@@ -2,7 +2,8 @@
 // checkpoint's UNet: the pipeline's batch (CFG doubles it) and latent size are only known per request.
 // Strength is a graph input (per batch entry), so strength changes never recompile; guess mode is a
 // graph option. The file stays open until release().
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import type { ControlNetConfig } from '../controlnet/config.ts';
 import { hintScale } from '../controlnet/config.ts';
 import { buildControlNetGraph, controlNetWeights, openControlNetCheckpoint } from '../controlnet/load.ts';
@@ -40,18 +41,11 @@ export interface ControlNetRunner {
 export function openControlNet(path: string, opts: CompileOptions = {}): ControlNetRunner {
   const ckpt = openControlNetCheckpoint(path);
   const { store } = controlNetWeights(ckpt);
-  const sessions = new Map<string, Promise<CompiledModel>>();
+  const sessions = compiledModels(store, opts);
   let closed = false;
   const session = (shape: ControlNetRunShape) => {
     if (closed) throw new CheckpointError(`ControlNet ${path} was released`);
-    const key = JSON.stringify(shape);
-    let s = sessions.get(key);
-    if (!s) {
-      s = compile(buildControlNetGraph(ckpt.config, shape, { guessMode: shape.guessMode }), store, opts);
-      sessions.set(key, s);
-      s.catch(() => sessions.delete(key));
-    }
-    return s;
+    return sessions.get(JSON.stringify(shape), () => buildControlNetGraph(ckpt.config, shape, { guessMode: shape.guessMode }));
   };
   return {
     path,
@@ -70,9 +64,7 @@ export function openControlNet(path: string, opts: CompileOptions = {}): Control
       return { down: Array.from({ length: n }, (_, k) => out[`down_residual_${k}`].data as Float32Array), mid: out.mid_residual.data as Float32Array };
     },
     async release() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const s of all) await (await s).release().catch(() => {});
+      await sessions.release();
       if (!closed) ckpt.reader.close();
       closed = true;
     },

@@ -1,7 +1,8 @@
 // A checkpoint's UNet compiled lazily per input shape (shapes are static in the IR), over a weight
 // store that may carry merged LoRAs. One session per (batch, latent size, context length, ControlNet).
 import type { WeightStore } from '../../graph/weights.ts';
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import { buildUNetGraph } from '../unet/load.ts';
 import type { UNetConfig } from '../unet/config.ts';
 import { CheckpointError } from './family.ts';
@@ -34,17 +35,8 @@ export interface UNetRunner {
 }
 
 export function unetRunner(config: UNetConfig, store: WeightStore, opts: CompileOptions): UNetRunner {
-  const sessions = new Map<string, Promise<CompiledModel>>();
-  const session = (shape: UNetRunShape): Promise<CompiledModel> => {
-    const key = JSON.stringify(shape);
-    let s = sessions.get(key);
-    if (!s) {
-      s = compile(buildUNetGraph(config, shape, { controlNet: shape.controlNet }), store, opts);
-      sessions.set(key, s);
-      s.catch(() => sessions.delete(key));
-    }
-    return s;
-  };
+  const sessions = compiledModels(store, opts);
+  const session = (shape: UNetRunShape) => sessions.get(JSON.stringify(shape), () => buildUNetGraph(config, shape, { controlNet: shape.controlNet }));
   return {
     config,
     async forward(shape, x) {
@@ -68,10 +60,6 @@ export function unetRunner(config: UNetConfig, store: WeightStore, opts: Compile
       const out = await model.run(feeds);
       return out.out_sample.data as Float32Array;
     },
-    async release() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const s of all) await (await s).release().catch(() => {});
-    },
+    release: () => sessions.release(),
   };
 }

@@ -6,7 +6,8 @@ import { type Graph, type Tensor, createGraph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import * as op from '../../graph/ops.ts';
 import { layerNorm, linear } from '../../graph/nn.ts';
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { detectClipTextLayout, ldmClipTextWeights, type ClipTextLayout } from '../../weights/keymaps/ldmClip.ts';
 import { resolveComponent } from '../modelFolder.ts';
@@ -106,7 +107,7 @@ export type LoadClipOptions = Pick<CompileOptions, 'provider' | 'threads' | 'cac
 /** A text encoder over an opened config + store; sessions are compiled per (batch, length, options). */
 export function clipTextEncoder(config: ClipTextConfig, store: WeightStore, opts: LoadClipOptions = {}): ClipTextEncoder {
   const hasProjection = store.get('text_projection.weight') !== undefined;
-  const sessions = new Map<string, Promise<CompiledModel>>();
+  const sessions = compiledModels(store, opts);
   return {
     config,
     hasProjection,
@@ -122,23 +123,13 @@ export function clipTextEncoder(config: ClipTextConfig, store: WeightStore, opts
         });
       });
       const gopts: ClipTextGraphOptions = { batch: ids.length, seqLen: s, withProjection: hasProjection, skip: eopts.skip ?? 1, hiddenStates: eopts.hiddenStates ?? false };
-      const key = JSON.stringify(gopts);
-      let model = sessions.get(key);
-      if (!model) {
-        model = compile(clipTextGraph(config, gopts), store, opts);
-        sessions.set(key, model);
-        model.catch(() => sessions.delete(key));
-      }
-      const out = await (await model).run({ input_ids: { dtype: 'i64', shape: [ids.length, s], data: flat } });
+      const model = await sessions.get(JSON.stringify(gopts), () => clipTextGraph(config, gopts));
+      const out = await model.run({ input_ids: { dtype: 'i64', shape: [ids.length, s], data: flat } });
       const result: ClipTextOutputs = {};
       for (const [name, t] of Object.entries(out)) result[name] = { shape: t.shape, data: t.data as Float32Array };
       return result;
     },
-    async release() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const m of all) await (await m).release();
-    },
+    release: () => sessions.release(),
   };
 }
 

@@ -6,7 +6,8 @@ import { type Graph, type Tensor, createGraph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import * as op from '../../graph/ops.ts';
 import { conv2d, layerNorm, linear } from '../../graph/nn.ts';
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { resolveComponent } from '../modelFolder.ts';
@@ -76,7 +77,7 @@ export interface ClipVisionEncoder {
 
 export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): ClipVisionEncoder {
   const hasProjection = store.get('visual_projection.weight') !== undefined;
-  const sessions = new Map<string, Promise<CompiledModel>>();
+  const sessions = compiledModels(store, opts);
   return {
     config,
     hasProjection,
@@ -88,23 +89,13 @@ export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, 
       if (pixels.data.length !== pixels.shape.reduce((a, c) => a * c, 1)) throw new ClipConfigError(`CLIP vision: pixel_values has ${pixels.data.length} values for shape [${pixels.shape.join(', ')}]`);
       if (eopts.localTokens && !hasProjection) throw new ClipConfigError('CLIP vision: local tokens need the visual projection (visual_projection.weight), which these weights lack');
       const gopts = { batch: pixels.shape[0], withProjection: hasProjection, hiddenStates: eopts.hiddenStates ?? false, localTokens: eopts.localTokens ?? false };
-      const key = JSON.stringify(gopts);
-      let model = sessions.get(key);
-      if (!model) {
-        model = compile(clipVisionGraph(config, gopts), store, opts);
-        sessions.set(key, model);
-        model.catch(() => sessions.delete(key));
-      }
-      const out = await (await model).run({ pixel_values: { dtype: 'f32', shape: pixels.shape, data: pixels.data } });
+      const model = await sessions.get(JSON.stringify(gopts), () => clipVisionGraph(config, gopts));
+      const out = await model.run({ pixel_values: { dtype: 'f32', shape: pixels.shape, data: pixels.data } });
       const result: Record<string, F32Tensor> = {};
       for (const [name, t] of Object.entries(out)) result[name] = { shape: t.shape, data: t.data as Float32Array };
       return result;
     },
-    async release() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const m of all) await (await m).release();
-    },
+    release: () => sessions.release(),
   };
 }
 

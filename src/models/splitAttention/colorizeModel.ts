@@ -4,7 +4,8 @@
 // which the UNet key map carries through unchanged) and the sketch encoder under `control_encoder.`.
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import type { SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { unetWeights } from '../unet/load.ts';
@@ -141,32 +142,23 @@ export function colorizeDiffusionModel(
   if ((flags.fgLora || flags.bgLora) && lora.loraBlocks.length === 0) {
     throw new Error(`mode ${settings.mode} needs the split LoRA weights (attn2.to_q.lora_down_fg.weight …), but the UNet weights have none; use mode vanilla`);
   }
-  const compiled = new Map<string, Promise<CompiledModel>>();
-  const get = (key: string, build: () => Graph, store: WeightStore) => {
-    let m = compiled.get(key);
-    if (!m) {
-      m = compile(build(), store, opts);
-      compiled.set(key, m);
-      m.catch(() => compiled.delete(key));
-    }
-    return m;
-  };
+  const sketchEncoders = compiledModels(weights.sketchEncoder, opts);
+  const unets = compiledModels(weights.unet, opts);
   return {
     config, settings, lora,
     async encodeSketch(batch, height, width, sketch) {
-      const m = await get(`enc:${batch}:${height}x${width}`, () => buildSketchEncoderGraph(config, batch, height, width), weights.sketchEncoder);
+      const m = await sketchEncoders.get(`${batch}:${height}x${width}`, () => buildSketchEncoderGraph(config, batch, height, width));
       const out = await m.run({ sketch });
       return hintShapes(config, batch, height, width).map((_, k) => out[`hint_${k}`].data as Float32Array);
     },
     async unet(shapes, feeds) {
-      const key = `unet:${shapes.batch}:${shapes.height}x${shapes.width}:${shapes.fgTokens}:${shapes.bgTokens}`;
-      const m = await get(key, () => buildColorizeUNetGraph(config, shapes, settings, lora), weights.unet);
+      const key = `${shapes.batch}:${shapes.height}x${shapes.width}:${shapes.fgTokens}:${shapes.bgTokens}`;
+      const m = await unets.get(key, () => buildColorizeUNetGraph(config, shapes, settings, lora));
       return (await m.run(feeds)).out_sample.data as Float32Array;
     },
     async release() {
-      const all = [...compiled.values()];
-      compiled.clear();
-      for (const m of all) await (await m).release();
+      await sketchEncoders.release();
+      await unets.release();
     },
   };
 }

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import type { Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
-import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
+import { compiledModels } from '../../runtime/compiledModels.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { detectVaeLayout, ldmVaeKey, ldmVaeWeights, squeezeAttentionConvs } from '../../weights/keymaps/ldmVae.ts';
@@ -120,17 +121,8 @@ export async function loadVae(path: string, opts: LoadVaeOptions = {}): Promise<
 
 /** A VaeModel over an already opened config + weight store (used by pipeline loaders and tests). */
 export function vaeModel(config: VaeConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): VaeModel {
-  const sessions = new Map<string, Promise<CompiledModel>>();
-  const session = (kind: string, shape: readonly number[], build: () => Graph): Promise<CompiledModel> => {
-    const key = `${kind}:${shape.join('x')}`;
-    let s = sessions.get(key);
-    if (!s) {
-      s = compile(build(), store, opts);
-      sessions.set(key, s);
-      s.catch(() => sessions.delete(key));
-    }
-    return s;
-  };
+  const sessions = compiledModels(store, opts);
+  const session = (kind: string, shape: readonly number[], build: () => Graph) => sessions.get(`${kind}:${shape.join('x')}`, build);
   const f = vaeScaleFactor(config);
   const checkData = (t: F32Tensor, what: string) => {
     const n = t.shape.reduce((a, b) => a * b, 1);
@@ -162,10 +154,6 @@ export function vaeModel(config: VaeConfig, store: WeightStore, opts: Pick<Compi
       const spec = { shape: shape as [number, number, number, number], data: latents.data, scale: f, outChannels: config.out_channels };
       return decodeTiled(spec, async (data, tshape) => (await decodeWhole(data, tshape)).data, dopts);
     },
-    async release() {
-      const all = [...sessions.values()];
-      sessions.clear();
-      for (const s of all) await (await s).release();
-    },
+    release: () => sessions.release(),
   };
 }
