@@ -24,7 +24,7 @@ describe('compiledModels', () => {
     const b = await set.get('2', build(2));
     expect(b).not.toBe(a);
     expect(builds).toBe(2);
-    const y = (await b.run({ x: Float32Array.from([1, 0, 0, 0, 1, 0]) })).y.data;
+    const y = (await b.run({ x: Float32Array.from([1, 0, 0, 0, 1, 0]) })).y.data as Float32Array;
     expect(Array.from(y)).toEqual([1.5, 3.5, 2.5, 4.5]);
     await set.release();
     expect(await set.get('1', build(1))).not.toBe(a);
