@@ -2,7 +2,7 @@
 // (`…/vae`), a diffusers pipeline folder containing it (`…/model` with `vae/`), or a single weights file.
 // Errors say every place looked at, and pickle weights are refused with the conversion hint.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assertNotPickle } from '../weights/pickle_guard.ts';
 
 export class ModelFolderError extends Error {
@@ -45,4 +45,16 @@ export function resolveComponent(path: string, spec: ComponentSpec): ComponentFi
     if (existsSync(join(folder, pickle))) assertNotPickle(join(folder, pickle));
   }
   throw new ModelFolderError(`${spec.what}: no weights in ${folder} (looked for ${names.join(', ')})`);
+}
+
+/**
+ * The component's config.json, read with `read` (which raises the caller's error): the folder's, or for a
+ * single weights file a config.json beside it when its `_class_name` is `className` (a file saved next to a
+ * pipeline's config.json must not pick that up). Undefined when there is none.
+ */
+export function componentConfigJson(files: ComponentFiles, className: string, read: (path: string) => Record<string, unknown>): Record<string, unknown> | undefined {
+  if (files.configPath) return read(files.configPath);
+  const beside = join(dirname(files.weightsPath), 'config.json');
+  const json = existsSync(beside) ? read(beside) : undefined;
+  return json?._class_name === className ? json : undefined;
 }

@@ -3,15 +3,14 @@
 // .safetensors file (config.json beside it, or inferred from shapes), or an A1111 / ComfyUI single file
 // with `control_model.*` keys (config inferred from shapes, or given). The result is a compiled session
 // whose conditioning scale is an input, so strength changes never recompile.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { diffusersToLdmControlNetKey, LDM_CONTROLNET_PREFIX, type LdmControlNetLayout } from '../../weights/keymaps/ldmControlnet.ts';
-import { resolveComponent } from '../modelFolder.ts';
+import { componentConfigJson, resolveComponent } from '../modelFolder.ts';
 import { controlResidualShapes } from '../unet/unet.ts';
 import { hintScale, parseControlNetConfig, type ControlNetConfig } from './config.ts';
 import { buildControlNet } from './controlNet.ts';
@@ -142,12 +141,7 @@ function toConfig(c: ControlNetConfig | Record<string, unknown>): ControlNetConf
  */
 export function openControlNetCheckpoint(path: string, configOverride?: LoadControlNetOptions['config']): ControlNetCheckpoint {
   const files = resolveComponent(path, { subfolder: 'controlnet', weightNames: ['diffusion_pytorch_model.safetensors'], what: 'ControlNet' });
-  let configJson = files.configPath ? readConfigJson(files.configPath) : undefined;
-  if (!configJson) {
-    const beside = join(dirname(files.weightsPath), 'config.json');
-    const json = existsSync(beside) ? readConfigJson(beside) : undefined;
-    if (json?._class_name === 'ControlNetModel') configJson = json;
-  }
+  const configJson = componentConfigJson(files, 'ControlNetModel', readConfigJson);
   const reader = openSafetensors(files.weightsPath);
   try {
     const { layout, prefix } = detectLayout(reader);

@@ -1,13 +1,12 @@
 // Loading a diffusers T2IAdapter: a folder (config.json + diffusion_pytorch_model[.fp16].safetensors, or a
 // pipeline folder with adapter/), or a .safetensors file with diffusers keys (`adapter.*`), its config from
 // a T2IAdapter config.json beside it or inferred from shapes. Compiled for one image size.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
-import { resolveComponent } from '../modelFolder.ts';
+import { componentConfigJson, resolveComponent } from '../modelFolder.ts';
 import { adapterFeatureShapes, parseT2IAdapterConfig, type T2IAdapterConfig } from './config.ts';
 import { buildT2IAdapter } from './t2iAdapter.ts';
 
@@ -84,12 +83,7 @@ export async function loadT2IAdapter(path: string, opts: LoadT2IAdapterOptions):
     if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new T2IAdapterLoadError(`loadT2IAdapter: ${k} must be a positive integer, got ${opts[k]}`);
   }
   const files = resolveComponent(path, { subfolder: 'adapter', weightNames: ['diffusion_pytorch_model.safetensors', 'weights.safetensors'], what: 'T2IAdapter' });
-  let json = files.configPath ? readJson(files.configPath) : undefined;
-  if (!json) {
-    const beside = join(dirname(files.weightsPath), 'config.json');
-    const j = existsSync(beside) ? readJson(beside) : undefined;
-    if (j?._class_name === 'T2IAdapter') json = j;
-  }
+  const json = componentConfigJson(files, 'T2IAdapter', readJson);
   const reader = openSafetensors(files.weightsPath);
   try {
     if (!reader.has('adapter.body.0.resnets.0.block1.weight')) {
