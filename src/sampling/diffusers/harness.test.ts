@@ -4,24 +4,9 @@ import { describe, it, expect } from 'vitest';
 import { createTorchGenerator } from '../torchRandom.ts';
 import { createScheduler, fromConfig } from './index.ts';
 import type { DiffusersScheduler } from './types.ts';
+import { dummyModel, dummySample } from '../../../test/diffusersDummies.ts';
 
 const f32 = Math.fround;
-
-/** dummy_sample_deter: (arange(768).reshape(3,8,8,4) / 768).permute(3,0,1,2) → [4,3,8,8]. */
-function dummySample(): Float32Array {
-  const out = new Float32Array(768);
-  for (let b = 0; b < 4; b++)
-    for (let c = 0; c < 3; c++)
-      for (let h = 0; h < 8; h++)
-        for (let w = 0; w < 8; w++) out[((b * 3 + c) * 8 + h) * 8 + w] = f32((((c * 8 + h) * 8 + w) * 4 + b) / 768);
-  return out;
-}
-
-/** dummy_model: sample · t/(t + 1), t cast to float32. */
-const dummyModel = (x: Float32Array, t: number): Float32Array => {
-  const tf = f32(t);
-  return x.map((v) => f32(f32(v * tf) / f32(tf + 1)));
-};
 
 /** diffusers' full_loop: no scale_model_input, step gets the model output of the unscaled sample. */
 function fullLoop(sch: DiffusersScheduler, eta?: number): Float32Array {

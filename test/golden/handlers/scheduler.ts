@@ -8,6 +8,7 @@ import type { GoldenHandler } from '../handler.ts';
 import { fileExists, readBin, expectClose, type BinDType } from '../io.ts';
 import { createScheduler, parsePythonJson, resolveSchedulerClass } from '../../../src/sampling/diffusers/index.ts';
 import type { DiffusersScheduler, StepOptions } from '../../../src/sampling/diffusers/index.ts';
+import { dummyModel, dummySample } from '../../diffusersDummies.ts';
 
 const TOL = 1e-4;
 const f32 = Math.fround;
@@ -44,23 +45,6 @@ function tensor(dir: string, s: Schedule, name: string): number[] | Float32Array
   if (!e) return null;
   const data = readBin(join(dir, e.file), e.dtype);
   return data instanceof BigInt64Array ? Array.from(data, Number) : (data as Float32Array | Float64Array);
-}
-
-/** diffusers' dummy_sample_deter: (arange(768).reshape(3,8,8,4) / 768).permute(3,0,1,2), float32 [4,3,8,8]. */
-function testSample(): Float32Array {
-  const out = new Float32Array(768);
-  for (let b = 0; b < 4; b++)
-    for (let c = 0; c < 3; c++)
-      for (let h = 0; h < 8; h++)
-        for (let w = 0; w < 8; w++) out[((b * 3 + c) * 8 + h) * 8 + w] = f32((((c * 8 + h) * 8 + w) * 4 + b) / 768);
-  return out;
-}
-
-/** The test model x·t/(t+1) with t cast to float32. */
-function testModel(x: Float32Array, t: number): Float32Array {
-  const tf = f32(t);
-  const d = f32(tf + 1);
-  return x.map((v) => f32(f32(v * tf) / d));
 }
 
 function register(dir: string): void {
@@ -104,7 +88,7 @@ function register(dir: string): void {
   it('trajectory: model inputs, prev samples and intermediates (free-running loop)', () => {
     const sch = build();
     const n = sch.timesteps.length;
-    const x0 = testSample();
+    const x0 = dummySample();
     const size = x0.length;
     const noise = tensor(dir, s, 'noise') as Float32Array | null;
     const eta = typeof s.step_kwargs.eta === 'number' ? s.step_kwargs.eta : undefined;
@@ -119,7 +103,7 @@ function register(dir: string): void {
     if (initial) expectClose(`${label} initial_sample`, x, initial, TOL);
     sch.timesteps.forEach((t, i) => {
       const xIn = sch.scaleModelInput(x, t);
-      const eps = testModel(xIn, t);
+      const eps = dummyModel(xIn, t);
       const opts: StepOptions = { eta, noise: noise ? noise.subarray(i * size, (i + 1) * size) : undefined };
       const r = sch.step(eps, t, x, opts);
       put('model_inputs', i, xIn);
