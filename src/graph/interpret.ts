@@ -3,6 +3,7 @@
 // decomposed first, so this file only knows primitives.
 import { type Graph, type Shape, type Node, type DType, GraphError, numel, fmtShape } from './graph.ts';
 import { lowerGraph } from './fused.ts';
+import { f16BitsToF32 } from './half.ts';
 import { type WeightStore, requireParam } from './weights.ts';
 
 export interface HostTensor {
@@ -18,17 +19,8 @@ function fromBytes(dtype: DType, bytes: Uint8Array): Float64Array {
     case 'f32': return Float64Array.from(new Float32Array(copy.buffer));
     case 'i64': return Float64Array.from(new BigInt64Array(copy.buffer), Number);
     case 'bool': return Float64Array.from(copy);
-    case 'f16': return Float64Array.from(new Uint16Array(copy.buffer), halfToFloat);
+    case 'f16': return Float64Array.from(new Uint16Array(copy.buffer), f16BitsToF32);
   }
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 function strides(shape: Shape): number[] {

@@ -8,6 +8,11 @@ export interface ParamData {
   readonly shape: Shape;
   /** Little-endian bytes in `dtype`. */
   readonly bytes: Uint8Array;
+  /**
+   * The dtype the checkpoint stores this tensor in, when narrower than `dtype` (an fp16 file served
+   * as f32): the emitter can then keep it f16 in the model without losing anything.
+   */
+  readonly sourceDType?: 'f16';
 }
 
 export interface WeightStore {

@@ -108,7 +108,8 @@ export function applyLoras(base: WeightStore, loras: readonly LoraFile[], target
       if (p.dtype !== 'f32') throw new Error(`LoRA merge needs f32 weights; "${name}" is ${p.dtype}`);
       const w = new Float32Array(p.bytes.slice().buffer);
       for (const { file, module } of list) addDelta(w, p.shape, file, module, name);
-      return { dtype: 'f32', shape: p.shape, bytes: new Uint8Array(w.buffer) };
+      // A merged fp16 checkpoint stays an fp16-stored model: the delta is rounded like the base was.
+      return { dtype: 'f32', shape: p.shape, bytes: new Uint8Array(w.buffer), sourceDType: p.sourceDType };
     },
   };
   return { store, report: { patched: [...deltas.keys()], unmatched } };

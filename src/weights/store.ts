@@ -42,7 +42,8 @@ export function safetensorsWeights(readers: SafetensorsReader | readonly Safeten
       const [r, key] = hit;
       const info = r.info(key);
       const data = r.readF32(key);
-      return { dtype: 'f32', shape: info.shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return info.dtype === 'F16' ? { dtype: 'f32', shape: info.shape, bytes, sourceDType: 'f16' } : { dtype: 'f32', shape: info.shape, bytes };
     },
     keys: () => list.flatMap((r) => [...r.tensors.keys()]),
     fingerprint: () => (fp ??= createHash('sha256').update(JSON.stringify({ prefix, map: String(opts.keyMap ?? ''), files: list.map(readerFingerprint) })).digest('hex')),
