@@ -12,10 +12,9 @@
 // Prefixes: a bare open_clip state dict (`visual.`), ColorizeDiffusion single files, whose cond stage is
 // refnet.modules.embedder.OpenCLIP → FrozenOpenCLIPImageEmbedder with the tower at `.model`
 // (`cond_stage_model.visual.model.`), and SD2-style `cond_stage_model.model.visual.`.
-import { createHash } from 'node:crypto';
-import type { ParamData, WeightStore } from '../../graph/weights.ts';
+import type { WeightStore } from '../../graph/weights.ts';
 import type { SafetensorsReader } from '../safetensors.ts';
-import { safetensorsWeights } from '../store.ts';
+import { type OpenClipKey, openClipResblockKey, openClipTowerWeights, transposeMatrix } from './openClipTower.ts';
 
 export const OPENCLIP_VISION_PREFIXES = ['cond_stage_model.visual.model.', 'visual.', 'cond_stage_model.model.visual.', ''] as const;
 
@@ -51,13 +50,6 @@ export function detectOpenClipVisionLayout(reader: SafetensorsReader): OpenClipV
   return undefined;
 }
 
-interface OpenClipKey {
-  key: string;
-  /** Rows [start, end) of a fused in_proj tensor. */
-  rows?: [number, number];
-  transpose?: boolean;
-}
-
 /** Our (transformers) name → the OpenCLIP tensor, with a row slice for q/k/v and a transpose for the projection. */
 export function openClipVisionKey(name: string, width: number): OpenClipKey | undefined {
   const fixed: Record<string, OpenClipKey> = {
@@ -70,48 +62,12 @@ export function openClipVisionKey(name: string, width: number): OpenClipKey | un
     'vision_model.post_layernorm.bias': { key: 'ln_post.bias' },
     'visual_projection.weight': { key: 'proj', transpose: true },
   };
-  if (fixed[name]) return fixed[name];
-  const m = /^vision_model\.encoder\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
-  if (!m) return undefined;
-  const [, i, part, kind] = m;
-  const base = `transformer.resblocks.${i}`;
-  const qkv = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'].indexOf(part);
-  if (qkv >= 0) return { key: `${base}.attn.in_proj_${kind}`, rows: [qkv * width, (qkv + 1) * width] };
-  const parts: Record<string, string> = {
-    layer_norm1: 'ln_1', layer_norm2: 'ln_2', 'self_attn.out_proj': 'attn.out_proj', 'mlp.fc1': 'mlp.c_fc', 'mlp.fc2': 'mlp.c_proj',
-  };
-  return parts[part] ? { key: `${base}.${parts[part]}.${kind}` } : undefined;
-}
-
-function f32Param(data: Float32Array, shape: readonly number[]): ParamData {
-  return { dtype: 'f32', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return fixed[name] ?? openClipResblockKey(name, 'vision_model.encoder.', width);
 }
 
 /** A store serving transformers CLIP vision names from an OpenCLIP-layout file (any stored float dtype, served as f32). */
 export function openClipVisionWeights(reader: SafetensorsReader, layout: OpenClipVisionLayout): WeightStore {
-  let fp: string | undefined;
-  return {
-    get(name) {
-      const k = openClipVisionKey(name, layout.width);
-      const full = k && layout.prefix + k.key;
-      if (!k || !full || !reader.has(full)) return undefined;
-      const info = reader.info(full);
-      const data = reader.readF32(full);
-      if (k.rows) {
-        const cols = info.shape.length === 2 ? info.shape[1] : 1;
-        return f32Param(data.slice(k.rows[0] * cols, k.rows[1] * cols), info.shape.length === 2 ? [k.rows[1] - k.rows[0], cols] : [k.rows[1] - k.rows[0]]);
-      }
-      if (k.transpose && info.shape.length === 2) {
-        const [r, c] = info.shape;
-        const t = new Float32Array(r * c);
-        for (let a = 0; a < r; a++) for (let b = 0; b < c; b++) t[b * r + a] = data[a * c + b];
-        return f32Param(t, [c, r]);
-      }
-      return f32Param(data, info.shape);
-    },
-    keys: () => [...reader.tensors.keys()].filter((k) => k.startsWith(layout.prefix)),
-    fingerprint: () => (fp ??= createHash('sha256').update(`openclip-vision:${layout.prefix}:`).update(safetensorsWeights(reader).fingerprint()).digest('hex')),
-  };
+  return openClipTowerWeights(reader, layout.prefix, (name) => openClipVisionKey(name, layout.width), 'openclip-vision');
 }
 
 /**
@@ -133,9 +89,7 @@ export function toOpenClipVisionTensors(named: Record<string, { shape: readonly 
       out.set(key, fused);
     } else if (k.transpose) {
       const [r, c] = t.shape;
-      const tr = new Float32Array(r * c);
-      for (let a = 0; a < r; a++) for (let b = 0; b < c; b++) tr[b * r + a] = t.data[a * c + b];
-      out.set(key, { shape: [c, r], data: tr });
+      out.set(key, { shape: [c, r], data: transposeMatrix(t.data, r, c) });
     } else {
       out.set(key, { shape: [...t.shape], data: t.data });
     }
