@@ -1,10 +1,12 @@
 // `npm run bench -- unet`: full-size Stable Diffusion models on random weights with the real configs —
 // SD1.5 UNet at 512² and 768² (batch 1 and 2), VAE decode to 512², CLIP ViT-L/14 text. Reports ms,
-// effective GFLOPS (graph FLOPs / time), session creation time and peak RSS. Peak RSS is the process's
-// maximum so far, so run a single case (`-- unet` runs them in order) to read one model's peak.
+// effective GFLOPS (graph FLOPs / time), session creation time (a first compile: emission + ORT
+// optimisation) and the peak RSS of the case's own process.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Graph } from '../src/graph/graph.ts';
 import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
@@ -55,13 +57,36 @@ async function timeModel(name: string, g: Graph, runs: number, weightStorage: We
   }
 }
 
-export async function runUNetBench(): Promise<void> {
+interface BenchCase {
+  name: string;
+  build: () => Graph;
+  runs: number;
+  weightStorage?: WeightStorage;
+}
+
+function benchCases(): BenchCase[] {
   const unet = parseUNetConfig(SD15_CONFIG);
-  for (const [px, batch] of [[512, 1], [512, 2], [768, 1], [768, 2]] as const) {
-    await timeModel(`UNet sd15 ${px}² b${batch}`, buildUNetGraph(unet, { batch, height: px / 8, width: px / 8, seqLen: 77 }), 3);
+  const unetGraph = (px: number, batch: number) => () => buildUNetGraph(unet, { batch, height: px / 8, width: px / 8, seqLen: 77 });
+  return [
+    ...([[512, 1], [512, 2], [768, 1], [768, 2]] as const).map(([px, batch]) => ({ name: `UNet sd15 ${px}² b${batch}`, build: unetGraph(px, batch), runs: 3 })),
+    // What a user's fp16 checkpoint gets by default: weights stay f16 in memory, cast per layer.
+    { name: 'UNet sd15 512² b1 f16-w', build: unetGraph(512, 1), runs: 3, weightStorage: 'f16' },
+    { name: 'VAE decode 512²', build: () => vaeDecodeGraph(parseVaeConfig(SD_VAE), [1, 4, 64, 64]), runs: 2 },
+    { name: 'CLIP text L/14 b2', build: () => clipTextGraph(parseClipTextConfig(CLIP_L), { batch: 2 }), runs: 5 },
+  ];
+}
+
+/** Runs every case in its own process, so each line's peak RSS is that model's alone. */
+export async function runUNetBench(): Promise<void> {
+  const cases = benchCases();
+  for (let i = 0; i < cases.length; i++) {
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CASE_FLAG, String(i)], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench case "${cases[i].name}" failed (exit ${r.status})`);
   }
-  // What a user's fp16 checkpoint gets by default: weights stay f16 in memory, cast per layer.
-  await timeModel('UNet sd15 512² b1 f16-w', buildUNetGraph(unet, { batch: 1, height: 64, width: 64, seqLen: 77 }), 3, 'f16');
-  await timeModel('VAE decode 512²', vaeDecodeGraph(parseVaeConfig(SD_VAE), [1, 4, 64, 64]), 2);
-  await timeModel('CLIP text L/14 b2', clipTextGraph(parseClipTextConfig(CLIP_L), { batch: 2 }), 5);
+}
+
+const CASE_FLAG = '--models-bench-case';
+if (process.argv[2] === CASE_FLAG) {
+  const c = benchCases()[Number(process.argv[3])];
+  await timeModel(c.name, c.build(), c.runs, c.weightStorage);
 }
