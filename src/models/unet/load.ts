@@ -11,7 +11,7 @@ import { openSafetensors, type SafetensorsReader } from '../../weights/safetenso
 import { safetensorsWeights } from '../../weights/store.ts';
 import { diffusersToLdmUnetKey, LDM_UNET_PREFIX, type LdmUnetLayout } from '../../weights/keymaps/ldmUnet.ts';
 import { parseUNetConfig, type UNetConfig } from './config.ts';
-import { buildUNet, controlResidualShapes } from './unet.ts';
+import { adapterFeatureInputShapes, buildUNet, controlResidualShapes } from './unet.ts';
 import { conditioningScale } from './conditioningEmbedding.ts';
 import { inferLdmUNetConfig } from './ldmConfig.ts';
 
@@ -36,6 +36,8 @@ export interface LoadUNetOptions extends UNetShapes, CompileOptions {
   config?: UNetConfig | Record<string, unknown>;
   /** Declare ControlNet residual inputs (down + mid); forward feeds zeros when they are not given. */
   controlNet?: boolean;
+  /** Declare this many T2I-Adapter feature inputs (see buildUNetGraph); forward feeds zeros for absent ones. */
+  adapterFeatures?: number;
 }
 
 export interface UNetForwardInputs {
@@ -48,6 +50,8 @@ export interface UNetForwardInputs {
   timeIds?: Float32Array;
   downResiduals?: readonly Float32Array[];
   midResidual?: Float32Array;
+  /** T2I-Adapter features, already scaled (one per declared input, in order). */
+  adapterFeatures?: readonly Float32Array[];
 }
 
 export interface LoadedUNet {
@@ -97,8 +101,19 @@ export function ldmLayout(config: UNetConfig): LdmUnetLayout {
   return { layersPerBlock: config.down.map((d) => d.layers), upBlockHasAttention: config.up.map((u) => u.attention) };
 }
 
+export interface UNetGraphOptions {
+  /** Inputs down_residual_0..k and mid_residual (ControlNet). */
+  controlNet?: boolean;
+  /**
+   * Inputs adapter_feature_0..n−1 (T2I-Adapter): one per down level, plus optionally one added after the mid
+   * block; shapes from adapterFeatureInputShapes. 0 or absent declares none and leaves the graph (and its
+   * hash) exactly as without adapters.
+   */
+  adapterFeatures?: number;
+}
+
 /** Declares the UNet's graph inputs for the given sizes and builds it; output "out_sample". */
-export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: { controlNet?: boolean } = {}): Graph {
+export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: UNetGraphOptions = {}): Graph {
   const { batch: b, height: h, width: w, seqLen } = shapes;
   const g = createGraph('unet');
   const sample = g.input('sample', 'f32', [b, config.inChannels, h, w]);
@@ -117,7 +132,10 @@ export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: { c
     downResiduals = rs.down.map((shape, k) => g.input(`down_residual_${k}`, 'f32', shape));
     midResidual = g.input('mid_residual', 'f32', rs.mid);
   }
-  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual });
+  const adapterFeatures = opts.adapterFeatures
+    ? adapterFeatureInputShapes(config, b, h, w, opts.adapterFeatures).map((shape, k) => g.input(`adapter_feature_${k}`, 'f32', shape))
+    : undefined;
+  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual, adapterFeatures });
   g.output('out_sample', out.sample); // ONNX names must be unique: the input is "sample"
   return g;
 }
@@ -175,7 +193,12 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
   }
   const { config, reader, file } = openUNetCheckpoint(path, opts.config);
   try {
-    const graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet });
+    let graph: Graph;
+    try {
+      graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet, adapterFeatures: opts.adapterFeatures });
+    } catch (e) {
+      throw new UNetLoadError(`loadUNet: ${(e as Error).message}`);
+    }
     const w = unetWeights(reader, config);
     const used = new Set([...graph.params.keys()].map(w.fileKey));
     const unusedKeys = [...reader.tensors.keys()].filter((k) => k.startsWith(w.prefix) && !used.has(k));
@@ -222,15 +245,19 @@ async function runUNet(model: CompiledModel, shapes: Record<string, readonly num
   };
   const optional: [string, Float32Array | undefined][] = [['blueprint', x.blueprint], ['text_embeds', x.textEmbeds], ['time_ids', x.timeIds], ['mid_residual', x.midResidual]];
   x.downResiduals?.forEach((r, k) => optional.push([`down_residual_${k}`, r]));
+  x.adapterFeatures?.forEach((f, k) => optional.push([`adapter_feature_${k}`, f]));
   for (const [name, v] of optional) {
     if (!v) continue;
-    if (!(name in shapes)) throw new UNetLoadError(`UNet forward: got ${name}, but this UNet has no such input${name.includes('residual') ? ' (load it with controlNet: true)' : ''}`);
+    if (!(name in shapes)) {
+      const hint = name.includes('residual') ? ' (load it with controlNet: true)' : name.startsWith('adapter_feature_') ? ` (load it with adapterFeatures: ${x.adapterFeatures!.length})` : '';
+      throw new UNetLoadError(`UNet forward: got ${name}, but this UNet has no such input${hint}`);
+    }
     feeds[name] = v;
   }
   for (const [name, shape] of Object.entries(shapes)) {
     const n = shape.reduce((p, q) => p * q, 1);
-    // Absent ControlNet residuals mean "no ControlNet": zeros leave the UNet unchanged.
-    if (!feeds[name] && /residual/.test(name)) feeds[name] = new Float32Array(n);
+    // Absent ControlNet residuals / adapter features mean "none": zeros leave the UNet unchanged.
+    if (!feeds[name] && /residual|adapter_feature/.test(name)) feeds[name] = new Float32Array(n);
     if (!feeds[name]) throw new UNetLoadError(`UNet forward: missing input ${name} [${shape.join(',')}]`);
     if (feeds[name].length !== n) throw new UNetLoadError(`UNet forward: ${name} has ${feeds[name].length} values, expected [${shape.join(',')}] = ${n}`);
   }

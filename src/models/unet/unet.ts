@@ -2,8 +2,16 @@
 // with diffusers' parameter names, following UNet2DConditionModel.forward (v0.21):
 //   emb = time_embedding(time_proj(t)) [+ add_embedding(text_embeds ‖ add_time_proj(time_ids))]
 //   h = conv_in(sample) [+ controlnet_cond_embedding(blueprint)]
-//   down blocks (skips collected) → [skips += ControlNet down residuals] → mid [+ mid residual]
-//   up blocks (consuming skips) → conv_norm_out → SiLU → conv_out.
+//   down blocks (skips collected) [+ T2I-Adapter feature i inside level i] → [skips += ControlNet down
+//   residuals] → mid [+ adapter feature] [+ mid residual] → up blocks (consuming skips) → conv_norm_out →
+//   SiLU → conv_out.
+// T2I-Adapter features follow v0.21's `down_block_additional_residuals` without a mid residual (later
+// versions: `down_intrablock_additional_residuals`): feature i goes to down level i while features remain —
+// a CrossAttnDownBlock2D adds it to the output of its LAST resnet+attention pair, before that skip is
+// recorded and before the downsampler; a DownBlock2D gets `sample += feature` after the whole block (after
+// its downsampler when it has one), and since that in-place add hits the tensor that is also the block's
+// last skip state, the skip carries the feature too. One feature more than levels whose shape equals the
+// mid block's output is added after the mid block (T2I-Adapter-XL).
 import type { Graph, Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import * as nn from '../../graph/nn.ts';
@@ -26,6 +34,8 @@ export interface UNetInputs {
   /** ControlNet residuals, one per skip state (see controlResidualShapes), added the diffusers way. */
   downResiduals?: readonly Tensor[];
   midResidual?: Tensor;
+  /** T2I-Adapter features, already scaled (see adapterResidualShapes for where each goes). */
+  adapterFeatures?: readonly Tensor[];
   /** SDXL "text_time": pooled text embedding [B, D] and micro-conditioning ids [B, 6]. */
   textEmbeds?: Tensor;
   timeIds?: Tensor;
@@ -103,6 +113,29 @@ export function controlResidualShapes(config: UNetConfig, batch: number, height:
   return { down, mid: [batch, config.mid.channels, ...last] };
 }
 
+/**
+ * Where T2I-Adapter features are added: `down[i]` is the shape of the state feature i is added to in
+ * down level i (see the header), `mid` that of the mid block's output (where a further feature may go).
+ */
+export function adapterResidualShapes(config: UNetConfig, batch: number, height: number, width: number): { down: number[][]; mid: number[] } {
+  let size: [number, number] = [height, width];
+  const down = config.down.map((d) => {
+    const inside = size;
+    if (d.downsample) size = [Math.floor((size[0] - 1) / 2) + 1, Math.floor((size[1] - 1) / 2) + 1];
+    const at = d.type === 'CrossAttnDownBlock2D' ? inside : size;
+    return [batch, d.outChannels, ...at];
+  });
+  return { down, mid: [batch, config.mid.channels, ...size] };
+}
+
+/** Shapes of the first `count` adapter features a UNet takes: one per down level, then at most one after the mid block. */
+export function adapterFeatureInputShapes(config: UNetConfig, batch: number, height: number, width: number, count: number): number[][] {
+  const L = config.down.length;
+  if (!Number.isInteger(count) || count < 0 || count > L + 1) throw new Error(`UNet: takes 0 to ${L + 1} T2I-Adapter features (${L} down levels + one after the mid block), got ${count}`);
+  const s = adapterResidualShapes(config, batch, height, width);
+  return [...s.down, s.mid].slice(0, count);
+}
+
 export interface UNetOutputs {
   sample: Tensor;
   /** Intermediate values named like diffusers' modules (time_proj, conv_in, down_blocks.0, …), for tracing. */
@@ -130,11 +163,19 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   trace.conv_in = stem.convIn;
   if (stem.condEmbedding) trace.controlnet_cond_embedding = stem.condEmbedding;
 
+  const features = inputs.adapterFeatures ?? [];
+  if (features.length) {
+    adapterFeatureInputShapes(config, b, h, w, features.length).forEach((shape, k) => expectShape(`T2I-Adapter feature ${k}`, features[k], shape));
+  }
+
   let x = stem.out;
   let skips: Tensor[] = [x];
   config.down.forEach((level, i) => {
     const input = x;
-    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ctx, level, config)));
+    const f = features[i];
+    // DownBlock2D: after the downsampler when there is one, else after the last layer (both before the skip is recorded).
+    const extras = !f ? {} : level.type === 'CrossAttnDownBlock2D' || !level.downsample ? { residualAfterLayers: f } : { residualAfterDownsample: f };
+    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ctx, level, config, extras)));
     x = r.out;
     skips.push(...r.skips);
     trace[`down_blocks.${i}`] = x;
@@ -152,7 +193,9 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
 
   const midIn = x;
   x = g.within('mid_block', () => midBlock(midIn, emb, ctx, config));
-  trace.mid_block = x; // as a forward hook on mid_block sees it: before the ControlNet residual
+  trace.mid_block = x; // as a forward hook on mid_block sees it: before the adapter feature and the ControlNet residual
+  const midFeature = features[config.down.length];
+  if (midFeature) x = op.add(x, midFeature);
   if (inputs.midResidual) {
     expectShape('mid residual', inputs.midResidual, shapes.mid);
     x = op.add(x, inputs.midResidual);
