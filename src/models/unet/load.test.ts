@@ -7,6 +7,7 @@ import { openSafetensors } from '../../weights/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { f32ToF16Array } from '../../weights/dtype.ts';
 import { loadUNet, openUNetCheckpoint, type UNetForwardInputs } from './load.ts';
+import { loadT2IAdapter } from '../t2iAdapter/load.ts';
 
 const TINY = join(goldenRoot, 'models/unet_tiny');
 const tmp = mkdtempSync(join(tmpdir(), 'inkflow-unet-'));
@@ -152,5 +153,60 @@ describe('loadUNet', () => {
     expect(Array.from(await b.forward(case1))).toEqual(Array.from(await a.forward(case1)));
     await a.release();
     await b.release();
+  });
+});
+
+describe('loadUNet with T2I-Adapter features (golden unet_tiny + t2i_adapter_tiny)', () => {
+  const ADAPTER = join(goldenRoot, 'models/t2i_adapter_tiny');
+  const case0: UNetForwardInputs = {
+    sample: readF32(join(TINY, 'case0.in.sample.bin')),
+    timestep: 999,
+    encoderHiddenStates: readF32(join(TINY, 'case0.in.encoder_hidden_states.bin')),
+  };
+  const shapes0 = { batch: 1, height: 8, width: 8, seqLen: io.case0.tensors['case0.in.encoder_hidden_states'].shape[1] as number, cacheDir: false as const };
+
+  it('zero features give the no-adapter output; the adapter\'s features (×scale) change it', async () => {
+    // The tiny adapter's features for a 64² image are [1,32,8,8] and [1,64,4,4]: exactly the tiny UNet's
+    // level-0 (CrossAttn, 8×8) and level-1 (DownBlock2D without downsampler, 4×4) injection points.
+    const adapter = await loadT2IAdapter(ADAPTER, { batch: 1, height: 64, width: 64, cacheDir: false });
+    const plain = await loadUNet(TINY, shapes0);
+    const u = await loadUNet(TINY, { ...shapes0, adapterFeatures: 2 });
+    try {
+      expect(adapter.featureShapes).toEqual([u.inputShapes.adapter_feature_0, u.inputShapes.adapter_feature_1]);
+      const features = await adapter.forward(readF32(join(ADAPTER, 'case0.in.image.bin')));
+      const base = await plain.forward(case0);
+      expect(maxDiff(base, readF32(join(TINY, 'case0.out.sample.bin')))).toBeLessThan(1e-4);
+      const zeros = await u.forward(case0); // absent features are fed as zeros
+      const explicitZeros = await u.forward({ ...case0, adapterFeatures: features.map((f) => new Float32Array(f.length)) });
+      expect(Array.from(explicitZeros)).toEqual(Array.from(zeros));
+      const zeroErr = maxDiff(zeros, base);
+      const full = await u.forward({ ...case0, adapterFeatures: features });
+      const half = await u.forward({ ...case0, adapterFeatures: features.map((f) => f.map((v) => v * 0.5)) });
+      console.log(`tiny UNet + tiny adapter: zero features vs no adapter max|Δ| ${zeroErr.toExponential(2)}; scale 1 moves the output by ${maxDiff(full, base).toFixed(3)}, scale 0.5 by ${maxDiff(half, base).toFixed(3)}`);
+      expect(zeroErr).toBeLessThan(1e-5);
+      expect(maxDiff(full, base)).toBeGreaterThan(1e-2);
+      expect(maxDiff(half, base)).toBeGreaterThan(1e-3);
+      expect(maxDiff(half, full)).toBeGreaterThan(1e-3);
+      // Only the level-1 feature: the DownBlock2D path alone also moves the output.
+      const deep = await u.forward({ ...case0, adapterFeatures: [new Float32Array(features[0].length), features[1]] });
+      expect(maxDiff(deep, base)).toBeGreaterThan(1e-3);
+    } finally {
+      await adapter.release();
+      await plain.release();
+      await u.release();
+    }
+  });
+
+  it('explains adapter inputs that do not fit', async () => {
+    await expect(loadUNet(TINY, { ...shapes0, adapterFeatures: 4 })).rejects.toThrow(/takes 0 to 3 T2I-Adapter features/);
+    const plain = await loadUNet(TINY, shapes0);
+    const u = await loadUNet(TINY, { ...shapes0, adapterFeatures: 2 });
+    try {
+      await expect(plain.forward({ ...case0, adapterFeatures: [new Float32Array(2048)] })).rejects.toThrow(/no such input \(load it with adapterFeatures: 1\)/);
+      await expect(u.forward({ ...case0, adapterFeatures: [new Float32Array(10)] })).rejects.toThrow(/adapter_feature_0 has 10 values, expected \[1,32,8,8\]/);
+    } finally {
+      await plain.release();
+      await u.release();
+    }
   });
 });
