@@ -1,10 +1,12 @@
 // A checkpoint's UNet compiled lazily per input shape (shapes are static in the IR), over a weight
-// store that may carry merged LoRAs. One session per (batch, latent size, context length, ControlNet).
+// store that may carry merged LoRAs. One session per (batch, latent size, context length, ControlNet,
+// number of T2I-Adapter features).
 import type { WeightStore } from '../../graph/weights.ts';
 import { compiledModels } from '../../runtime/compiledModels.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { buildUNetGraph } from '../unet/load.ts';
 import type { UNetConfig } from '../unet/config.ts';
+import { adapterFeatureInputShapes } from '../unet/unet.ts';
 import { CheckpointError } from './family.ts';
 
 export interface UNetRunShape {
@@ -16,6 +18,8 @@ export interface UNetRunShape {
   seqLen: number;
   /** Declare ControlNet residual inputs. */
   controlNet: boolean;
+  /** Declare this many T2I-Adapter feature inputs (absent or 0: none, and the same session as before adapters existed). */
+  adapterFeatures?: number;
 }
 
 export interface UNetRunInputs {
@@ -26,6 +30,8 @@ export interface UNetRunInputs {
   encoderHiddenStates: Float32Array;
   downResiduals?: readonly Float32Array[];
   midResidual?: Float32Array;
+  /** T2I-Adapter features for the whole batch, already scaled (shape.adapterFeatures of them). */
+  adapterFeatures?: readonly Float32Array[];
 }
 
 export interface UNetRunner {
@@ -36,7 +42,9 @@ export interface UNetRunner {
 
 export function unetRunner(config: UNetConfig, store: WeightStore, opts: CompileOptions): UNetRunner {
   const sessions = compiledModels(store, opts);
-  const session = (shape: UNetRunShape) => sessions.get(JSON.stringify(shape), () => buildUNetGraph(config, shape, { controlNet: shape.controlNet }));
+  // The key leaves adapterFeatures out when there are none, so those sessions keep their old keys.
+  const key = ({ adapterFeatures, ...rest }: UNetRunShape) => JSON.stringify(adapterFeatures ? { ...rest, adapterFeatures } : rest);
+  const session = (shape: UNetRunShape) => sessions.get(key(shape), () => buildUNetGraph(config, shape, { controlNet: shape.controlNet, adapterFeatures: shape.adapterFeatures }));
   return {
     config,
     async forward(shape, x) {
@@ -56,6 +64,15 @@ export function unetRunner(config: UNetConfig, store: WeightStore, opts: Compile
         }
         x.downResiduals.forEach((r, k) => (feeds[`down_residual_${k}`] = r));
         feeds.mid_residual = x.midResidual;
+      }
+      const count = shape.adapterFeatures ?? 0;
+      if ((x.adapterFeatures?.length ?? 0) !== count) throw new CheckpointError(`UNet with ${count} T2I-Adapter feature inputs got ${x.adapterFeatures?.length ?? 0} features`);
+      if (count) {
+        const shapes = adapterFeatureInputShapes(config, b, h, w, count);
+        x.adapterFeatures!.forEach((f, k) => {
+          need(`T2I-Adapter feature ${k}`, f, shapes[k].reduce((p, q) => p * q, 1));
+          feeds[`adapter_feature_${k}`] = f;
+        });
       }
       const out = await model.run(feeds);
       return out.out_sample.data as Float32Array;
