@@ -1,5 +1,5 @@
 // The denoiser D(x, σ) handed to the ComfyUI sampler: UNet + classifier-free guidance + ControlNet
-// residuals + inpainting, in k-diffusion space (comfy/samplers.py, comfy/model_base.py):
+// residuals + T2I-Adapter features (fixed over the steps) + inpainting, in k-diffusion space (comfy/samplers.py, comfy/model_base.py):
 //   t      = nearest training timestep of σ;  x_in = x / √(σ² + 1)
 //   UNet   one batch-2N call: [uncond × N ‖ cond × N] (only cond when cfg = 1, as ComfyUI skips uncond)
 //          inpainting checkpoints get [x_in ‖ mask ‖ masked-image latent] along channels
@@ -25,6 +25,8 @@ export interface DenoiserSetup {
   negative: TextConditioning;
   cfg: number;
   controls: readonly PreparedControl[];
+  /** T2I-Adapter features for one batch entry, scaled and summed; every UNet batch entry (both CFG halves) gets them. */
+  adapterFeatures?: readonly Float32Array[];
   /** KSamplerX0Inpaint: [N·C·h·w] mask (1 = denoise), the model-space latent and the initial noise. */
   noiseMask?: { mask: Float32Array; latent: Float32Array; noise: Float32Array };
   /** Inpainting checkpoints: [1·h·w] rounded mask and [N·C·h·w] model-space masked-image latent. */
@@ -48,6 +50,7 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
   const concat = s.inpaintConcat;
   if (inC !== c && !concat) throw new Error(`the UNet takes ${inC} input channels; an inpainting checkpoint needs an init image and a mask`);
   const useControl = s.controls.length > 0;
+  const adapter = s.adapterFeatures?.length ? s.adapterFeatures.map((f) => repeatBatch(f, B)) : undefined;
   let zeros: ReturnType<typeof zeroResiduals> | undefined;
 
   return async (xRaw, sigma) => {
@@ -98,8 +101,12 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
       }
     }
     const out = await unet.forward(
-      { batch: B, height: h, width: w, seqLen, controlNet: useControl },
-      useControl ? { sample, timestep, encoderHiddenStates: ctx, ...(downResiduals ? { downResiduals, midResidual } : (zeros ??= zeroResiduals(unet, B, h, w))) } : { sample, timestep, encoderHiddenStates: ctx },
+      { batch: B, height: h, width: w, seqLen, controlNet: useControl, ...(adapter ? { adapterFeatures: adapter.length } : {}) },
+      {
+        sample, timestep, encoderHiddenStates: ctx,
+        ...(useControl ? (downResiduals ? { downResiduals, midResidual } : (zeros ??= zeroResiduals(unet, B, h, w))) : {}),
+        ...(adapter ? { adapterFeatures: adapter } : {}),
+      },
     );
     const outC = unet.config.outChannels;
     if (outC !== c) throw new Error(`UNet outputs ${outC} channels, latent has ${c}`);
@@ -124,6 +131,12 @@ function xInBatch(xIn: Float32Array, n: number, B: number, per: number): Float32
   const out = new Float32Array(B * per);
   for (let b = 0; b < B; b++) out.set(xIn.subarray((b % n) * per, (b % n + 1) * per), b * per);
   return out;
+}
+
+function repeatBatch(one: Float32Array, B: number): Float32Array {
+  const all = new Float32Array(one.length * B);
+  for (let b = 0; b < B; b++) all.set(one, b * one.length);
+  return all;
 }
 
 function addInto(a: Float32Array, b: Float32Array): void {

@@ -1,8 +1,9 @@
 // txt2img, img2img and inpainting in one entry point — ComfyUI's graph
 //   CheckpointLoaderSimple → [LoraLoader] → CLIPTextEncode ×2 → EmptyLatentImage | VAEEncode |
 //   VAEEncodeForInpaint → [ControlNetApplyAdvanced ×k] → KSampler → VAEDecode → [ImageCompositeMasked]
-// as thin orchestration: prompts → conditioning, image → latent, the ComfyUI sampler over a denoiser
-// that wraps UNet + CFG (+ ControlNet, + inpainting), latent → images.
+// as thin orchestration: prompts → conditioning, image → latent, [T2I-Adapter images → features], the
+// ComfyUI sampler over a denoiser that wraps UNet + CFG (+ ControlNet, + adapter features, + inpainting),
+// latent → images.
 import type { Image } from '../../imaging/image.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import { growMaskForInpaint } from '../../imaging/masks.ts';
@@ -15,6 +16,8 @@ import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingD
 import { alignTokenLengths, encodeParsedPrompt, parsePrompt, promptLoras } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
+import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 
 export type InpaintMode = 'vae-encode-for-inpaint' | 'noise-mask';
@@ -53,6 +56,8 @@ export interface GenerateRequest {
    */
   inpaintMode?: InpaintMode;
   controlNets?: readonly ControlNetUse[];
+  /** T2I-Adapters (diffusers semantics: features × scale, summed over adapters, at every step). */
+  adapters?: readonly T2IAdapterUse[];
   /** LoRAs besides the `<lora:name:w>` tags of the prompts. */
   loras?: readonly LoraSpec[];
   /** Folders where `<lora:name>` tags are looked up. */
@@ -74,11 +79,15 @@ export interface GenerateOptions {
   onProgress?: (p: GenerateProgress) => void;
   /** Aborting stops at the next step (or stage) with the signal's reason. */
   signal?: AbortSignal;
+  /** Compile options for the models a request opens itself (T2I-Adapters); default: the compile cache, CPU. */
+  compile?: CompileOptions;
 }
 
 export interface GenerateTimings {
   textMs: number;
   encodeMs: number;
+  /** Loading and running the T2I-Adapters (once per generation). */
+  adapterMs: number;
   /** Sampling wall time (UNet + ControlNet calls + sampler arithmetic). */
   sampleMs: number;
   /** UNet (+ ControlNet) calls only. */
@@ -142,6 +151,7 @@ export function resolveSettings(req: GenerateRequest): ResolvedSettings {
   const denoise = req.denoise ?? 1;
   if (!(denoise >= 0 && denoise <= 1)) throw new GenerateError(`denoise must be in [0, 1], got ${denoise}`);
   if (req.mask && !req.init) throw new GenerateError('a mask needs an init image to inpaint');
+  req.adapters?.forEach(validateAdapterUse);
   const width = req.width ?? req.init?.width ?? 512;
   const height = req.height ?? req.init?.height ?? 512;
   const s: ResolvedSettings = {
@@ -252,6 +262,12 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     const encodeMs = init ? performance.now() - t0 : 0;
     signal?.throwIfAborted();
 
+    // T2I-Adapters: run once, before the UNet is made resident.
+    t0 = performance.now();
+    const adapter = await adapterFeatures(req.adapters ?? [], ckpt.unetConfig, w, h, opts.compile, signal);
+    const adapterMs = performance.now() - t0;
+    signal?.throwIfAborted();
+
     // Sampling.
     t0 = performance.now();
     const unet = await model.useUNet();
@@ -262,7 +278,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     const scale = Math.fround(ckpt.latentScale);
     const denoiser = createDenoiser({
       unet, modelSampling, batch: n, channels: c, height: h, width: w,
-      positive, negative, cfg: s.cfg, controls, timing, inpaintConcat,
+      positive, negative, cfg: s.cfg, controls, adapterFeatures: adapter, timing, inpaintConcat,
       noiseMask: noiseMaskLatent && latentImage ? { mask: noiseMaskLatent, latent: latentImage.map((v) => v * scale), noise } : undefined,
     });
     const result = await comfySample({
@@ -289,7 +305,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       images, latent: result.latent, latentShape,
       settings: { ...s, width, height },
       loras: { applied: loras, ...reports },
-      timings: { textMs, encodeMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, decodeMs, totalMs: performance.now() - tStart },
+      timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, decodeMs, totalMs: performance.now() - tStart },
     };
   } finally {
     if (model !== ckpt) await model.release();

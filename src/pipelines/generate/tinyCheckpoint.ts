@@ -1,5 +1,5 @@
 // Test-only: tiny Stable-Diffusion-shaped checkpoints assembled from the golden tiny models
-// (unet_tiny, vae_tiny, the tiny CLIP text tower, cn_c16_16_32_32) and the CLIP tokenizer tables in
+// (unet_tiny, vae_tiny, the tiny CLIP text tower, cn_c16_16_32_32, t2i_adapter_tiny) and the CLIP tokenizer tables in
 // ../shared/data. The VAE halves the image once (factor 2) and the UNet has two levels, so a 16×16
 // image is an 8×8 latent and a whole pipeline run takes well under a second per step.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,8 @@ import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
 export const GOLDEN_ROOT = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'));
 export const TOKENIZER_DIR = resolve(join(import.meta.dirname, '../../../../shared/data/clip-tokenizer'));
 export const TINY_CONTROLNET = join(GOLDEN_ROOT, 'controlnet', 'cn_c16_16_32_32');
+/** diffusers T2IAdapter, channels (32, 64): its features fit unet_tiny's two levels (64² image → 8² latent). */
+export const TINY_T2I_ADAPTER = join(GOLDEN_ROOT, 'models', 't2i_adapter_tiny');
 
 const UNET = join(GOLDEN_ROOT, 'models', 'unet_tiny');
 const VAE = join(GOLDEN_ROOT, 'models', 'vae_tiny');
