@@ -1,4 +1,4 @@
-// `inkflow generate`: txt2img / img2img / inpainting / ControlNet from the command line, with ComfyUI's
+// `inkflow generate`: txt2img / img2img / inpainting / ControlNet / T2I-Adapter from the command line, with ComfyUI's
 // sampler and scheduler names and seeds. Every setting goes into the PNG (tEXt `prompt` = ComfyUI API
 // prompt, `inkflow` = the exact record), and `--from image.png` regenerates from it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -58,6 +58,11 @@ ControlNet (repeat the group for several):
   --sketch-fidelity F     0–1: sets strength = F and end = F together (the comic slider)
   --guess-mode            ControlNet guess mode (no control on the unconditional half)
 
+T2I-Adapter (repeat the group for several; their scaled features add up):
+  --t2i-adapter PATH      T2I-Adapter (diffusers folder or .safetensors with diffusers keys)
+  --adapter-image IMAGE   its control image (sketch, line art, depth, …); resized to the output size
+  --adapter-scale X       adapter_conditioning_scale, default 1 (0–10; 0 = off)
+
 output and runtime:
   -o, --output FILE       output PNG (default out.png; with -n 3: out.png, out-2.png, out-3.png)
   --from IMAGE.png        take every setting from an image's metadata; other options override
@@ -94,6 +99,9 @@ const OPTIONS = {
   end: { type: 'string', multiple: true },
   'sketch-fidelity': { type: 'string' },
   'guess-mode': { type: 'boolean' },
+  't2i-adapter': { type: 'string', multiple: true },
+  'adapter-image': { type: 'string', multiple: true },
+  'adapter-scale': { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
   from: { type: 'string' },
   device: { type: 'string' },
@@ -179,7 +187,7 @@ function progressBar(): (p: GenerateProgress) => void {
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'generate images (txt2img, img2img, inpainting, ControlNet) with ComfyUI samplers and seeds',
+  summary: 'generate images (txt2img, img2img, inpainting, ControlNet, T2I-Adapter) with ComfyUI samplers and seeds',
   help: HELP,
   async run(argv) {
     let parsed;
@@ -229,6 +237,24 @@ export const generateCommand: Command = {
       controls = from.controlNets ?? [];
     }
 
+    // T2I-Adapters: groups by position, like ControlNets.
+    const adapterPaths = v['t2i-adapter'] ?? [];
+    let adapters: NonNullable<GenerationRecord['adapters']>;
+    if (adapterPaths.length) {
+      const images = v['adapter-image'] ?? [];
+      if (images.length !== adapterPaths.length) throw new UsageError(`${adapterPaths.length} --t2i-adapter but ${images.length} --adapter-image: give one --adapter-image per --t2i-adapter`);
+      const scales = v['adapter-scale'] ?? [];
+      if (scales.length > adapterPaths.length) throw new UsageError(`${scales.length} --adapter-scale for ${adapterPaths.length} --t2i-adapter`);
+      adapters = adapterPaths.map((path, i) => {
+        const scale = num('adapter-scale', scales[i] ?? scales[0]) ?? 1;
+        if (!(scale >= 0 && scale <= 10)) throw new UsageError(`--adapter-scale must be in [0, 10], got ${scale}`);
+        return { path: resolve(path), image: resolve(images[i]), scale };
+      });
+    } else {
+      if (v['adapter-image']?.length || v['adapter-scale']?.length) throw new UsageError('--adapter-image / --adapter-scale need --t2i-adapter');
+      adapters = from.adapters ?? [];
+    }
+
     const init = v.init ? resolve(v.init) : from.init;
     const mask = v.mask ? resolve(v.mask) : v.init ? undefined : from.mask;
     const rec: GenerationRecord = {
@@ -244,6 +270,7 @@ export const generateCommand: Command = {
       clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? 1,
       loras: v.lora ? v.lora.map(parseLora).map((l) => ({ ...l, path: resolve(l.path) })) : from.loras ?? [],
       controlNets: controls,
+      ...(adapters.length ? { adapters } : {}),
       ...(init ? { init } : {}),
       ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? 6 } : {}),
       ...(inpaintMode ? { inpaintMode } : {}),
@@ -257,6 +284,8 @@ export const generateCommand: Command = {
     const initImage: Image | undefined = init ? await decodeImage(readInput(init), 3, init) : undefined;
     const maskImage = mask ? await loadMask(mask) : undefined;
     const hints = await Promise.all(controls.map((c) => decodeImage(readInput(c.hint), 3, c.hint)));
+    const adapterImages = await Promise.all(adapters.map((a) => decodeImage(readInput(a.image), 3, a.image)));
+    for (const a of adapters) if (!existsSync(a.path)) throw new UsageError(`T2I-Adapter not found: ${a.path}`);
     const ckpt = loadCheckpoint(model, {
       provider: device, residency: 'one', tokenizerDir: v.tokenizer,
       prediction: prediction === undefined ? undefined : prediction === 'eps' ? 'eps' : 'v_prediction',
@@ -277,7 +306,8 @@ export const generateCommand: Command = {
           init: initImage, mask: maskImage, growMaskBy: rec.growMaskBy, inpaintMode: rec.inpaintMode,
           loras: rec.loras, lorasDirs: v.loras ?? [],
           controlNets: controls.map((c, i) => ({ controlNet: nets[i], hint: hints[i], strength: c.strength, startPercent: c.startPercent, endPercent: c.endPercent, guessMode: c.guessMode })),
-        }, { onProgress: progressBar(), signal: ac.signal });
+          adapters: adapters.map((a, i) => ({ path: a.path, image: adapterImages[i], scale: a.scale })),
+        }, { onProgress: progressBar(), signal: ac.signal, compile: { provider: device } });
       } finally {
         process.off('SIGINT', onSigint);
       }

@@ -1,7 +1,8 @@
 // A generation as a ComfyUI API-format prompt (what ComfyUI writes into a PNG's `prompt` tEXt chunk), and
 // back. The graph is the one a ComfyUI user would build for the same image:
 //   CheckpointLoaderSimple → LoraLoader* → CLIPSetLastLayer? → CLIPTextEncode ×2
-//   → ControlNetLoader + LoadImage + ControlNetApplyAdvanced (chained)
+//   → ControlNetLoader + LoadImage + ControlNetApplyAdvanced (chained; T2I-Adapters too, which ComfyUI
+//     loads with ControlNetLoader and applies with strength = scale)
 //   → EmptyLatentImage | LoadImage → VAEEncode | VAEEncodeForInpaint | VAEEncode + SetLatentNoiseMask
 //   → KSampler → VAEDecode → SaveImage
 // `<lora:…>` tags become LoraLoader nodes and leave the CLIPTextEncode text, since ComfyUI's encoder would
@@ -40,6 +41,8 @@ export interface GenerationRecord {
   /** LoRAs given outside the prompt (tags stay in the prompt text). */
   loras: { path: string; strengthModel: number; strengthClip: number }[];
   controlNets: { path: string; hint: string; strength: number; startPercent: number; endPercent: number; guessMode?: boolean }[];
+  /** T2I-Adapters (absent in records written before they existed). */
+  adapters?: { path: string; image: string; scale: number }[];
   sketchFidelity?: number;
   prediction?: string;
 }
@@ -83,7 +86,11 @@ export function toComfyPrompt(rec: GenerationRecord): ComfyPrompt {
   if (rec.clipSkip !== 1) clip = [add('CLIPSetLastLayer', { stop_at_clip_layer: -rec.clipSkip, clip }), 0];
   let positive: Link = [add('CLIPTextEncode', { text: tagsOk ? pos.text : rec.prompt, clip }), 0];
   let negative: Link = [add('CLIPTextEncode', { text: tagsOk ? neg.text : rec.negative, clip }), 0];
-  for (const c of rec.controlNets) {
+  const controls = [
+    ...rec.controlNets,
+    ...(rec.adapters ?? []).map((a) => ({ path: a.path, hint: a.image, strength: a.scale, startPercent: 0, endPercent: 1 })),
+  ];
+  for (const c of controls) {
     const net = add('ControlNetLoader', { control_net_name: basename(c.path) });
     const img = add('LoadImage', { image: basename(c.hint) });
     const apply = add('ControlNetApplyAdvanced', {
