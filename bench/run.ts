@@ -4,6 +4,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   unet: async () => (await import('./models.ts')).runUNetBench(),
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
   flat: async () => (await import('./flat.ts')).runFlatBench(),
+  lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

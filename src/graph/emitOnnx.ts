@@ -13,6 +13,11 @@ const { onnx } = onnxProto;
 type TensorProto = InstanceType<typeof onnx.TensorProto>;
 
 export const OPSET = 21;
+/**
+ * Bumped whenever the ONNX a graph lowers to changes (a new lowering, a different fusion): compile
+ * caches key on it, so a cached model built by an older emitter is rebuilt instead of reused.
+ */
+export const EMITTER_VERSION = 2;
 export const IR_VERSION = 10;
 /** Protobuf messages cannot exceed 2 GiB; stay clear of it with inline weights. */
 export const MAX_INLINE_BYTES = 1.8e9;
@@ -37,6 +42,21 @@ export interface EmitOptions {
   weightStorage?: WeightStorage;
   /** Filled in by emitOnnx: how many parameters it stored as f16. */
   report?: { f16Params: number };
+  /** Lowering choices, for benchmarks that compare them; the defaults are the measured winners. */
+  lowering?: LoweringChoice;
+}
+
+export interface LoweringChoice {
+  /**
+   * GroupNorm's per-channel affine after InstanceNormalization: one BatchNormalization pass (mean 0,
+   * var 0, epsilon 1: exactly x·scale + bias) or a Mul pass then an Add pass. Default 'batchNorm'.
+   */
+  groupNormAffine?: 'batchNorm' | 'mulAdd';
+  /**
+   * Slices of a Linear's output along its features (GEGLU's hidden/gate chunks) become Linears on
+   * the matching weight rows, so ORT runs two Gemms instead of one Gemm and a Split copy. Default true.
+   */
+  splitSlicedLinears?: boolean;
 }
 
 export function fuseSet(choice: FuseChoice = 'all'): Set<FusedOp> {
@@ -145,7 +165,13 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     initializers.push(onnx.TensorProto.create({ name: names.get(id)!, dims: [...c.shape], dataType: ELEM[c.dtype], rawData: toBytes(c.data) }));
   }
 
-  for (const n of g.nodes) nodes.push(...emitNode(n, g, names, i64Const, f32Const));
+  const lowering = { groupNormAffine: 'batchNorm', splitSlicedLinears: true, ...opts.lowering } as const;
+  const sliced = lowering.splitSlicedLinears ? findSlicedLinears(g) : { rewrite: new Map<Node, SlicedLinear>(), skip: new Set<Node>() };
+  for (const n of g.nodes) {
+    if (sliced.skip.has(n)) continue;
+    const linear = sliced.rewrite.get(n);
+    nodes.push(...(linear ? emitSlicedLinear(n, linear, names, i64Const) : emitNode(n, g, names, i64Const, f32Const, lowering)));
+  }
   const outputs = g.outputs.map((o) => {
     nodes.push({ opType: 'Identity', input: [names.get(o.id)!], output: [o.name], name: `out_${o.name}` });
     return valueInfo(o.name, g.values[o.id]);
@@ -171,7 +197,78 @@ const DIRECT = new Set([
   'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos', 'Abs', 'Reciprocal', 'MatMul',
 ]);
 
-function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readonly number[]) => string, f32: (v: readonly number[]) => string): object[] {
+/** A Linear (x·Wᵀ, optionally + b) whose output is only ever sliced along its last axis. */
+interface SlicedLinear {
+  x: number;
+  weight: number;
+  bias?: number;
+}
+
+/**
+ * Finds Slice nodes that cut the output of a Linear with parameter weights along the feature axis,
+ * where that output has no other use: each such Slice is emitted as its own Linear on the weight's
+ * rows (ORT folds the weight Slice into a new initializer), and the full Linear is not emitted.
+ */
+function findSlicedLinears(g: Graph): { rewrite: Map<Node, SlicedLinear>; skip: Set<Node> } {
+  const producer = new Map<number, Node>();
+  const consumers = new Map<number, Node[]>();
+  for (const n of g.nodes) {
+    for (const id of n.outputs) producer.set(id, n);
+    for (const id of n.inputs) consumers.set(id, [...(consumers.get(id) ?? []), n]);
+  }
+  const graphOutputs = new Set(g.outputs.map((o) => o.id));
+  const isParam = (id: number, rank: number) => g.values[id].kind === 'param' && g.values[id].shape.length === rank;
+  const onlyUse = (id: number, user: Node) => !graphOutputs.has(id) && consumers.get(id)?.length === 1 && consumers.get(id)![0] === user;
+  const featureSlice = (n: Node) => {
+    const rank = g.values[n.inputs[0]].shape.length;
+    const axes = n.attrs.axes as number[];
+    return n.op === 'Slice' && axes.length === 1 && axes[0] === rank - 1 && (n.attrs.steps as number[])[0] === 1;
+  };
+  const rewrite = new Map<Node, SlicedLinear>();
+  const skip = new Set<Node>();
+  const seen = new Set<number>();
+  for (const s of g.nodes) {
+    if (!featureSlice(s) || seen.has(s.inputs[0])) continue;
+    const out = s.inputs[0];
+    seen.add(out);
+    const users = consumers.get(out) ?? [];
+    if (graphOutputs.has(out) || !users.every(featureSlice)) continue;
+    let add: Node | undefined = producer.get(out);
+    let mm = add;
+    let bias: number | undefined;
+    if (add?.op === 'Add' && isParam(add.inputs[1], 1)) {
+      bias = add.inputs[1];
+      mm = producer.get(add.inputs[0]);
+      if (!mm || !onlyUse(add.inputs[0], add)) continue;
+    } else {
+      add = undefined;
+    }
+    if (mm?.op !== 'MatMul') continue;
+    const t = producer.get(mm.inputs[1]);
+    if (t?.op !== 'Transpose' || (t.attrs.perm as number[]).join() !== '1,0' || !isParam(t.inputs[0], 2) || !onlyUse(mm.inputs[1], mm)) continue;
+    for (const u of users) rewrite.set(u, { x: mm.inputs[0], weight: t.inputs[0], bias });
+    for (const n of [t, mm, add]) if (n) skip.add(n);
+  }
+  return { rewrite, skip };
+}
+
+function emitSlicedLinear(s: Node, l: SlicedLinear, names: Map<number, string>, i64: (v: readonly number[]) => string): object[] {
+  const out = names.get(s.outputs[0])!;
+  const [start] = s.attrs.starts as number[];
+  const [end] = s.attrs.ends as number[];
+  const rows = (param: number, name: string) => ({ opType: 'Slice', input: [names.get(param)!, i64([start]), i64([end]), i64([0])], output: [name], name: `Slice_${name}` });
+  const t = (x: string) => `${out}_sl_${x}`;
+  const matmulOut = l.bias === undefined ? out : t('mm');
+  const nodes: object[] = [
+    rows(l.weight, t('w')),
+    { opType: 'Transpose', input: [t('w')], output: [t('wt')], attribute: [attr('perm', [1, 0], 'ints')], name: `Transpose_${t('wt')}` },
+    { opType: 'MatMul', input: [names.get(l.x)!, t('wt')], output: [matmulOut], name: `MatMul_${matmulOut}` },
+  ];
+  if (l.bias !== undefined) nodes.push(rows(l.bias, t('b')), { opType: 'Add', input: [matmulOut, t('b')], output: [out], name: `Add_${out}` });
+  return nodes;
+}
+
+function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readonly number[]) => string, f32: (v: readonly number[]) => string, lowering: Required<LoweringChoice>): object[] {
   const input = n.inputs.map((id) => names.get(id)!);
   const output = n.outputs.map((id) => names.get(id)!);
   const a = n.attrs;
@@ -209,10 +306,16 @@ function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readon
         mk('Reshape', [input[0], i64([x[0], groups, -1])], t('grouped')),
         mk('InstanceNormalization', [t('grouped'), f32(Array(groups).fill(1)), f32(Array(groups).fill(0))], t('normed'), [attr('epsilon', a.eps as number, 'float')]),
         mk('Reshape', [t('normed'), i64(x)], t('back')),
-        mk('Reshape', [input[1], i64([x[1], ...spatial])], t('scale')),
-        mk('Reshape', [input[2], i64([x[1], ...spatial])], t('bias')),
-        mk('Mul', [t('back'), t('scale')], t('scaled')),
-        { opType: 'Add', input: [t('scaled'), t('bias')], output, name: `Add_${output[0]}` },
+        // var 0 with epsilon 1 makes BatchNormalization exactly back·scale + bias, in one pass.
+        ...(lowering.groupNormAffine === 'batchNorm' ? [{
+          opType: 'BatchNormalization', input: [t('back'), input[1], input[2], f32(Array(x[1]).fill(0)), f32(Array(x[1]).fill(0))],
+          output, attribute: [attr('epsilon', 1, 'float')], name: `BatchNormalization_${output[0]}`,
+        }] : [
+          mk('Reshape', [input[1], i64([x[1], ...spatial])], t('scale')),
+          mk('Reshape', [input[2], i64([x[1], ...spatial])], t('bias')),
+          mk('Mul', [t('back'), t('scale')], t('scaled')),
+          { opType: 'Add', input: [t('scaled'), t('bias')], output, name: `Add_${output[0]}` },
+        ]),
       ];
     }
     case 'LayerNorm': return [node('LayerNormalization', [attr('axis', -1, 'int'), attr('epsilon', a.eps as number, 'float')])];

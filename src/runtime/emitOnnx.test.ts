@@ -10,6 +10,10 @@ import { FUSED_OPS } from '../graph/fused.ts';
 import { interpret } from '../graph/interpret.ts';
 import { memoryWeights, type WeightStore } from '../graph/weights.ts';
 import { compile } from './session.ts';
+import { openSession } from './ortSession.ts';
+import { emitOnnx, type LoweringChoice } from '../graph/emitOnnx.ts';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -60,6 +64,14 @@ const CASES: Case[] = [
     const t = op.transpose(op.reshape(x, [6, 4]), [1, 0]);
     const s = op.slice(t, [0, 1], [1, -5], [4, 6], [2, 1]);
     return op.concat([s, op.expand(inp([1, 5]), [2, 5])], 1);
+  } },
+  { name: 'sliced linear with bias (GEGLU chunks)', covers: [], build: (_g, inp) => {
+    const h = nn.linear(inp([2, 3, 6]), 'ff', 6, 8);
+    return op.mul(op.slice(h, [2], [0], [4]), op.sigmoid(op.slice(h, [2], [4], [8])));
+  } },
+  { name: 'sliced linear also used whole (not rewritten)', covers: [], build: (_g, inp) => {
+    const h = nn.linear(inp([3, 6]), 'p', 6, 8, false);
+    return op.add(op.slice(h, [1], [2], [5]), op.reduceSum(h, [1]));
   } },
   { name: 'softmax', covers: ['Softmax'], build: (_g, inp) => op.add(op.softmax(inp([3, 4, 5]), 1), op.softmax(inp([3, 4, 5]), -1)) },
   { name: 'resize nearest', covers: ['ResizeNearest'], build: (_g, inp) => op.resizeNearest(inp([1, 2, 3, 4]), 2, 3) },
@@ -125,4 +137,46 @@ describe('ONNX emitter matches the reference interpreter', () => {
     it(`${c.name} (fused lowering)`, async () => expect(await check(c, 'all')).toBeLessThan(1e-5));
     it(`${c.name} (decomposed)`, async () => expect(await check(c, 'none')).toBeLessThan(1e-5));
   }
+});
+
+describe('lowering choices', () => {
+  const opTypes = (bytes: Uint8Array) => onnxProto.onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType!);
+  function gegluAndNorm() {
+    const g = createGraph();
+    const x = g.input('x', 'f32', [1, 8, 2, 3]);
+    const tokens = op.reshape(op.transpose(nn.groupNorm(x, 'gn', 4), [0, 2, 3, 1]), [1, 6, 8]);
+    const h = nn.linear(tokens, 'ff', 8, 12);
+    g.output('y', op.mul(op.slice(h, [2], [0], [6]), nn.gelu(op.slice(h, [2], [6], [12]))));
+    const r = rng(5);
+    const params: Record<string, Float32Array> = {};
+    const shapes: Record<string, Shape> = {};
+    for (const [name, id] of g.params) {
+      shapes[name] = g.values[id].shape;
+      params[name] = randn(numel(shapes[name]), r);
+    }
+    return { g, weights: memoryWeights(params, shapes), x: randn(48, r) };
+  }
+
+  it('slices of a Linear become Linears on weight rows, and GroupNorm\'s affine one BatchNormalization', () => {
+    const { g, weights } = gegluAndNorm();
+    const after = opTypes(emitOnnx(g, weights));
+    const before = opTypes(emitOnnx(g, weights, { lowering: { groupNormAffine: 'mulAdd', splitSlicedLinears: false } }));
+    expect(after.filter((t) => t === 'MatMul')).toHaveLength(2);
+    expect(before.filter((t) => t === 'MatMul')).toHaveLength(1);
+    expect(after).toContain('BatchNormalization');
+    expect(before).not.toContain('BatchNormalization');
+  });
+
+  it('every choice gives the same result', async () => {
+    const { g, weights, x } = gegluAndNorm();
+    const choices: LoweringChoice[] = [{}, { groupNormAffine: 'mulAdd', splitSlicedLinears: false }, { groupNormAffine: 'mulAdd' }, { splitSlicedLinears: false }];
+    const outs: Float32Array[] = [];
+    for (const lowering of choices) {
+      const s = await openSession(emitOnnx(g, weights, { lowering }), { threads: 1 });
+      outs.push((await s.run({ x: new ort.Tensor('float32', x, [1, 8, 2, 3]) })).y.data as Float32Array);
+      await s.release();
+    }
+    const expected = interpret(g, { x: { shape: [1, 8, 2, 3], data: x } }, weights).y.data;
+    for (const out of outs) for (let i = 0; i < expected.length; i++) expect(Math.abs(out[i] - expected[i])).toBeLessThan(1e-5);
+  });
 });
