@@ -65,14 +65,6 @@ const CASES: Case[] = [
     const s = op.slice(t, [0, 1], [1, -5], [4, 6], [2, 1]);
     return op.concat([s, op.expand(inp([1, 5]), [2, 5])], 1);
   } },
-  { name: 'sliced linear with bias (GEGLU chunks)', covers: [], build: (_g, inp) => {
-    const h = nn.linear(inp([2, 3, 6]), 'ff', 6, 8);
-    return op.mul(op.slice(h, [2], [0], [4]), op.sigmoid(op.slice(h, [2], [4], [8])));
-  } },
-  { name: 'sliced linear also used whole (not rewritten)', covers: [], build: (_g, inp) => {
-    const h = nn.linear(inp([3, 6]), 'p', 6, 8, false);
-    return op.add(op.slice(h, [1], [2], [5]), op.reduceSum(h, [1]));
-  } },
   { name: 'softmax', covers: ['Softmax'], build: (_g, inp) => op.add(op.softmax(inp([3, 4, 5]), 1), op.softmax(inp([3, 4, 5]), -1)) },
   { name: 'resize nearest', covers: ['ResizeNearest'], build: (_g, inp) => op.resizeNearest(inp([1, 2, 3, 4]), 2, 3) },
   { name: 'gather + argmax', covers: ['Gather', 'ArgMax'], build: (_g, inp) => {
@@ -157,19 +149,45 @@ describe('lowering choices', () => {
     return { g, weights: memoryWeights(params, shapes), x: randn(48, r) };
   }
 
-  it('slices of a Linear become Linears on weight rows, and GroupNorm\'s affine one BatchNormalization', () => {
+  it('slices of a Linear become Linears on weight rows, GroupNorm\'s affine one BatchNormalization, its stats a LayerNormalization', () => {
     const { g, weights } = gegluAndNorm();
-    const after = opTypes(emitOnnx(g, weights));
-    const before = opTypes(emitOnnx(g, weights, { lowering: { groupNormAffine: 'mulAdd', splitSlicedLinears: false } }));
+    const after = opTypes(emitOnnx(g, weights, { lowering: { groupNormAffine: 'batchNorm', splitSlicedLinears: true, groupNormStats: 'layerNorm' } }));
+    const before = opTypes(emitOnnx(g, weights));
     expect(after.filter((t) => t === 'MatMul')).toHaveLength(2);
     expect(before.filter((t) => t === 'MatMul')).toHaveLength(1);
     expect(after).toContain('BatchNormalization');
     expect(before).not.toContain('BatchNormalization');
+    expect(after).toContain('LayerNormalization');
+    expect(after).not.toContain('InstanceNormalization');
+  });
+
+  it('rewrites a bias-free Linear too, and leaves one whose whole output is also used', async () => {
+    const g = createGraph();
+    const x = g.input('x', 'f32', [5, 6]);
+    const a = nn.linear(x, 'a', 6, 8, false);
+    const b = nn.linear(x, 'b', 6, 8);
+    g.output('y', op.add(op.mul(op.slice(a, [1], [0], [4]), op.slice(a, [1], [4], [8])), op.add(op.slice(b, [1], [2], [6]), op.reduceSum(b, [1]))));
+    const r = rng(9);
+    const params: Record<string, Float32Array> = {};
+    const shapes: Record<string, Shape> = {};
+    for (const [name, id] of g.params) {
+      shapes[name] = g.values[id].shape;
+      params[name] = randn(numel(shapes[name]), r);
+    }
+    const weights = memoryWeights(params, shapes);
+    const bytes = emitOnnx(g, weights, { lowering: { splitSlicedLinears: true } });
+    expect(opTypes(bytes).filter((t) => t === 'MatMul')).toHaveLength(3);
+    const xs = randn(30, r);
+    const s = await openSession(bytes, { threads: 1 });
+    const got = (await s.run({ x: new ort.Tensor('float32', xs, [5, 6]) })).y.data as Float32Array;
+    await s.release();
+    const expected = interpret(g, { x: { shape: [5, 6], data: xs } }, weights).y.data;
+    for (let i = 0; i < expected.length; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-4);
   });
 
   it('every choice gives the same result', async () => {
     const { g, weights, x } = gegluAndNorm();
-    const choices: LoweringChoice[] = [{}, { groupNormAffine: 'mulAdd', splitSlicedLinears: false }, { groupNormAffine: 'mulAdd' }, { splitSlicedLinears: false }];
+    const choices: LoweringChoice[] = [{}, { groupNormAffine: 'batchNorm' }, { groupNormStats: 'layerNorm' }, { splitSlicedLinears: true }, { groupNormAffine: 'batchNorm', groupNormStats: 'layerNorm', splitSlicedLinears: true }];
     const outs: Float32Array[] = [];
     for (const lowering of choices) {
       const s = await openSession(emitOnnx(g, weights, { lowering }), { threads: 1 });
