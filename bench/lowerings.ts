@@ -39,7 +39,7 @@ function transformerBlock(): Graph {
 
 /**
  * INKFLOW_LOWERING_CASES picks cases (default transformer,vae), INKFLOW_LOWERING_VARIANTS variants by
- * label, separated by '|' (default all). Models over 2 GB are emitted with external data; the UNet
+ * label, separated by '|' (default all), INKFLOW_LOWERING_ROUNDS the rounds. Models over 2 GB are emitted with external data; the UNet
  * holds one ~3.4 GB session per variant, so it runs only when asked for.
  */
 const CASES: Record<string, { build: () => Graph; rounds: number }> = {
@@ -82,7 +82,8 @@ export async function runLoweringsBench(cases = (process.env.INKFLOW_LOWERING_CA
     }
     const outputs: Float32Array[] = [];
     for (const s of sessions) outputs.push(Object.values(await s.session.run(feeds))[0].data as Float32Array); // also the warm-up
-    for (let r = 0; r < c.rounds; r++) {
+    const rounds = Number(process.env.INKFLOW_LOWERING_ROUNDS ?? c.rounds);
+    for (let r = 0; r < rounds; r++) {
       for (const s of sessions) {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
@@ -93,7 +94,7 @@ export async function runLoweringsBench(cases = (process.env.INKFLOW_LOWERING_CA
       }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    console.log(`${name}: ${c.rounds} alternating rounds`);
+    console.log(`${name}: ${rounds} alternating rounds`);
     sessions.forEach((s, i) => {
       let diff = 0;
       for (let k = 0; k < outputs[0].length; k++) diff = Math.max(diff, Math.abs(outputs[i][k] - outputs[0][k]));
