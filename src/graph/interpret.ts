@@ -158,37 +158,17 @@ function runNode(n: Node, ins: HostTensor[], out: Shape): Float64Array {
     case 'Transpose': {
       const perm = a.perm as number[];
       const is = strides(ins[0].shape);
-      const os = strides(out);
-      for (let i = 0; i < size; i++) {
-        let rem = i;
-        let src = 0;
-        for (let d = 0; d < out.length; d++) {
-          const c = Math.floor(rem / os[d]);
-          rem -= c * os[d];
-          src += c * is[perm[d]];
-        }
-        res[i] = ins[0].data[src];
-      }
-      return res;
+      return gatherByCoord(ins[0].data, out, (d, c) => c * is[perm[d]]);
     }
     case 'Slice': {
       const axes = a.axes as number[];
       const starts = a.starts as number[];
       const steps = a.steps as number[];
       const is = strides(ins[0].shape);
-      const os = strides(out);
-      for (let i = 0; i < size; i++) {
-        let rem = i;
-        let src = 0;
-        for (let d = 0; d < out.length; d++) {
-          const c = Math.floor(rem / os[d]);
-          rem -= c * os[d];
-          const k = axes.indexOf(d);
-          src += (k >= 0 ? starts[k] + c * steps[k] : c) * is[d];
-        }
-        res[i] = ins[0].data[src];
-      }
-      return res;
+      return gatherByCoord(ins[0].data, out, (d, c) => {
+        const k = axes.indexOf(d);
+        return (k >= 0 ? starts[k] + c * steps[k] : c) * is[d];
+      });
     }
     case 'Concat': {
       const axis = a.axis as number;
@@ -265,6 +245,27 @@ function runNode(n: Node, ins: HostTensor[], out: Shape): Float64Array {
     }
   }
   throw new GraphError(`interpret: unknown op ${n.op}`);
+}
+
+/**
+ * out[i] = src[Σ_d offset(d, coord_d)] over the output coordinates of i: the index arithmetic that
+ * Transpose and Slice share (each says where output coordinate c along axis d sits in the input).
+ */
+function gatherByCoord(src: Float64Array, out: Shape, offset: (axis: number, coord: number) => number): Float64Array {
+  const size = numel(out);
+  const os = strides(out);
+  const res = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    let rem = i;
+    let at = 0;
+    for (let d = 0; d < out.length; d++) {
+      const c = Math.floor(rem / os[d]);
+      rem -= c * os[d];
+      at += offset(d, c);
+    }
+    res[i] = src[at];
+  }
+  return res;
 }
 
 function matmul(x: HostTensor, y: HostTensor, out: Shape): Float64Array {
