@@ -9,6 +9,7 @@
 // read them as words. Files are referenced by base name, as ComfyUI's loaders list them.
 import { basename } from 'node:path';
 import { parsePromptWeights } from '../../models/prompt/weights.ts';
+import type { ResolvedSettings } from './generate.ts';
 
 export interface ComfyNode {
   class_type: string;
@@ -18,26 +19,15 @@ export interface ComfyNode {
 
 export type ComfyPrompt = Record<string, ComfyNode>;
 
-/** Everything needed to regenerate an image (stored as JSON in the `inkflow` tEXt chunk). */
-export interface GenerationRecord {
+/**
+ * Everything needed to regenerate an image (stored as JSON in the `inkflow` tEXt chunk): the resolved
+ * sampling settings (growMaskBy only with a mask) plus the model, input files and add-ons.
+ */
+export interface GenerationRecord extends Omit<ResolvedSettings, 'growMaskBy'> {
   model: string;
-  prompt: string;
-  negative: string;
-  /** Decimal string: seeds go up to 2^64. */
-  seed: string;
-  steps: number;
-  cfg: number;
-  sampler: string;
-  scheduler: string;
-  width: number;
-  height: number;
-  batch: number;
-  denoise: number;
-  clipSkip: number;
   init?: string;
   mask?: string;
   growMaskBy?: number;
-  inpaintMode?: 'vae-encode-for-inpaint' | 'noise-mask';
   /** LoRAs given outside the prompt (tags stay in the prompt text). */
   loras: { path: string; strengthModel: number; strengthClip: number }[];
   controlNets: { path: string; hint: string; strength: number; startPercent: number; endPercent: number; guessMode?: boolean }[];
