@@ -8,6 +8,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LAYERS: readonly (readonly string[])[] = [
+  ['files'], // user-given names, atomic outputs, bounded reads: below everything that touches disk
   ['graph'],
   ['runtime'],
   ['weights'],
