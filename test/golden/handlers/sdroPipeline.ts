@@ -79,8 +79,11 @@ export const handler: GoldenHandler = {
   name: 'sdro pipeline',
   recognise(dir) {
     if (isSdroFolder(dir)) return true;
+    // A broken SDRO folder (missing component) must still be claimed so it fails loudly, but other
+    // diffusers pipelines (sdxl_pipeline) with a manifest are not ours.
     const m = readManifest(dir);
-    return !!m && fileExists(join(dir, 'model_index.json'));
+    if (!m || !fileExists(join(dir, 'model_index.json'))) return false;
+    return /ReferenceOnly/.test(String(JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name));
   },
   register(dir) {
     const manifest = readManifest(dir);
