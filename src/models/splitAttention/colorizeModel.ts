@@ -10,7 +10,9 @@ import type { SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { unetWeights } from '../unet/load.ts';
 import type { UNetConfig } from '../unet/config.ts';
+import { levelSizes } from '../unet/unet.ts';
 import { buildSplitUNet, checkSplitUNetConfig, hintShapes, type UNetPart } from './splitUNet.ts';
+import { splitCrossAttentionHook } from './splitTransformer.ts';
 import { sketchEncoder, SKETCH_ENCODER_SCALE } from './sketchEncoder.ts';
 import { modeFlags, type ColorizeMode } from './modes.ts';
 import type { LoraBranch, LoraRankFn } from './splitCrossAttention.ts';
@@ -47,6 +49,8 @@ export interface LoraLayout {
   loraBlocks: UNetPart[];
   /** True when the attn2 at this diffusers path has LoRA weights. */
   loraAt: (attn2: string) => boolean;
+  /** Query width of the attn2 at a path (from its to_q weight), when known. */
+  channelsAt?: (attn2: string) => number | undefined;
   ranks: LoraRankFn;
 }
 
@@ -98,6 +102,60 @@ export function buildColorizeUNetGraph(config: UNetConfig, shapes: ColorizeUNetS
   return g;
 }
 
+/** Heads of the attn2 at a diffusers path (its level's). */
+function headsAt(config: UNetConfig, attn2: string): number {
+  const m = /^(down_blocks|up_blocks)\.(\d+)\./.exec(attn2);
+  if (attn2.startsWith('mid_block.')) return config.mid.heads;
+  if (!m) throw new Error(`not a UNet attn2 path: ${attn2}`);
+  return (m[1] === 'down_blocks' ? config.down : config.up)[Number(m[2])].heads;
+}
+
+/** The feature-map size of the attn2 at a diffusers path for a latent of height×width. */
+export function attentionMapSize(config: UNetConfig, attn2: string, height: number, width: number): [number, number] {
+  const sizes = levelSizes(config, height, width);
+  if (attn2.startsWith('mid_block.')) return sizes[sizes.length - 1];
+  const m = /^(down_blocks|up_blocks)\.(\d+)\./.exec(attn2);
+  if (!m) throw new Error(`not a UNet attn2 path: ${attn2}`);
+  const level = m[1] === 'down_blocks' ? Number(m[2]) : config.up.length - 1 - Number(m[2]);
+  return sizes[Math.min(level, sizes.length - 1)];
+}
+
+export interface AttentionProbeShapes {
+  batch: number;
+  /** Feature map of the attention. */
+  mapHeight: number;
+  mapWidth: number;
+  /** Latent size (the sketch mask's). */
+  height: number;
+  width: number;
+  tokens: number;
+}
+
+/**
+ * One attn2 of the UNet on its own, for checking a module against recorded inputs: inputs x [B, h·w, C]
+ * (the norm2 output), context [B, L, D], sketch_mask [B,1,H,W] (split modes); outputs `trace:<attn2>:<kind>`.
+ */
+export function buildAttentionProbeGraph(config: UNetConfig, attn2: string, shapes: AttentionProbeShapes, settings: ColorizeSettings, lora: LoraLayout): Graph {
+  const g = createGraph('colorize-attention-probe');
+  const s = shapes;
+  const channels = lora.channelsAt?.(attn2) ?? config.crossAttentionDim;
+  const x = g.input('x', 'f32', [s.batch, s.mapHeight * s.mapWidth, channels]);
+  const context = g.input('context', 'f32', [s.batch, s.tokens, config.crossAttentionDim]);
+  const mask = modeFlags(settings.mode).split ? g.input('sketch_mask', 'f32', [s.batch, 1, s.height, s.width]) : undefined;
+  const sink = { at: new Set([attn2]), sink: (p: string, kind: string, t: Tensor) => g.output(traceOutputName(p, kind), t) };
+  const hook = splitCrossAttentionHook({ context, mask }, attentionSettings(config, settings, lora, sink));
+  const parts = attn2.split('.');
+  const build = (k: number): void => {
+    if (k === parts.length) {
+      hook(s.mapHeight, s.mapWidth)(x, context, headsAt(config, attn2));
+      return;
+    }
+    g.within(parts[k], () => build(k + 1));
+  };
+  build(0);
+  return g;
+}
+
 /** The sketch encoder graph: sketch [B,3,8h,8w] → hint_0…hint_n; params under control_encoder. */
 export function buildSketchEncoderGraph(config: UNetConfig, batch: number, height: number, width: number, sketchChannels = 3): Graph {
   const g = createGraph('colorize-sketch-encoder');
@@ -134,7 +192,8 @@ export function loraLayoutFromWeights(store: WeightStore, config: UNetConfig): L
     if (!p) throw new Error(`missing LoRA weight "${key}": this mode needs the ${branch === 'fg' ? 'foreground' : 'background'} LoRA (use mode vanilla for a model without it)`);
     return p.shape[0];
   };
-  return { loraBlocks, loraAt, ranks };
+  const channelsAt = (attn2: string) => store.get(`${attn2}.to_q.weight`)?.shape[0];
+  return { loraBlocks, loraAt, ranks, channelsAt };
 }
 
 /** The two weight views of a ColorizeDiffusion single file (or a diffusers-keyed file with control_encoder.* keys). */
@@ -151,6 +210,8 @@ export interface ColorizeDiffusionModel {
   readonly lora: LoraLayout;
   /** sketches [B,3,8h,8w] → hints (one Float32Array per hint, batch B). */
   encodeSketch(batch: number, height: number, width: number, sketch: Float32Array): Promise<Float32Array[]>;
+  /** One attn2 on its own (buildAttentionProbeGraph): feeds x, context, sketch_mask; returns its traces by kind. */
+  probeAttention(attn2: string, shapes: AttentionProbeShapes, feeds: Record<string, Float32Array>): Promise<Record<string, Float32Array>>;
   /** One UNet call; feeds by graph input name; `trace` lists attn2 paths whose intermediate tensors to return. */
   unet(shapes: ColorizeUNetShapes, feeds: Record<string, Float32Array>, trace?: readonly string[]): Promise<{ out: Float32Array; traces: Record<string, Float32Array> }>;
   release(): Promise<void>;
@@ -177,6 +238,13 @@ export function colorizeDiffusionModel(
       const m = await sketchEncoders.get(`${batch}:${height}x${width}`, () => buildSketchEncoderGraph(config, batch, height, width));
       const out = await m.run({ sketch });
       return hintShapes(config, batch, height, width).map((_, k) => out[`hint_${k}`].data as Float32Array);
+    },
+    async probeAttention(attn2, shapes, feeds) {
+      const key = `probe:${attn2}:${JSON.stringify(shapes)}`;
+      const m = await unets.get(key, () => buildAttentionProbeGraph(config, attn2, shapes, settings, lora));
+      const res = await m.run(feeds);
+      const prefix = traceOutputName(attn2, '');
+      return Object.fromEntries(Object.entries(res).map(([n, t]) => [n.slice(prefix.length), t.data as Float32Array]));
     },
     async unet(shapes, feeds, trace = []) {
       const key = `${shapes.batch}:${shapes.height}x${shapes.width}:${shapes.tokens}:${trace.join(',')}`;

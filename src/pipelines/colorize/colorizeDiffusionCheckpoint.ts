@@ -12,6 +12,7 @@
 import { basename } from 'node:path';
 import type { WeightStore } from '../../graph/weights.ts';
 import { compile, type CompiledModel, type ExecutionProvider } from '../../runtime/session.ts';
+import type { FuseChoice } from '../../graph/emitOnnx.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
@@ -40,6 +41,8 @@ export interface LoadColorizeDiffusionOptions {
   prediction?: PredictionKind;
   /** An OpenCLIP vision tower file (e.g. open_clip_pytorch_model.safetensors of ViT-H-14) for files without a cond stage. */
   referenceEncoder?: string;
+  /** Which fused ops keep their fast ONNX lowering (runtime/session.ts; default all). */
+  fuse?: FuseChoice;
   /** A diffusers UNet config when the structure cannot be inferred from the shapes (tests, unusual models). */
   unetConfig?: Record<string, unknown>;
 }
@@ -139,7 +142,7 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
     const unetConfig = opts.unetConfig ? parseUNetConfig(opts.unetConfig) : inferLdmUNetConfig(reader);
     const weights = colorizeDiffusionWeights(reader, unetConfig);
     const lora = loraLayoutFromWeights(weights.unet, unetConfig);
-    const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir };
+    const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir, fuse: opts.fuse };
     const vae = await loadVae(path, compileOpts);
     opened.push(vae);
     const enc = referenceEncoder!;
