@@ -51,7 +51,8 @@ export interface ColorizeDiffusionRunOptions {
   /** ts_s (split modes: latent positions whose sketch mask is above it take the foreground branch). */
   sketchThreshold?: number;
   /** The demo's reference / foreground / background strength, merging scale and sketch strength. */
-  referenceScale?: number;
+  /** One for every cross-attention, or one per cross-attention in the original's order (models/splitAttention/referenceStrength.ts). */
+  referenceScale?: number | readonly number[];
   fgScale?: number;
   bgScale?: number;
   mergeScale?: number;

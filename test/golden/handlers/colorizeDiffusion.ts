@@ -39,7 +39,7 @@ interface RunCall {
   seed: number;
   timesteps: number[];
 }
-interface Manifest {
+export interface Manifest {
   model_file: { file: string };
   constants: {
     ts_r: number; ts_s: number; hook_blocks: string[];
@@ -49,7 +49,7 @@ interface Manifest {
   tensors: Record<string, TensorEntry>;
 }
 
-function readManifest(dir: string): Manifest | undefined {
+export function readManifest(dir: string): Manifest | undefined {
   const p = join(dir, 'manifest.json');
   if (!fileExists(p)) return undefined;
   try {
@@ -74,7 +74,7 @@ function modeOf(flags: { fg_enhance: boolean; bg_enhance: boolean }): ColorizeMo
  * generate() then applied the demo's strength (constants.cas_strength), which with level control leaves
  * blocks 6 and 13–15 untouched. This replays that state for the call at `upTo` (unet calls, then runs).
  */
-function strengthSequence(manifest: Manifest): ((blocks: number) => number[])[] {
+export function strengthSequence(manifest: Manifest): ((blocks: number) => number[])[] {
   const steps: ((prev: number[], blocks: number) => number[])[] = [];
   for (const call of Object.values(manifest.calls.unet)) steps.push((prev, n) => (call.scales ? referenceScales(call.scales.reference, n) : prev));
   const cas = manifest.constants.cas_strength;
