@@ -17,6 +17,7 @@ import {
 } from '../../../src/pipelines/colorize/colorizeDiffusion.ts';
 import { signedToImage } from '../../../src/pipelines/colorize/colorizeDiffusionPipeline.ts';
 import { attentionMapSize, attentionPaths, traceOutputName } from '../../../src/models/splitAttention/colorizeModel.ts';
+import { defaultLoraRank } from '../../../src/models/splitAttention/splitCrossAttention.ts';
 import { referenceScales, type ReferenceStrength } from '../../../src/models/splitAttention/referenceStrength.ts';
 import { parseColorizeMode, type ColorizeMode } from '../../../src/models/splitAttention/modes.ts';
 import { ldmLayout } from '../../../src/models/unet/load.ts';
@@ -167,6 +168,13 @@ export const handler: GoldenHandler = {
       expect(cp.modes).toEqual(['vanilla', 'fg_enhance', 'bg_enhance', 'fig2fig']);
       expect(cp.lora.loraBlocks).toEqual(['down', 'mid', 'up']);
       expect(attentionPaths(cp.unetConfig).every((p) => cp.lora.loraAt(p))).toBe(true);
+      // Ranks as the original builds them (SplitLoraInjectedLinear: fg 4, bg int(0.5·min(in, out))).
+      for (const p of attentionPaths(cp.unetConfig)) {
+        const c = cp.lora.channelsAt!(p)!;
+        for (const [proj, inF] of [['to_q', c], ['to_k', cp.unetConfig.crossAttentionDim], ['to_v', cp.unetConfig.crossAttentionDim]] as const) {
+          for (const br of ['fg', 'bg'] as const) expect(cp.lora.ranks(`${p}.${proj}`, br, inF, c)).toBe(defaultLoraRank(`${p}.${proj}`, br, inF, c));
+        }
+      }
     });
 
     it('sketch mask at latent size is scaled_resize(mask, 1/8), bicubic', () => {
