@@ -45,7 +45,8 @@ describe('.npy inputs', () => {
   it('images are [1,3,H,W] or [3,H,W]; masks [1,1,H,W], [1,H,W] or [H,W]', async () => {
     const img = join(tmp, 'ref.npy');
     writeFileSync(img, encodeNpy({ shape: [3, 2, 4], data: new Float32Array(24) }));
-    expect((await readColorizeImage(img, 'reference') as { shape: number[] }).shape).toEqual([1, 3, 2, 4]);
+    const t = await readColorizeImage(img, 'reference');
+    expect('shape' in t ? t.shape : undefined).toEqual([1, 3, 2, 4]);
     const bad = join(tmp, 'bad.npy');
     writeFileSync(bad, encodeNpy({ shape: [1, 1, 2, 4], data: new Float32Array(8) }));
     await expect(readColorizeImage(bad, 'reference')).rejects.toThrow(/must be \[1,3,H,W\] or \[3,H,W\]/);
