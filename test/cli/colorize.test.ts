@@ -112,7 +112,7 @@ describe('inkflow colorize with a ColorizeDiffusion checkpoint', () => {
     expect(sdro.stderr).toMatch(/--mode applies to ColorizeDiffusion checkpoints .* only; .* is an SDRO model folder/);
     const badMode = await inkflow(...base, '--mode', 'sideways', '-o', join(out, 'x.png'));
     expect(badMode.code).toBe(2);
-    expect(badMode.stderr).toMatch(/--mode must be one of vanilla, bg2fig, fig2fig/);
+    expect(badMode.stderr).toMatch(/--mode must be one of vanilla, fg_enhance, bg_enhance, fig2fig/);
     const notCd = join(out, 'plain.safetensors');
     writeFileSync(notCd, readFileSync(join(goldenRoot, 'models', 'unet_tiny', 'weights.safetensors')));
     const plain = await inkflow('colorize', '--model', notCd, '--reference', join(out, 'cd-ref.png'), '--lineart', join(out, 'cd-line.png'));

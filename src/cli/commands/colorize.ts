@@ -15,6 +15,7 @@ import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
 import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { colorizeDiffusion } from '../../pipelines/colorize/colorizeDiffusionPipeline.ts';
+import { readColorizeImage, readColorizeMask } from '../../pipelines/colorize/colorizeDiffusionInputs.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -25,16 +26,23 @@ const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--
 Colours line art from a character reference sheet.
 
 options:
-  --reference FILE    the character sheet / reference image
-  --lineart FILE      the line art (dark lines on light paper, or white on black: detected)
+  --reference FILE    the character sheet / reference image (ColorizeDiffusion: or a .npy tensor in [-1,1])
+  --lineart FILE      the line art (dark lines on light paper, or white on black: detected; ColorizeDiffusion:
+                      or a .npy sketch tensor in [-1,1], white lines on black, used as is)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
                       model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/),
                       or a ColorizeDiffusion single .safetensors file (UNet, sketch encoder, LoRAs,
                       VAE, OpenCLIP ViT-H/14 reference encoder)
-  --mode M            ColorizeDiffusion only: vanilla (default), bg2fig (foreground LoRA, sketch mask
-                      split) or fig2fig (both LoRAs, background tokens from the masked reference)
+  --mode M            ColorizeDiffusion only, the original demo's check boxes: vanilla (default),
+                      fg_enhance (= bg2fig: foreground LoRA, sketch mask split), bg_enhance (background
+                      LoRA, background tokens from the masked reference) or fig2fig (both)
+  --sketch-mask FILE  ColorizeDiffusion only: the line art's foreground mask (picture or .npy in [0,1]);
+                      default: found by a border flood fill
+  --reference-mask FILE  ColorizeDiffusion only: the reference's foreground mask (as --sketch-mask)
+  --reference-strength S  ColorizeDiffusion only: reference strength of every cross-attention, or 16
+                      comma-separated values, one per cross-attention in the original's order (default 1)
   --ref-guidance S    ColorizeDiffusion only: reference guidance scale (default 4)
   --sketch-guidance S ColorizeDiffusion only: sketch guidance scale (default 1: no sketch CFG)
   --reference-encoder FILE  ColorizeDiffusion only: an open_clip ViT-H-14 .safetensors, for
@@ -67,6 +75,9 @@ export const colorizeCommand: Command = {
         'sketch-guidance': { type: 'string' },
         'reference-encoder': { type: 'string' },
         prediction: { type: 'string' },
+        'sketch-mask': { type: 'string' },
+        'reference-mask': { type: 'string' },
+        'reference-strength': { type: 'string' },
         steps: { type: 'string', default: '20' },
         seed: { type: 'string' },
         segment: { type: 'boolean', default: false },
@@ -86,7 +97,7 @@ export const colorizeCommand: Command = {
     const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
     if (v.model !== undefined && !exists(v.model)) throw new UsageError(`--model ${v.model} does not exist`);
-    const cdOnly = (['mode', 'ref-guidance', 'sketch-guidance', 'reference-encoder', 'prediction'] as const).filter((k) => v[k] !== undefined);
+    const cdOnly = (['mode', 'ref-guidance', 'sketch-guidance', 'reference-encoder', 'prediction', 'sketch-mask', 'reference-mask', 'reference-strength'] as const).filter((k) => v[k] !== undefined);
     const colorizeDiffusionModel = v.model !== undefined && isFile(v.model);
     if (colorizeDiffusionModel && !isColorizeDiffusionFile(v.model!)) {
       throw new UsageError(`--model ${v.model} is a file but not a ColorizeDiffusion checkpoint (a .safetensors with control_encoder.* or split-attention LoRA keys); for SDRO give the model folder`);
@@ -106,14 +117,17 @@ export const colorizeCommand: Command = {
     const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
+    const referenceStrength = v['reference-strength'] === undefined ? undefined : parseStrength(v['reference-strength']);
+
     const t0 = performance.now();
-    const reference = await decodeImage(readInput(v.reference), 3, v.reference);
-    const lineArt = await decodeImage(readInput(v.lineart), 3, v.lineart);
+    // ColorizeDiffusion reads its own inputs (pictures or .npy tensors); the other methods need pictures.
+    let reference = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.reference), 3, v.reference);
+    let lineArt = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.lineart), 3, v.lineart);
     const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
     const extraFiles: [string, Image][] = [];
     let result: Image;
     if (v.flat) {
-      const flat = flatColorize({ reference, lineArt });
+      const flat = flatColorize({ reference: reference!, lineArt: lineArt! });
       Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
       result = flat.composite;
       extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
@@ -124,15 +138,21 @@ export const colorizeCommand: Command = {
       try {
         if (!cp.modes.includes(mode)) console.error(`warning: ${v.model} supports ${cp.modes.join(', ')}`);
         const bar = progressBar(`colouring (${mode})`, steps);
+        const ref = await readColorizeImage(v.reference, 'reference');
+        const sketch = await readColorizeImage(v.lineart, 'line art');
+        if ('channels' in ref) reference = ref;
+        if ('channels' in sketch) lineArt = sketch;
         const out = await colorizeDiffusion({
-          model: cp, reference, sketch: lineArt, mode, steps, seed, referenceGuidance: refGuidance, sketchGuidance,
+          model: cp, reference: ref, sketch, mode, steps, seed, referenceGuidance: refGuidance, sketchGuidance, referenceScale: referenceStrength,
+          sketchMask: v['sketch-mask'] === undefined ? undefined : await readColorizeMask(v['sketch-mask'], 'sketch mask'),
+          referenceMask: v['reference-mask'] === undefined ? undefined : await readColorizeMask(v['reference-mask'], 'reference mask'),
           onProgress: (p) => p.phase === 'step' && bar.update(p.step),
         });
         bar.done();
         for (const w of out.warnings) console.error(`warning: ${w}`);
         Object.assign(settings, {
           method: 'colorize-diffusion', model: v.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
-          prediction: cp.prediction, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
+          prediction: cp.prediction, referenceStrength, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
         });
         result = out.image;
       } finally {
@@ -141,10 +161,10 @@ export const colorizeCommand: Command = {
     } else {
       const pipe = await loadSdroPipeline(v.model!, { provider: v.device as 'cpu' | 'cuda' });
       try {
-        const prepared = await prepareBlueprint(lineArt, { source: 'lineart', segment: v.segment ? 'border' : false });
+        const prepared = await prepareBlueprint(lineArt!, { source: 'lineart', segment: v.segment ? 'border' : false });
         for (const w of prepared.warnings) console.error(`warning: ${w}`);
         const bar = progressBar('colouring', steps);
-        const out = await pipe.colorize({ reference, blueprint: prepared.blueprint, steps, seed, onProgress: (p) => p.phase === 'step' && bar.update(p.step) });
+        const out = await pipe.colorize({ reference: reference!, blueprint: prepared.blueprint, steps, seed, onProgress: (p) => p.phase === 'step' && bar.update(p.step) });
         bar.done();
         for (const w of out.warnings) console.error(`warning: ${w}`);
         Object.assign(settings, { method: 'sdro', model: v.model, steps, seed: out.seed.toString(), segment: v.segment });
@@ -154,6 +174,7 @@ export const colorizeCommand: Command = {
       }
     }
     if (v['palette-lock']) {
+      if (!reference || !lineArt) throw new UsageError('--palette-lock needs picture inputs, not .npy tensors');
       const palette = extractPalette(reference);
       const line = result.width === lineArt.width && result.height === lineArt.height ? lineArt : resizeTo(lineArt, result);
       const locked = paletteLock(result, line, palette, { keepShading: v['keep-shading'] });
@@ -174,6 +195,12 @@ export const colorizeCommand: Command = {
 /** Nearest-neighbour resize of the line art to the result's size (SDRO floors sizes to multiples of 8). */
 function resizeTo(img: Image, like: Image): Image {
   return resizeImage(img, like.width, like.height, 'nearest-exact', 'disabled');
+}
+
+/** One reference strength, or one per cross-attention (comma-separated). */
+function parseStrength(text: string): number | number[] {
+  const parts = text.split(',').map((t) => parseScale('--reference-strength', t));
+  return parts.length === 1 ? parts[0] : parts;
 }
 
 function parseScale(flag: string, text: string): number {

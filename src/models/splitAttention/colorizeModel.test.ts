@@ -29,7 +29,7 @@ const fill = (n: number, r: () => number, scale = 2) => Float32Array.from({ leng
 const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 const W = tinyColorizeWeights();
-const shapes: ColorizeUNetShapes = { batch: 2, height: 8, width: 12, fgTokens: 5, bgTokens: 3 };
+const shapes: ColorizeUNetShapes = { batch: 2, height: 8, width: 12, tokens: 7 };
 
 function feeds(seed: number, opts: { zeroHints?: boolean } = {}): Record<string, Float32Array> {
   const r = rng(seed);
@@ -37,8 +37,7 @@ function feeds(seed: number, opts: { zeroHints?: boolean } = {}): Record<string,
   const f: Record<string, Float32Array> = {
     sample: fill(b * 4 * h * w, r),
     timestep: Float32Array.from([901, 41]),
-    fg_context: fill(b * shapes.fgTokens * 24, r),
-    bg_context: fill(b * shapes.bgTokens * 24, r),
+    context: fill(b * shapes.tokens * 24, r),
     sketch_mask: Float32Array.from({ length: b * h * w }, (_, i) => ((i % w) < w / 2 ? 0.9 : 0.01)),
   };
   hintShapes(W.config, b, h, w).forEach((s, k) => {
@@ -50,11 +49,11 @@ function feeds(seed: number, opts: { zeroHints?: boolean } = {}): Record<string,
 describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
   it('vanilla with zero hints equals the plain UNet on the same weights', async () => {
     const f = feeds(1, { zeroHints: true });
-    const plainG = buildUNetGraph(W.config, { batch: 2, height: 8, width: 12, seqLen: shapes.fgTokens });
+    const plainG = buildUNetGraph(W.config, { batch: 2, height: 8, width: 12, seqLen: shapes.tokens });
     const plain = await compile(plainG, W.unet, { cacheDir: false });
     const model = colorizeDiffusionModel(W.config, W, { mode: 'vanilla' }, { cacheDir: false, lora: TINY_LORA });
-    const a = (await plain.run({ sample: f.sample, timestep: f.timestep, encoder_hidden_states: f.fg_context })).out_sample.data as Float32Array;
-    const b = await model.unet(shapes, { sample: f.sample, timestep: f.timestep, fg_context: f.fg_context, ...Object.fromEntries(Object.entries(f).filter(([k]) => k.startsWith('hint_'))) });
+    const a = (await plain.run({ sample: f.sample, timestep: f.timestep, encoder_hidden_states: f.context })).out_sample.data as Float32Array;
+    const b = (await model.unet(shapes, { sample: f.sample, timestep: f.timestep, context: f.context, ...Object.fromEntries(Object.entries(f).filter(([k]) => k.startsWith('hint_'))) })).out;
     const err = maxAbs(a, b);
     console.log(`[split-unet] vanilla vs plain UNet max abs diff ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);
@@ -62,16 +61,16 @@ describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
     await model.release();
   });
 
-  it('fig2fig differs from bg2fig and vanilla with non-zero LoRA; hints change the output', async () => {
+  it('fig2fig differs from fg_enhance and vanilla with non-zero LoRA; hints change the output', async () => {
     const f = feeds(2);
-    const run = async (mode: 'vanilla' | 'bg2fig' | 'fig2fig', fd = f) => {
+    const run = async (mode: 'vanilla' | 'fg_enhance' | 'fig2fig', fd = f) => {
       const m = colorizeDiffusionModel(W.config, W, { mode }, { cacheDir: false, lora: TINY_LORA });
       const names = buildColorizeUNetGraph(W.config, shapes, { mode }, TINY_LORA).inputNames();
-      const out = await m.unet(shapes, Object.fromEntries(names.map((n) => [n, fd[n]])));
+      const out = (await m.unet(shapes, Object.fromEntries(names.map((n) => [n, fd[n]])))).out;
       await m.release();
       return out;
     };
-    const [v, b2f, f2f, f2fNoHints] = [await run('vanilla'), await run('bg2fig'), await run('fig2fig'), await run('fig2fig', feeds(2, { zeroHints: true }))];
+    const [v, b2f, f2f, f2fNoHints] = [await run('vanilla'), await run('fg_enhance'), await run('fig2fig'), await run('fig2fig', feeds(2, { zeroHints: true }))];
     expect(maxAbs(v, f2f)).toBeGreaterThan(1e-3);
     expect(maxAbs(b2f, f2f)).toBeGreaterThan(1e-3);
     expect(maxAbs(f2f, f2fNoHints)).toBeGreaterThan(1e-3);
@@ -92,7 +91,7 @@ describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
 
   it('SD2.1-size graph declares fg rank 4 and bg rank ½·min(in,out) LoRA on to_q/to_k/to_v of up-path attn2 only', () => {
     const sd21 = parseUNetConfig(SD21_CONFIG);
-    const g = buildColorizeUNetGraph(sd21, { batch: 1, height: 8, width: 8, fgTokens: 256, bgTokens: 256 }, { mode: 'fig2fig' }, TINY_LORA);
+    const g = buildColorizeUNetGraph(sd21, { batch: 1, height: 8, width: 8, tokens: 512 }, { mode: 'fig2fig' }, TINY_LORA);
     const shape = (n: string) => [...g.values[g.params.get(n)!].shape];
     const a = 'up_blocks.1.attentions.0.transformer_blocks.0.attn2';
     expect(shape(`${a}.to_q.lora_down_fg.weight`)).toEqual([4, 1280]);
@@ -105,7 +104,7 @@ describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
 
   it('loads an LDM single file (model.diffusion_model.* + control_encoder.*), reading LoRA placement and ranks', async () => {
     // Odd ranks on purpose: they must come from the file, not the defaults.
-    const custom = { loraBlocks: ['up' as const], ranks: (_l: string, br: 'fg' | 'bg') => (br === 'fg' ? 3 : 5) };
+    const custom = { loraBlocks: ['up' as const], loraAt: (p: string) => p.startsWith('up_blocks.'), ranks: (_l: string, br: 'fg' | 'bg') => (br === 'fg' ? 3 : 5) };
     const ref = tinyColorizeWeights({ seed: 9 });
     const g = buildColorizeUNetGraph(ref.config, shapes, { mode: 'fig2fig' }, custom);
     const r = rng(4);
@@ -133,8 +132,8 @@ describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
       const names = memoryWeights(tensors, shp);
       const fromMemory = colorizeDiffusionModel(ref.config, { unet: names, sketchEncoder: names }, { mode: 'fig2fig' }, { cacheDir: false, lora: custom });
       const f = feeds(5);
-      const a = await fromFile.unet(shapes, f);
-      const b = await fromMemory.unet(shapes, f);
+      const a = (await fromFile.unet(shapes, f)).out;
+      const b = (await fromMemory.unet(shapes, f)).out;
       expect(maxAbs(a, b)).toBe(0);
       const sketch = fill(1 * 3 * 64 * 96, r);
       const ha = await fromFile.encodeSketch(1, 8, 12, sketch);
@@ -149,7 +148,7 @@ describe('split UNet (ColorizeDiffusion DualCondUNet)', () => {
 
   it('refuses LoRA modes without LoRA weights, and files without a sketch encoder', async () => {
     const noLora = memoryWeights(Object.fromEntries(Object.entries(W.tensors).filter(([n]) => !n.includes('.lora_'))), W.shapes);
-    expect(() => colorizeDiffusionModel(W.config, { unet: noLora, sketchEncoder: W.sketchEncoder }, { mode: 'bg2fig' })).toThrow(/needs the split LoRA weights/);
+    expect(() => colorizeDiffusionModel(W.config, { unet: noLora, sketchEncoder: W.sketchEncoder }, { mode: 'fg_enhance' })).toThrow(/needs the split LoRA weights/);
     expect(colorizeDiffusionModel(W.config, { unet: noLora, sketchEncoder: W.sketchEncoder }, { mode: 'vanilla' }).lora.loraBlocks).toEqual([]);
     const path = join(tmp, 'plain.safetensors');
     await writeSafetensors(path, [{ name: 'model.diffusion_model.input_blocks.0.0.weight', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);

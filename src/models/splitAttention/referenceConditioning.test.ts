@@ -49,8 +49,8 @@ describe('ColorizeDiffusion background path', () => {
     }
   });
 
-  it('context = concat(tokens + th(ts_s), transformer(bg + th(ts_r))) matches a direct implementation', async () => {
-    const shape: BackgroundEncoderShape = { dim: 16, queries: 5, layers: 2, hidden: 32, thresholdFeatures: 8, heads: 2 };
+  it('tokens + th(ts_s) and transformer(bg + th(ts_r)) (64-wide heads) match a direct implementation', async () => {
+    const shape: BackgroundEncoderShape = { dim: 16, queries: 5, layers: 2, hidden: 32, thresholdFeatures: 8, heads: 2, inner: 128 };
     const L = 6;
     const g = buildReferenceContextGraph(shape, 1, L, L);
     const r = rng(21);
@@ -68,7 +68,8 @@ describe('ColorizeDiffusion background path', () => {
     const bg = Float32Array.from({ length: L * 16 }, () => r() * 2);
     const feats = thresholdFeatures([0.5, 0.05], 8);
     const m = await compile(g, store, { cacheDir: false, threads: 1 });
-    const got = (await m.run({ tokens, background_tokens: bg, threshold_features: feats })).context.data as Float32Array;
+    const out = await m.run({ tokens, background_tokens: bg, threshold_features: feats });
+    const got = Float32Array.from([...(out.foreground.data as Float32Array), ...(out.background_output.data as Float32Array)]);
     await m.release();
 
     const rows = (a: Float32Array, n: number, d: number): M => Array.from({ length: n }, (_, i) => Array.from(a.subarray(i * d, (i + 1) * d)));
@@ -79,7 +80,7 @@ describe('ColorizeDiffusion background path', () => {
     for (let i = 0; i < 2; i++) {
       const q = (n: string) => p(`transformer.layers.${i}.${n}`);
       const n0 = layerNorm(x, q('0.weight'), q('0.bias'));
-      const a = attention(linear(n0, q('2.to_q.weight'), 16), linear(e, q('2.to_k.weight'), 16), linear(e, q('2.to_v.weight'), 16), 2);
+      const a = attention(linear(n0, q('2.to_q.weight'), 128), linear(e, q('2.to_k.weight'), 128), linear(e, q('2.to_v.weight'), 128), 2);
       x = add(x, linear(a, q('2.to_out.0.weight'), 16, q('2.to_out.0.bias')));
       x = add(x, linear(silu(linear(layerNorm(x, q('1.weight'), q('1.bias')), q('3.0.weight'), 32, q('3.0.bias'))), q('3.2.weight'), 16, q('3.2.bias')));
     }
@@ -91,7 +92,7 @@ describe('ColorizeDiffusion background path', () => {
   });
 
   it('released size: 6 layers × 16 heads over 1024-wide tokens, 256 queries, 256 threshold features', () => {
-    const shape: BackgroundEncoderShape = { dim: 1024, queries: 256, layers: 6, hidden: 4096, thresholdFeatures: 256, heads: 16 };
+    const shape: BackgroundEncoderShape = { dim: 1024, queries: 256, layers: 6, hidden: 4096, thresholdFeatures: 256, heads: 16, inner: 1024 };
     const g = buildReferenceContextGraph(shape, 1, 256, 256);
     const s = (n: string) => [...g.values[g.params.get(n)!].shape];
     expect(s('transformer.embedding')).toEqual([256, 1024]);
@@ -100,6 +101,9 @@ describe('ColorizeDiffusion background path', () => {
     expect(s('thresh_embedder.embed_layer.0.weight')).toEqual([1024, 256]);
     expect(s('transformer.layers.5.1.weight')).toEqual([1024]);
     expect(g.params.has('transformer.layers.0.2.to_q.bias')).toBe(false);
-    expect([...g.values[g.outputs[0].id].shape]).toEqual([1, 512, 1024]);
+    const out = (n: string) => [...g.values[g.outputs.find((o) => o.name === n)!.id].shape];
+    expect(out('background_output')).toEqual([1, 256, 1024]);
+    expect(out('foreground')).toEqual([1, 256, 1024]);
+    expect(out('threshold_embedding')).toEqual([2, 1, 1024]);
   });
 });

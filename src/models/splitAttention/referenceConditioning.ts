@@ -6,7 +6,9 @@
 //   context = concat(fg', bg') along tokens
 // transformer (ClusterTransformer): x = embedding [Q, D] (learned queries), then per layer
 //   x = attn(LN_0(x), e) + x;  x = ff(LN_1(x)) + x,  attn = cross-attention (to_q/k/v without bias, to_out.0),
-//   ff = Linear(D, rD) → SiLU → Linear(rD, D); the context e is NOT normalised. heads = D / 64.
+//   ff = Linear(D, rD) → SiLU → Linear(rD, D); the context e is NOT normalised. The attention is
+//   MemoryEfficientCrossAttention(heads = D // dim_head) built without its own dim_head, so each head is 64
+//   wide whatever dim_head says: inner width = 64·heads, read from to_q's rows (1024 → 16 heads released).
 // Parameter names as in the released single files: `thresh_embedder.embed_layer.{0,2}`,
 // `transformer.embedding`, `transformer.layers.i.{0,1,2.to_q,2.to_k,2.to_v,2.to_out.0,3.0,3.2}`.
 import { createGraph, type Graph, type Tensor } from '../../graph/graph.ts';
@@ -29,7 +31,12 @@ export interface BackgroundEncoderShape {
   /** Width of the sinusoidal threshold features (256 released). */
   thresholdFeatures: number;
   heads: number;
+  /** Attention inner width (heads · 64). */
+  inner: number;
 }
+
+/** MemoryEfficientCrossAttention's default head width, which ClusterTransformer keeps. */
+const HEAD_WIDTH = 64;
 
 /** Reads the background encoder's sizes from the weights; undefined when the file has none. */
 export function backgroundEncoderShape(store: WeightStore, heads?: number): BackgroundEncoderShape | undefined {
@@ -41,7 +48,9 @@ export function backgroundEncoderShape(store: WeightStore, heads?: number): Back
   while (store.get(`${BACKGROUND_TRANSFORMER_PREFIX}layers.${layers}.0.weight`)) layers++;
   const ff = store.get(`${BACKGROUND_TRANSFORMER_PREFIX}layers.0.3.0.weight`);
   const [queries, dim] = emb.shape;
-  return { dim, queries, layers, hidden: ff ? ff.shape[0] : 4 * dim, thresholdFeatures: th.shape[1], heads: heads ?? Math.max(1, Math.floor(dim / 64)) };
+  const q = store.get(`${BACKGROUND_TRANSFORMER_PREFIX}layers.0.2.to_q.weight`);
+  const inner = q ? q.shape[0] : dim;
+  return { dim, queries, layers, hidden: ff ? ff.shape[0] : 4 * dim, thresholdFeatures: th.shape[1], heads: heads ?? Math.max(1, Math.floor(inner / HEAD_WIDTH)), inner };
 }
 
 /**
@@ -72,15 +81,15 @@ function thresholdEmbedding(features: Tensor, shape: BackgroundEncoderShape): Te
 /** ClusterTransformer on context e [B, L, D] → [B, Q, D]; params under the current scope (`transformer`). */
 export function clusterTransformer(e: Tensor, shape: BackgroundEncoderShape): Tensor {
   const g = e.graph;
-  const { dim: d, queries: q, hidden } = shape;
+  const { dim: d, queries: q, hidden, inner } = shape;
   const b = e.shape[0];
   let x = op.expand(op.reshape(g.param('embedding', [q, d]), [1, q, d]), [b, q, d]);
   for (let i = 0; i < shape.layers; i++) {
     x = g.within('layers', () => g.within(i, () => {
       const n0 = nn.layerNorm(x, '0');
       const attn = g.within('2', () => {
-        const o = nn.attention(nn.linear(n0, 'to_q', d, d, false), nn.linear(e, 'to_k', d, d, false), nn.linear(e, 'to_v', d, d, false), shape.heads);
-        return g.within('to_out', () => nn.linear(o, '0', d, d));
+        const o = nn.attention(nn.linear(n0, 'to_q', d, inner, false), nn.linear(e, 'to_k', e.shape[2], inner, false), nn.linear(e, 'to_v', e.shape[2], inner, false), shape.heads);
+        return g.within('to_out', () => nn.linear(o, '0', inner, d));
       });
       const y = op.add(x, attn);
       const n1 = nn.layerNorm(y, '1');
@@ -92,9 +101,11 @@ export function clusterTransformer(e: Tensor, shape: BackgroundEncoderShape): Te
 }
 
 /**
- * The split-mode reference context graph. Inputs: `tokens` [B,L,D] (local tokens of the reference),
+ * The background path of bg_enhance / fig2fig. Inputs: `tokens` [B,L,D] (local tokens of the reference),
  * `background_tokens` [B,L2,D] (local tokens of the masked reference), `threshold_features` [2,E]
- * (thresholdFeatures([ts_r, ts_s])). Output `context` [B, L+Q, D] = concat(fg', bg').
+ * (thresholdFeatures([ts_r, ts_s])). Outputs `threshold_embedding` [2,1,D] (th(ts_r), th(ts_s)),
+ * `background_input` = background_tokens + th(ts_r), `background_output` = transformer(background_input)
+ * [B,Q,D] and `foreground` = tokens + th(ts_s).
  */
 export function buildReferenceContextGraph(shape: BackgroundEncoderShape, batch: number, tokens: number, backgroundTokens: number): Graph {
   const g = createGraph('colorize-reference-context');
@@ -105,7 +116,10 @@ export function buildReferenceContextGraph(shape: BackgroundEncoderShape, batch:
   const th = g.within('thresh_embedder', () => thresholdEmbedding(feats, shape)); // [2, D]: ts_r, ts_s
   const thR = op.reshape(op.slice(th, [0], [0], [1]), [1, 1, d]);
   const thS = op.reshape(op.slice(th, [0], [1], [2]), [1, 1, d]);
-  const bgOut = g.within('transformer', () => clusterTransformer(op.add(bg, thR), shape));
-  g.output('context', op.concat([op.add(fg, thS), bgOut], 1));
+  const bgIn = op.add(bg, thR);
+  g.output('threshold_embedding', op.reshape(th, [2, 1, d]));
+  g.output('background_input', bgIn);
+  g.output('background_output', g.within('transformer', () => clusterTransformer(bgIn, shape)));
+  g.output('foreground', op.add(fg, thS));
   return g;
 }

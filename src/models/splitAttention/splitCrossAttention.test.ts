@@ -1,5 +1,6 @@
 // The split cross-attention graph, compiled to ONNX and run by onnxruntime, against a direct implementation
-// of the formula in plain loops (below, independent of the graph code), at 1e-5.
+// of the formula in plain loops (below, independent of the graph code), at 1e-5. The context has an odd token
+// count on purpose: torch.chunk gives the first (foreground) half the extra token.
 import { describe, it, expect } from 'vitest';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import { memoryWeights } from '../../graph/weights.ts';
@@ -104,7 +105,8 @@ interface Case {
   scales?: { referenceScale: number; fgScale: number; bgScale: number; mergeScale: number };
 }
 
-interface Inputs { x: Float32Array; fg: Float32Array; bg: Float32Array; mask: Float32Array }
+/** `context` [B, L1+L2, D]: split modes chunk it into halves as torch.chunk(2) (first ⌈L/2⌉ tokens → fg). */
+interface Inputs { x: Float32Array; context: Float32Array; mask: Float32Array }
 
 function direct(c: Case, W: Weights, inp: Inputs): Float32Array {
   const { B, C, D, heads, L1, L2 } = c;
@@ -118,19 +120,22 @@ function direct(c: Case, W: Weights, inp: Inputs): Float32Array {
   const out = new Float32Array(B * S * C);
   for (let b = 0; b < B; b++) {
     const x = Float64Array.from(inp.x.subarray(b * S * C, (b + 1) * S * C));
-    const branch = (ctxAll: Float32Array, L: number, br: 'fg' | 'bg' | undefined) => {
-      const ctx = Float64Array.from(ctxAll.subarray(b * L * D, (b + 1) * L * D));
+    const L = L1 + L2;
+    const half = Math.ceil(L / 2);
+    const branch = (from: number, to: number, br: 'fg' | 'bg' | undefined) => {
+      const ctx = Float64Array.from(inp.context.subarray((b * L + from) * D, (b * L + to) * D));
+      const n = to - from;
       const q = projection(x, S, C, C, W, 'to_q', br);
-      const k = projection(ctx, L, D, C, W, 'to_k', br);
-      const v = projection(ctx, L, D, C, W, 'to_v', br);
-      return attend(q, k, v, S, L, C, heads);
+      const k = projection(ctx, n, D, C, W, 'to_k', br);
+      const v = projection(ctx, n, D, C, W, 'to_v', br);
+      return attend(q, k, v, S, n, C, heads);
     };
     let merged: Float64Array;
     if (!f.split) {
-      merged = branch(inp.fg, L1, lora('fg')).map((v) => v * sc.referenceScale);
+      merged = branch(0, L, lora('fg')).map((v) => v * sc.referenceScale);
     } else {
-      const bg = branch(inp.bg, L2, lora('bg')).map((v) => v * sc.referenceScale * sc.bgScale);
-      const fg = branch(inp.fg, L1, lora('fg')).map((v, i) => v * sc.referenceScale * sc.fgScale * (1 - sc.mergeScale) + bg[i] * sc.mergeScale);
+      const bg = branch(half, L, lora('bg')).map((v) => v * sc.referenceScale * sc.bgScale);
+      const fg = branch(0, half, lora('fg')).map((v, i) => v * sc.referenceScale * sc.fgScale * (1 - sc.mergeScale) + bg[i] * sc.mergeScale);
       const m = bicubic2d(inp.mask.subarray(b * H0 * W0, (b + 1) * H0 * W0), H0, W0, h, w);
       merged = new Float64Array(S * C);
       for (let s = 0; s < S; s++) {
@@ -151,17 +156,16 @@ function buildGraph(c: Case): Graph {
   const g = createGraph('split-attn');
   const [h, w] = c.map;
   const x = g.input('x', 'f32', [c.B, h * w, c.C]);
-  const fg = g.input('fg', 'f32', [c.B, c.L1, c.D]);
+  const context = g.input('context', 'f32', [c.B, c.L1 + c.L2, c.D]);
   const f = modeFlags(c.mode);
   const lora = { fg: c.loraInjected && f.fgLora, bg: c.loraInjected && f.bgLora };
   const opts = { heads: c.heads, lora, ...(c.scales ?? {}) };
-  let split;
+  let selector;
   if (f.split) {
-    const bg = g.input('bg', 'f32', [c.B, c.L2, c.D]);
     const mask = g.input('mask', 'f32', [c.B, 1, ...c.mask]);
-    split = { bgContext: bg, selector: foregroundSelector(mask, h, w, c.threshold, c.loraInjected) };
+    selector = foregroundSelector(mask, h, w, c.threshold, c.loraInjected).selector;
   }
-  g.output('y', splitCrossAttention(x, fg, opts, split));
+  g.output('y', splitCrossAttention(x, context, opts, selector));
   return g;
 }
 
@@ -188,8 +192,8 @@ async function runGraph(c: Case, W: Weights, inp: Inputs): Promise<Float32Array>
   for (const name of g.params.keys()) mine[name] = W[name];
   const model = await compile(g, memoryWeights(mine, shapesOf(g)), { cacheDir: false, threads: 1 });
   try {
-    const feeds: Record<string, Float32Array> = { x: inp.x, fg: inp.fg };
-    if (modeFlags(c.mode).split) Object.assign(feeds, { bg: inp.bg, mask: inp.mask });
+    const feeds: Record<string, Float32Array> = { x: inp.x, context: inp.context };
+    if (modeFlags(c.mode).split) Object.assign(feeds, { mask: inp.mask });
     return (await model.run(feeds)).y.data as Float32Array;
   } finally {
     await model.release();
@@ -202,8 +206,7 @@ function inputsFor(c: Case, seed: number, mask?: Float32Array): Inputs {
   const fill = (n: number, s = 2) => Float32Array.from({ length: n }, () => r() * s);
   return {
     x: fill(c.B * h * w * c.C),
-    fg: fill(c.B * c.L1 * c.D),
-    bg: fill(c.B * c.L2 * c.D),
+    context: fill(c.B * (c.L1 + c.L2) * c.D),
     mask: mask ?? Float32Array.from({ length: c.B * c.mask[0] * c.mask[1] }, () => r() + 0.5),
   };
 }
@@ -215,12 +218,12 @@ function maxAbs(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-const base: Case = { mode: 'fig2fig', loraInjected: true, B: 2, C: 16, D: 12, heads: 2, L1: 5, L2: 7, mask: [8, 12], map: [8, 12], threshold: 0.5 };
+const base: Case = { mode: 'fig2fig', loraInjected: true, B: 2, C: 16, D: 12, heads: 2, L1: 5, L2: 6, mask: [8, 12], map: [8, 12], threshold: 0.5 };
 
 describe('split cross-attention vs the direct formula (ONNX, 1e-5)', () => {
   const W = weightsFor(base, 11);
 
-  for (const mode of ['vanilla', 'bg2fig', 'fig2fig'] as const) {
+  for (const mode of ['vanilla', 'fg_enhance', 'bg_enhance', 'fig2fig'] as const) {
     it(`${mode}: mask at the attention size`, async () => {
       const c = { ...base, mode };
       const inp = inputsFor(c, 5);
@@ -233,8 +236,9 @@ describe('split cross-attention vs the direct formula (ONNX, 1e-5)', () => {
   it('modes give different outputs when the LoRA weights are non-zero', () => {
     const inp = inputsFor(base, 5);
     const out = (mode: ColorizeMode) => direct({ ...base, mode }, W, inp);
-    expect(maxAbs(out('vanilla'), out('bg2fig'))).toBeGreaterThan(1e-2);
-    expect(maxAbs(out('bg2fig'), out('fig2fig'))).toBeGreaterThan(1e-2);
+    expect(maxAbs(out('vanilla'), out('fg_enhance'))).toBeGreaterThan(1e-2);
+    expect(maxAbs(out('fg_enhance'), out('fig2fig'))).toBeGreaterThan(1e-2);
+    expect(maxAbs(out('bg_enhance'), out('fig2fig'))).toBeGreaterThan(1e-2);
   });
 
   for (const [mask, map] of [[[8, 12], [4, 6]], [[8, 12], [2, 3]], [[7, 5], [4, 3]]] as const) {
@@ -272,13 +276,14 @@ describe('split cross-attention vs the direct formula (ONNX, 1e-5)', () => {
     }
   });
 
-  it('a bad mask shape or mismatched background tokens is a clear error', () => {
+  it('a bad mask shape or a context too short to split is a clear error', () => {
     const g = createGraph();
     const x = g.input('x', 'f32', [1, 6, 16]);
-    const fg = g.input('fg', 'f32', [1, 5, 12]);
     expect(() => foregroundSelector(g.input('m', 'f32', [1, 2, 2, 3]), 2, 3, 0.5, true)).toThrow(/sketch mask must be \[B,1,h,w\]/);
-    const sel = foregroundSelector(g.input('m2', 'f32', [1, 1, 2, 3]), 2, 3, 0.5, true);
-    const bad = g.input('bg', 'f32', [1, 5, 8]);
-    expect(() => splitCrossAttention(x, fg, { heads: 2, lora: { fg: true, bg: true } }, { bgContext: bad, selector: sel })).toThrow(/background tokens \[1,5,8\] do not match/);
+    const sel = foregroundSelector(g.input('m2', 'f32', [1, 1, 2, 3]), 2, 3, 0.5, true).selector;
+    const one = g.input('one', 'f32', [1, 1, 12]);
+    expect(() => splitCrossAttention(x, one, { heads: 2, lora: { fg: true, bg: true } }, sel)).toThrow(/at least 2 tokens/);
+    const wrong = foregroundSelector(g.input('m3', 'f32', [1, 1, 2, 2]), 2, 2, 0.5, true).selector;
+    expect(() => splitCrossAttention(x, g.input('c', 'f32', [1, 4, 12]), { heads: 2, lora: { fg: true, bg: true } }, wrong)).toThrow(/mask selector must be/);
   });
 });

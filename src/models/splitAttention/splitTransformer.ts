@@ -6,62 +6,68 @@ import type { Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { CrossAttentionHook } from '../unet/transformer2d.ts';
 import { resizeBicubic } from './bicubicResize.ts';
-import { splitCrossAttention, type ForegroundSelector, type LoraRankFn } from './splitCrossAttention.ts';
+import { splitCrossAttention, type AttentionTraceKind, type ForegroundSelector, type LoraRankFn } from './splitCrossAttention.ts';
 import type { ModeFlags } from './modes.ts';
 
-/** The reference side of every cross-attention: tokens, and for split modes the background tokens and sketch mask. */
+/** The reference side of every cross-attention. */
 export interface SplitReference {
-  /** Foreground (whole-reference) tokens [B, L, D]. */
-  fg: Tensor;
-  /** Background tokens [B, L2, D] (split modes). */
-  bg?: Tensor;
+  /** Context tokens [B, L, D] (split modes: both halves, see modes.ts). */
+  context: Tensor;
   /** Sketch foreground mask [B, 1, h, w] at the latent size (split modes). */
   mask?: Tensor;
 }
+
+/** Receives traced tensors by attn2 path (diffusers names, e.g. "down_blocks.1.attentions.0.transformer_blocks.0.attn2"). */
+export type SplitTraceSink = (attn2: string, kind: AttentionTraceKind, t: Tensor) => void;
 
 export interface SplitAttentionSettings {
   flags: ModeFlags;
   /** ts_s: sketch-mask threshold. */
   threshold: number;
   ranks?: LoraRankFn;
-  referenceScale?: number;
+  /** Per-attn2 reference scale (by path), or one for all; 1 by default. */
+  referenceScale?: number | ((attn2: string) => number);
   fgScale?: number;
   bgScale?: number;
   mergeScale?: number;
+  /** Which attn2 modules carry LoRA (by path). */
+  loraAt: (attn2: string) => boolean;
+  /** attn2 paths to trace, and where the traced tensors go. */
+  trace?: { at: ReadonlySet<string>; sink: SplitTraceSink };
 }
 
 /**
- * The fg/bg selector for a feature map of size h×w: the latent-size mask resized bicubically, flattened to
- * [B, h·w, 1]. `strict` (blocks with LoRA, lora.py): fg where mask > ts; otherwise (attention.py) fg where
- * mask ≥ ts, written as the original does: bg where mask < ts. ts is compared in float32, as torch does.
+ * The fg/bg selector for a feature map of size h×w: the latent-size mask resized bicubically (values may leave
+ * [0, 1]), flattened to [B, h·w, 1]. The original resizes with a fixed scale_factor per attention (1, ½, ¼, ⅛
+ * by level); with latents whose sides are multiples of 8 that is exactly the feature map's size, and torch's
+ * source coordinates (dst + ½)/factor − ½ equal ours. `strict` (blocks with LoRA, lora.py): fg where
+ * mask > ts; otherwise (attention.py): bg where mask < ts. ts is compared in float32, as torch does.
  */
-export function foregroundSelector(mask: Tensor, h: number, w: number, threshold: number, strict: boolean): ForegroundSelector {
+export function foregroundSelector(mask: Tensor, h: number, w: number, threshold: number, strict: boolean): { selector: ForegroundSelector; resized: Tensor } {
   if (mask.shape.length !== 4 || mask.shape[1] !== 1) throw new Error(`sketch mask must be [B,1,h,w], got [${mask.shape.join(',')}]`);
-  const resized = op.reshape(resizeBicubic(mask, h, w), [mask.shape[0], h * w, 1]);
+  const resized = resizeBicubic(mask, h, w);
+  const flat = op.reshape(resized, [mask.shape[0], h * w, 1]);
   const ts = Math.fround(threshold);
-  return strict ? { cond: op.greater(resized, ts), trueBranch: 'fg' } : { cond: op.less(resized, ts), trueBranch: 'bg' };
+  const selector: ForegroundSelector = strict ? { cond: op.greater(flat, ts), trueBranch: 'fg' } : { cond: op.less(flat, ts), trueBranch: 'bg' };
+  return { selector, resized };
 }
 
-export interface SplitBlockOptions {
-  settings: SplitAttentionSettings;
-  /** This block's attn2 carries LoRA modules (ColorizeDiffusion v2 injects them into the up path only). */
-  loraInjected: boolean;
-}
-
-/**
- * attn2 for every transformer of a block: the split cross-attention over the reference tokens (the
- * context the UNet blocks pass in is `ref.fg`), with the fg/bg selector at each transformer's map size.
- */
-export function splitCrossAttentionHook(ref: SplitReference, block: SplitBlockOptions): CrossAttentionHook {
-  const s = block.settings;
-  return (h, w) => {
+/** attn2 for every transformer of a block: the split cross-attention over the context, selector at each map size. */
+export function splitCrossAttentionHook(ref: SplitReference, s: SplitAttentionSettings): CrossAttentionHook {
+  return (h, w) => (x, context, heads) => {
+    const path = x.graph.scoped('').replace(/\.$/, '');
+    const injected = s.loraAt(path);
+    const traced = s.trace?.at.has(path) ? s.trace : undefined;
+    const trace = traced ? (kind: AttentionTraceKind, t: Tensor) => traced.sink(path, kind, t) : undefined;
     let selector: ForegroundSelector | undefined;
     if (s.flags.split) {
-      if (!ref.bg || !ref.mask) throw new Error('split attention needs background tokens and a sketch mask');
-      selector = foregroundSelector(ref.mask, h, w, s.threshold, block.loraInjected);
+      if (!ref.mask) throw new Error('split attention needs a sketch mask');
+      const r = foregroundSelector(ref.mask, h, w, s.threshold, injected);
+      selector = r.selector;
+      trace?.('mask_resized', r.resized);
     }
-    const lora = { fg: block.loraInjected && s.flags.fgLora, bg: block.loraInjected && s.flags.bgLora };
-    const split = selector && ref.bg ? { bgContext: ref.bg, selector } : undefined;
-    return (x, context, heads) => splitCrossAttention(x, context, { heads, lora, ranks: s.ranks, referenceScale: s.referenceScale, fgScale: s.fgScale, bgScale: s.bgScale, mergeScale: s.mergeScale }, split);
+    const lora = { fg: injected && s.flags.fgLora, bg: injected && s.flags.bgLora };
+    const referenceScale = typeof s.referenceScale === 'function' ? s.referenceScale(path) : s.referenceScale;
+    return splitCrossAttention(x, context, { heads, lora, ranks: s.ranks, referenceScale, fgScale: s.fgScale, bgScale: s.bgScale, mergeScale: s.mergeScale, trace }, selector);
   };
 }

@@ -19,8 +19,6 @@ export type UNetPart = 'down' | 'mid' | 'up';
 
 export interface SplitUNetOptions {
   settings: SplitAttentionSettings;
-  /** UNet parts whose cross-attentions carry LoRA modules; ['up'] for the released v2 models. */
-  loraBlocks: readonly UNetPart[];
 }
 
 export interface SplitUNetInputs {
@@ -58,8 +56,8 @@ export function buildSplitUNet(g: Graph, config: UNetConfig, inputs: SplitUNetIn
     });
   }
   const withHint = (x: Tensor, k: number) => (hints ? op.add(x, hints[k]) : x);
-  const lora = new Set(opts.loraBlocks);
-  const attn = (part: UNetPart) => splitCrossAttentionHook(ref, { settings: opts.settings, loraInjected: lora.has(part) });
+  const attn = splitCrossAttentionHook(ref, opts.settings);
+  const ctx = ref.context;
 
   const emb = unetTimeEmbedding(config, timestep).emb;
   let x = withHint(unetStem(config, sample).out, 0);
@@ -69,20 +67,20 @@ export function buildSplitUNet(g: Graph, config: UNetConfig, inputs: SplitUNetIn
     const hint = hints?.[i + 1];
     const residual = level.downsample ? { residualAfterDownsample: hint } : { residualAfterLayers: hint };
     const input = x;
-    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ref.fg, level, config, { ...residual, crossAttention: attn('down') })));
+    const r = g.within('down_blocks', () => g.within(i, () => downBlock(input, emb, ctx, level, config, { ...residual, crossAttention: attn })));
     x = r.out;
     skips.push(...r.skips);
   });
 
   const midIn = x;
-  x = g.within('mid_block', () => midBlock(midIn, emb, ref.fg, config, attn('mid')));
+  x = g.within('mid_block', () => midBlock(midIn, emb, ctx, config, attn));
 
   config.up.forEach((level, i) => {
     const mine = skips.slice(skips.length - level.layers);
     skips = skips.slice(0, skips.length - level.layers);
     const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
     const input = x;
-    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ref.fg, level, config, size, attn('up'))));
+    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ctx, level, config, size, attn)));
   });
   return unetHead(config, x).out;
 }

@@ -96,7 +96,7 @@ export async function writeTinyColorizeCheckpoint(path: string, opts: TinyCheckp
   }
 
   if (!omit.has('backgroundEncoder')) {
-    const shape = { dim: 24, queries: 8, layers: 2, hidden: 96, thresholdFeatures: 16, heads: 1 };
+    const shape = { dim: 24, queries: 8, layers: 2, hidden: 96, thresholdFeatures: 16, heads: 1, inner: 64 };
     const bg = randomParams([buildReferenceContextGraph(shape, 1, 4, 4)], seed + 3, 0.2);
     for (const [name, t] of Object.entries(bg)) add(name, t);
   }

@@ -19,7 +19,7 @@ export const TINY_COLORIZE_CONFIG = {
   norm_num_groups: 8,
 };
 
-export const TINY_LORA: LoraLayout = { loraBlocks: ['up'], ranks: defaultLoraRank };
+export const TINY_LORA: LoraLayout = { loraBlocks: ['up'], loraAt: (p) => p.startsWith('up_blocks.'), ranks: defaultLoraRank };
 
 export interface TinyWeights {
   config: UNetConfig;
@@ -43,7 +43,7 @@ export function tinyColorizeWeights(opts: { seed?: number; loraStd?: number } = 
   const config = parseUNetConfig(TINY_COLORIZE_CONFIG);
   const loraStd = opts.loraStd ?? 0.3;
   const graphs: Graph[] = [
-    buildColorizeUNetGraph(config, { batch: 1, height: 8, width: 8, fgTokens: 4, bgTokens: 4 }, { mode: 'fig2fig' }, TINY_LORA),
+    buildColorizeUNetGraph(config, { batch: 1, height: 8, width: 8, tokens: 8 }, { mode: 'fig2fig' }, TINY_LORA),
     buildSketchEncoderGraph(config, 1, 8, 8),
   ];
   const r = rng(opts.seed ?? 3);

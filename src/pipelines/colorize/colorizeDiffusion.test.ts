@@ -1,14 +1,17 @@
-// ColorizeDiffusion sampling end to end on the tiny random model: dual CFG formula and branch wiring,
-// shapes, seeded determinism, mode differences, zero-LoRA agreement, input errors.
-import { describe, it, expect } from 'vitest';
-import { colorizeDiffusionModel, type ColorizeDiffusionModel } from '../../models/splitAttention/colorizeModel.ts';
-import { hintShapes } from '../../models/splitAttention/splitUNet.ts';
-import { TINY_LORA, tinyColorizeWeights, type TinyWeights } from '../../models/splitAttention/tinyColorizeModel.ts';
+// ColorizeDiffusion generate() on a tiny random single file: dual CFG formula and branch wiring, contexts per
+// mode, seeded noise, the final step, input errors. (The original's own outputs are checked by the golden
+// handler test/golden/handlers/colorizeDiffusion.ts.)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
+import { TINY_COLORIZE_CONFIG, writeTinyColorizeCheckpoint } from '../../models/splitAttention/tinyColorizeCheckpoint.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
+import { loadColorizeDiffusion, type ColorizeDiffusionCheckpoint } from './colorizeDiffusionCheckpoint.ts';
 import {
-  backgroundReference, cfg, colorizeDiffusionLatents, colorizeDiffusionScheduler, combineGuidance, dualCfg, guidanceBranches,
-  sketchMaskToLatent, COLORIZE_DIFFUSION_DEFAULTS, type ColorizeDiffusionInputs,
+  backgroundReference, cfg, colorizeDiffusionGenerate, colorizeDiffusionScheduler, colorizeUNetBatch, combineGuidance, dualCfg, guidanceBranches,
+  prepareColorizeConditions, sketchMaskToLatent, COLORIZE_DIFFUSION_DEFAULTS, COLORIZE_DIFFUSION_SCHEDULER, type ColorizeConditionInputs,
 } from './colorizeDiffusion.ts';
 
 function rng(seed: number) {
@@ -18,32 +21,34 @@ function rng(seed: number) {
     return s / 4294967296 - 0.5;
   };
 }
-const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 const H = 64; // sketch 64×96 → latent 8×12 (non-square)
 const W = 96;
 
-function inputs(seed = 1, opts: { sameTokens?: boolean } = {}): ColorizeDiffusionInputs {
+function inputs(seed = 1): ColorizeConditionInputs {
   const r = rng(seed);
-  const fill = (n: number) => Float32Array.from({ length: n }, () => r() * 2);
-  const ref = { shape: [1, 6, 24], data: fill(6 * 24) };
   // A figure in the left half of the sketch; the mask comes from image size as the demo makes it.
   const mask = Float32Array.from({ length: H * W }, (_, i) => ((i % W) < W / 2 ? 1 : 0));
   return {
     sketch: { shape: [1, 3, H, W], data: Float32Array.from({ length: 3 * H * W }, (_, i) => (i % 7 === 0 ? 1 : -1)) },
-    referenceTokens: ref,
-    backgroundTokens: opts.sameTokens ? undefined : { shape: [1, 4, 24], data: fill(4 * 24) },
+    reference: { shape: [1, 3, 40, 48], data: Float32Array.from({ length: 3 * 40 * 48 }, () => r() * 2) },
     sketchMask: sketchMaskToLatent({ shape: [1, 1, H, W], data: mask }),
+    referenceMask: { shape: [1, 1, 40, 48], data: Float32Array.from({ length: 40 * 48 }, (_, i) => ((i % 48) < 20 ? 1 : 0)) },
   };
 }
 
-const weights = tinyColorizeWeights();
-const models = new Map<string, ColorizeDiffusionModel>();
-function model(mode: ColorizeMode, w: TinyWeights = weights, tag = 'rand'): ColorizeDiffusionModel {
-  const key = `${mode}:${tag}`;
-  if (!models.has(key)) models.set(key, colorizeDiffusionModel(w.config, w, { mode }, { cacheDir: false, threads: 1, lora: TINY_LORA }));
-  return models.get(key)!;
-}
+const tmp = mkdtempSync(join(tmpdir(), 'inkflow-cdg-'));
+let cp: ColorizeDiffusionCheckpoint;
+beforeAll(async () => {
+  const file = join(tmp, 'switch-tiny.safetensors');
+  await writeTinyColorizeCheckpoint(file);
+  cp = await loadColorizeDiffusion(file, { unetConfig: TINY_COLORIZE_CONFIG, cacheDir: false, threads: 1 });
+});
+afterAll(async () => {
+  await cp?.release();
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('dual CFG', () => {
   it('is (u0 + s_r(c − u0) + u1 + s_s(c − u1)) / 2', () => {
@@ -69,31 +74,23 @@ describe('dual CFG', () => {
     expect(Array.from(combineGuidance(p.subarray(0, 4), ['cond', 'blankSketch'], 9, 3))).toEqual(Array.from(cfg(p.subarray(0, 2), p.subarray(2, 4), 3)));
   });
 
-  it('a batched step equals three separate UNet calls combined by dualCfg (zero reference, blank sketch wired right)', async () => {
-    const m = model('fig2fig');
+  it('a batched step equals separate UNet calls combined by dualCfg (zero reference, blank sketch wired right)', async () => {
     const inp = inputs(3);
     const seed = 5;
-    const got = await colorizeDiffusionLatents(m, inp, { steps: 1, seed, sketchGuidance: 1.5 });
+    const got = await colorizeDiffusionGenerate(cp, inp, { mode: 'fig2fig', steps: 1, seed, sketchGuidance: 1.5, decode: false });
     expect(got.branches).toEqual(['cond', 'zeroReference', 'blankSketch']);
-    // by hand
-    const sk = new Float32Array(2 * inp.sketch.data.length);
-    sk.set(inp.sketch.data);
-    sk.fill(-1, inp.sketch.data.length);
-    const hints = await m.encodeSketch(2, 8, 12, sk);
-    const hs = hintShapes(m.config, 1, 8, 12).map((s) => s.reduce((a, b) => a * b, 1));
-    const sched = colorizeDiffusionScheduler();
+    const cond = got.conditions;
+    expect(cond.context.shape).toEqual([1, 2 * (256 + 8), 24]); // fig2fig: [e + th_s, T(bg)] twice
+    const sched = colorizeDiffusionScheduler({ prediction_type: cp.prediction });
     sched.setTimesteps(1);
     const t = sched.timesteps[0];
-    const x = createTorchGenerator(seed).randn([1, 4, 8, 12]);
-    const shapes = { batch: 1, height: 8, width: 12, fgTokens: 6, bgTokens: 4 };
-    const one = (zeroRef: boolean, blank: boolean) => m.unet(shapes, {
-      sample: x, timestep: Float32Array.of(t),
-      fg_context: zeroRef ? new Float32Array(inp.referenceTokens.data.length) : inp.referenceTokens.data,
-      bg_context: zeroRef ? new Float32Array(inp.backgroundTokens!.data.length) : inp.backgroundTokens!.data,
-      sketch_mask: inp.sketchMask!.data,
-      ...Object.fromEntries(hints.map((hk, k) => [`hint_${k}`, blank ? hk.slice(hs[k]) : hk.slice(0, hs[k])])),
-    });
-    const pred = dualCfg(await one(false, false), await one(true, false), await one(false, true), COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance, 1.5);
+    // The noise comes after a discarded reference-shaped draw.
+    const gen = createTorchGenerator(seed);
+    gen.randn(inp.reference.shape);
+    const x = gen.randn([1, 4, 8, 12]);
+    const model = cp.model({ mode: 'fig2fig' });
+    const one = async (br: 'cond' | 'zeroReference' | 'blankSketch') => (await colorizeUNetBatch(model, cond, [br], x, t)).out;
+    const pred = dualCfg(await one('cond'), await one('zeroReference'), await one('blankSketch'), COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance, 1.5);
     const want = sched.step(pred, t, x).prevSample;
     const err = maxAbs(got.latents.data, want);
     console.log(`[colorize-diffusion] batch-3 step vs three batch-1 calls max abs diff ${err.toExponential(2)}`);
@@ -101,13 +98,12 @@ describe('dual CFG', () => {
   });
 });
 
-describe('colorizeDiffusionLatents (tiny random model, DPM++ 20 steps)', () => {
+describe('colorizeDiffusionGenerate (tiny random checkpoint, DPM++)', () => {
   it('defaults: 20 leading-spaced steps, reference-only CFG, latent shape, same seed → same latents', async () => {
-    const m = model('fig2fig');
     const progress: number[] = [];
-    const a = await colorizeDiffusionLatents(m, inputs(), { seed: 42, onProgress: (p) => progress.push(p.step) });
-    const b = await colorizeDiffusionLatents(m, inputs(), { seed: 42 });
-    const c = await colorizeDiffusionLatents(m, inputs(), { seed: 43 });
+    const a = await colorizeDiffusionGenerate(cp, inputs(), { mode: 'fig2fig', seed: 42, decode: false, onProgress: (p) => progress.push(p.step) });
+    const b = await colorizeDiffusionGenerate(cp, inputs(), { mode: 'fig2fig', seed: 42, decode: false });
+    const c = await colorizeDiffusionGenerate(cp, inputs(), { mode: 'fig2fig', seed: 43, decode: false });
     expect(a.latents.shape).toEqual([1, 4, 8, 12]);
     expect(a.timesteps).toHaveLength(20);
     // DPM-Solver's leading spacing: (1000 // 21)·k, reversed, last dropped, + steps_offset 1
@@ -118,39 +114,41 @@ describe('colorizeDiffusionLatents (tiny random model, DPM++ 20 steps)', () => {
     expect(a.latents.data.every(Number.isFinite)).toBe(true);
     expect(Array.from(b.latents.data)).toEqual(Array.from(a.latents.data));
     expect(maxAbs(a.latents.data, c.latents.data)).toBeGreaterThan(1e-2);
+  }, 60_000);
+
+  it('contexts per mode: vanilla e, fg_enhance [e, e], bg_enhance [e + th, T], fig2fig twice that', async () => {
+    const ctx = async (mode: ColorizeMode) => (await prepareColorizeConditions(cp, inputs(), { mode })).context;
+    const [v, fg, bg, f2f] = [await ctx('vanilla'), await ctx('fg_enhance'), await ctx('bg_enhance'), await ctx('fig2fig')];
+    expect([v.shape, fg.shape, bg.shape, f2f.shape]).toEqual([[1, 256, 24], [1, 512, 24], [1, 264, 24], [1, 528, 24]]);
+    expect(Array.from(fg.data)).toEqual([...v.data, ...v.data]);
+    expect(Array.from(f2f.data)).toEqual([...bg.data, ...bg.data]);
+    expect(maxAbs(bg.data.subarray(0, 256 * 24), v.data)).toBeGreaterThan(1e-3); // + th(ts_s)
   });
 
-  it('vanilla ≠ bg2fig ≠ fig2fig when the LoRA weights are non-zero (same tokens, so only LoRA differs)', async () => {
-    const run = async (mode: ColorizeMode) => (await colorizeDiffusionLatents(model(mode), inputs(1, { sameTokens: true }), { seed: 7, steps: 8, sketchGuidance: 1.5 })).latents.data;
-    const [v, b2f, f2f] = [await run('vanilla'), await run('bg2fig'), await run('fig2fig')];
-    console.log(`[colorize-diffusion] non-zero LoRA: |vanilla−fig2fig| ${maxAbs(v, f2f).toExponential(2)}, |bg2fig−fig2fig| ${maxAbs(b2f, f2f).toExponential(2)}`);
-    expect(maxAbs(v, f2f)).toBeGreaterThan(1e-2);
-    expect(maxAbs(v, b2f)).toBeGreaterThan(1e-2);
-    expect(maxAbs(b2f, f2f)).toBeGreaterThan(1e-2);
-  });
-
-  it('all modes agree when the LoRA weights are zero and background tokens default to the reference', async () => {
-    const zero = tinyColorizeWeights({ loraStd: 0 });
-    const run = async (mode: ColorizeMode) => (await colorizeDiffusionLatents(model(mode, zero, 'zero'), inputs(1, { sameTokens: true }), { seed: 7, steps: 8, sketchGuidance: 1.5 })).latents.data;
-    const [v, b2f, f2f] = [await run('vanilla'), await run('bg2fig'), await run('fig2fig')];
-    const err = Math.max(maxAbs(v, b2f), maxAbs(v, f2f));
-    console.log(`[colorize-diffusion] zero LoRA: max |mode difference| ${err.toExponential(2)}`);
-    expect(err).toBeLessThan(1e-5);
+  it('the final step lands on x0 (diffusers 0.31 final_sigmas_type "zero")', async () => {
+    const r = await colorizeDiffusionGenerate(cp, inputs(), { mode: 'vanilla', seed: 1, steps: 2, decode: false, trace: true, prediction: 'epsilon' });
+    const last = r.trace!.steps[1];
+    // ᾱ_t of scaled_linear 0.00085–0.012 (1000 steps), x0 = (x − √(1−ᾱ)·ε)/√ᾱ
+    let abar = 1;
+    for (let i = 0; i <= last.unetT; i++) abar *= 1 - (Math.sqrt(0.00085) + (i / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085))) ** 2;
+    const x0 = last.unetIn.subarray(0, last.guided.length).map((x, i) => (x - Math.sqrt(1 - abar) * last.guided[i]) / Math.sqrt(abar));
+    expect(maxAbs(r.latents.data, x0)).toBeLessThan(1e-4);
+    expect(COLORIZE_DIFFUSION_SCHEDULER.final_sigmas_type).toBe('zero');
   });
 
   it('bad input gives clear errors', async () => {
-    const m = model('fig2fig');
     const ok = inputs();
-    await expect(colorizeDiffusionLatents(m, { ...ok, sketchMask: undefined })).rejects.toThrow(/sketchMask \(latent size\) is required \(expected \[1,1,8,12\]\)/);
-    await expect(colorizeDiffusionLatents(m, { ...ok, sketch: { shape: [1, 3, 60, 96], data: new Float32Array(3 * 60 * 96) } })).rejects.toThrow(/multiples of 16/);
-    await expect(colorizeDiffusionLatents(m, { ...ok, referenceTokens: { shape: [1, 6, 16], data: new Float32Array(96) } })).rejects.toThrow(/referenceTokens must be \[1,6,24\]/);
-    await expect(colorizeDiffusionLatents(m, ok, { steps: 0 })).rejects.toThrow(/steps must be an integer/);
-    await expect(colorizeDiffusionLatents(m, ok, { referenceGuidance: Number.NaN })).rejects.toThrow(/referenceGuidance must be a finite number/);
+    await expect(colorizeDiffusionGenerate(cp, { ...ok, sketchMask: undefined }, { mode: 'fig2fig' })).rejects.toThrow(/sketchMask \(latent size\) is required \(expected \[1,1,8,12\]\)/);
+    await expect(colorizeDiffusionGenerate(cp, { ...ok, referenceMask: undefined }, { mode: 'bg_enhance' })).rejects.toThrow(/referenceMask is required/);
+    await expect(colorizeDiffusionGenerate(cp, { ...ok, sketch: { shape: [1, 3, 60, 96], data: new Float32Array(3 * 60 * 96) } }, { mode: 'vanilla' })).rejects.toThrow(/multiples of 16/);
+    await expect(colorizeDiffusionGenerate(cp, ok, { mode: 'vanilla', steps: 0 })).rejects.toThrow(/steps must be an integer/);
+    await expect(colorizeDiffusionGenerate(cp, ok, { mode: 'vanilla', referenceGuidance: Number.NaN })).rejects.toThrow(/referenceGuidance must be a finite number/);
+    await expect(colorizeDiffusionGenerate(cp, ok, { mode: 'vanilla', sketchThreshold: 2 })).rejects.toThrow(/sketchThreshold must be in \[0, 1\]/);
     const ac = new AbortController();
     ac.abort();
-    await expect(colorizeDiffusionLatents(m, ok, { signal: ac.signal })).rejects.toThrow();
-    // Vanilla needs neither mask nor background tokens.
-    const v = await colorizeDiffusionLatents(model('vanilla'), { sketch: ok.sketch, referenceTokens: ok.referenceTokens }, { steps: 2, seed: 1 });
+    await expect(colorizeDiffusionGenerate(cp, ok, { mode: 'vanilla', signal: ac.signal })).rejects.toThrow();
+    // Vanilla needs neither mask.
+    const v = await colorizeDiffusionGenerate(cp, { sketch: ok.sketch, reference: ok.reference }, { mode: 'vanilla', steps: 2, seed: 1, decode: false });
     expect(v.latents.shape).toEqual([1, 4, 8, 12]);
   });
 });

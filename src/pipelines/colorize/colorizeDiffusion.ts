@@ -1,16 +1,22 @@
-// ColorizeDiffusion sampling (tellurion-kanata/colorizeDiffusion; arXiv 2502.19937), wired as the original's
-// diffusers path (refnet/sampling/denoiser.py DiffuserDenoiser, refnet/models/basemodel.py generate):
-//   hints = sketch_encoder([sketch, blank sketch (all −1)]) · sketch strength, computed once
-//   branches, batched in this order: cond (reference, sketch), u0 (zero reference, sketch), u1 (reference, blank)
-//   guidance: both scales > 1 → dual CFG over the batch of 3; only one > 1 → ordinary CFG with that branch's
-//   uncond (batch 2); neither → one pass. (The original decides this way, so the default sketch scale 1.0
-//   runs reference-only CFG at 4.0 — not the dual formula with s_s = 1, which would halve the guidance.)
-//   DPMSolverMultistep (configs/scheduler_cfgs/dpm.yaml: scaled_linear 0.00085–0.012, steps_offset 1,
-//   leading spacing); x_T = torch.randn(seed) · init_noise_sigma (CPU generator; the original draws on CUDA).
-// The image-side parts (OpenCLIP ViT-H reference tokens, the background encoder, VAE) are the caller's: this
-// function takes tokens, a latent-size sketch mask and the sketch tensor, and returns latents.
+// ColorizeDiffusion's generate() at the tensor level (tellurion-kanata/colorizeDiffusion
+// refnet/models/switch.py prepare_conditions, basemodel.py generate/sample, sampling/denoiser.py
+// DiffuserDenoiser), checked against outputs of the original code (shared/golden/colorize_diffusion):
+//   noise      torch.manual_seed(seed); one randn_like(reference) drawn and discarded (prepare_conditions'
+//              cond_aug term, cond_aug = 0); x_T = torch.randn(1, 4, H/8, W/8) on CPU · init_noise_sigma
+//   context    by mode (models/splitAttention/modes.ts), from the reference's OpenCLIP local tokens e
+//   hints      sketch_encoder([sketch, blank sketch (all −1)]) · sketch strength, computed once
+//   branches   batched in this order: cond (context, sketch), zero reference (context of zeros, sketch),
+//              blank sketch (context, blank hints); the sketch mask repeats for each
+//   guidance   (GuidanceFlag): both scales > 1 → dual CFG over the batch of 3,
+//              (u0 + (c − u0)·s_r + u1 + (c − u1)·s_s)·0.5; only one > 1 → ordinary CFG u + (c − u)·s with that
+//              branch as u (batch 2); neither → one pass. The demo's default sketch scale 1.0 therefore runs
+//              reference-only CFG at 4.0, not the dual formula with s_s = 1 (which would halve the guidance).
+//   scheduler  DPMSolverMultistep (configs/scheduler_cfgs/dpm.yaml: scaled_linear 0.00085–0.012, steps_offset 1,
+//              leading spacing), prediction type per checkpoint (the demo: "eps" in the file name → ε, else v)
+//   decode     first_stage_model.decode(z · (1/0.18215))
 import type { ColorizeDiffusionModel, ColorizeUNetShapes } from '../../models/splitAttention/colorizeModel.ts';
-import { modeFlags } from '../../models/splitAttention/modes.ts';
+import { modeFlags, type ColorizeMode } from '../../models/splitAttention/modes.ts';
+import type { ColorizeDiffusionCheckpoint } from './colorizeDiffusionCheckpoint.ts';
 import { hintShapes } from '../../models/splitAttention/splitUNet.ts';
 import { SKETCH_ENCODER_SCALE } from '../../models/splitAttention/sketchEncoder.ts';
 import { resizeBicubicHost } from '../../models/splitAttention/bicubicResize.ts';
@@ -28,7 +34,8 @@ export const COLORIZE_DIFFUSION_DEFAULTS = {
   steps: 20,
 } as const;
 
-/** refnet configs/scheduler_cfgs/dpm.yaml, for diffusers' DPMSolverMultistepScheduler. */
+/** refnet configs/scheduler_cfgs/dpm.yaml for diffusers' DPMSolverMultistepScheduler, plus the defaults of the
+ * diffusers the original pins (v0.31): the last step goes to σ = 0 (final_sigmas_type "zero"), i.e. lands on x0. */
 export const COLORIZE_DIFFUSION_SCHEDULER = {
   num_train_timesteps: 1000,
   beta_start: 0.00085,
@@ -37,6 +44,11 @@ export const COLORIZE_DIFFUSION_SCHEDULER = {
   steps_offset: 1,
   timestep_spacing: 'leading',
   prediction_type: 'epsilon',
+  solver_order: 2,
+  algorithm_type: 'dpmsolver++',
+  solver_type: 'midpoint',
+  lower_order_final: true,
+  final_sigmas_type: 'zero',
 } as const;
 
 export class ColorizeDiffusionError extends Error {
@@ -118,49 +130,6 @@ export function sketchMaskToLatent(mask: F32Tensor, scale = SKETCH_ENCODER_SCALE
   return { shape: [n, 1, h / scale, w / scale], data: resizeBicubicHost(mask.data, h, w, h / scale, w / scale) };
 }
 
-export interface ColorizeDiffusionInputs {
-  /** Sketch [1, 3, H, W] in [−1, 1] as the sketch encoder was trained on (a blank sketch is all −1); H, W multiples of 64. */
-  sketch: F32Tensor;
-  /** Reference tokens [1, L, cross_attention_dim] (OpenCLIP ViT-H local tokens in the released models). */
-  referenceTokens: F32Tensor;
-  /** Background tokens [1, L2, D] for split modes; default the reference tokens (the original's fallback). */
-  backgroundTokens?: F32Tensor;
-  /** Sketch foreground mask at latent size [1, 1, H/8, W/8] (split modes; see sketchMaskToLatent). */
-  sketchMask?: F32Tensor;
-}
-
-export interface ColorizeDiffusionProgress {
-  readonly step: number;
-  readonly steps: number;
-  readonly timestep: number;
-}
-
-export interface ColorizeDiffusionOptions {
-  steps?: number;
-  seed?: number | bigint;
-  referenceGuidance?: number;
-  sketchGuidance?: number;
-  /** Multiplies the sketch hints (the demo's "sketch strength", control_scale); 1 by default. */
-  sketchStrength?: number;
-  /** DPMSolverMultistep config keys over COLORIZE_DIFFUSION_SCHEDULER (e.g. prediction_type). */
-  schedulerOverrides?: Record<string, unknown>;
-  onProgress?: (p: ColorizeDiffusionProgress) => void;
-  signal?: AbortSignal;
-}
-
-export interface ColorizeDiffusionResult {
-  /** x_0 latents [1, 4, H/8, W/8] (divide by the VAE scaling factor before decoding). */
-  latents: F32Tensor;
-  seed: bigint;
-  timesteps: number[];
-  /** UNet branches per step, in batch order. */
-  branches: GuidanceBranch[];
-}
-
-export function colorizeDiffusionScheduler(overrides: Record<string, unknown> = {}): DiffusersScheduler {
-  return createDPMSolverMultistep({ ...COLORIZE_DIFFUSION_SCHEDULER, ...overrides });
-}
-
 function checkTensor(what: string, t: F32Tensor | undefined, shape: readonly number[]): void {
   if (!t) throw new ColorizeDiffusionError(`${what} is required (expected [${shape.join(',')}])`);
   const n = shape.reduce((a, b) => a * b, 1);
@@ -179,82 +148,251 @@ const repeat = (a: Float32Array, times: number) => {
   return out;
 };
 
-/** Samples latents with the model's mode (vanilla / bg2fig / fig2fig) and dual CFG. */
-export async function colorizeDiffusionLatents(model: ColorizeDiffusionModel, inputs: ColorizeDiffusionInputs, opts: ColorizeDiffusionOptions = {}): Promise<ColorizeDiffusionResult> {
+export interface ColorizeConditionInputs {
+  /** Sketch [1, 3, H, W] in [−1, 1], white lines (+1) on black (−1); H, W multiples of 8·2^levels. */
+  sketch: F32Tensor;
+  /** Reference [1, 3, Hr, Wr] in [−1, 1]. */
+  reference: F32Tensor;
+  /** Sketch foreground mask at latent size [1, 1, H/8, W/8] (split modes; see sketchMaskToLatent). */
+  sketchMask?: F32Tensor;
+  /** Reference foreground mask [1, 1, Hr, Wr] (bg_enhance / fig2fig). */
+  referenceMask?: F32Tensor;
+}
+
+export interface ColorizeConditionSettings {
+  mode: ColorizeMode;
+  /** ts_r (default 0.5). */
+  referenceThreshold?: number;
+  /** ts_s (default 0.05). */
+  sketchThreshold?: number;
+  /** The demo's "sketch strength" (control_scale), multiplies the hints; 1 by default. */
+  sketchStrength?: number;
+}
+
+/** The conditions of prepare_conditions, for one image (batch 1), and every intermediate tensor. */
+export interface ColorizeConditions {
+  /** Cross-attention context [1, L, D]. */
+  context: F32Tensor;
+  /** Latent-size sketch mask (split modes). */
+  mask?: F32Tensor;
+  /** Hints of the sketch and of the blank sketch, one per UNet hint. */
+  hints: { sketch: Float32Array; blank: Float32Array }[];
+  latentHeight: number;
+  latentWidth: number;
+  /** Named intermediate tensors (the golden's names): clip_preprocess0, clip_encode0_local_output,
+   * clip_encode1_local_input, clip_encode1_local_output, thresh_embedder_output, bg_transformer_input,
+   * bg_transformer_output, sketch_encoder_hint{k} (batch [sketch, blank]). */
+  trace: Record<string, F32Tensor>;
+}
+
+function checkUnit(v: number, name: string): void {
+  if (!Number.isFinite(v) || v < 0 || v > 1) throw new ColorizeDiffusionError(`${name} must be in [0, 1], got ${v}`);
+}
+
+/** Which side of the UNet the sketch must divide: 8 (the sketch encoder) · 2^(downsampling levels). */
+export function sketchUnit(config: { down: readonly { downsample: boolean }[] }): number {
+  return SKETCH_ENCODER_SCALE * 2 ** config.down.filter((l) => l.downsample).length;
+}
+
+/** prepare_conditions: reference tokens, the mode's context, the hints and the mask. */
+export async function prepareColorizeConditions(cp: ColorizeDiffusionCheckpoint, inputs: ColorizeConditionInputs, settings: ColorizeConditionSettings): Promise<ColorizeConditions> {
+  const d = COLORIZE_DIFFUSION_DEFAULTS;
+  const flags = modeFlags(settings.mode);
+  const tsR = settings.referenceThreshold ?? d.referenceThreshold;
+  const tsS = settings.sketchThreshold ?? d.sketchThreshold;
+  checkUnit(tsR, 'referenceThreshold');
+  checkUnit(tsS, 'sketchThreshold');
+  const strength = settings.sketchStrength ?? 1;
+  checkScale('sketchStrength', strength);
+  const config = cp.unetConfig;
+  const s = inputs.sketch;
+  if (s.shape.length !== 4 || s.shape[0] !== 1 || s.shape[1] !== 3) throw new ColorizeDiffusionError(`sketch must be [1,3,H,W], got [${s.shape.join(',')}]`);
+  const unit = sketchUnit(config);
+  if (s.shape[2] % unit !== 0 || s.shape[3] % unit !== 0) throw new ColorizeDiffusionError(`sketch sides must be multiples of ${unit} (the latent must halve evenly at every level, as the original UNet needs), got ${s.shape[2]}×${s.shape[3]}`);
+  checkTensor('sketch', s, [1, 3, s.shape[2], s.shape[3]]);
+  const r = inputs.reference;
+  if (r?.shape.length !== 4 || r.shape[0] !== 1 || r.shape[1] !== 3) throw new ColorizeDiffusionError(`reference must be [1,3,H,W], got [${r?.shape.join(',')}]`);
+  checkTensor('reference', r, [1, 3, r.shape[2], r.shape[3]]);
+  const h = s.shape[2] / SKETCH_ENCODER_SCALE;
+  const w = s.shape[3] / SKETCH_ENCODER_SCALE;
+  if (flags.split) checkTensor('sketchMask (latent size)', inputs.sketchMask, [1, 1, h, w]);
+  if (flags.backgroundTokens) checkTensor('referenceMask', inputs.referenceMask, [1, 1, r.shape[2], r.shape[3]]);
+  const trace: Record<string, F32Tensor> = {};
+
+  // Reference tokens e = local tokens (open_clip "full" output without the class token).
+  const enc = await cp.encodeReference(r);
+  trace.clip_preprocess0 = enc.pixels;
+  trace.clip_encode0_local_output = enc.tokens;
+  let context = enc.tokens;
+  if (flags.backgroundTokens) {
+    const bgImage = backgroundReference(r, inputs.referenceMask!, tsR);
+    trace.clip_encode1_local_input = bgImage;
+    const bgTokens = (await cp.encodeReference(bgImage)).tokens;
+    trace.clip_encode1_local_output = bgTokens;
+    const p = await cp.backgroundPath(enc.tokens, bgTokens, tsR, tsS);
+    trace.thresh_embedder_output = p.thresholdEmbedding;
+    trace.bg_transformer_input = p.backgroundInput;
+    trace.bg_transformer_output = p.backgroundOutput;
+    context = catTokens([p.foreground, p.backgroundOutput]);
+  }
+  if (flags.repeatContext) context = catTokens([context, context]);
+
+  // Hints for [sketch, blank sketch], scaled by the sketch strength.
+  const model = cp.model({ mode: settings.mode, sketchThreshold: tsS });
+  const pair = new Float32Array(2 * s.data.length);
+  pair.set(s.data, 0);
+  pair.fill(-1, s.data.length);
+  const hs = hintShapes(config, 1, h, w);
+  const hints = (await model.encodeSketch(2, h, w, pair)).map((t, k) => {
+    const n = hs[k].reduce((a, b) => a * b, 1);
+    const scaled = strength === 1 ? t : t.map((v) => f32(v * strength));
+    trace[`sketch_encoder_hint${k}`] = { shape: [2, ...hs[k].slice(1)], data: scaled };
+    return { sketch: scaled.subarray(0, n), blank: scaled.subarray(n, 2 * n) };
+  });
+  return { context, mask: flags.split ? inputs.sketchMask : undefined, hints, latentHeight: h, latentWidth: w, trace };
+}
+
+function catTokens(parts: readonly F32Tensor[]): F32Tensor {
+  const [b, , dim] = parts[0].shape;
+  const l = parts.reduce((a, p) => a + p.shape[1], 0);
+  return { shape: [b, l, dim], data: cat(parts.map((p) => p.data)) };
+}
+
+const cat = (parts: readonly Float32Array[]) => {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), (o += p.length));
+  return out;
+};
+
+/** One UNet call on the guidance batch (`branches` order) at latents x (batch 1) and timestep t. */
+export async function colorizeUNetBatch(
+  model: ColorizeDiffusionModel, cond: ColorizeConditions, branches: readonly GuidanceBranch[], x: Float32Array, t: number, trace: readonly string[] = [],
+): Promise<{ out: Float32Array; traces: Record<string, Float32Array> }> {
+  const b = branches.length;
+  const feeds: Record<string, Float32Array> = {
+    sample: repeat(x, b),
+    timestep: new Float32Array(b).fill(t),
+    context: cat(branches.map((br) => (br === 'zeroReference' ? new Float32Array(cond.context.data.length) : cond.context.data))),
+  };
+  if (cond.mask && modeFlags(model.settings.mode).split) feeds.sketch_mask = repeat(cond.mask.data, b);
+  cond.hints.forEach((hk, k) => (feeds[`hint_${k}`] = cat(branches.map((br) => (br === 'blankSketch' ? hk.blank : hk.sketch)))));
+  const shapes: ColorizeUNetShapes = { batch: b, height: cond.latentHeight, width: cond.latentWidth, tokens: cond.context.shape[1] };
+  return model.unet(shapes, feeds, trace);
+}
+
+export interface ColorizeDiffusionProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly timestep: number;
+}
+
+export interface ColorizeGenerateOptions extends ColorizeConditionSettings {
+  steps?: number;
+  seed?: number | bigint;
+  referenceGuidance?: number;
+  sketchGuidance?: number;
+  /** Reference strength: one reference_scale for every attn2, or one per attn2 in the original's module
+   * order (models/splitAttention/referenceStrength.ts turns the demo's level sliders into this); 1 by default. */
+  referenceScale?: number | readonly number[];
+  /** Foreground / background strength of split modes. The original demo resets both to 1 (generate() passes
+   * its sliders under names prepare_conditions ignores), so they default to 1; inkflow honours them when set. */
+  fgScale?: number;
+  bgScale?: number;
+  /** merge_scale: share of the background result mixed into the foreground one; 0 by default. */
+  mergeScale?: number;
+  /** Overrides the checkpoint's prediction type. */
+  prediction?: 'epsilon' | 'v_prediction';
+  /** Keep every step's tensors (ColorizeGenerateResult.trace). */
+  trace?: boolean;
+  /** Decode the latents (default true). */
+  decode?: boolean;
+  onProgress?: (p: ColorizeDiffusionProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ColorizeStepTrace {
+  unetIn: Float32Array;
+  unetT: number;
+  unetOut: Float32Array;
+  guided: Float32Array;
+  latentsAfter: Float32Array;
+}
+
+export interface ColorizeGenerateResult {
+  /** Final latents [1, 4, H/8, W/8]. */
+  latents: F32Tensor;
+  /** decode_first_stage(latents) [1, 3, H, W], before any clamp (undefined with decode: false). */
+  decoded?: F32Tensor;
+  seed: bigint;
+  timesteps: number[];
+  /** UNet branches per step, in batch order. */
+  branches: GuidanceBranch[];
+  conditions: ColorizeConditions;
+  trace?: { initialNoise: Float32Array; steps: ColorizeStepTrace[] };
+}
+
+export function colorizeDiffusionScheduler(overrides: Record<string, unknown> = {}): DiffusersScheduler {
+  return createDPMSolverMultistep({ ...COLORIZE_DIFFUSION_SCHEDULER, ...overrides });
+}
+
+/** Draws the seed like the demo: an explicit seed, else a random one in [0, 429496729]. */
+function resolveSeed(seed: number | bigint | undefined): bigint {
+  if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new ColorizeDiffusionError(`seed must be an integer (a bigint beyond 2^53), got ${seed}`);
+  return seed === undefined ? BigInt(Math.floor(Math.random() * 429496730)) : BigInt(seed);
+}
+
+/** The original's generate(): conditions, seeded noise, DPM++ with (dual) CFG, decode. */
+export async function colorizeDiffusionGenerate(cp: ColorizeDiffusionCheckpoint, inputs: ColorizeConditionInputs, opts: ColorizeGenerateOptions): Promise<ColorizeGenerateResult> {
   const d = COLORIZE_DIFFUSION_DEFAULTS;
   const steps = opts.steps ?? d.steps;
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new ColorizeDiffusionError(`steps must be an integer in [1, 1000], got ${steps}`);
   const sRef = opts.referenceGuidance ?? d.referenceGuidance;
   const sSketch = opts.sketchGuidance ?? d.sketchGuidance;
-  const strength = opts.sketchStrength ?? 1;
   checkScale('referenceGuidance', sRef);
   checkScale('sketchGuidance', sSketch);
-  checkScale('sketchStrength', strength);
-  if (typeof opts.seed === 'number' && !Number.isSafeInteger(opts.seed)) throw new ColorizeDiffusionError(`seed must be an integer (a bigint beyond 2^53), got ${opts.seed}`);
-  const seed = opts.seed === undefined ? BigInt(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)) : BigInt(opts.seed);
-
-  const config = model.config;
-  const dim = config.crossAttentionDim;
-  const s = inputs.sketch;
-  if (s.shape.length !== 4 || s.shape[0] !== 1 || s.shape[1] !== 3) throw new ColorizeDiffusionError(`sketch must be [1,3,H,W], got [${s.shape.join(',')}]`);
-  const unit = SKETCH_ENCODER_SCALE * 2 ** (config.down.filter((l) => l.downsample).length);
-  if (s.shape[2] % unit !== 0 || s.shape[3] % unit !== 0) throw new ColorizeDiffusionError(`sketch sides must be multiples of ${unit} (the latent must halve evenly at every level, as the original's mask resize needs), got ${s.shape[2]}×${s.shape[3]}`);
-  checkTensor('sketch', s, [1, 3, s.shape[2], s.shape[3]]);
-  const h = s.shape[2] / SKETCH_ENCODER_SCALE;
-  const w = s.shape[3] / SKETCH_ENCODER_SCALE;
-  const ref = inputs.referenceTokens;
-  checkTensor('referenceTokens', ref, [1, ref.shape[1] ?? 0, dim]);
-  const split = modeFlags(model.settings.mode).split;
-  const bgTok = inputs.backgroundTokens ?? ref;
-  if (split) {
-    checkTensor('backgroundTokens', bgTok, [1, bgTok.shape[1] ?? 0, dim]);
-    checkTensor('sketchMask (latent size)', inputs.sketchMask, [1, 1, h, w]);
+  for (const [n, v] of [['fgScale', opts.fgScale], ['bgScale', opts.bgScale], ['mergeScale', opts.mergeScale]] as const) {
+    if (v !== undefined) checkScale(n, v);
   }
+  for (const v of typeof opts.referenceScale === 'number' ? [opts.referenceScale] : (opts.referenceScale ?? [])) checkScale('referenceScale', v);
+  const seed = resolveSeed(opts.seed);
+  const cond = await prepareColorizeConditions(cp, inputs, opts);
   opts.signal?.throwIfAborted();
-
-  // Sketch hints for [sketch, blank sketch], scaled by the sketch strength, split per branch.
-  const sketchPair = new Float32Array(2 * s.data.length);
-  sketchPair.set(s.data, 0);
-  sketchPair.fill(-1, s.data.length);
-  const hs = hintShapes(config, 1, h, w);
-  const hints = (await model.encodeSketch(2, h, w, sketchPair)).map((t, k) => {
-    const n = hs[k].reduce((a, b) => a * b, 1);
-    const scaled = strength === 1 ? t : t.map((v) => f32(v * strength));
-    return { sketch: scaled.subarray(0, n), blank: scaled.subarray(n, 2 * n) };
+  const model = cp.model({
+    mode: opts.mode, sketchThreshold: opts.sketchThreshold ?? d.sketchThreshold,
+    referenceScale: opts.referenceScale, fgScale: opts.fgScale, bgScale: opts.bgScale, mergeScale: opts.mergeScale,
   });
-
   const branches = guidanceBranches(sRef, sSketch);
-  const b = branches.length;
-  const shapes: ColorizeUNetShapes = { batch: b, height: h, width: w, fgTokens: ref.shape[1], bgTokens: bgTok.shape[1] };
-  const cat = (parts: Float32Array[]) => {
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) (out.set(p, o), (o += p.length));
-    return out;
-  };
-  const context = (t: Float32Array) => cat(branches.map((br) => (br === 'zeroReference' ? new Float32Array(t.length) : t)));
-  const fixed: Record<string, Float32Array> = { fg_context: context(ref.data) };
-  if (split) {
-    fixed.bg_context = context(bgTok.data);
-    fixed.sketch_mask = repeat(inputs.sketchMask!.data, b);
-  }
-  hints.forEach((hk, k) => (fixed[`hint_${k}`] = cat(branches.map((br) => (br === 'blankSketch' ? hk.blank : hk.sketch)))));
 
-  const scheduler = colorizeDiffusionScheduler(opts.schedulerOverrides);
-  const latentShape = [1, config.inChannels, h, w];
-  const noise = createTorchGenerator(seed).randn(latentShape);
+  // Noise: the reference-shaped draw of cond_aug comes first.
+  const gen = createTorchGenerator(seed);
+  gen.randn(inputs.reference.shape);
+  const noise = gen.randn([1, cp.unetConfig.inChannels, cond.latentHeight, cond.latentWidth]);
+  const scheduler = colorizeDiffusionScheduler({ prediction_type: opts.prediction ?? cp.prediction });
   const sigma = scheduler.initNoiseSigma;
   let latents = sigma === 1 ? noise : noise.map((v) => f32(v * sigma));
   scheduler.setTimesteps(steps);
   const timesteps = [...scheduler.timesteps];
+  const stepTraces: ColorizeStepTrace[] = [];
   for (let i = 0; i < timesteps.length; i++) {
     const t = timesteps[i];
     const input = scheduler.scaleModelInput(latents, t);
-    const out = await model.unet(shapes, { ...fixed, sample: repeat(input, b), timestep: new Float32Array(b).fill(t) });
-    const pred = combineGuidance(out, branches, sRef, sSketch);
-    latents = scheduler.step(pred, t, latents).prevSample;
+    const { out } = await colorizeUNetBatch(model, cond, branches, input, t);
+    const guided = combineGuidance(out, branches, sRef, sSketch);
+    const next = scheduler.step(guided, t, latents).prevSample;
+    if (opts.trace) stepTraces.push({ unetIn: repeat(input, branches.length), unetT: t, unetOut: out, guided, latentsAfter: next });
+    latents = next;
     opts.onProgress?.({ step: i + 1, steps: timesteps.length, timestep: t });
     opts.signal?.throwIfAborted();
   }
-  return { latents: { shape: latentShape, data: latents }, seed, timesteps, branches };
+  const latentShape = [1, cp.unetConfig.inChannels, cond.latentHeight, cond.latentWidth];
+  let decoded: F32Tensor | undefined;
+  if (opts.decode !== false) {
+    const inv = f32(1 / cp.vae.config.scaling_factor);
+    decoded = await cp.vae.decode({ shape: latentShape, data: latents.map((v) => f32(v * inv)) }, { tiled: 'auto' });
+  }
+  return {
+    latents: { shape: latentShape, data: latents }, decoded, seed, timesteps, branches, conditions: cond,
+    trace: opts.trace ? { initialNoise: noise, steps: stepTraces } : undefined,
+  };
 }

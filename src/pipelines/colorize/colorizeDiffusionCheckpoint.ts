@@ -12,6 +12,7 @@
 import { basename } from 'node:path';
 import type { WeightStore } from '../../graph/weights.ts';
 import { compile, type CompiledModel, type ExecutionProvider } from '../../runtime/session.ts';
+import type { FuseChoice } from '../../graph/emitOnnx.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
@@ -40,6 +41,8 @@ export interface LoadColorizeDiffusionOptions {
   prediction?: PredictionKind;
   /** An OpenCLIP vision tower file (e.g. open_clip_pytorch_model.safetensors of ViT-H-14) for files without a cond stage. */
   referenceEncoder?: string;
+  /** Which fused ops keep their fast ONNX lowering (runtime/session.ts; default all). */
+  fuse?: FuseChoice;
   /** A diffusers UNet config when the structure cannot be inferred from the shapes (tests, unusual models). */
   unetConfig?: Record<string, unknown>;
 }
@@ -68,6 +71,17 @@ export function predictionFromFileName(path: string): PredictionKind {
   return basename(path).toLowerCase().includes('eps') ? 'epsilon' : 'v_prediction';
 }
 
+export interface BackgroundPathResult {
+  /** [th(ts_r), th(ts_s)] as [2, 1, D]. */
+  thresholdEmbedding: F32Tensor;
+  /** background tokens + th(ts_r) [1, L2, D]. */
+  backgroundInput: F32Tensor;
+  /** The background transformer's output [1, Q, D]. */
+  backgroundOutput: F32Tensor;
+  /** reference tokens + th(ts_s) [1, L, D]. */
+  foreground: F32Tensor;
+}
+
 export interface ColorizeDiffusionCheckpoint {
   readonly path: string;
   readonly unetConfig: UNetConfig;
@@ -83,10 +97,10 @@ export interface ColorizeDiffusionCheckpoint {
   readonly modes: ColorizeMode[];
   /** The split UNet + sketch encoder bound to a mode and its settings (cached per settings). */
   model(settings: ColorizeSettings): ColorizeDiffusionModel;
-  /** Reference image [1,3,H,W] in [−1,1] → local tokens [1, L, D]. */
-  encodeReference(image: F32Tensor): Promise<F32Tensor>;
-  /** fig2fig context concat(local + th(ts_s), transformer(background local + th(ts_r))) [1, L+Q, D]. */
-  referenceContext(tokens: F32Tensor, backgroundTokens: F32Tensor, referenceThreshold: number, sketchThreshold: number): Promise<F32Tensor>;
+  /** Reference image [1,3,H,W] in [−1,1] → the encoder's pixels [1,3,S,S] and local tokens [1, L, D]. */
+  encodeReference(image: F32Tensor): Promise<{ pixels: F32Tensor; tokens: F32Tensor }>;
+  /** The background path (referenceConditioning.ts buildReferenceContextGraph), each of its outputs. */
+  backgroundPath(tokens: F32Tensor, backgroundTokens: F32Tensor, referenceThreshold: number, sketchThreshold: number): Promise<BackgroundPathResult>;
   release(): Promise<void>;
 }
 
@@ -128,7 +142,7 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
     const unetConfig = opts.unetConfig ? parseUNetConfig(opts.unetConfig) : inferLdmUNetConfig(reader);
     const weights = colorizeDiffusionWeights(reader, unetConfig);
     const lora = loraLayoutFromWeights(weights.unet, unetConfig);
-    const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir };
+    const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir, fuse: opts.fuse };
     const vae = await loadVae(path, compileOpts);
     opened.push(vae);
     const enc = referenceEncoder!;
@@ -145,8 +159,8 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
     const predictionReason = opts.prediction ? 'given' : `file name ${basename(path).toLowerCase().includes('eps') ? 'contains' : 'lacks'} "eps" (the original demo's rule)`;
     const modes: ColorizeMode[] = ['vanilla'];
     if (lora.loraBlocks.length) {
-      modes.push('bg2fig');
-      if (background) modes.push('fig2fig');
+      modes.push('fg_enhance');
+      if (background) modes.push('bg_enhance', 'fig2fig');
     }
     const models = new Map<string, ColorizeDiffusionModel>();
     const contextSessions = new Map<string, Promise<CompiledModel>>();
@@ -166,8 +180,8 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
         if ((flags.fgLora || flags.bgLora) && !lora.loraBlocks.length) {
           throw new ColorizeDiffusionError(`${basename(path)} has no split-attention LoRA weights (…attn2.to_q.lora_down_fg.weight): mode ${settings.mode} needs them; use --mode vanilla`);
         }
-        if (settings.mode === 'fig2fig' && !background) {
-          throw new ColorizeDiffusionError(`${basename(path)} has no background encoder (thresh_embedder.*, transformer.*): mode fig2fig needs it; use bg2fig or vanilla`);
+        if (flags.backgroundTokens && !background) {
+          throw new ColorizeDiffusionError(`${basename(path)} has no background encoder (thresh_embedder.*, transformer.*): mode ${settings.mode} needs it; use fg_enhance or vanilla`);
         }
         const key = JSON.stringify(settings);
         let m = models.get(key);
@@ -179,9 +193,9 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
       },
       async encodeReference(image) {
         const pixels = openClipPixelsFromSigned(image, enc.config.image_size);
-        return (await enc.encode(pixels, { localTokens: true })).local_tokens;
+        return { pixels, tokens: (await enc.encode(pixels, { localTokens: true })).local_tokens };
       },
-      async referenceContext(tokens, backgroundTokens, referenceThreshold, sketchThreshold) {
+      async backgroundPath(tokens, backgroundTokens, referenceThreshold, sketchThreshold) {
         if (!background) throw new ColorizeDiffusionError(`${basename(path)} has no background encoder (thresh_embedder.*, transformer.*)`);
         const key = `${tokens.shape.join('x')}:${backgroundTokens.shape.join('x')}`;
         let s = contextSessions.get(key);
@@ -194,7 +208,11 @@ export async function loadColorizeDiffusion(path: string, opts: LoadColorizeDiff
           tokens: tokens.data, background_tokens: backgroundTokens.data,
           threshold_features: thresholdFeatures([referenceThreshold, sketchThreshold], background.thresholdFeatures),
         });
-        return { shape: out.context.shape, data: out.context.data as Float32Array };
+        const t = (n: string): F32Tensor => ({ shape: out[n].shape, data: out[n].data as Float32Array });
+        return {
+          thresholdEmbedding: t('threshold_embedding'), backgroundInput: t('background_input'),
+          backgroundOutput: t('background_output'), foreground: t('foreground'),
+        };
       },
       release: closeAll,
     };

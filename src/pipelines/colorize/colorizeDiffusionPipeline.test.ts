@@ -10,6 +10,7 @@ import { TINY_COLORIZE_CONFIG, writeTinyColorizeCheckpoint } from '../../models/
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, predictionFromFileName, type ColorizeDiffusionCheckpoint } from './colorizeDiffusionCheckpoint.ts';
 import { colorizeDiffusion, imageToSigned, signedToImage } from './colorizeDiffusionPipeline.ts';
+import { blueprintFromLineArt } from './blueprint.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'inkflow-cd-'));
 const opts = { unetConfig: TINY_COLORIZE_CONFIG, cacheDir: false as const, threads: 1 };
@@ -48,7 +49,7 @@ describe('loadColorizeDiffusion', () => {
     expect(isColorizeDiffusionFile(file)).toBe(true);
     expect(cp.lora.loraBlocks).toEqual(['up']);
     expect(cp.backgroundEncoder).toMatchObject({ dim: 24, queries: 8, layers: 2, hidden: 96, thresholdFeatures: 16 });
-    expect(cp.modes).toEqual(['vanilla', 'bg2fig', 'fig2fig']);
+    expect(cp.modes).toEqual(['vanilla', 'fg_enhance', 'bg_enhance', 'fig2fig']);
     expect(cp.referenceSize).toBe(224);
     expect(cp.vae.scaleFactor).toBe(8);
     expect(cp.prediction).toBe('v_prediction'); // no "eps" in the name
@@ -68,34 +69,37 @@ describe('loadColorizeDiffusion', () => {
     full.close();
     const sep = await loadColorizeDiffusion(noClip, { ...opts, referenceEncoder: towerFile });
     const ref = imageToSigned(reference());
-    const [a, b] = [await cp.encodeReference(ref), await sep.encodeReference(ref)];
+    const [a, b] = [(await cp.encodeReference(ref)).tokens, (await sep.encodeReference(ref)).tokens];
     expect(a.shape).toEqual([1, 256, 24]);
     expect(Array.from(b.data)).toEqual(Array.from(a.data));
     await sep.release();
     const noBg = await writeTinyColorizeCheckpoint(join(tmp, 'nobg.safetensors'), { omit: ['backgroundEncoder'] });
     const c = await loadColorizeDiffusion(noBg, opts);
-    expect(c.modes).toEqual(['vanilla', 'bg2fig']);
+    expect(c.modes).toEqual(['vanilla', 'fg_enhance']);
     expect(() => c.model({ mode: 'fig2fig' })).toThrow(/no background encoder.*fig2fig needs it/);
     await c.release();
     const noLora = await writeTinyColorizeCheckpoint(join(tmp, 'nolora.safetensors'), { omit: ['lora'] });
     const l = await loadColorizeDiffusion(noLora, opts);
     expect(l.modes).toEqual(['vanilla']);
-    expect(() => l.model({ mode: 'bg2fig' })).toThrow(/no split-attention LoRA weights.*--mode vanilla/);
+    expect(() => l.model({ mode: 'fg_enhance' })).toThrow(/no split-attention LoRA weights.*--mode vanilla/);
     await l.release();
   });
 
-  it('fig2fig context: the sketch-threshold embedding is added to every reference token, the background part ignores them', async () => {
+  it('background path: the sketch-threshold embedding is added to every reference token, the background part ignores them', async () => {
     const ref = imageToSigned(reference());
-    const tokens = await cp.encodeReference(ref);
-    const bg = await cp.encodeReference(imageToSigned(createImage(48, 40, 3, 255)));
-    const ctx = await cp.referenceContext(tokens, bg, 0.5, 0.05);
-    expect(ctx.shape).toEqual([1, 256 + 8, 24]);
+    const tokens = (await cp.encodeReference(ref)).tokens;
+    const bg = (await cp.encodeReference(imageToSigned(createImage(48, 40, 3, 255)))).tokens;
+    const context = async (t: typeof tokens, tsR: number) => {
+      const p = await cp.backgroundPath(t, bg, tsR, 0.05);
+      return { shape: [1, 256 + 8, 24], data: Float32Array.from([...p.foreground.data, ...p.backgroundOutput.data]) };
+    };
+    const ctx = await context(tokens, 0.5);
     const delta = (t: number, k: number) => ctx.data[t * 24 + k] - tokens.data[t * 24 + k];
     for (const t of [1, 100, 255]) for (let k = 0; k < 24; k++) expect(delta(t, k)).toBeCloseTo(delta(0, k), 5);
     expect(Math.max(...Array.from({ length: 24 }, (_, k) => Math.abs(delta(0, k))))).toBeGreaterThan(1e-3);
-    const other = await cp.referenceContext({ shape: tokens.shape, data: tokens.data.map((v) => v * 2) }, bg, 0.5, 0.05);
+    const other = await context({ shape: tokens.shape, data: tokens.data.map((v) => v * 2) }, 0.5);
     expect(Array.from(other.data.subarray(256 * 24))).toEqual(Array.from(ctx.data.subarray(256 * 24)));
-    const ts = await cp.referenceContext(tokens, bg, 0.3, 0.05); // ts_r changes the background tokens only
+    const ts = await context(tokens, 0.3); // ts_r changes the background tokens only
     expect(Array.from(ts.data.subarray(0, 256 * 24))).toEqual(Array.from(ctx.data.subarray(0, 256 * 24)));
     expect(Array.from(ts.data.subarray(256 * 24))).not.toEqual(Array.from(ctx.data.subarray(256 * 24)));
   });
@@ -118,20 +122,35 @@ describe('colorizeDiffusion (tiny random checkpoint)', () => {
     expect(maxDiff(a.image, c.image)).toBeGreaterThan(0);
   });
 
-  it('the three modes give different images when the LoRA weights are non-zero', async () => {
-    const [v, b2f, f2f] = [await run('vanilla'), await run('bg2fig'), await run('fig2fig')];
-    const d = [maxDiff(v.image, b2f.image), maxDiff(b2f.image, f2f.image), maxDiff(v.image, f2f.image)];
-    console.log(`[colorize-diffusion e2e] max |Δ| per channel: vanilla–bg2fig ${d[0]}, bg2fig–fig2fig ${d[1]}, vanilla–fig2fig ${d[2]}`);
+  it('the four modes give different images when the LoRA weights are non-zero', async () => {
+    const [v, fg, bg, f2f] = [await run('vanilla'), await run('fg_enhance'), await run('bg_enhance'), await run('fig2fig')];
+    const d = [maxDiff(v.image, fg.image), maxDiff(fg.image, f2f.image), maxDiff(v.image, f2f.image), maxDiff(bg.image, f2f.image)];
+    console.log(`[colorize-diffusion e2e] max |Δ| per channel: vanilla–fg ${d[0]}, fg–fig2fig ${d[1]}, vanilla–fig2fig ${d[2]}, bg–fig2fig ${d[3]}`);
     for (const x of d) expect(x).toBeGreaterThan(0);
     expect(v.sketchMask).toBeUndefined();
-    expect(b2f.referenceMask).toBeUndefined();
+    expect(fg.referenceMask).toBeUndefined();
+    expect(bg.referenceMask).toBeDefined();
+  });
+
+  it('given masks and tensors are used as they are (what reproducing a run of the original needs)', async () => {
+    const sketch = imageToSigned(blueprintFromLineArt(lineArt(64, 48)));
+    const ref = imageToSigned(reference());
+    const sketchMask = { shape: [1, 1, 48, 64], data: Float32Array.from({ length: 48 * 64 }, (_, i) => ((i % 64) < 32 ? 1 : 0)) };
+    const referenceMask = { shape: [1, 1, 40, 48], data: Float32Array.from({ length: 40 * 48 }, (_, i) => ((i % 48) < 24 ? 1 : 0)) };
+    const a = await colorizeDiffusion({ model: cp, reference: ref, sketch, sketchMask, referenceMask, mode: 'fig2fig', seed: 3, steps: 2 });
+    const b = await colorizeDiffusion({ model: cp, reference: reference(), sketch: lineArt(64, 48), sketchMask, referenceMask, mode: 'fig2fig', seed: 3, steps: 2 });
+    expect([a.image.width, a.image.height]).toEqual([64, 48]);
+    expect(maxDiff(a.image, b.image)).toBe(0);
+    expect(a.sketchMask).toBeUndefined(); // given, not computed
+    await expect(colorizeDiffusion({ model: cp, reference: ref, sketch, mode: 'fig2fig', sketchMask })).rejects.toThrow(/needs a reference mask/);
+    await expect(colorizeDiffusion({ model: cp, reference: ref, sketch, mode: 'fig2fig', sketchMask: { shape: [1, 1, 4, 4], data: new Float32Array(16) }, referenceMask })).rejects.toThrow(/sketch mask must be 64×48/);
   });
 
   it('bad input gives clear errors', async () => {
     await expect(colorizeDiffusion({ model: cp, reference: reference(), sketch: lineArt(), mode: 'fig2fig', referenceThreshold: 2 })).rejects.toThrow(/referenceThreshold must be in \[0, 1\]/);
     await expect(colorizeDiffusion({ model: cp, reference: reference(), sketch: lineArt(), steps: 0 })).rejects.toThrow(/steps must be an integer/);
     await expect(colorizeDiffusion({ model: cp, reference: { width: 2, height: 2, channels: 3, data: new Uint8Array(3) }, sketch: lineArt() })).rejects.toThrow();
-    const blank = await colorizeDiffusion({ model: cp, reference: reference(), sketch: createImage(16, 16, 3, 255), mode: 'bg2fig', seed: 1, steps: 1 });
+    const blank = await colorizeDiffusion({ model: cp, reference: reference(), sketch: createImage(16, 16, 3, 255), mode: 'fg_enhance', seed: 1, steps: 1 });
     expect(blank.warnings.join(' ')).toMatch(/no lines/);
   });
 

@@ -3,15 +3,13 @@
 //   reference → [−1,1] → OpenCLIP local tokens e (256×1024)
 //   line art → white lines on black (the demo's "invert" preprocessor) → [−1,1]; padded with −1 (black) to
 //     multiples of 64 as the demo's pad_image does, result cropped back ("Crop result")
-//   vanilla  context e
-//   bg2fig   fg = bg = e (the original's fg_enhance path: emb.repeat(1, 2, 1)), sketch mask split
-//   fig2fig  e_b = local(where(rmask < ts_r, reference, white)); both branches attend to
-//            concat(e + th(ts_s), transformer(e_b + th(ts_r))) — the original's bg_enhance + fg_enhance path,
-//            whose chunk(2) hands both halves of the repeated context the same 2L tokens
-//   latents: colorizeDiffusionLatents (DPM++ leading, dual CFG); image = uint8((clamp(D(z/0.18215), −1, 1) + 1)·127.5)
-//     truncated, as the demo's to_numpy.
-// Masks: the original runs ISNet-sketch on the line art and RMBG-2.0 (dilated) on the reference; here both come
-// from `segmenter`: a user-supplied ONNX model, or by default the model-free border flood fill.
+//   contexts per mode: models/splitAttention/modes.ts; generate(): colorizeDiffusion.ts
+//   image = uint8((clamp(D(z/0.18215), −1, 1) + 1)·127.5) truncated, as the demo's to_numpy.
+// Masks: the original runs ISNet-sketch on the line art and RMBG-2.0 (dilated) on the reference; here they are
+// given (sketchMask / referenceMask, at image size, values in [0, 1]) or come from `segmenter`: a user-supplied
+// ONNX model, or by default the model-free border flood fill. The sketch mask reaches latent size through the
+// demo's scaled_resize(mask, 0.125) (bicubic). Inputs may also be tensors in [−1, 1] (used exactly as given,
+// no line-art conversion), which is how a run of the original is reproduced.
 import { assertImage, convertChannels, createImage, type Image } from '../../imaging/image.ts';
 import { flattenAlpha, invert } from '../../imaging/lineart.ts';
 import type { Mask } from '../../imaging/masks.ts';
@@ -20,8 +18,8 @@ import { modeFlags } from '../../models/splitAttention/modes.ts';
 import { SKETCH_ENCODER_SCALE } from '../../models/splitAttention/sketchEncoder.ts';
 import { blueprintFromLineArt, blueprintHasLines, foregroundMask, type Segmenter } from './blueprint.ts';
 import {
-  backgroundReference, colorizeDiffusionLatents, ColorizeDiffusionError, COLORIZE_DIFFUSION_DEFAULTS, sketchMaskToLatent,
-  type ColorizeDiffusionInputs, type F32Tensor,
+  colorizeDiffusionGenerate, ColorizeDiffusionError, COLORIZE_DIFFUSION_DEFAULTS, sketchMaskToLatent, sketchUnit,
+  type ColorizeConditionInputs, type F32Tensor,
 } from './colorizeDiffusion.ts';
 import type { ColorizeDiffusionCheckpoint } from './colorizeDiffusionCheckpoint.ts';
 
@@ -33,9 +31,16 @@ export interface ColorizeDiffusionRunProgress {
 
 export interface ColorizeDiffusionRunOptions {
   model: ColorizeDiffusionCheckpoint;
-  reference: Image;
-  /** Line art of either polarity (detected), or a white-on-black sketch. */
-  sketch: Image;
+  /** A picture, or a tensor [1,3,H,W] in [−1,1] used as is. */
+  reference: Image | F32Tensor;
+  /** Line art of either polarity (detected), or a white-on-black sketch; or a tensor [1,3,H,W] in [−1,1] used as is. */
+  sketch: Image | F32Tensor;
+  /** Sketch foreground mask at the sketch's size (split modes); default from `segmenter`. */
+  sketchMask?: Mask | F32Tensor;
+  /** Reference foreground mask at the reference's size (bg_enhance, fig2fig); default from `segmenter`. */
+  referenceMask?: Mask | F32Tensor;
+  /** Overrides the checkpoint's prediction type. */
+  prediction?: 'epsilon' | 'v_prediction';
   mode?: ColorizeMode;
   seed?: number | bigint;
   steps?: number;
@@ -46,7 +51,8 @@ export interface ColorizeDiffusionRunOptions {
   /** ts_s (split modes: latent positions whose sketch mask is above it take the foreground branch). */
   sketchThreshold?: number;
   /** The demo's reference / foreground / background strength, merging scale and sketch strength. */
-  referenceScale?: number;
+  /** One for every cross-attention, or one per cross-attention in the original's order (models/splitAttention/referenceStrength.ts). */
+  referenceScale?: number | readonly number[];
   fgScale?: number;
   bgScale?: number;
   mergeScale?: number;
@@ -97,6 +103,7 @@ export function signedToImage(t: F32Tensor, crop: { left: number; top: number; w
 /** Pads [1,C,H,W] to [1,C,th,tw] with `fill`, centred as the demo's pad_image ((t − s) // 2 before). */
 function padCentred(t: F32Tensor, th: number, tw: number, fill: number): { tensor: F32Tensor; left: number; top: number } {
   const [n, c, h, w] = t.shape;
+  if (h === th && w === tw) return { tensor: t, left: 0, top: 0 };
   const left = Math.floor((tw - w) / 2);
   const top = Math.floor((th - h) / 2);
   const out = new Float32Array(n * c * th * tw).fill(fill);
@@ -106,8 +113,17 @@ function padCentred(t: F32Tensor, th: number, tw: number, fill: number): { tenso
   return { tensor: { shape: [n, c, th, tw], data: out }, left, top };
 }
 
-const maskTensor = (m: Mask): F32Tensor => ({ shape: [1, 1, m.height, m.width], data: m.data });
-const hasForeground = (m: Mask) => m.data.some((v) => v >= 0.5);
+const isImage = (x: Image | F32Tensor | Mask): x is Image => 'channels' in x;
+const isMask = (x: Mask | F32Tensor): x is Mask => 'width' in x && !('channels' in x);
+const maskTensor = (m: Mask | F32Tensor): F32Tensor => (isMask(m) ? { shape: [1, 1, m.height, m.width], data: m.data } : m);
+const hasForeground = (m: F32Tensor) => m.data.some((v) => v >= 0.5);
+const sizeOf = (t: F32Tensor) => [t.shape[2], t.shape[3]] as const;
+
+function checkMask(what: string, m: F32Tensor, h: number, w: number): void {
+  if (m.shape.join(',') !== [1, 1, h, w].join(',') || m.data.length !== h * w) {
+    throw new ColorizeDiffusionError(`${what} must be ${w}×${h} like its image, got [${m.shape.join(',')}]`);
+  }
+}
 
 /** Colours `sketch` after `reference` with a ColorizeDiffusion checkpoint. */
 export async function colorizeDiffusion(o: ColorizeDiffusionRunOptions): Promise<ColorizeDiffusionRunResult> {
@@ -115,58 +131,69 @@ export async function colorizeDiffusion(o: ColorizeDiffusionRunOptions): Promise
   const cp = o.model;
   const mode = o.mode ?? 'vanilla';
   const flags = modeFlags(mode);
-  assertImage(o.reference, 'reference');
-  assertImage(o.sketch, 'sketch');
+  if (isImage(o.reference)) assertImage(o.reference, 'reference');
+  if (isImage(o.sketch)) assertImage(o.sketch, 'sketch');
   const tsR = o.referenceThreshold ?? d.referenceThreshold;
-  const tsS = o.sketchThreshold ?? d.sketchThreshold;
-  for (const [name, v] of [['referenceThreshold', tsR], ['sketchThreshold', tsS]] as const) {
-    if (!Number.isFinite(v) || v < 0 || v > 1) throw new ColorizeDiffusionError(`${name} must be in [0, 1], got ${v}`);
-  }
-  const model = cp.model({ mode, sketchThreshold: tsS, referenceScale: o.referenceScale, fgScale: o.fgScale, bgScale: o.bgScale, mergeScale: o.mergeScale });
   const warnings: string[] = [];
   const segmenter = o.segmenter ?? 'border';
 
   // Sketch: white lines on black in [−1, 1], padded with black to multiples of the UNet's unit.
-  const blueprint = blueprintFromLineArt(o.sketch);
-  if (!blueprintHasLines(blueprint)) warnings.push('the line art has no lines: colouring follows the reference only');
-  const unit = SKETCH_ENCODER_SCALE * 2 ** cp.unetConfig.down.filter((l) => l.downsample).length;
-  const th = Math.ceil(blueprint.height / unit) * unit;
-  const tw = Math.ceil(blueprint.width / unit) * unit;
-  const padded = padCentred(imageToSigned(blueprint), th, tw, -1);
-  const crop = { left: padded.left, top: padded.top, width: blueprint.width, height: blueprint.height };
+  let sketch: F32Tensor;
+  let blueprint: Image | undefined;
+  if (isImage(o.sketch)) {
+    blueprint = blueprintFromLineArt(o.sketch);
+    if (!blueprintHasLines(blueprint)) warnings.push('the line art has no lines: colouring follows the reference only');
+    sketch = imageToSigned(blueprint);
+  } else {
+    sketch = o.sketch;
+    if (sketch.shape.length !== 4 || sketch.shape[0] !== 1 || sketch.shape[1] !== 3) throw new ColorizeDiffusionError(`sketch tensor must be [1,3,H,W], got [${sketch.shape.join(',')}]`);
+  }
+  const [sh, sw] = sizeOf(sketch);
+  const unit = sketchUnit(cp.unetConfig);
+  const th = Math.ceil(sh / unit) * unit;
+  const tw = Math.ceil(sw / unit) * unit;
+  const padded = padCentred(sketch, th, tw, -1);
+  const crop = { left: padded.left, top: padded.top, width: sw, height: sh };
 
-  const reference = imageToSigned(o.reference);
-  const tokens = await cp.encodeReference(reference);
-  o.signal?.throwIfAborted();
-  const inputs: ColorizeDiffusionInputs = { sketch: padded.tensor, referenceTokens: tokens };
+  const reference = isImage(o.reference) ? imageToSigned(o.reference) : o.reference;
+  const inputs: ColorizeConditionInputs = { sketch: padded.tensor, reference };
   let sketchMask: Mask | undefined;
   let referenceMask: Mask | undefined;
   if (flags.split) {
-    sketchMask = await foregroundMask(invert(blueprint), 'lineart', segmenter);
-    if (!hasForeground(sketchMask)) warnings.push('no foreground found in the line art: every position takes the background branch');
-    inputs.sketchMask = sketchMaskToLatent(padCentred(maskTensor(sketchMask), th, tw, 0).tensor);
-    if (flags.bgLora) {
-      referenceMask = await foregroundMask(convertChannels(flattenAlpha(o.reference), 3), 'colour', segmenter);
-      if (!hasForeground(referenceMask)) warnings.push('no foreground found in the reference: its background tokens see the whole reference');
-      const bgTokens = await cp.encodeReference(backgroundReference(reference, maskTensor(referenceMask), tsR));
-      const context = await cp.referenceContext(tokens, bgTokens, tsR, tsS);
-      inputs.referenceTokens = context;
-      inputs.backgroundTokens = context;
+    let m: F32Tensor;
+    if (o.sketchMask) m = maskTensor(o.sketchMask);
+    else {
+      if (!blueprint) throw new ColorizeDiffusionError(`mode ${mode} needs a sketch mask: give sketchMask with a sketch tensor`);
+      sketchMask = await foregroundMask(invert(blueprint), 'lineart', segmenter);
+      m = maskTensor(sketchMask);
     }
+    checkMask('sketch mask', m, sh, sw);
+    if (!hasForeground(m)) warnings.push('no foreground found in the line art: every position takes the background branch');
+    inputs.sketchMask = sketchMaskToLatent(padCentred(m, th, tw, 0).tensor);
+  }
+  if (flags.backgroundTokens) {
+    let m: F32Tensor;
+    if (o.referenceMask) m = maskTensor(o.referenceMask);
+    else {
+      if (!isImage(o.reference)) throw new ColorizeDiffusionError(`mode ${mode} needs a reference mask: give referenceMask with a reference tensor`);
+      referenceMask = await foregroundMask(convertChannels(flattenAlpha(o.reference), 3), 'colour', segmenter);
+      m = maskTensor(referenceMask);
+    }
+    checkMask('reference mask', m, reference.shape[2], reference.shape[3]);
+    if (!hasForeground(m)) warnings.push('no foreground found in the reference: its background tokens see the whole reference');
+    inputs.referenceMask = m;
   }
   o.onProgress?.({ phase: 'encode', step: 0, steps: o.steps ?? d.steps });
   o.signal?.throwIfAborted();
 
-  const res = await colorizeDiffusionLatents(model, inputs, {
-    steps: o.steps, seed: o.seed, referenceGuidance: o.referenceGuidance, sketchGuidance: o.sketchGuidance, sketchStrength: o.sketchStrength,
-    schedulerOverrides: { prediction_type: cp.prediction },
+  const res = await colorizeDiffusionGenerate(cp, inputs, {
+    mode, steps: o.steps, seed: o.seed, referenceGuidance: o.referenceGuidance, sketchGuidance: o.sketchGuidance,
+    referenceThreshold: tsR, sketchThreshold: o.sketchThreshold, sketchStrength: o.sketchStrength,
+    referenceScale: o.referenceScale, fgScale: o.fgScale, bgScale: o.bgScale, mergeScale: o.mergeScale, prediction: o.prediction,
     onProgress: (p) => o.onProgress?.({ phase: 'step', step: p.step, steps: p.steps }),
     signal: o.signal,
   });
-  const s = Math.fround(cp.vae.config.scaling_factor);
-  const z = { shape: res.latents.shape, data: res.latents.data.map((v) => Math.fround(v / s)) };
-  const decoded = await cp.vae.decode(z, { tiled: 'auto' });
-  const image = signedToImage(decoded, crop);
+  const image = signedToImage(res.decoded!, crop);
   o.onProgress?.({ phase: 'decode', step: res.timesteps.length, steps: res.timesteps.length });
   return { image, seed: res.seed, mode, timesteps: res.timesteps, sketchMask, referenceMask, warnings };
 }
