@@ -81,6 +81,19 @@ export interface Checkpoint {
   withLoras(loras: readonly LoraSpec[]): Checkpoint;
   /** Frees this view's sessions (and, for the original, closes the files). */
   release(): Promise<void>;
+  /**
+   * The files a component's weights come from (LoRAs included), with the key prefix of that component
+   * inside each: for naming the culprit when a stage produces NaN / inf. Empty for in-memory parts.
+   */
+  weightFiles(component: CheckpointComponent): readonly ComponentFile[];
+}
+
+export type CheckpointComponent = 'unet' | 'vae' | 'text';
+
+export interface ComponentFile {
+  reader: SafetensorsReader;
+  /** Key prefix of the component in the file ('' for a component file of a diffusers folder). */
+  prefix: string;
 }
 
 /** A checkpoint's pieces: configs, weight stores and tokenizer (files or in-memory / random stores). */
@@ -100,6 +113,8 @@ export interface CheckpointParts {
   tokenizer: ClipTokenizer;
   /** Files to close when the checkpoint is released. */
   readers: SafetensorsReader[];
+  /** Where each component's weights are (for diagnosis; see Checkpoint.weightFiles). */
+  files?: Partial<Record<CheckpointComponent, ComponentFile>>;
 }
 
 function readJson(path: string, what: string): unknown {
@@ -137,6 +152,7 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Checkpo
       predictionReason: opts.prediction ? 'option' : schedPrediction ? 'scheduler_config.json' : 'default',
       unetConfig: unet.config, unetStore: u.store, unetLayout: ldmLayout(unet.config),
       vaeConfig: vae.config, vaeStore: vae.store, textConfig, textStore, tokenizer, readers,
+      files: { unet: { reader: unet.reader, prefix: '' }, vae: { reader: vae.reader, prefix: '' }, text: { reader: teReader, prefix: '' } },
     };
   } catch (e) {
     for (const r of readers) r.close();
@@ -165,6 +181,7 @@ function openSingleFile(path: string, opts: LoadCheckpointOptions): CheckpointPa
       path, format: 'single-file', family, prediction: p.prediction, predictionReason: p.reason,
       unetConfig, unetStore: u.store, unetLayout: ldmLayout(unetConfig),
       vaeConfig: vae.config, vaeStore: vae.store, textConfig, textStore, tokenizer, readers,
+      files: { unet: { reader, prefix: 'model.diffusion_model.' }, vae: { reader: vae.reader, prefix: 'first_stage_model.' }, text: { reader, prefix: 'cond_stage_model.' } },
     };
   } catch (e) {
     for (const r of readers) r.close();
@@ -261,6 +278,11 @@ function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, lor
       return vae;
     },
     loraReport: () => report,
+    weightFiles(component) {
+      const own = parts.files?.[component];
+      const fromLoras = component === 'vae' ? [] : loraReaders.map((l) => ({ reader: l.reader, prefix: '' }));
+      return [...(own ? [own] : []), ...fromLoras];
+    },
     withLoras: (more) => checkpointView(parts, opts, more, false),
     async release() {
       await residency.releaseAll();

@@ -62,8 +62,8 @@ describe('parsePromptWeights segments', () => {
     ]);
   });
 
-  it.each(['(x:inf)', '(x:nan)', '(x:1e999)', '(x:-Infinity)'])('refuses non-finite weight %j', (prompt) => {
-    expect(() => parsePromptWeights(prompt)).toThrow(/not a finite number/);
+  it.each(['(x:inf)', '(x:nan)', '(x:1e999)', '(x:-Infinity)', '(x:1e308)', '(x:-3.5e38)'])('refuses non-finite weight %j', (prompt) => {
+    expect(() => parsePromptWeights(prompt)).toThrow(/not a finite float32 number/);
   });
 });
 

@@ -17,7 +17,7 @@
 //     brackets after it on the same level are literal too ("a) (b)" is the text "a) (b)", weight 1);
 //   * mismatched kinds "(a]" are literal text;
 //   * a weight that Python's float() rejects is text: "(x:abc)" is "x:abc" at 1.1, "(:2)" is ":2" at 1.1.
-// Deliberate differences from ComfyUI: a weight that parses to ±inf or NaN ("(x:inf)", "(x:1e999)")
+// Deliberate differences from ComfyUI: a weight that parses to ±inf or NaN in float32 ("(x:inf)", "(x:1e308)")
 // throws instead of producing NaN embeddings, and LoRA tag errors throw (loraTags.ts).
 import { parsePythonFloat } from './pythonFloat.ts';
 import { extractLoraTags, type LoraTag } from './loraTags.ts';
@@ -112,7 +112,8 @@ function tokenWeights(units: readonly Unit[], weight: number, square: boolean, o
         const raw = inner.slice(colon + 1).join('');
         const explicit = parsePythonFloat(raw);
         if (explicit !== undefined) {
-          if (!Number.isFinite(explicit)) throw new Error(`prompt weight ${JSON.stringify(raw.trim())} is not a finite number in (${unitsToText(inner)})`);
+          // Weights are applied in float32 (as torch does): 1e308 is finite here but inf there.
+          if (!Number.isFinite(Math.fround(explicit))) throw new Error(`prompt weight ${JSON.stringify(raw.trim())} is not a finite float32 number in (${unitsToText(inner)})`);
           w = explicit;
           inner = inner.slice(0, colon);
         }
