@@ -19,6 +19,7 @@ import { createDenoiser } from './denoiser.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { assertFiniteStage, withFiniteStage } from '../nonFiniteStage.ts';
+import { assertGenerationFits } from '../memoryEstimate.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 
 export type InpaintMode = 'vae-encode-for-inpaint' | 'noise-mask';
@@ -179,6 +180,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
   const tStart = performance.now();
   const { signal, onProgress } = opts;
   const s = resolveSettings(req);
+  assertGenerationFits(ckpt, s);
   signal?.throwIfAborted();
   const f = ckpt.vaeScaleFactor;
   const n = s.batch;
