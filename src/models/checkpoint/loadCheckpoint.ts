@@ -10,7 +10,7 @@ import type { WeightStore } from '../../graph/weights.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
-import { applyLoras, type LoraReport } from '../../weights/lora.ts';
+import { applyLoras, assertLoraFile, type LoraReport } from '../../weights/lora.ts';
 import { detectClipTextLayout, ldmClipTextWeights } from '../../weights/keymaps/ldmClip.ts';
 import type { PredictionType } from '../predictionType.ts';
 import { downsampleFactor, parseUNetConfig, type UNetConfig } from '../unet/config.ts';
@@ -209,10 +209,29 @@ export function checkpointFromParts(parts: CheckpointParts, opts: LoadCheckpoint
   return checkpointView(parts, opts, [], true);
 }
 
+/** Opens a LoRA file, refusing pickles and files without LoRA weights. */
+function openLora(path: string): SafetensorsReader {
+  assertNotPickle(path);
+  const reader = openSafetensors(path);
+  try {
+    assertLoraFile(reader);
+  } catch (e) {
+    reader.close();
+    throw new CheckpointError((e as Error).message);
+  }
+  return reader;
+}
+
 function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, loras: readonly LoraSpec[], owner: boolean): Checkpoint {
   const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir };
   const residency = createResidency(opts.residency ?? 'all');
-  const loraReaders = loras.map((l) => ({ spec: l, reader: openSafetensors(l.path) }));
+  const loraReaders: { spec: LoraSpec; reader: SafetensorsReader }[] = [];
+  try {
+    for (const l of loras) loraReaders.push({ spec: l, reader: openLora(l.path) });
+  } catch (e) {
+    for (const l of loraReaders) l.reader.close();
+    throw e;
+  }
   const report: { unet?: LoraReport; text?: LoraReport } = {};
   let unet: UNetRunner | undefined;
   let vae: VaeModel | undefined;
