@@ -50,6 +50,7 @@ describe('checkpoint family and prediction', () => {
     expect(predictionFromSchedulerConfig({ prediction_type: 'v_prediction' })).toBe('v_prediction');
     expect(predictionFromSchedulerConfig({ prediction_type: 'epsilon' })).toBe('eps');
     expect(predictionFromSchedulerConfig(null)).toBeUndefined();
+    expect(() => predictionFromSchedulerConfig({ prediction_type: 'sample_x0_magic' }, 'x.json')).toThrow(/x.json: prediction_type "sample_x0_magic" is not supported/);
     for (const r of [wide, narrow, meta, named, vee, pvc]) r.close();
   });
 });

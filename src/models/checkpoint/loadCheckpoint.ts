@@ -143,7 +143,7 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Checkpo
     const textStore = ldmClipTextWeights(teReader, layout);
     const textConfig = te.configPath ? parseClipTextConfig(readJson(te.configPath, 'text encoder config'), te.configPath) : inferClipTextConfig(textStore, layout, te.weightsPath);
     const schedPath = join(path, 'scheduler', 'scheduler_config.json');
-    const schedPrediction = existsSync(schedPath) ? predictionFromSchedulerConfig(readJson(schedPath, 'scheduler config')) : undefined;
+    const schedPrediction = existsSync(schedPath) && !opts.prediction ? predictionFromSchedulerConfig(readJson(schedPath, 'scheduler config'), schedPath) : undefined;
     const prediction = opts.prediction ?? schedPrediction ?? 'eps';
     const family = detectFamily(textConfig.hidden_act === 'gelu' ? 'openclip' : 'transformers', unet.config.crossAttentionDim);
     const tokenizer = loadClipTokenizer(resolveTokenizerDir({ tokenizerDir: opts.tokenizerDir, modelDir: path }));
@@ -201,7 +201,28 @@ export function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): 
   } else {
     parts = openSingleFile(path, opts);
   }
+  try {
+    assertPartsAgree(parts);
+  } catch (e) {
+    for (const r of parts.readers) r.close();
+    throw e;
+  }
   return checkpointView(parts, opts, [], true);
+}
+
+/** The UNet must take what the VAE makes: latents (or, inpainting, latent + mask + masked latent). */
+function assertPartsAgree(parts: CheckpointParts): void {
+  const c = parts.vaeConfig.latent_channels;
+  const inC = parts.unetConfig.inChannels;
+  if (inC !== c && inC !== 2 * c + 1) {
+    throw new CheckpointError(`${parts.path}: the UNet takes ${inC} input channels but the VAE makes ${c}-channel latents (a UNet takes ${c}, an inpainting UNet ${2 * c + 1}) — the UNet and VAE do not belong together, or a tensor is damaged (use a complete checkpoint)`);
+  }
+  if (parts.unetConfig.crossAttentionDim !== parts.textConfig.hidden_size) {
+    throw new CheckpointError(`${parts.path}: the UNet's cross_attention_dim is ${parts.unetConfig.crossAttentionDim} but the text encoder gives ${parts.textConfig.hidden_size}-wide states — the UNet config does not fit this text encoder (fix unet/config.json or use a complete checkpoint)`);
+  }
+  if (parts.unetConfig.outChannels !== c) {
+    throw new CheckpointError(`${parts.path}: the UNet predicts ${parts.unetConfig.outChannels} channels but the VAE decodes ${c}-channel latents — the UNet and VAE do not belong together (use a complete checkpoint)`);
+  }
 }
 
 /** A checkpoint over already opened parts (benchmarks and tests use random-weight stores). */
