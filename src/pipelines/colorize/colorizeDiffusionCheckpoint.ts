@@ -70,6 +70,7 @@ export function isColorizeDiffusionFile(path: string): boolean {
  * so the user is not told "not a ColorizeDiffusion checkpoint" about a broken download.
  */
 export function assertColorizeDiffusionFile(path: string): void {
+  assertNotPickle(path);
   openSafetensors(path).close();
 }
 
