@@ -127,12 +127,32 @@ function tokenWeights(units: readonly Unit[], weight: number, square: boolean, o
   }
 }
 
+/**
+ * Deepest bracket nesting accepted. Parsing re-scans every level (time grows with depth × length) and
+ * recurses once per level: 20,000 nested "(" took 84 s and then overflowed the stack. Real prompts nest
+ * a handful of levels ((((x)))) = ×1.46).
+ */
+export const MAX_BRACKET_DEPTH = 256;
+
+function maxDepth(units: readonly Unit[], open: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const u of units) {
+    if (open.includes(u)) max = Math.max(max, ++depth);
+    else if (u === ')' || u === ']') depth--;
+  }
+  return max;
+}
+
 /** Parses weights, LoRA tags and embedding references out of a prompt. See the file comment for the syntax. */
 export function parsePromptWeights(prompt: string, opts: PromptParseOptions = {}): ParsedPrompt {
   const square = opts.squareBrackets ?? true;
   const { text, loras } = extractLoraTags(prompt);
   const segments: WeightedSegment[] = [];
-  tokenWeights(toUnits(text, square ? '()[]' : '()'), 1.0, square, segments);
+  const units = toUnits(text, square ? '()[]' : '()');
+  const depth = maxDepth(units, square ? '([' : '(');
+  if (depth > MAX_BRACKET_DEPTH) throw new Error(`brackets nest ${depth} levels deep, more than ${MAX_BRACKET_DEPTH} (each level multiplies the weight by 1.1; use (word:1.5) instead)`);
+  tokenWeights(units, 1.0, square, segments);
   const embeddings: string[] = [];
   for (const s of segments) {
     for (const word of segmentWords(s.text)) {

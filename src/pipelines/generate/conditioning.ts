@@ -34,6 +34,9 @@ export class ConditioningError extends Error {
 /** Parses a prompt (weights, LoRA tags, embeddings) without encoding it. */
 export function parsePrompt(prompt: string, opts: Pick<ConditioningOptions, 'squareBrackets'> = {}): ParsedPrompt {
   if (typeof prompt !== 'string') throw new ConditioningError(`prompt must be a string, got ${typeof prompt}`);
+  // Characters, checked before any tokenizing: 8 per token of the conditioning limit (~92,000 by default).
+  const maxChars = 8 * maxConditioningTokens();
+  if (prompt.length > maxChars) throw new ConditioningError(`prompt too long: ${prompt.length} characters, more than ${maxChars} (shorten it; INKFLOW_MAX_PROMPT_TOKENS raises the limit)`);
   try {
     return parsePromptWeights(prompt, { squareBrackets: opts.squareBrackets });
   } catch (e) {
@@ -61,6 +64,10 @@ export async function encodeParsedPrompt(ckpt: Checkpoint, parsed: ParsedPrompt,
     chunks = weightedTokenChunks(tok, parsed.segments, { padToken: ckpt.padToken, resolveEmbedding: (name) => ckpt.embeddings.count(name) });
   } catch (e) {
     throw new ConditioningError((e as Error).message);
+  }
+  const maxTokens = maxConditioningTokens();
+  if (chunks.length * chunks[0].ids.length > maxTokens) {
+    throw new ConditioningError(`prompt too long: ${chunks.length} windows of ${chunks[0].ids.length} tokens, more than the limit of ${maxTokens} tokens (shorten it; INKFLOW_MAX_PROMPT_TOKENS raises the limit)`);
   }
   const used: Embedding[] = [];
   for (const c of chunks) for (const s of c.embeddings) if (!used.some((e) => e.name === s.name)) used.push(ckpt.embeddings.get(s.name));

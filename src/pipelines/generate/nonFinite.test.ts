@@ -115,6 +115,12 @@ describe.skipIf(!tinyModelsAvailable())('non-finite numbers (tiny models)', () =
       try {
         await expect(generate(ckpt, { ...base, prompt: three, negative: two })).rejects.toThrow(ConditioningError);
         await expect(generate(ckpt, { ...base, prompt: three, negative: two })).rejects.toThrow(/3 and 2 windows of 77 tokens align to 462 tokens .* over the limit of 400/);
+        // One prompt over the limit is refused before its windows are encoded; characters before tokenizing.
+        const stages: string[] = [];
+        const six = Array.from({ length: 400 }, () => 'cat').join(' ');
+        await expect(generate(ckpt, { ...base, prompt: six }, { onProgress: (p) => stages.push(`${p.stage}${p.step}`) })).rejects.toThrow(/prompt too long: 6 windows of 77 tokens, more than the limit of 400 tokens/);
+        expect(stages).toEqual(['text0']);
+        await expect(generate(ckpt, { ...base, prompt: 'x'.repeat(3201) })).rejects.toThrow(/prompt too long: 3201 characters, more than 3200/);
       } finally {
         delete process.env.INKFLOW_MAX_PROMPT_TOKENS;
       }
