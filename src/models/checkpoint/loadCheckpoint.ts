@@ -4,7 +4,7 @@
 // Nothing is compiled up front: the UNet, text encoder and VAE are compiled on first use (from the
 // disk compile cache after the first time), optionally one resident at a time, and LoRAs are merged
 // into the weight stores on the way (kohya / diffusers / PEFT layouts).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WeightStore } from '../../graph/weights.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
@@ -28,6 +28,7 @@ import { createResidency, type ResidencyMode } from './residency.ts';
 import { unetRunner, type UNetRunner } from './unetRunner.ts';
 import { textEncoderLoraTarget, unetLoraTarget, type LoraSpec } from './loras.ts';
 import { embeddingLibrary, extendTokenTable, type Embedding, type EmbeddingLibrary } from './embeddings.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface LoadCheckpointOptions extends CompileOptions {
   /** Overrides the detected prediction type (e.g. for an SD2 768-v file with an uninformative name). */
@@ -119,7 +120,7 @@ export interface CheckpointParts {
 
 function readJson(path: string, what: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new CheckpointError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }

@@ -2,7 +2,7 @@
 // [.fp16].safetensors), a diffusers-keyed .safetensors file with config.json beside it, or an LDM
 // single-file checkpoint (keys under `model.diffusion_model.`, config given or inferred from shapes).
 // The result is a compiled ONNX session with a typed `forward`.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
@@ -14,6 +14,7 @@ import { parseUNetConfig, UNetConfigError, type UNetConfig } from './config.ts';
 import { adapterFeatureInputShapes, buildUNet, controlResidualShapes } from './unet.ts';
 import { conditioningScale } from './conditioningEmbedding.ts';
 import { inferLdmUNetConfig } from './ldmConfig.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export class UNetLoadError extends Error {
   override name = 'UNetLoadError';
@@ -74,7 +75,7 @@ interface ResolvedSource {
 
 function readJsonFile(path: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new UNetLoadError(`cannot read UNet config ${path}: ${(e as Error).message}`);
   }
