@@ -3,9 +3,8 @@
 // single file (--model FILE.safetensors, told apart by its sketch-encoder / split-LoRA keys; --mode picks
 // vanilla, bg2fig or fig2fig). --palette-lock snaps the result to the reference's exact colours. Every
 // setting is embedded in the output PNG as tEXt.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, extname } from 'node:path';
-import { parseArgs } from 'node:util';
+import { statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { type Image, decodeImage, encodePng } from '../../imaging/image.ts';
 import { extractPalette } from '../../imaging/palette.ts';
 import { resizeImage } from '../../imaging/resize.ts';
@@ -13,13 +12,17 @@ import { flatColorize } from '../../pipelines/flat/colorize.ts';
 import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
 import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
 import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
-import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
+import { assertColorizeDiffusionFile, isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { colorizeDiffusion } from '../../pipelines/colorize/colorizeDiffusionPipeline.ts';
 import { readColorizeImage, readColorizeMask } from '../../pipelines/colorize/colorizeDiffusionInputs.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { progressBar } from '../progress.ts';
+import { parseOptions, parseSeed } from '../options.ts';
+import { planOutputs, writeOutputs } from '../outputPlan.ts';
+import { readImageBytes } from '../../imaging/limits.ts';
+import { decodeLineArt } from '../../imaging/lineArtInput.ts';
 
 const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
 
@@ -56,6 +59,7 @@ options:
   --keep-shading      with --palette-lock: also write the shading layer as <name>-shading.png
   --device cpu|cuda   execution provider for --model (default cpu)
   -o, --output FILE   output PNG (default colored.png); --flat also writes <name>-flat.png
+  --overwrite         replace existing output files (never an input file)
   -h, --help          this help`;
 
 export const colorizeCommand: Command = {
@@ -63,43 +67,41 @@ export const colorizeCommand: Command = {
   summary: 'colour line art from a reference sheet (--flat paint bucket, an SDRO folder or a ColorizeDiffusion file)',
   help: HELP,
   async run(argv) {
-    const { values: v } = parseArgs({
-      args: argv,
-      options: {
-        reference: { type: 'string' },
-        lineart: { type: 'string' },
-        flat: { type: 'boolean', default: false },
-        model: { type: 'string' },
-        mode: { type: 'string' },
-        'ref-guidance': { type: 'string' },
-        'sketch-guidance': { type: 'string' },
-        'reference-encoder': { type: 'string' },
-        prediction: { type: 'string' },
-        'sketch-mask': { type: 'string' },
-        'reference-mask': { type: 'string' },
-        'reference-strength': { type: 'string' },
-        steps: { type: 'string', default: '20' },
-        seed: { type: 'string' },
-        segment: { type: 'boolean', default: false },
-        'palette-lock': { type: 'boolean', default: false },
-        'keep-shading': { type: 'boolean', default: false },
-        device: { type: 'string', default: 'cpu' },
-        output: { type: 'string', short: 'o', default: 'colored.png' },
-      },
-      strict: true,
+    const { values: v } = parseOptions('colorize', argv, {
+      reference: { type: 'string' },
+      lineart: { type: 'string' },
+      flat: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      mode: { type: 'string' },
+      'ref-guidance': { type: 'string' },
+      'sketch-guidance': { type: 'string' },
+      'reference-encoder': { type: 'string' },
+      prediction: { type: 'string' },
+      'sketch-mask': { type: 'string' },
+      'reference-mask': { type: 'string' },
+      'reference-strength': { type: 'string' },
+      steps: { type: 'string', default: '20' },
+      seed: { type: 'string' },
+      segment: { type: 'boolean', default: false },
+      'palette-lock': { type: 'boolean', default: false },
+      'keep-shading': { type: 'boolean', default: false },
+      device: { type: 'string', default: 'cpu' },
+      output: { type: 'string', short: 'o', default: 'colored.png' },
+      overwrite: { type: 'boolean', default: false },
     });
     if (!v.reference) throw new UsageError('--reference is required');
     if (!v.lineart) throw new UsageError('--lineart is required');
     if (v.flat === Boolean(v.model)) throw new UsageError('choose exactly one of --flat and --model DIR');
     if (v.device !== 'cpu' && v.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${v.device}`);
     const steps = parseInteger('--steps', v.steps!, 1, 1000);
-    const seed = v.seed === undefined ? undefined : BigInt(parseInteger('--seed', v.seed, 0, Number.MAX_SAFE_INTEGER));
+    const seed = v.seed === undefined ? undefined : parseSeed(v.seed);
     const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
     if (v.model !== undefined && !exists(v.model)) throw new UsageError(`--model ${v.model} does not exist`);
     const cdOnly = (['mode', 'ref-guidance', 'sketch-guidance', 'reference-encoder', 'prediction', 'sketch-mask', 'reference-mask', 'reference-strength'] as const).filter((k) => v[k] !== undefined);
     const colorizeDiffusionModel = v.model !== undefined && isFile(v.model);
     if (colorizeDiffusionModel && !isColorizeDiffusionFile(v.model!)) {
+      assertColorizeDiffusionFile(v.model!); // a pickle, a truncated or corrupt file: says which
       throw new UsageError(`--model ${v.model} is a file but not a ColorizeDiffusion checkpoint (a .safetensors with control_encoder.* or split-attention LoRA keys); for SDRO give the model folder`);
     }
     if (cdOnly.length && !colorizeDiffusionModel) {
@@ -117,12 +119,18 @@ export const colorizeCommand: Command = {
     const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
+    // Before any work: no output may be an input (side files included), --overwrite to replace, folder writable.
+    const sideFlat = output.replace(/\.png$/i, '-flat.png');
+    const sideShading = output.replace(/\.png$/i, '-shading.png');
+    const plan = planOutputs([output, ...(v.flat ? [sideFlat] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])], [
+      { flag: '--reference', path: v.reference }, { flag: '--lineart', path: v.lineart }, { flag: '--model', path: v.model }, { flag: '--reference-encoder', path: v['reference-encoder'] },
+      { flag: '--sketch-mask', path: v['sketch-mask'] }, { flag: '--reference-mask', path: v['reference-mask'] },
+    ], { overwrite: v.overwrite });
     const referenceStrength = v['reference-strength'] === undefined ? undefined : parseStrength(v['reference-strength']);
-
     const t0 = performance.now();
     // ColorizeDiffusion reads its own inputs (pictures or .npy tensors); the other methods need pictures.
     let reference = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.reference), 3, v.reference);
-    let lineArt = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.lineart), 3, v.lineart);
+    let lineArt = colorizeDiffusionModel ? undefined : await decodeLineArt(readInput(v.lineart), v.lineart);
     const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
     const extraFiles: [string, Image][] = [];
     let result: Image;
@@ -130,7 +138,7 @@ export const colorizeCommand: Command = {
       const flat = flatColorize({ reference: reference!, lineArt: lineArt! });
       Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
       result = flat.composite;
-      extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
+      extraFiles.push([sideFlat, flat.flat]);
     } else if (colorizeDiffusionModel) {
       const cp = await loadColorizeDiffusion(v.model!, {
         provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],
@@ -180,12 +188,10 @@ export const colorizeCommand: Command = {
       const locked = paletteLock(result, line, palette, { keepShading: v['keep-shading'] });
       result = locked.locked;
       settings.paletteLock = { colors: palette.colors, keepShading: v['keep-shading'] };
-      if (locked.shading) extraFiles.push([output.replace(/\.png$/i, '-shading.png'), locked.shading]);
+      if (locked.shading) extraFiles.push([sideShading, locked.shading]);
     }
     const text = { inkflow: JSON.stringify(settings) };
-    mkdirSync(dirname(output) || '.', { recursive: true });
-    writeFileSync(output, await encodePng(result, text));
-    for (const [path, img] of extraFiles) writeFileSync(path, await encodePng(img, text));
+    writeOutputs(plan, await Promise.all([result, ...extraFiles.map(([, img]) => img)].map((img) => encodePng(img, text))));
     const ms = performance.now() - t0;
     console.log(`coloured ${result.width}×${result.height} in ${ms.toFixed(0)} ms → ${[output, ...extraFiles.map(([p]) => p)].join(', ')}`);
     return 0;
@@ -232,10 +238,7 @@ function parseInteger(flag: string, text: string, min: number, max: number): num
   return n;
 }
 
+/** Input images are read with the byte limit (imaging/limits: a FIFO or /dev/zero cannot fill memory). */
 function readInput(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readImageBytes(path);
 }

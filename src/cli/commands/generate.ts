@@ -1,10 +1,9 @@
 // `inkflow generate`: txt2img / img2img / inpainting / ControlNet / T2I-Adapter from the command line, with ComfyUI's
 // sampler and scheduler names and seeds. Every setting goes into the PNG (tEXt `prompt` = ComfyUI API
 // prompt, `inkflow` = the exact record), and `--from image.png` regenerates from it.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { dirname, extname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { extname, resolve } from 'node:path';
 import { decodeImage, encodePng, readPngText, type Image } from '../../imaging/image.ts';
 import { maskFromAlpha, maskFromImage, type Mask } from '../../imaging/masks.ts';
 import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
@@ -14,6 +13,10 @@ import { generate, type GenerateProgress } from '../../pipelines/generate/genera
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import { fromComfyPrompt, serializeComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { type Command, UsageError } from '../command.ts';
+import { parseOptions, parseSeed } from '../options.ts';
+import { numberedOutputs, planOutputs, writeOutputs } from '../outputPlan.ts';
+import { readImageBytes } from '../../imaging/limits.ts';
+import { formatLoraReport } from '../loraReport.ts';
 
 const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OUT.png
        inkflow generate --from IMAGE.png [overrides] -o OUT.png
@@ -65,6 +68,7 @@ T2I-Adapter (repeat the group for several; their scaled features add up):
 
 output and runtime:
   -o, --output FILE       output PNG (default out.png; with -n 3: out.png, out-2.png, out-3.png)
+  --overwrite             replace existing output files (never an input file)
   --from IMAGE.png        take every setting from an image's metadata; other options override
   --device cpu|cuda       execution provider (default cpu)
   -h, --help              this help`;
@@ -105,6 +109,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   from: { type: 'string' },
   device: { type: 'string' },
+  overwrite: { type: 'boolean' },
 } as const;
 
 function num(name: string, v: string | undefined, integer = false): number | undefined {
@@ -127,12 +132,7 @@ function parseLora(spec: string): GenerationRecord['loras'][number] {
 
 /** Reads the settings stored by a previous run (or by ComfyUI) in a PNG. */
 export function recordFromImage(path: string): Partial<GenerationRecord> {
-  let png: Buffer;
-  try {
-    png = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const png = readImageBytes(path);
   const text = readPngText(png);
   if (text.inkflow) {
     try {
@@ -153,12 +153,9 @@ async function loadMask(path: string): Promise<Mask> {
   return transparent ? maskFromAlpha(img) : maskFromImage(img, 'red');
 }
 
+/** Input images are read with the byte limit (imaging/limits: a FIFO or /dev/zero cannot fill memory). */
 function readInput(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readImageBytes(path);
 }
 
 /** A one-line progress bar on stderr (redrawn in place on a terminal, one line per update otherwise). */
@@ -190,13 +187,7 @@ export const generateCommand: Command = {
   summary: 'generate images (txt2img, img2img, inpainting, ControlNet, T2I-Adapter) with ComfyUI samplers and seeds',
   help: HELP,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const v = parsed.values;
+    const v = parseOptions('generate', argv, OPTIONS).values;
     const from: Partial<GenerationRecord> = v.from ? recordFromImage(v.from) : {};
     const model = v.model ? resolve(v.model) : from.model;
     if (!model) throw new UsageError('--model is required');
@@ -210,7 +201,7 @@ export const generateCommand: Command = {
     const prediction = v.prediction ?? from.prediction;
     if (prediction !== undefined && prediction !== 'eps' && prediction !== 'v' && prediction !== 'v_prediction') throw new UsageError(`--prediction must be eps or v, got ${prediction}`);
     const seedText = v.seed ?? from.seed ?? String(randomInt(0, 2 ** 48 - 1));
-    if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw new UsageError(`--seed must be an integer in [0, 2^64), got "${seedText}"`);
+    parseSeed(seedText);
     const inpaintMode = v['inpaint-mode'] ?? from.inpaintMode;
     if (inpaintMode !== undefined && inpaintMode !== 'vae-encode-for-inpaint' && inpaintMode !== 'noise-mask') throw new UsageError(`--inpaint-mode must be vae-encode-for-inpaint or noise-mask, got ${inpaintMode}`);
 
@@ -280,6 +271,13 @@ export const generateCommand: Command = {
     if (!(COMFY_SAMPLERS as readonly string[]).includes(rec.sampler)) throw new UsageError(`unknown sampler "${rec.sampler}"; one of: ${COMFY_SAMPLERS.join(', ')}`);
     if (!(COMFY_SCHEDULERS as readonly string[]).includes(rec.scheduler)) throw new UsageError(`unknown scheduler "${rec.scheduler}"; one of: ${COMFY_SCHEDULERS.join(', ')}`);
     if (mask && !init) throw new UsageError('--mask needs --init');
+    // Before any work: no output may be an input, existing files need --overwrite, the folder must be writable.
+    const plan = planOutputs(numberedOutputs(output, rec.batch), [
+      { flag: '--from', path: v.from }, { flag: '--model', path: model }, { flag: '--init', path: init }, { flag: '--mask', path: mask },
+      ...controls.flatMap((c) => [{ flag: '--controlnet', path: c.path }, { flag: '--control', path: c.hint }]),
+      ...adapters.flatMap((a) => [{ flag: '--t2i-adapter', path: a.path }, { flag: '--adapter-image', path: a.image }]),
+      ...rec.loras.map((l) => ({ flag: '--lora', path: l.path })),
+    ], { overwrite: v.overwrite });
 
     const initImage: Image | undefined = init ? await decodeImage(readInput(init), 3, init) : undefined;
     const maskImage = mask ? await loadMask(mask) : undefined;
@@ -315,14 +313,10 @@ export const generateCommand: Command = {
       rec.height = result.settings.height;
       if (result.settings.inpaintMode) rec.inpaintMode = result.settings.inpaintMode;
       const comfy = serializeComfyPrompt(toComfyPrompt(rec));
-      mkdirSync(dirname(output) || '.', { recursive: true });
-      const written: string[] = [];
-      for (let i = 0; i < result.images.length; i++) {
-        const path = i === 0 ? output : output.replace(/\.png$/i, `-${i + 1}.png`);
-        const meta = JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i });
-        writeFileSync(path, await encodePng(result.images[i], { prompt: comfy, inkflow: meta }));
-        written.push(path);
-      }
+      for (const line of formatLoraReport(result.loras)) console.error(line);
+      const pngs = await Promise.all(result.images.map((img, i) => encodePng(img, { prompt: comfy, inkflow: JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i }) })));
+      writeOutputs(plan, pngs);
+      const written = numberedOutputs(output, result.images.length);
       const t = result.timings;
       console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${(t.totalMs / 1000).toFixed(1)} s [text ${(t.textMs / 1000).toFixed(1)} s, sampling ${(t.sampleMs / 1000).toFixed(1)} s, decode ${(t.decodeMs / 1000).toFixed(1)} s]`);
       return 0;

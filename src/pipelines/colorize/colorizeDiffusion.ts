@@ -23,6 +23,7 @@ import { resizeBicubicHost } from '../../models/splitAttention/bicubicResize.ts'
 import { createDPMSolverMultistep } from '../../sampling/diffusers/index.ts';
 import type { DiffusersScheduler } from '../../sampling/diffusers/types.ts';
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
+import { assertFinite } from '../../sampling/finiteCheck.ts';
 
 export const COLORIZE_DIFFUSION_DEFAULTS = {
   /** ts_r: reference-mask threshold (background = reference where mask < ts_r). */
@@ -379,6 +380,7 @@ export async function colorizeDiffusionGenerate(cp: ColorizeDiffusionCheckpoint,
     const input = scheduler.scaleModelInput(latents, t);
     const { out } = await colorizeUNetBatch(model, cond, branches, input, t);
     const guided = combineGuidance(out, branches, sRef, sSketch);
+    assertFinite(guided, `UNet output at step ${i + 1}/${timesteps.length} (timestep ${t})`, i + 1);
     const next = scheduler.step(guided, t, latents).prevSample;
     if (opts.trace) stepTraces.push({ unetIn: repeat(input, branches.length), unetT: t, unetOut: out, guided, latentsAfter: next });
     latents = next;
