@@ -1,5 +1,5 @@
 // A loss curve a person can look at: SVG drawn here, rasterised to PNG by sharp (no plotting library).
-// Raw per-step loss in light grey, an exponential moving average on top, log-free linear axes with ticks.
+// Raw per-step loss in light grey, a centred moving average on top, linear axes with ticks.
 import sharp from 'sharp';
 
 export interface LossPoint {
@@ -36,9 +36,12 @@ export function lossPlotSvg(points: readonly LossPoint[], title: string, width =
   const X = (s: number) => m.left + ((s - x0) / (x1 - x0 || 1)) * w;
   const Y = (v: number) => m.top + h - ((v - y0) / (y1 - y0 || 1)) * h;
   const path = (pts: readonly LossPoint[]) => pts.map((p, i) => `${i ? 'L' : 'M'}${X(p.step).toFixed(1)},${Y(p.loss).toFixed(1)}`).join('');
-  let avg = losses[0] ?? 0;
-  const alpha = Math.min(1, 10 / Math.max(10, finite.length));
-  const smooth = finite.map((p) => ({ step: p.step, loss: (avg = alpha * p.loss + (1 - alpha) * avg) }));
+  // A centred window (about 4 % of the run each side) smooths without the lag of an EMA.
+  const k = Math.max(1, Math.round(finite.length / 25));
+  const smooth = finite.map((p, i) => {
+    const win = losses.slice(Math.max(0, i - k), i + k + 1);
+    return { step: p.step, loss: win.reduce((a, b) => a + b, 0) / win.length };
+  });
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
