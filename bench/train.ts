@@ -5,6 +5,9 @@
 // Each case runs in its own process so its peak RSS is its own. GFLOPS = the training graph's
 // MatMul/Conv/ConvTranspose/Attention FLOPs (graph/flops.ts) over the median step time.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGraph, numel, type Graph } from '../src/graph/graph.ts';
 import * as op from '../src/graph/ops.ts';
@@ -89,7 +92,10 @@ async function runCase(c: TrainCase): Promise<void> {
   const train = grad(forward, 'loss', trainable);
   const buildMs = performance.now() - t0;
   const t1 = performance.now();
-  const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir: false, weightStorage: c.weightStorage ?? 'f32' });
+  // A fresh cache folder: models over 2 GB need external data, and a first compile is what is timed.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'inkflow-train-bench-'));
+  process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
+  const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32' });
   const createMs = performance.now() - t1;
   const feeds: Record<string, Float32Array> = {};
   for (const id of train.inputs) {
