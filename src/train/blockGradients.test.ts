@@ -110,17 +110,18 @@ async function ortAgainstInterpreter(b: Block, train: Graph): Promise<number> {
 
 const report: Record<string, unknown>[] = [];
 
+// [name, block, elements checked per tensor, every n-th tensor checked elementwise (all go into the directional checks)]
 describe.each([
-  ['ResnetBlock2D', resnet, 3],
-  ['BasicTransformerBlock', transformerBlock, 3],
-  ['tiny UNet (2 levels, cross-attention)', tinyUNet, 1],
-] as const)('%s gradients', (name, make, perTensor) => {
+  ['ResnetBlock2D', resnet, 3, 1],
+  ['BasicTransformerBlock', transformerBlock, 3, 1],
+  ['tiny UNet (2 levels, cross-attention)', tinyUNet, 1, 3],
+] as const)('%s gradients', (name, make, perTensor, everyNth) => {
   const b = make();
   const train = grad(b.graph, 'loss', b.params);
 
   it('match central differences along random directions and at single elements (float64)', () => {
     const dirs = [1, 2].map((seed) => checkDirectional(train, b.values, b.params, memoryWeights({}), seed));
-    const single = checkGradients(train, b.values, b.params, memoryWeights({}), { perTensor });
+    const single = checkGradients(train, b.values, b.params.filter((_, i) => i % everyNth === 0), memoryWeights({}), { perTensor });
     report.push({ block: name, params: b.params.length, directional: Math.max(...dirs.map((d) => d.relError)), elementwise: single.maxError, checked: single.checked });
     for (const d of dirs) {
       expect(Math.abs(d.numeric)).toBeGreaterThan(1e-4);
