@@ -2,8 +2,8 @@
 // Orchestration only — latents are cached (latentCache.ts), captions augmented (captions.ts), the UNet
 // differentiated with LoRA branches (lora.ts + graph/autodiff.ts), the loop is trainLoop.ts, and the
 // result a kohya .safetensors that ComfyUI, A1111 and inkflow's LoRA loader read.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { OutputExistsError } from '../files/atomicWrite.ts';
 import type { Graph } from '../graph/graph.ts';
 import { loadCheckpoint } from '../models/checkpoint/loadCheckpoint.ts';
@@ -58,6 +58,12 @@ export interface LoraTrainingOptions {
   cacheDir?: string | false;
 }
 
+export interface LoraTrainingHooks extends TrainHooks {
+  onStage?(msg: string): void;
+  /** After each checkpoint: the LoRA as it is at `step`, saved as `<run>/loras/<name>-<step>.safetensors` (kohya's naming). */
+  onLoraSaved?(step: number, path: string): void | Promise<void>;
+}
+
 export interface LoraTrainingResult {
   output: string;
   modules: number;
@@ -91,7 +97,7 @@ function drawItem(items: readonly DatasetItem[], totalRepeats: number, rng: Trai
   return items.length - 1;
 }
 
-export async function trainLora(opts: LoraTrainingOptions, hooks: TrainHooks & { onStage?(msg: string): void } = {}): Promise<LoraTrainingResult> {
+export async function trainLora(opts: LoraTrainingOptions, hooks: LoraTrainingHooks = {}): Promise<LoraTrainingResult> {
   if (existsSync(opts.output) && !opts.overwrite) throw new OutputExistsError(opts.output);
   const rank = opts.rank ?? 16;
   const alpha = opts.alpha ?? rank;
@@ -162,6 +168,13 @@ export async function trainLora(opts: LoraTrainingOptions, hooks: TrainHooks & {
       seed: opts.seed ?? 0,
     };
     hooks.onStage?.(`training ${modules.length} LoRA modules (rank ${rank}, alpha ${alpha})`);
+    const stem = opts.output.split(/[\\/]/).pop()!.replace(/\.safetensors$/, '');
+    const metadata = (steps: number) => ({
+      baseModelVersion: ckpt.family === 'sd2' ? 'sd_v2' : 'sd_v1',
+      outputName: stem,
+      steps, learningRate: cfg.lr, scheduler: cfg.schedule, optimizer: cfg.optimizer.name, seed: cfg.seed,
+      resolution: `${resolution},${resolution}`, numTrainImages: items.filter((it) => !it.regularization).length, tagFrequency: tagFrequency(items),
+    });
     const res = await runTraining(opts.runDir, cfg, {
       shapes: loraShapes(modules, rank),
       initialParams: () => initLoraParams(modules, rank, createTrainRng((opts.seed ?? 0) ^ 0x5eed)),
@@ -180,13 +193,17 @@ export async function trainLora(opts: LoraTrainingOptions, hooks: TrainHooks & {
         buckets: !!opts.buckets, prediction, minSnrGamma: opts.minSnrGamma ?? null, noiseOffset: opts.noiseOffset ?? null,
         captions: opts.captions ?? {}, clipSkip, images: items.length,
       }),
-    }, hooks);
-    await saveKohyaLora(opts.output, modules, res.params, { rank, alpha }, {
-      baseModelVersion: ckpt.family === 'sd2' ? 'sd_v2' : 'sd_v1',
-      outputName: opts.output.split(/[\\/]/).pop()!.replace(/\.safetensors$/, ''),
-      steps: opts.steps, learningRate: cfg.lr, scheduler: cfg.schedule, optimizer: cfg.optimizer.name, seed: cfg.seed,
-      resolution: `${resolution},${resolution}`, numTrainImages: items.filter((it) => !it.regularization).length, tagFrequency: tagFrequency(items),
+    }, {
+      ...hooks,
+      async onCheckpoint(step, dir, params) {
+        await hooks.onCheckpoint?.(step, dir, params);
+        const path = join(opts.runDir, 'loras', `${stem}-${String(step).padStart(6, '0')}.safetensors`);
+        mkdirSync(dirname(path), { recursive: true });
+        await saveKohyaLora(path, modules, params, { rank, alpha }, metadata(step));
+        await hooks.onLoraSaved?.(step, path);
+      },
     });
+    await saveKohyaLora(opts.output, modules, res.params, { rank, alpha }, metadata(opts.steps));
     return { output: opts.output, modules: modules.length, losses: res.losses, resumedFrom: res.resumedFrom };
   } finally {
     for (const m of compiled.values()) await m.release();

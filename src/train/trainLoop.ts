@@ -60,7 +60,8 @@ export interface TrainProgress {
 
 export interface TrainHooks {
   onProgress?(p: TrainProgress): void | Promise<void>;
-  onCheckpoint?(step: number, dir: string): void | Promise<void>;
+  /** After each checkpoint, with the parameters as saved in it. */
+  onCheckpoint?(step: number, dir: string, params: Readonly<Record<string, Float32Array>>): void | Promise<void>;
 }
 
 export interface TrainResult {
@@ -159,7 +160,7 @@ export async function runTraining(runDir: string, cfg: TrainLoopConfig, task: Tr
       const dir = await saveCheckpoint(ckptRoot, { state: { step, rng: rng.state(), optimizerStep: optimizer.step }, params, optimizer, ema }, task.shapes);
       pruneCheckpoints(ckptRoot, cfg.keepCheckpoints ?? 3);
       await writeLossPlot(runDir);
-      await hooks.onCheckpoint?.(step, dir);
+      await hooks.onCheckpoint?.(step, dir, params);
     }
   }
   const tensors = (values: Record<string, Float32Array>) => Object.entries(values).map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [...task.shapes[name]], data }));

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createImage, encodePng } from '../../imaging/image.ts';
+import { createImage, decodeImage, encodePng, readPngText } from '../../imaging/image.ts';
 import { writeTinyDiffusersCheckpoint } from '../../pipelines/generate/tinyCheckpoint.ts';
 import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
@@ -38,7 +38,7 @@ describe('inkflow train lora', () => {
     const out = join(dir, 'ohwx.safetensors');
     const args = ['lora', '--model', model, '--data', data, '-o', out, '--steps', '4', '--resolution', '64', '--rank', '4', '--alpha', '2',
       '--lr', '1e-3', '--save-every', '2', '--shuffle-caption', '--keep-tokens', '1', '--caption-dropout', '0.1', '--min-snr-gamma', '5',
-      '--noise-offset', '0.05', '--threads', '1', '--seed', '3'];
+      '--noise-offset', '0.05', '--threads', '1', '--seed', '3', '--sample-prompt', 'ohwx, doll', '--sample-steps', '2'];
     expect(await trainCommand.run(args)).toBe(0);
 
     const r = openSafetensors(out);
@@ -55,7 +55,13 @@ describe('inkflow train lora', () => {
     }
     const run = `${out.replace(/\.safetensors$/, '')}.run`;
     expect(readLog(run).map((l) => l.step)).toEqual([1, 2, 3, 4]);
-    for (const f of ['config.json', 'loss.png', 'model.safetensors', 'checkpoints/step-00000004/state.json']) expect(existsSync(join(run, f)), f).toBe(true);
+    for (const f of ['config.json', 'loss.png', 'model.safetensors', 'checkpoints/step-00000004/state.json', 'loras/ohwx-000002.safetensors', 'loras/ohwx-000004.safetensors']) expect(existsSync(join(run, f)), f).toBe(true);
+    for (const step of ['000002', '000004']) {
+      const png = readFileSync(join(run, 'samples', `step-${step}.png`));
+      expect(JSON.parse(readPngText(png).inkflow)).toMatchObject({ prompt: 'ohwx, doll', step: Number(step) });
+      const img = await decodeImage(png, 3);
+      expect([img.width, img.height]).toEqual([64, 64]);
+    }
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).task).toMatchObject({ kind: 'lora', rank: 4, alpha: 2, images: 3 });
 
     const ckpt = loadCheckpoint(model, { threads: 1 }).withLoras([{ path: out, strengthModel: 1, strengthClip: 1 }]);

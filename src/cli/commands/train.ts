@@ -1,7 +1,12 @@
 // `inkflow train lora`: thin wrapper over train/loraTraining.ts — parses options, shows a progress
 // bar with loss and it/s, and says where the run folder and the LoRA went.
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../files/atomicWrite.ts';
+import { encodePng } from '../../imaging/image.ts';
+import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import { generate } from '../../pipelines/generate/generate.ts';
 import { trainLora, type LoraTrainingOptions } from '../../train/loraTraining.ts';
 import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
@@ -43,9 +48,15 @@ optimisation:
   --seed N                default 0
   --save-every N          checkpoint every N steps (default steps/4)
 
+samples (after each checkpoint, with the LoRA as it is then; kohya's --sample_prompts):
+  --sample-prompt TEXT    generate <run>/samples/step-N.png from this prompt (repeatable)
+  --sample-steps N        default 20 (dpmpp_2m, karras, cfg 7)
+  --sample-seed N         default 0
+
 output:
   -o, --output FILE       the LoRA .safetensors (refuses to overwrite unless --overwrite)
-  --run DIR               run folder: config.json, log.jsonl, loss.png, checkpoints/ (default OUT.run/)
+  --run DIR               run folder: config.json, log.jsonl, loss.png, checkpoints/, loras/ (the LoRA
+                          at each checkpoint, name-NNNNNN.safetensors), samples/ (default OUT.run/)
   --tokenizer DIR         CLIP vocab.json + merges.txt (single-file checkpoints carry none)
   --threads N             ORT intra-op threads`;
 
@@ -57,7 +68,13 @@ function num(values: Record<string, unknown>, name: string, integer = false): nu
   return x;
 }
 
-function loraOptions(argv: string[]): LoraTrainingOptions {
+interface SampleOptions {
+  prompts: string[];
+  steps: number;
+  seed: number;
+}
+
+function loraOptions(argv: string[]): { lora: LoraTrainingOptions; samples: SampleOptions } {
   const str = { type: 'string' } as const;
   const flag = { type: 'boolean' } as const;
   const { values } = parseArgs({
@@ -68,6 +85,7 @@ function loraOptions(argv: string[]): LoraTrainingOptions {
       'clip-skip': str, rank: str, alpha: str, prediction: str, 'min-snr-gamma': str, 'noise-offset': str, steps: str, 'grad-accum': str,
       lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, seed: str, 'save-every': str,
       output: { type: 'string', short: 'o' }, run: str, overwrite: flag, tokenizer: str, threads: str,
+      'sample-prompt': { type: 'string', multiple: true }, 'sample-steps': str, 'sample-seed': str,
     },
   });
   for (const need of ['model', 'data', 'output', 'steps'] as const) if (values[need] === undefined) throw new UsageError(`train lora: --${need} is required (inkflow train lora --help)`);
@@ -80,7 +98,8 @@ function loraOptions(argv: string[]): LoraTrainingOptions {
   const output = resolve(values.output!);
   const resolution = num(values, 'resolution', true);
   if (resolution !== undefined && (resolution < 64 || resolution % 64)) throw new UsageError(`--resolution must be a multiple of 64, got ${resolution}`);
-  return {
+  const samples = { prompts: values['sample-prompt'] ?? [], steps: num(values, 'sample-steps', true) ?? 20, seed: num(values, 'sample-seed', true) ?? 0 };
+  const lora: LoraTrainingOptions = {
     model: values.model!, data: values.data!, regularization: values.reg, output, overwrite: values.overwrite,
     runDir: resolve(values.run ?? `${output.replace(/\.safetensors$/, '')}.run`),
     resolution, buckets: values.buckets,
@@ -93,6 +112,24 @@ function loraOptions(argv: string[]): LoraTrainingOptions {
     clipGradNorm: num(values, 'clip-grad'), emaDecay: num(values, 'ema'), seed: num(values, 'seed', true), checkpointEvery: num(values, 'save-every', true),
     tokenizerDir: values.tokenizer, threads: num(values, 'threads', true),
   };
+  return { lora, samples };
+}
+
+/** Renders the sample prompts with the LoRA saved at `step` into `<run>/samples/`. */
+async function renderSamples(opts: LoraTrainingOptions, samples: SampleOptions, step: number, loraPath: string): Promise<void> {
+  const size = opts.resolution ?? 512;
+  const ckpt = loadCheckpoint(opts.model, { tokenizerDir: opts.tokenizerDir, threads: opts.threads, cacheDir: opts.cacheDir, residency: 'one' });
+  try {
+    const dir = join(opts.runDir, 'samples');
+    mkdirSync(dir, { recursive: true });
+    for (const [k, prompt] of samples.prompts.entries()) {
+      const res = await generate(ckpt, { prompt, seed: samples.seed, steps: samples.steps, cfg: 7, sampler: 'dpmpp_2m', scheduler: 'karras', width: size, height: size, loras: [{ path: loraPath, strengthModel: 1, strengthClip: 1 }], clipSkip: opts.clipSkip });
+      const name = `step-${String(step).padStart(6, '0')}${samples.prompts.length > 1 ? `-${k}` : ''}.png`;
+      writeFileAtomic(join(dir, name), await encodePng(res.images[0], { inkflow: JSON.stringify({ prompt, step, seed: samples.seed, lora: loraPath }) }), { overwrite: true });
+    }
+  } finally {
+    await ckpt.release();
+  }
 }
 
 export const trainCommand: Command = {
@@ -102,10 +139,11 @@ export const trainCommand: Command = {
   async run(argv) {
     const [what, ...rest] = argv;
     if (what !== 'lora') throw new UsageError(`train: unknown target "${what ?? ''}"; available: lora (inkflow train lora --help)`);
-    const opts = loraOptions(rest);
+    const { lora: opts, samples } = loraOptions(rest);
     const tty = process.stderr.isTTY;
     const res = await trainLora(opts, {
       onStage: (msg) => process.stderr.write(`${msg}\n`),
+      onLoraSaved: samples.prompts.length ? (step, path) => renderSamples(opts, samples, step, path) : undefined,
       onProgress(p) {
         const width = 30;
         const filled = Math.round((p.step / p.steps) * width);
