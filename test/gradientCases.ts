@@ -4,7 +4,7 @@
 import { createGraph, type Graph, type Shape, type Tensor, numel } from '../src/graph/graph.ts';
 import * as op from '../src/graph/ops.ts';
 import * as nn from '../src/graph/nn.ts';
-import { grad } from '../src/graph/autodiff.ts';
+import { grad, type GradOptions } from '../src/graph/autodiff.ts';
 import type { Feed } from '../src/graph/interpret.ts';
 
 function rng(seed: number) {
@@ -19,6 +19,7 @@ export interface Case {
   build(g: Graph, p: Param): Tensor;
   /** Passes through a float16 cast, so ORT's float32 run differs from the interpreter by f16 rounding. */
   viaF16?: boolean;
+  gradOptions?: GradOptions;
 }
 
 export const GRADIENT_CASES: Case[] = [
@@ -89,6 +90,12 @@ export const GRADIENT_CASES: Case[] = [
   { name: 'layer norm', build: (_g, p) => nn.layerNorm(p([2, 5, 12]), 'ln') },
   { name: 'gelu exact and tanh', build: (_g, p) => op.add(nn.gelu(p([4, 9])), nn.gelu(p([4, 9]), 'tanh')) },
   { name: 'attention (cross, 4 heads)', build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
+  { name: 'attention backward two heads at a time', gradOptions: { attentionChunkElements: 2 * 2 * 6 * 5 }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
+  { name: 'attention through its primitive decomposition', gradOptions: { decomposeFused: true }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
+  { name: 'self-attention (one tensor feeds q, k and v)', build: (_g, p) => {
+    const x = p([1, 5, 8]);
+    return nn.attention(x, op.mul(x, 0.7), x, 2, 0.4);
+  } },
 ];
 
 export interface BuiltGradientCase {
@@ -120,6 +127,6 @@ export function buildGradientCase(c: Case): BuiltGradientCase {
   const weightsR = op.constant(out, Array.from({ length: numel(out.shape) }, normal), out.shape);
   g.output('loss', op.reduceSum(op.mul(out, weightsR), out.shape.map((_, i) => i), false));
   const wrt = [...g.params.keys()];
-  return { train: grad(g, 'loss', wrt), forward: g, values, wrt };
+  return { train: grad(g, 'loss', wrt, c.gradOptions), forward: g, values, wrt };
 }
 

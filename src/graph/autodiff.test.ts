@@ -11,6 +11,7 @@ import { grad, gradOutputName, LOSS_OUTPUT } from './autodiff.ts';
 import { checkGradients } from './gradientCheck.ts';
 import { interpret } from './interpret.ts';
 import { memoryWeights } from './weights.ts';
+import { headsPerGroup } from './attentionVjp.ts';
 import { GRADIENT_CASES as CASES, buildGradientCase as build, type BuiltGradientCase as Built } from '../../test/gradientCases.ts';
 
 /** Ops that some case differentiates through: every op in the forward graph and its primitive lowering. */
@@ -40,6 +41,17 @@ describe('gradient rules match central finite differences (float64 interpreter)'
     // Ops without a rule are exactly those with boolean or integer results.
     expect(PRIMITIVES.filter((p) => OPS[p].vjp === 'none')).toEqual(['Equal', 'Less', 'Greater', 'ArgMax']);
     if (process.env.INKFLOW_GRAD_REPORT) console.table(results);
+  });
+});
+
+describe('attention backward', () => {
+  it('splits the recomputed scores into head groups under the element bound', () => {
+    expect(headsPerGroup(1, 8, 4096, 4096, 2 ** 25)).toBe(2);
+    expect(headsPerGroup(1, 8, 4096, 77, 2 ** 25)).toBe(8);
+    expect(headsPerGroup(1, 5, 100, 100, 2 * 10000)).toBe(1);
+    const softmaxes = (name: string) => build(CASES.find((c) => c.name === name)!).train.nodes.filter((n) => n.op === 'Softmax').length;
+    expect(softmaxes('attention backward two heads at a time')).toBe(2);
+    expect(softmaxes('attention (cross, 4 heads)')).toBe(1);
   });
 });
 

@@ -5,7 +5,7 @@
 // contributions a value receives from all its uses. Fused ops keep their fast forward lowering; their
 // backward recomputes the primitive decomposition and differentiates through it.
 import { type Graph, type Node, type Tensor, Graph as GraphClass, GraphError, fmtShape } from './graph.ts';
-import { FUSED, isFused } from './fused.ts';
+import { type BackwardOptions, FUSED, isFused } from './fused.ts';
 import { OPS, isPrimitive } from './registry.ts';
 import { isFloat } from './primitives/typeRules.ts';
 import * as op from './ops.ts';
@@ -15,9 +15,11 @@ export const LOSS_OUTPUT = 'loss';
 /** The training graph's output holding dL/d`name`. */
 export const gradOutputName = (name: string): string => `grad:${name}`;
 
-export interface GradOptions {
+export interface GradOptions extends BackwardOptions {
   /** Forward outputs to keep as outputs of the training graph too (predictions to log, say). */
   keepOutputs?: readonly string[];
+  /** Differentiate fused ops through their primitive decomposition even where they have their own rule (tests compare the two). */
+  decomposeFused?: boolean;
 }
 
 /**
@@ -55,7 +57,7 @@ export function grad(forward: Graph, loss: string, wrt: readonly string[], opts:
   if (lossT.shape.reduce((a, b) => a * b, 1) !== 1 || !isFloat(lossT.dtype)) throw new GraphError(`grad: loss "${loss}" must be one float, got ${lossT.dtype}${fmtShape(lossT.shape)}`);
   if (!requires.has(lossT.id)) throw new GraphError(`grad: loss "${loss}" does not depend on ${wrt.join(', ')}`);
 
-  const grads = backprop(t, copied, new Map([[lossT.id, op.constant(lossT, [1], lossT.shape, lossT.dtype)]]), requires);
+  const grads = backprop(t, copied, new Map([[lossT.id, op.constant(lossT, [1], lossT.shape, lossT.dtype)]]), requires, opts);
 
   t.output(LOSS_OUTPUT, lossT);
   for (const name of opts.keepOutputs ?? []) {
@@ -84,7 +86,7 @@ function markRequires(g: Graph, nodes: readonly Node[], requires: Set<number>): 
  * Reverse walk over `nodes` (in `g`, topologically ordered) from `seeds` (value → dL/dvalue): returns
  * the accumulated gradient of every value in `requires` that the seeds reach. New nodes go into `g`.
  */
-function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, Tensor>, requires: ReadonlySet<number>): Map<number, Tensor> {
+function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, Tensor>, requires: ReadonlySet<number>, opts: GradOptions): Map<number, Tensor> {
   const grads = new Map(seeds);
   const accumulate = (id: number, d: Tensor) => {
     const prev = grads.get(id);
@@ -103,7 +105,8 @@ function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, T
       if (rule === 'none') continue;
       dIns = rule({ inputs, output: g.tensor(n.outputs[0]), grad: gOut, attrs: n.attrs, wants, op });
     } else if (isFused(n.op)) {
-      dIns = fusedVjp(g, n, inputs, gOut, wants);
+      const own = FUSED[n.op].vjp;
+      dIns = own && !opts.decomposeFused ? own(inputs, gOut, n.attrs, wants, opts) : fusedVjp(g, n, inputs, gOut, wants, opts);
     } else {
       throw new GraphError(`grad: op ${n.op} has no gradient rule`);
     }
@@ -118,14 +121,14 @@ function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, T
 }
 
 /** A fused op's VJP: rebuild its primitive decomposition on the same inputs and differentiate through it. */
-function fusedVjp(g: Graph, n: Node, inputs: readonly Tensor[], gOut: Tensor, wants: readonly boolean[]): (Tensor | undefined)[] {
+function fusedVjp(g: Graph, n: Node, inputs: readonly Tensor[], gOut: Tensor, wants: readonly boolean[], opts: GradOptions): (Tensor | undefined)[] {
   if (!isFused(n.op)) throw new GraphError(`grad: ${n.op} is not fused`);
   const from = g.nodes.length;
   const out = FUSED[n.op].decompose(inputs, n.attrs);
   const local = g.nodes.slice(from);
   const requires = new Set(inputs.filter((_, k) => wants[k]).map((x) => x.id));
   markRequires(g, local, requires);
-  const grads = backprop(g, local, new Map([[out.id, gOut]]), requires);
+  const grads = backprop(g, local, new Map([[out.id, gOut]]), requires, opts);
   return inputs.map((x, k) => (wants[k] ? grads.get(x.id) : undefined));
 }
 

@@ -6,6 +6,7 @@
 import { type Tensor, type Attrs, type Shape, type DType, Graph, GraphError, fmtShape, numel } from './graph.ts';
 import type { EmitContext } from './opRecord.ts';
 import * as op from './ops.ts';
+import { attentionVjp } from './attentionVjp.ts';
 
 export type FusedOp = 'GroupNorm' | 'LayerNorm' | 'Attention' | 'Gelu';
 export const FUSED_OPS: readonly FusedOp[] = ['GroupNorm', 'LayerNorm', 'Attention', 'Gelu'];
@@ -15,6 +16,14 @@ export interface FusedRecord {
   decompose(inputs: readonly Tensor[], attrs: Attrs): Tensor;
   /** The fast ONNX lowering, used when the op is kept fused. */
   emit(c: EmitContext): object[];
+  /** Its own reverse rule where that beats differentiating the decomposition (autodiff uses the decomposition otherwise). */
+  vjp?(inputs: readonly Tensor[], grad: Tensor, attrs: Attrs, wants: readonly boolean[], opts: BackwardOptions): (Tensor | undefined)[];
+}
+
+/** Knobs of the reverse rules (graph/autodiff.ts GradOptions passes them on). */
+export interface BackwardOptions {
+  /** Attention's backward works on head groups whose B·heads·S·L is at most this (default 2^25). */
+  attentionChunkElements?: number;
 }
 
 export const FUSED: Record<FusedOp, FusedRecord> = {
@@ -95,6 +104,7 @@ export const FUSED: Record<FusedOp, FusedRecord> = {
       return op.reshape(op.transpose(op.matmul(probs, vh), [0, 2, 1, 3]), [b, s, dv]);
     },
     emit: (c) => [c.node('MultiHeadAttention', [c.attr('num_heads', c.attrs.heads as number, 'int'), c.attr('scale', c.attrs.scale as number, 'float')], c.input, 'com.microsoft')],
+    vjp: (inputs, grad, attrs, wants, opts) => attentionVjp(inputs, grad, attrs, wants, opts.attentionChunkElements),
   },
   // Gelu with approximate 'none' (erf) or 'tanh'.
   Gelu: {
