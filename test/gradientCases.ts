@@ -87,7 +87,10 @@ export const GRADIENT_CASES: Case[] = [
     const x = p([2, 8, 3, 3]);
     return nn.groupNorm(op.mul(x, p([1, 8, 1, 1])), 'gn', 4, 1e-6);
   } },
+  { name: 'group norm through its primitive decomposition', gradOptions: { decomposeFused: true }, build: (_g, p) => nn.groupNorm(p([2, 8, 3, 3]), 'gn', 4, 1e-6) },
+  { name: 'group norm on [N, C, L] (1-D spatial)', build: (_g, p) => nn.groupNorm(p([2, 6, 5]), 'gn', 3, 1e-5) },
   { name: 'layer norm', build: (_g, p) => nn.layerNorm(p([2, 5, 12]), 'ln') },
+  { name: 'layer norm through its primitive decomposition', gradOptions: { decomposeFused: true }, build: (_g, p) => nn.layerNorm(p([2, 5, 12]), 'ln') },
   { name: 'gelu exact and tanh', build: (_g, p) => op.add(nn.gelu(p([4, 9])), nn.gelu(p([4, 9]), 'tanh')) },
   { name: 'attention (cross, 4 heads)', build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
   { name: 'attention backward two heads at a time', gradOptions: { attentionChunkElements: 2 * 2 * 6 * 5 }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },

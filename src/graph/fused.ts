@@ -7,6 +7,7 @@ import { type Tensor, type Attrs, type Shape, type DType, Graph, GraphError, fmt
 import type { EmitContext } from './opRecord.ts';
 import * as op from './ops.ts';
 import { attentionVjp } from './attentionVjp.ts';
+import { groupNormVjp, layerNormVjp } from './normVjp.ts';
 
 export type FusedOp = 'GroupNorm' | 'LayerNorm' | 'Attention' | 'Gelu';
 export const FUSED_OPS: readonly FusedOp[] = ['GroupNorm', 'LayerNorm', 'Attention', 'Gelu'];
@@ -70,6 +71,7 @@ export const FUSED: Record<FusedOp, FusedRecord> = {
           ]),
       ];
     },
+    vjp: (inputs, grad, attrs, wants) => groupNormVjp(inputs, grad, attrs.groups as number, attrs.eps as number, wants),
   },
   // LayerNorm over the last axis; scale/bias [D]; attr eps.
   LayerNorm: {
@@ -82,6 +84,7 @@ export const FUSED: Record<FusedOp, FusedRecord> = {
       return op.add(op.mul(normalizeLastAxis(x, attrs.eps as number), scale), bias);
     },
     emit: (c) => [c.node('LayerNormalization', [c.attr('axis', -1, 'int'), c.attr('epsilon', c.attrs.eps as number, 'float')])],
+    vjp: (inputs, grad, attrs, wants) => layerNormVjp(inputs, grad, attrs.eps as number, wants),
   },
   // Attention(q[B,S,H·d], k[B,L,H·d], v[B,L,H·dv]); attrs heads, scale.
   Attention: {
