@@ -4,7 +4,7 @@
 // result a kohya .safetensors that ComfyUI, A1111 and inkflow's LoRA loader read.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { OutputExistsError } from '../files/atomicWrite.ts';
+import { OutputExistsError, assertWritableDir } from '../files/atomicWrite.ts';
 import type { Graph } from '../graph/graph.ts';
 import { loadCheckpoint } from '../models/checkpoint/loadCheckpoint.ts';
 import { buildUNetGraph, openUNetCheckpoint, unetWeights } from '../models/unet/load.ts';
@@ -99,6 +99,8 @@ function drawItem(items: readonly DatasetItem[], totalRepeats: number, rng: Trai
 
 export async function trainLora(opts: LoraTrainingOptions, hooks: LoraTrainingHooks = {}): Promise<LoraTrainingResult> {
   if (existsSync(opts.output) && !opts.overwrite) throw new OutputExistsError(opts.output);
+  // Before hours of training, not after: the output folder must take a file.
+  assertWritableDir(dirname(opts.output));
   const rank = opts.rank ?? 16;
   const alpha = opts.alpha ?? rank;
   const resolution = opts.resolution ?? 512;
