@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   flat: async () => (await import('./flat.ts')).runFlatBench(),
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
+  train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['imaging'], // below models on purpose: models/clip preprocesses the Image type
   ['models'],
   ['sampling'],
+  ['train'], // training graphs, optimisers, checkpoints: uses models and sampling, used by pipelines and the CLI
   ['pipelines'],
   ['workflow'],
   ['server', 'cli', 'web'],

@@ -3,8 +3,9 @@ import type { Command } from './command.ts';
 import { reportError } from './errors.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
+import { trainCommand } from './commands/train.ts';
 
-const commands: Command[] = [colorizeCommand, generateCommand];
+const commands: Command[] = [colorizeCommand, generateCommand, trainCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -5,7 +5,10 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { type DType, type Graph, type ValueInfo, type Node, GraphError, numel, DTYPE_BYTES } from './graph.ts';
-import { type FusedOp, FUSED_OPS, lowerGraph } from './fused.ts';
+import { type FusedOp, FUSED, FUSED_OPS, isFused, lowerGraph } from './fused.ts';
+import { OPS, isPrimitive } from './registry.ts';
+import { ELEM, attr } from './onnxNames.ts';
+import type { EmitContext, LoweringChoice } from './opRecord.ts';
 import { type WeightStore, requireParam, toBytes } from './weights.ts';
 import { f32ToF16Array } from './half.ts';
 
@@ -46,51 +49,12 @@ export interface EmitOptions {
   lowering?: LoweringChoice;
 }
 
-/**
- * Alternatives measured against the defaults (ORT 1.30 CPU, 2 cores, A/B in one process): none won
- * beyond the ±3 % run-to-run noise on the SD1.5 UNet 512², the VAE decode or a Transformer2D block,
- * so the defaults stay; the alternatives remain for re-measuring on other machines or ORT versions.
- */
-export interface LoweringChoice {
-  /**
-   * GroupNorm's per-channel affine after normalisation: a Mul pass then an Add pass (default), or one
-   * BatchNormalization pass (mean 0, var 0, epsilon 1: exactly x·scale + bias, but single-threaded).
-   */
-  groupNormAffine?: 'mulAdd' | 'batchNorm';
-  /**
-   * GroupNorm's statistics: InstanceNormalization over [N, G, rest] (default; single-threaded, two-pass
-   * variance) or LayerNormalization over its last axis (parallel, one-pass E[x²]−E[x]² in f32).
-   */
-  groupNormStats?: 'instanceNorm' | 'layerNorm';
-  /**
-   * Slices of a Linear's output along its features (GEGLU's hidden/gate chunks) become Linears on
-   * the matching weight rows: two Gemms instead of one Gemm and a Split copy. Default false.
-   */
-  splitSlicedLinears?: boolean;
-}
+export type { LoweringChoice } from './opRecord.ts';
 
 export function fuseSet(choice: FuseChoice = 'all'): Set<FusedOp> {
   if (choice === 'all') return new Set(FUSED_OPS);
   if (choice === 'none') return new Set();
   return new Set(choice);
-}
-
-const ELEM: Record<DType, number> = {
-  f32: onnx.TensorProto.DataType.FLOAT,
-  f16: onnx.TensorProto.DataType.FLOAT16,
-  i64: onnx.TensorProto.DataType.INT64,
-  bool: onnx.TensorProto.DataType.BOOL,
-};
-
-const A = onnx.AttributeProto.AttributeType;
-
-function attr(name: string, value: number | string | readonly number[], kind: 'int' | 'float' | 'ints' | 'string') {
-  switch (kind) {
-    case 'int': return { name, type: A.INT, i: value as number };
-    case 'float': return { name, type: A.FLOAT, f: value as number };
-    case 'ints': return { name, type: A.INTS, ints: [...(value as number[])] };
-    case 'string': return { name, type: A.STRING, s: new TextEncoder().encode(value as string) };
-  }
 }
 
 function valueInfo(name: string, v: ValueInfo) {
@@ -202,11 +166,6 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   return onnx.ModelProto.encode(model).finish();
 }
 
-const DIRECT = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'Where', 'Neg', 'Exp', 'Log',
-  'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos', 'Abs', 'Reciprocal', 'MatMul',
-]);
-
 /** A Linear (x·Wᵀ, optionally + b) whose output is only ever sliced along its last axis. */
 interface SlicedLinear {
   x: number;
@@ -281,59 +240,15 @@ function emitSlicedLinear(s: Node, l: SlicedLinear, names: Map<number, string>, 
 function emitNode(n: Node, g: Graph, names: Map<number, string>, i64: (v: readonly number[]) => string, f32: (v: readonly number[]) => string, lowering: Required<LoweringChoice>): object[] {
   const input = n.inputs.map((id) => names.get(id)!);
   const output = n.outputs.map((id) => names.get(id)!);
-  const a = n.attrs;
-  const node = (opType: string, attribute: object[] = [], ins = input, domain?: string) => ({ opType, input: ins, output, attribute, name: `${opType}_${output[0]}`, domain });
-  if (DIRECT.has(n.op)) return [node(n.op)];
-  switch (n.op) {
-    case 'Cast': return [node('Cast', [attr('to', ELEM[a.to as DType], 'int')])];
-    case 'Conv': {
-      const w = g.values[n.inputs[1]];
-      return [node('Conv', [attr('strides', a.strides as number[], 'ints'), attr('pads', a.pads as number[], 'ints'), attr('dilations', a.dilations as number[], 'ints'), attr('group', a.group as number, 'int'), attr('kernel_shape', w.shape.slice(2), 'ints')])];
-    }
-    case 'ReduceSum': case 'ReduceMean': case 'ReduceMax':
-      return [node(n.op, [attr('keepdims', a.keepdims as number, 'int')], [input[0], i64(a.axes as number[])])];
-    case 'Reshape': return [node('Reshape', [], [input[0], i64(a.shape as number[])])];
-    case 'Transpose': return [node('Transpose', [attr('perm', a.perm as number[], 'ints')])];
-    case 'Slice': return [node('Slice', [], [input[0], i64(a.starts as number[]), i64(a.ends as number[]), i64(a.axes as number[]), i64(a.steps as number[])])];
-    case 'Concat': return [node('Concat', [attr('axis', a.axis as number, 'int')])];
-    case 'Expand': return [node('Expand', [], [input[0], i64(a.shape as number[])])];
-    case 'Softmax': return [node('Softmax', [attr('axis', a.axis as number, 'int')])];
-    case 'ResizeNearest': {
-      const [sh, sw] = a.scales as number[];
-      return [node('Resize', [attr('mode', 'nearest', 'string'), attr('coordinate_transformation_mode', 'asymmetric', 'string'), attr('nearest_mode', 'floor', 'string')], [input[0], '', f32([1, 1, sh, sw])])];
-    }
-    case 'Gather': return [node('Gather', [attr('axis', a.axis as number, 'int')])];
-    case 'ArgMax': return [node('ArgMax', [attr('axis', a.axis as number, 'int'), attr('keepdims', a.keepdims as number, 'int')])];
-    case 'GroupNorm': {
-      // ORT has no CPU kernel for GroupNormalization: it inlines the ONNX function body (several passes
-      // over memory). InstanceNormalization over [N, G, rest] is one native kernel, then the affine part.
-      const x = g.values[n.inputs[0]].shape;
-      const groups = a.groups as number;
-      const spatial = x.slice(2).map(() => 1);
-      const t = (s: string) => `${output[0]}_gn_${s}`;
-      const mk = (opType: string, ins: string[], out: string, attribute: object[] = []) => ({ opType, input: ins, output: [out], attribute, name: `${opType}_${out}` });
-      return [
-        mk('Reshape', [input[0], i64([x[0], groups, -1])], t('grouped')),
-        lowering.groupNormStats === 'layerNorm'
-          ? mk('LayerNormalization', [t('grouped'), f32(Array(numel(x) / x[0] / groups).fill(1))], t('normed'), [attr('axis', -1, 'int'), attr('epsilon', a.eps as number, 'float')])
-          : mk('InstanceNormalization', [t('grouped'), f32(Array(groups).fill(1)), f32(Array(groups).fill(0))], t('normed'), [attr('epsilon', a.eps as number, 'float')]),
-        mk('Reshape', [t('normed'), i64(x)], t('back')),
-        // var 0 with epsilon 1 makes BatchNormalization exactly back·scale + bias, in one pass.
-        ...(lowering.groupNormAffine === 'batchNorm' ? [{
-          opType: 'BatchNormalization', input: [t('back'), input[1], input[2], f32(Array(x[1]).fill(0)), f32(Array(x[1]).fill(0))],
-          output, attribute: [attr('epsilon', 1, 'float')], name: `BatchNormalization_${output[0]}`,
-        }] : [
-          mk('Reshape', [input[1], i64([x[1], ...spatial])], t('scale')),
-          mk('Reshape', [input[2], i64([x[1], ...spatial])], t('bias')),
-          mk('Mul', [t('back'), t('scale')], t('scaled')),
-          { opType: 'Add', input: [t('scaled'), t('bias')], output, name: `Add_${output[0]}` },
-        ]),
-      ];
-    }
-    case 'LayerNorm': return [node('LayerNormalization', [attr('axis', -1, 'int'), attr('epsilon', a.eps as number, 'float')])];
-    case 'Gelu': return [node('Gelu', [attr('approximate', a.approximate as string, 'string')])];
-    case 'Attention': return [node('MultiHeadAttention', [attr('num_heads', a.heads as number, 'int'), attr('scale', a.scale as number, 'float')], input, 'com.microsoft')];
-  }
+  const ctx: EmitContext = {
+    input, output, attrs: n.attrs, lowering, attr, i64, f32,
+    inTypes: n.inputs.map((id) => g.values[id]),
+    outType: g.values[n.outputs[0]],
+    node: (opType, attribute = [], ins = input, domain) => ({ opType, input: ins, output, attribute, name: `${opType}_${output[0]}`, domain }),
+    step: (opType, ins, out, attribute = []) => ({ opType, input: ins, output: [out], attribute, name: `${opType}_${out}` }),
+  };
+  if (isPrimitive(n.op)) return OPS[n.op].emit(ctx);
+  if (isFused(n.op)) return FUSED[n.op].emit(ctx);
   throw new GraphError(`emitOnnx: no lowering for op ${n.op}`);
 }
 

@@ -1,4 +1,4 @@
-// Work estimate of a graph: 2·MACs of every MatMul, Conv and Attention (the terms that dominate
+// Work estimate of a graph: 2·MACs of every MatMul, Conv, ConvTranspose and Attention (the terms that dominate
 // diffusion models). Benchmarks divide it by wall time to report effective GFLOPS.
 import { type Graph, numel } from './graph.ts';
 
@@ -12,6 +12,10 @@ export function graphFlops(g: Graph): number {
     } else if (n.op === 'Conv') {
       const w = g.values[n.inputs[1]].shape;
       flops += 2 * numel(out) * w[1] * w[2] * w[3];
+    } else if (n.op === 'ConvTranspose') {
+      // Each input element meets Cout/group·kh·kw weights.
+      const w = g.values[n.inputs[1]].shape;
+      flops += 2 * numel(g.values[n.inputs[0]].shape) * w[1] * w[2] * w[3];
     } else if (n.op === 'Attention') {
       const [q, k] = [g.values[n.inputs[0]].shape, g.values[n.inputs[1]].shape];
       // QKᵀ and P·V: 2·B·S·L·D each (D = packed head width).

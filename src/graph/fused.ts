@@ -1,18 +1,33 @@
 // Fused ops: recorded as single nodes so the emitter can choose a fast ONNX lowering
-// (GroupNormalization, LayerNormalization, Gelu, com.microsoft.MultiHeadAttention), while the
-// interpreter and autodiff see them decomposed into primitives by lowerGraph().
-import { type Tensor, type Attrs, type Shape, type DType, Graph, GraphError, fmtShape } from './graph.ts';
+// (InstanceNormalization-based GroupNorm, LayerNormalization, Gelu, com.microsoft.MultiHeadAttention),
+// while the interpreter sees them decomposed into primitives by lowerGraph() and autodiff
+// differentiates through the same decomposition. One record per fused op: type rule, decomposition,
+// fast emission.
+import { type Tensor, type Attrs, type Shape, type DType, Graph, GraphError, fmtShape, numel } from './graph.ts';
+import type { EmitContext } from './opRecord.ts';
 import * as op from './ops.ts';
+import { attentionVjp } from './attentionVjp.ts';
+import { groupNormVjp, layerNormVjp } from './normVjp.ts';
 
 export type FusedOp = 'GroupNorm' | 'LayerNorm' | 'Attention' | 'Gelu';
 export const FUSED_OPS: readonly FusedOp[] = ['GroupNorm', 'LayerNorm', 'Attention', 'Gelu'];
 
-interface FusedRule {
+export interface FusedRecord {
   infer(inputs: readonly Tensor[], attrs: Attrs): { dtype: DType; shape: Shape };
   decompose(inputs: readonly Tensor[], attrs: Attrs): Tensor;
+  /** The fast ONNX lowering, used when the op is kept fused. */
+  emit(c: EmitContext): object[];
+  /** Its own reverse rule where that beats differentiating the decomposition (autodiff uses the decomposition otherwise). */
+  vjp?(inputs: readonly Tensor[], grad: Tensor, attrs: Attrs, wants: readonly boolean[], opts: BackwardOptions): (Tensor | undefined)[];
 }
 
-const rules: Record<FusedOp, FusedRule> = {
+/** Knobs of the reverse rules (graph/autodiff.ts GradOptions passes them on). */
+export interface BackwardOptions {
+  /** Attention's backward works on head groups whose B·heads·S·L is at most this (default 2^25). */
+  attentionChunkElements?: number;
+}
+
+export const FUSED: Record<FusedOp, FusedRecord> = {
   // GroupNorm(x[N,C,...], scale[C], bias[C]); attrs groups, eps.
   GroupNorm: {
     infer([x, scale, bias], attrs) {
@@ -31,6 +46,32 @@ const rules: Record<FusedOp, FusedRule> = {
       const bshape = [1, c, ...x.shape.slice(2).map(() => 1)];
       return op.add(op.mul(normed, op.reshape(scale, bshape)), op.reshape(bias, bshape));
     },
+    emit(c) {
+      // ORT has no CPU kernel for GroupNormalization: it inlines the ONNX function body (several passes
+      // over memory). InstanceNormalization over [N, G, rest] is one native kernel, then the affine part.
+      const x = c.inTypes[0].shape;
+      const groups = c.attrs.groups as number;
+      const eps = c.attrs.eps as number;
+      const spatial = x.slice(2).map(() => 1);
+      const t = (s: string) => `${c.output[0]}_gn_${s}`;
+      return [
+        c.step('Reshape', [c.input[0], c.i64([x[0], groups, -1])], t('grouped')),
+        c.lowering.groupNormStats === 'layerNorm'
+          ? c.step('LayerNormalization', [t('grouped'), c.f32(Array(numel(x) / x[0] / groups).fill(1))], t('normed'), [c.attr('axis', -1, 'int'), c.attr('epsilon', eps, 'float')])
+          : c.step('InstanceNormalization', [t('grouped'), c.f32(Array(groups).fill(1)), c.f32(Array(groups).fill(0))], t('normed'), [c.attr('epsilon', eps, 'float')]),
+        c.step('Reshape', [t('normed'), c.i64(x)], t('back')),
+        // var 0 with epsilon 1 makes BatchNormalization exactly back·scale + bias, in one pass.
+        ...(c.lowering.groupNormAffine === 'batchNorm'
+          ? [c.node('BatchNormalization', [c.attr('epsilon', 1, 'float')], [t('back'), c.input[1], c.input[2], c.f32(Array(x[1]).fill(0)), c.f32(Array(x[1]).fill(0))])]
+          : [
+            c.step('Reshape', [c.input[1], c.i64([x[1], ...spatial])], t('scale')),
+            c.step('Reshape', [c.input[2], c.i64([x[1], ...spatial])], t('bias')),
+            c.step('Mul', [t('back'), t('scale')], t('scaled')),
+            c.node('Add', [], [t('scaled'), t('bias')]),
+          ]),
+      ];
+    },
+    vjp: (inputs, grad, attrs, wants) => groupNormVjp(inputs, grad, attrs.groups as number, attrs.eps as number, wants),
   },
   // LayerNorm over the last axis; scale/bias [D]; attr eps.
   LayerNorm: {
@@ -42,6 +83,8 @@ const rules: Record<FusedOp, FusedRule> = {
     decompose([x, scale, bias], attrs) {
       return op.add(op.mul(normalizeLastAxis(x, attrs.eps as number), scale), bias);
     },
+    emit: (c) => [c.node('LayerNormalization', [c.attr('axis', -1, 'int'), c.attr('epsilon', c.attrs.eps as number, 'float')])],
+    vjp: (inputs, grad, attrs, wants) => layerNormVjp(inputs, grad, attrs.eps as number, wants),
   },
   // Attention(q[B,S,H·d], k[B,L,H·d], v[B,L,H·dv]); attrs heads, scale.
   Attention: {
@@ -63,6 +106,8 @@ const rules: Record<FusedOp, FusedRule> = {
       const probs = op.softmax(op.mul(op.matmul(qh, kh), attrs.scale as number), -1);
       return op.reshape(op.transpose(op.matmul(probs, vh), [0, 2, 1, 3]), [b, s, dv]);
     },
+    emit: (c) => [c.node('MultiHeadAttention', [c.attr('num_heads', c.attrs.heads as number, 'int'), c.attr('scale', c.attrs.scale as number, 'float')], c.input, 'com.microsoft')],
+    vjp: (inputs, grad, attrs, wants, opts) => attentionVjp(inputs, grad, attrs, wants, opts.attentionChunkElements),
   },
   // Gelu with approximate 'none' (erf) or 'tanh'.
   Gelu: {
@@ -76,6 +121,7 @@ const rules: Record<FusedOp, FusedRule> = {
       }
       return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
     },
+    emit: (c) => [c.node('Gelu', [c.attr('approximate', c.attrs.approximate as string, 'string')])],
   },
 };
 
@@ -91,7 +137,7 @@ export function isFused(name: string): name is FusedOp {
 
 /** Records a fused node after checking its inputs. */
 export function fusedNode(name: FusedOp, inputs: readonly Tensor[], attrs: Attrs): Tensor {
-  const out = rules[name].infer(inputs, attrs);
+  const out = FUSED[name].infer(inputs, attrs);
   return inputs[0].graph.addNode(name, inputs, attrs, [out])[0];
 }
 
@@ -111,7 +157,7 @@ export function lowerGraph(g: Graph, keep: ReadonlySet<FusedOp> = new Set()): Gr
     const ins = node.inputs.map((id) => map.get(id)!);
     let results: Tensor[];
     if (isFused(node.op) && !keep.has(node.op)) {
-      results = [rules[node.op].decompose(ins, node.attrs)];
+      results = [FUSED[node.op].decompose(ins, node.attrs)];
     } else {
       results = out.addNode(node.op, ins, node.attrs, node.outputs.map((id) => g.values[id]));
     }

@@ -1,47 +1,21 @@
-// Primitive ops. Each function infers its output type and throws a GraphError naming the op and
-// the offending shapes. Everything else (nn.ts) is built from these, so autodiff needs one rule
-// per primitive. The set mirrors ONNX closely so the emitter is a direct translation.
-import { type DType, type Shape, type Tensor, type Attrs, GraphError, fmtShape, numel } from './graph.ts';
+// Primitive op builders: each normalises its arguments into the op's attributes and records a node
+// whose type comes from the op's record (registry.ts), so a shape error names the op and the shapes.
+// Everything else (nn.ts, fused.ts) is built from these, so autodiff needs one rule per primitive.
+import { type DType, type Shape, type Tensor, type Attrs, fmtShape, numel } from './graph.ts';
+import { OPS, type PrimitiveOp } from './registry.ts';
+import { broadcastShapes, fail } from './primitives/typeRules.ts';
 
-/** The op names the emitter, interpreter and (later) autodiff must each handle. */
-export const PRIMITIVES = [
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'Where',
-  'Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos', 'Abs', 'Reciprocal', 'Cast',
-  'MatMul', 'Conv', 'ReduceSum', 'ReduceMean', 'ReduceMax', 'Reshape', 'Transpose', 'Slice', 'Concat',
-  'Expand', 'Softmax', 'ResizeNearest', 'Gather', 'ArgMax',
-] as const;
-export type PrimitiveOp = (typeof PRIMITIVES)[number];
+export { PRIMITIVES, type PrimitiveOp } from './registry.ts';
+export { broadcastShapes } from './primitives/typeRules.ts';
 
-function fail(op: string, msg: string): never {
-  throw new GraphError(`${op}: ${msg}`);
+/** Records one primitive node after inferring its output type from the op's record. */
+export function apply(name: PrimitiveOp, inputs: readonly Tensor[], attrs: Attrs = {}): Tensor {
+  const out = OPS[name].infer(inputs, attrs);
+  return inputs[0].graph.addNode(name, inputs, attrs, [out])[0];
 }
 
-function one(op: string, inputs: Tensor[], attrs: Attrs, dtype: DType, shape: Shape): Tensor {
-  return inputs[0].graph.addNode(op, inputs, attrs, [{ dtype, shape }])[0];
-}
-
-/** numpy broadcasting of two shapes. */
-export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i] ?? 1;
-    const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) fail(op, `cannot broadcast ${fmtShape(a)} with ${fmtShape(b)}`);
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-function sameDType(op: string, a: Tensor, b: Tensor): void {
-  if (a.dtype !== b.dtype) fail(op, `dtype mismatch ${a.dtype} vs ${b.dtype} (shapes ${fmtShape(a.shape)}, ${fmtShape(b.shape)})`);
-}
-
-function binary(op: string, a: Tensor, b: Tensor | number): Tensor {
-  const bt = typeof b === 'number' ? scalar(a, b) : b;
-  sameDType(op, a, bt);
-  const isCmp = op === 'Equal' || op === 'Less' || op === 'Greater';
-  return one(op, [a, bt], {}, isCmp ? 'bool' : a.dtype, broadcastShapes(op, a.shape, bt.shape));
+function binary(name: PrimitiveOp, a: Tensor, b: Tensor | number): Tensor {
+  return apply(name, [a, typeof b === 'number' ? scalar(a, b) : b]);
 }
 
 /** A scalar constant with `like`'s dtype (shape [] broadcasts everywhere). */
@@ -70,18 +44,10 @@ export const less = (a: Tensor, b: Tensor | number) => binary('Less', a, b);
 export const greater = (a: Tensor, b: Tensor | number) => binary('Greater', a, b);
 
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  if (cond.dtype !== 'bool') fail('Where', `condition must be bool, got ${cond.dtype}`);
-  sameDType('Where', a, b);
-  const shape = broadcastShapes('Where', broadcastShapes('Where', cond.shape, a.shape), b.shape);
-  return one('Where', [cond, a, b], {}, a.dtype, shape);
+  return apply('Where', [cond, a, b]);
 }
 
-function unary(op: string, x: Tensor): Tensor {
-  if (x.dtype === 'bool' || x.dtype === 'i64') {
-    if (op !== 'Neg' && op !== 'Abs') fail(op, `needs a float input, got ${x.dtype}`);
-  }
-  return one(op, [x], {}, x.dtype, x.shape);
-}
+const unary = (name: PrimitiveOp, x: Tensor): Tensor => apply(name, [x]);
 
 export const neg = (x: Tensor) => unary('Neg', x);
 export const exp = (x: Tensor) => unary('Exp', x);
@@ -97,19 +63,11 @@ export const reciprocal = (x: Tensor) => unary('Reciprocal', x);
 
 export function cast(x: Tensor, to: DType): Tensor {
   if (x.dtype === to) return x;
-  return one('Cast', [x], { to }, to, x.shape);
+  return apply('Cast', [x], { to });
 }
 
 /** Batched matrix product with numpy broadcasting over leading dims; both inputs rank ≥ 2. */
-export function matmul(a: Tensor, b: Tensor): Tensor {
-  sameDType('MatMul', a, b);
-  if (a.shape.length < 2 || b.shape.length < 2) fail('MatMul', `inputs need rank ≥ 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
-  const [m, k] = a.shape.slice(-2);
-  const [k2, n] = b.shape.slice(-2);
-  if (k !== k2) fail('MatMul', `inner dimensions differ: ${fmtShape(a.shape)} × ${fmtShape(b.shape)}`);
-  const batch = broadcastShapes('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
-  return one('MatMul', [a, b], {}, a.dtype, [...batch, m, n]);
-}
+export const matmul = (a: Tensor, b: Tensor): Tensor => apply('MatMul', [a, b]);
 
 export interface ConvOptions {
   strides?: [number, number];
@@ -119,37 +77,31 @@ export interface ConvOptions {
   group?: number;
 }
 
-/** 2-D convolution, NCHW input, weight [O, C/group, kh, kw], optional bias [O]. */
-export function conv(x: Tensor, w: Tensor, b: Tensor | undefined, opts: ConvOptions = {}): Tensor {
-  const strides = opts.strides ?? [1, 1];
-  const pads = opts.pads ?? [0, 0, 0, 0];
-  const dil = opts.dilations ?? [1, 1];
-  const group = opts.group ?? 1;
-  sameDType('Conv', x, w);
-  if (x.shape.length !== 4) fail('Conv', `input must be NCHW, got ${fmtShape(x.shape)}`);
-  if (w.shape.length !== 4) fail('Conv', `weight must be [O,C,kh,kw], got ${fmtShape(w.shape)}`);
-  const [n, c, h, wd] = x.shape;
-  const [o, ci, kh, kw] = w.shape;
-  if (c !== ci * group) fail('Conv', `input has ${c} channels but weight ${fmtShape(w.shape)} with group ${group} expects ${ci * group}`);
-  if (o % group !== 0) fail('Conv', `output channels ${o} not divisible by group ${group}`);
-  if (b && (b.shape.length !== 1 || b.shape[0] !== o)) fail('Conv', `bias must be [${o}], got ${fmtShape(b.shape)}`);
-  const oh = Math.floor((h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) / strides[0]) + 1;
-  const ow = Math.floor((wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / strides[1]) + 1;
-  if (oh <= 0 || ow <= 0) fail('Conv', `output would be empty for input ${fmtShape(x.shape)} and kernel ${kh}×${kw}`);
-  const inputs = b ? [x, w, b] : [x, w];
-  return one('Conv', inputs, { strides, pads, dilations: dil, group }, x.dtype, [n, o, oh, ow]);
+function convAttrs(opts: ConvOptions): Attrs {
+  return { strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: opts.dilations ?? [1, 1], group: opts.group ?? 1 };
 }
 
-function normAxes(op: string, rank: number, axes: readonly number[]): number[] {
+/** 2-D convolution, NCHW input, weight [O, C/group, kh, kw], optional bias [O]. */
+export function conv(x: Tensor, w: Tensor, b: Tensor | undefined, opts: ConvOptions = {}): Tensor {
+  return apply('Conv', b ? [x, w, b] : [x, w], convAttrs(opts));
+}
+
+/**
+ * Transposed 2-D convolution (Conv's adjoint, the gradient of Conv by its input): x [N,Cin,H,W],
+ * weight [Cin, Cout/group, kh, kw]; `outputPadding` adds rows/cols a strided Conv never read.
+ */
+export function convTranspose(x: Tensor, w: Tensor, opts: ConvOptions & { outputPadding?: [number, number] } = {}): Tensor {
+  return apply('ConvTranspose', [x, w], { ...convAttrs(opts), outputPadding: opts.outputPadding ?? [0, 0] });
+}
+
+function normAxes(name: string, rank: number, axes: readonly number[]): number[] {
   const out = axes.map((a) => (a < 0 ? a + rank : a));
-  for (const a of out) if (a < 0 || a >= rank) fail(op, `axis out of range for rank ${rank}: ${axes.join(',')}`);
+  for (const a of out) if (a < 0 || a >= rank) fail(name, `axis out of range for rank ${rank}: ${axes.join(',')}`);
   return [...new Set(out)].sort((p, q) => p - q);
 }
 
-function reduce(op: string, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
-  const ax = normAxes(op, x.shape.length, axes);
-  const shape = keepdims ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.includes(i));
-  return one(op, [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, x.dtype, shape);
+function reduce(name: PrimitiveOp, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+  return apply(name, [x], { axes: normAxes(name, x.shape.length, axes), keepdims: keepdims ? 1 : 0 });
 }
 
 export const reduceSum = (x: Tensor, axes: readonly number[], keepdims = true) => reduce('ReduceSum', x, axes, keepdims);
@@ -167,87 +119,64 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     fail('Reshape', `cannot reshape ${fmtShape(x.shape)} (${total} elements) to ${fmtShape(shape)}`);
   }
   if (fmtShape(resolved) === fmtShape(x.shape)) return x;
-  return one('Reshape', [x], { shape: resolved }, x.dtype, resolved);
+  return apply('Reshape', [x], { shape: resolved });
 }
 
-export function transpose(x: Tensor, perm: readonly number[]): Tensor {
-  const r = x.shape.length;
-  if (perm.length !== r || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
-    fail('Transpose', `perm ${fmtShape(perm)} is not a permutation of rank ${r}`);
-  }
-  return one('Transpose', [x], { perm }, x.dtype, perm.map((p) => x.shape[p]));
-}
+export const transpose = (x: Tensor, perm: readonly number[]): Tensor => apply('Transpose', [x], { perm });
 
 /** Static slice: for each axis, [start, end) with step (negative indices count from the end). */
 export function slice(x: Tensor, axes: readonly number[], starts: readonly number[], ends: readonly number[], steps?: readonly number[]): Tensor {
   const st = steps ?? axes.map(() => 1);
   if (starts.length !== axes.length || ends.length !== axes.length || st.length !== axes.length) fail('Slice', 'axes/starts/ends/steps lengths differ');
-  const shape = [...x.shape];
-  const ax = axes.map((a) => (a < 0 ? a + shape.length : a));
+  const ax = axes.map((a) => (a < 0 ? a + x.shape.length : a));
   const ss: number[] = [];
   const es: number[] = [];
   ax.forEach((a, i) => {
-    if (a < 0 || a >= shape.length) fail('Slice', `axis ${axes[i]} out of range for ${fmtShape(x.shape)}`);
+    if (a < 0 || a >= x.shape.length) fail('Slice', `axis ${axes[i]} out of range for ${fmtShape(x.shape)}`);
     if (st[i] <= 0) fail('Slice', 'only positive steps are supported');
     const d = x.shape[a];
     const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
     const s = clamp(starts[i]);
     const e = clamp(ends[i]);
     if (e <= s) fail('Slice', `empty slice [${starts[i]}:${ends[i]}] on axis ${a} of ${fmtShape(x.shape)}`);
-    shape[a] = Math.ceil((e - s) / st[i]);
     ss.push(s);
     es.push(e);
   });
-  return one('Slice', [x], { axes: ax, starts: ss, ends: es, steps: st }, x.dtype, shape);
+  return apply('Slice', [x], { axes: ax, starts: ss, ends: es, steps: st });
 }
 
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (xs.length === 0) fail('Concat', 'no inputs');
   if (xs.length === 1) return xs[0];
-  const r = xs[0].shape.length;
-  const a = axis < 0 ? axis + r : axis;
-  const shape = [...xs[0].shape];
-  shape[a] = 0;
-  for (const t of xs) {
-    sameDType('Concat', xs[0], t);
-    if (t.shape.length !== r || t.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
-      fail('Concat', `shapes ${xs.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`);
-    }
-    shape[a] += t.shape[a];
-  }
-  return one('Concat', xs as Tensor[], { axis: a }, xs[0].dtype, shape);
+  return apply('Concat', xs, { axis: axis < 0 ? axis + xs[0].shape.length : axis });
 }
 
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const out = broadcastShapes('Expand', x.shape, shape);
   if (fmtShape(out) === fmtShape(x.shape)) return x;
-  return one('Expand', [x], { shape: out }, x.dtype, out);
+  return apply('Expand', [x], { shape: out });
+}
+
+/** Zero padding: `pads` = [begin of each axis…, end of each axis…] (ONNX order), all ≥ 0. */
+export function pad(x: Tensor, pads: readonly number[]): Tensor {
+  return apply('Pad', [x], { pads });
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const a = axis < 0 ? axis + x.shape.length : axis;
-  if (a < 0 || a >= x.shape.length) fail('Softmax', `axis ${axis} out of range for ${fmtShape(x.shape)}`);
-  return one('Softmax', [x], { axis: a }, x.dtype, x.shape);
+  return apply('Softmax', [x], { axis: axis < 0 ? axis + x.shape.length : axis });
 }
 
 /** Nearest-neighbour upsampling of the last two dims by integer factors (torch `interpolate(nearest)`). */
 export function resizeNearest(x: Tensor, scaleH: number, scaleW = scaleH): Tensor {
-  if (x.shape.length !== 4) fail('ResizeNearest', `input must be NCHW, got ${fmtShape(x.shape)}`);
   if (!Number.isInteger(scaleH) || !Number.isInteger(scaleW) || scaleH < 1 || scaleW < 1) fail('ResizeNearest', 'scales must be positive integers');
-  const [n, c, h, w] = x.shape;
-  return one('ResizeNearest', [x], { scales: [scaleH, scaleW] }, x.dtype, [n, c, h * scaleH, w * scaleW]);
+  return apply('ResizeNearest', [x], { scales: [scaleH, scaleW] });
 }
 
 /** Gathers slices along `axis` by integer indices (i64). Output shape = x[:axis] + idx.shape + x[axis+1:]. */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  if (indices.dtype !== 'i64') fail('Gather', `indices must be i64, got ${indices.dtype}`);
-  const a = axis < 0 ? axis + x.shape.length : axis;
-  const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  return one('Gather', [x, indices], { axis: a }, x.dtype, shape);
+  return apply('Gather', [x, indices], { axis: axis < 0 ? axis + x.shape.length : axis });
 }
 
 export function argMax(x: Tensor, axis: number, keepdims = false): Tensor {
-  const a = axis < 0 ? axis + x.shape.length : axis;
-  const shape = keepdims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
-  return one('ArgMax', [x], { axis: a, keepdims: keepdims ? 1 : 0 }, 'i64', shape);
+  return apply('ArgMax', [x], { axis: axis < 0 ? axis + x.shape.length : axis, keepdims: keepdims ? 1 : 0 });
 }

@@ -55,6 +55,12 @@ const CASES: Case[] = [
     const a = op.conv(x, g.param('w1', [6, 2, 3, 3]), g.param('b1', [6]), { strides: [2, 1], pads: [1, 0, 1, 2], group: 2 });
     return op.add(op.reduceSum(a, [2, 3]), op.reduceSum(op.conv(x, g.param('w2', [3, 4, 3, 2]), undefined, { dilations: [2, 1] }), [1, 2, 3]));
   } },
+  { name: 'conv transpose stride/pad/group/dilation/output padding', covers: ['ConvTranspose'], build: (g, inp) => {
+    const x = inp([2, 4, 5, 4]);
+    const a = op.convTranspose(x, g.param('w1', [4, 3, 3, 3]), { strides: [2, 1], pads: [1, 0, 0, 1], group: 2, outputPadding: [1, 0] });
+    return op.add(op.reduceSum(a, [1, 2, 3]), op.reduceSum(op.convTranspose(x, g.param('w2', [4, 2, 2, 3]), { dilations: [2, 1], strides: [1, 2] }), [1, 2, 3]));
+  } },
+  { name: 'pad', covers: ['Pad'], build: (_g, inp) => op.pad(inp([2, 3, 4]), [0, 1, 2, 1, 0, 3]) },
   { name: 'reductions', covers: ['ReduceSum', 'ReduceMean', 'ReduceMax'], build: (_g, inp) => {
     const x = inp([3, 4, 5]);
     return op.add(op.add(op.reduceSum(x, [0, 2], false), op.reduceMean(x, [2], false)), op.reduceMax(x, [-1], false));

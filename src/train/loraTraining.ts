@@ -1,0 +1,215 @@
+// `inkflow train lora`: a character/style LoRA from a kohya dataset folder on any SD1.x/2.x checkpoint.
+// Orchestration only — latents are cached (latentCache.ts), captions augmented (captions.ts), the UNet
+// differentiated with LoRA branches (lora.ts + graph/autodiff.ts), the loop is trainLoop.ts, and the
+// result a kohya .safetensors that ComfyUI, A1111 and inkflow's LoRA loader read.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OutputExistsError, assertWritableDir } from '../files/atomicWrite.ts';
+import type { Graph } from '../graph/graph.ts';
+import { loadCheckpoint } from '../models/checkpoint/loadCheckpoint.ts';
+import { buildUNetGraph, openUNetCheckpoint, unetWeights } from '../models/unet/load.ts';
+import type { UNetConfig } from '../models/unet/config.ts';
+import type { PredictionType } from '../models/predictionType.ts';
+import { weightedTokenChunks } from '../models/prompt/weights.ts';
+import { alphasCumprod, makeBetas } from '../sampling/diffusers/betas.ts';
+import { readKohyaDataset, tagFrequency, type DatasetItem } from './kohyaDataset.ts';
+import { augmentCaption, type CaptionOptions } from './captions.ts';
+import { type Bucket, makeBuckets, nearestBucket } from './buckets.ts';
+import { cachedLatent, type CachedLatent } from './latentCache.ts';
+import { ATTENTION_PROJECTIONS, addLoraBranches, initLoraParams, loraShapes, saveKohyaLora, type LoraModule } from './lora.ts';
+import { diffusionBatch, weightedMse } from './diffusionObjective.ts';
+import { compileTraining, type TrainingModel } from './trainingGraph.ts';
+import { runTraining, type TrainHooks, type TrainLoopConfig } from './trainLoop.ts';
+import { createTrainRng, type TrainRng } from './trainRng.ts';
+import type { OptimizerName } from './optimizer.ts';
+import type { ScheduleName } from './lrSchedule.ts';
+import { decodeImage } from '../imaging/image.ts';
+import { readFileLimited } from '../files/readLimited.ts';
+
+export interface LoraTrainingOptions {
+  model: string;
+  data: string;
+  regularization?: string;
+  runDir: string;
+  output: string;
+  overwrite?: boolean;
+  rank?: number;
+  alpha?: number;
+  /** Side of the square training size in pixels (with buckets: the bucket area), default 512. */
+  resolution?: number;
+  buckets?: boolean;
+  steps: number;
+  gradAccumulation?: number;
+  lr?: number;
+  optimizer?: OptimizerName;
+  schedule?: ScheduleName;
+  warmupSteps?: number;
+  clipGradNorm?: number;
+  emaDecay?: number;
+  prediction?: PredictionType;
+  minSnrGamma?: number;
+  noiseOffset?: number;
+  captions?: CaptionOptions;
+  clipSkip?: number;
+  seed?: number;
+  checkpointEvery?: number;
+  tokenizerDir?: string;
+  threads?: number;
+  cacheDir?: string | false;
+}
+
+export interface LoraTrainingHooks extends TrainHooks {
+  onStage?(msg: string): void;
+  /** After each checkpoint: the LoRA as it is at `step`, saved as `<run>/loras/<name>-<step>.safetensors` (kohya's naming). */
+  onLoraSaved?(step: number, path: string): void | Promise<void>;
+}
+
+export interface LoraTrainingResult {
+  output: string;
+  modules: number;
+  losses: { step: number; loss: number }[];
+  resumedFrom?: number;
+}
+
+/** SD's training noise schedule (scaled_linear 0.00085–0.012, 1000 steps), as kohya assumes. */
+const SD_ALPHAS_CUMPROD = () => alphasCumprod(makeBetas({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000, trained_betas: null }));
+
+function openUNetStore(model: string) {
+  const dir = statSync(model).isDirectory() ? join(model, 'unet') : model;
+  const ckpt = openUNetCheckpoint(dir);
+  return { config: ckpt.config, store: unetWeights(ckpt.reader, ckpt.config).store, reader: ckpt.reader };
+}
+
+function lossGraph(config: UNetConfig, latent: readonly number[], seqLen: number): Graph {
+  const g = buildUNetGraph(config, { batch: 1, height: latent[2], width: latent[3], seqLen });
+  const pred = g.tensor(g.outputs.find((o) => o.name === 'out_sample')!.id);
+  g.output('loss', weightedMse(pred, g.input('target', 'f32', pred.shape), g.input('weights', 'f32', [1])));
+  return g;
+}
+
+/** Picks a dataset item with probability proportional to its repeat count. */
+function drawItem(items: readonly DatasetItem[], totalRepeats: number, rng: TrainRng): number {
+  let r = rng.below(totalRepeats);
+  for (let i = 0; i < items.length; i++) {
+    r -= items[i].repeats;
+    if (r < 0) return i;
+  }
+  return items.length - 1;
+}
+
+export async function trainLora(opts: LoraTrainingOptions, hooks: LoraTrainingHooks = {}): Promise<LoraTrainingResult> {
+  if (existsSync(opts.output) && !opts.overwrite) throw new OutputExistsError(opts.output);
+  // Before hours of training, not after: the output folder must take a file.
+  assertWritableDir(dirname(opts.output));
+  const rank = opts.rank ?? 16;
+  const alpha = opts.alpha ?? rank;
+  const resolution = opts.resolution ?? 512;
+  const clipSkip = opts.clipSkip ?? 1;
+  const items = readKohyaDataset(opts.data, opts.regularization);
+  const ckpt = loadCheckpoint(opts.model, { tokenizerDir: opts.tokenizerDir, threads: opts.threads, cacheDir: opts.cacheDir });
+  const unet = openUNetStore(opts.model);
+  const compiled = new Map<string, TrainingModel>();
+  try {
+    const prediction = opts.prediction ?? ckpt.prediction;
+    const multiple = ckpt.vaeScaleFactor * ckpt.latentMultiple;
+    const buckets: Bucket[] = opts.buckets ? makeBuckets(resolution, { step: Math.max(64, multiple) }) : [{ width: resolution, height: resolution }];
+    if (buckets.some((b) => b.width % multiple || b.height % multiple)) throw new Error(`resolution ${resolution} is not a multiple of ${multiple}`);
+
+    hooks.onStage?.(`caching latents of ${items.length} images`);
+    const vae = await ckpt.useVae();
+    const vaeId = `${ckpt.path}:${statSync(ckpt.path).mtimeMs}`;
+    const latents: CachedLatent[] = [];
+    for (const it of items) {
+      const img = await decodeImage(readFileLimited(it.image), 3, it.image);
+      const b = nearestBucket(buckets, img.width, img.height);
+      latents.push(await cachedLatent(vae, vaeId, ckpt.latentScale, it.image, b.width, b.height, join(opts.runDir, 'latents')));
+    }
+
+    const { encoder } = await ckpt.useTextEncoder();
+    const textCache = new Map<string, Float32Array>();
+    const encodeCaption = async (caption: string): Promise<Float32Array> => {
+      const hit = textCache.get(caption);
+      if (hit) return hit;
+      // One 77-token window: kohya's default max_token_length truncates longer captions the same way.
+      const ids = weightedTokenChunks(ckpt.tokenizer, caption ? [{ text: caption, weight: 1 }] : [], { padToken: ckpt.padToken })[0].ids;
+      const out = await encoder.encode([ids], { skip: clipSkip - 1 });
+      const z = out[clipSkip === 1 ? 'last_hidden_state' : 'skip_hidden_state_ln'].data;
+      if (textCache.size < 4096) textCache.set(caption, z);
+      return z;
+    };
+    const seqLen = 77;
+
+    let modules: LoraModule[] = [];
+    const modelFor = async (shape: readonly number[]): Promise<TrainingModel> => {
+      const key = shape.join('x');
+      let m = compiled.get(key);
+      if (!m) {
+        hooks.onStage?.(`compiling the training graph for latents ${key}`);
+        const { graph, modules: mods } = addLoraBranches(lossGraph(unet.config, shape, seqLen), { rank, alpha, targets: ATTENTION_PROJECTIONS });
+        modules = mods;
+        m = await compileTraining(graph, 'loss', mods.flatMap((x) => [x.down, x.up]), unet.store, { threads: opts.threads, cacheDir: opts.cacheDir, weightStorage: 'auto' });
+        compiled.set(key, m);
+      }
+      return m;
+    };
+    // The module list (and so the parameter names) is the same at every size: build it from the first.
+    await modelFor(latents[0].shape);
+
+    const abar = SD_ALPHAS_CUMPROD();
+    const totalRepeats = items.reduce((s, it) => s + it.repeats, 0);
+    const cfg: TrainLoopConfig = {
+      steps: opts.steps,
+      gradAccumulation: opts.gradAccumulation,
+      optimizer: { name: opts.optimizer ?? 'adamw' },
+      lr: opts.lr ?? 1e-4,
+      schedule: opts.schedule ?? 'constant_with_warmup',
+      warmupSteps: opts.warmupSteps ?? 0,
+      clipGradNorm: opts.clipGradNorm,
+      emaDecay: opts.emaDecay,
+      checkpointEvery: opts.checkpointEvery ?? Math.max(1, Math.min(500, Math.ceil(opts.steps / 4))),
+      seed: opts.seed ?? 0,
+    };
+    hooks.onStage?.(`training ${modules.length} LoRA modules (rank ${rank}, alpha ${alpha})`);
+    const stem = opts.output.split(/[\\/]/).pop()!.replace(/\.safetensors$/, '');
+    const metadata = (steps: number) => ({
+      baseModelVersion: ckpt.family === 'sd2' ? 'sd_v2' : 'sd_v1',
+      outputName: stem,
+      steps, learningRate: cfg.lr, scheduler: cfg.schedule, optimizer: cfg.optimizer.name, seed: cfg.seed,
+      resolution: `${resolution},${resolution}`, numTrainImages: items.filter((it) => !it.regularization).length, tagFrequency: tagFrequency(items),
+    });
+    const res = await runTraining(opts.runDir, cfg, {
+      shapes: loraShapes(modules, rank),
+      initialParams: () => initLoraParams(modules, rank, createTrainRng((opts.seed ?? 0) ^ 0x5eed)),
+      async microStep(params, rng) {
+        const i = drawItem(items, totalRepeats, rng);
+        const caption = augmentCaption(items[i].caption, rng, opts.captions ?? {});
+        const context = await encodeCaption(caption);
+        const lat = latents[i];
+        const b = diffusionBatch(lat.data, 1, lat.shape[1], abar, rng, { prediction, noiseOffset: opts.noiseOffset, minSnrGamma: opts.minSnrGamma });
+        const model = await modelFor(lat.shape);
+        const r = await model.step(params, { sample: b.noisy, timestep: b.timesteps, encoder_hidden_states: context, target: b.target, weights: b.weights });
+        return { loss: r.loss, grads: r.grads };
+      },
+      describe: () => ({
+        kind: 'lora', model: opts.model, data: opts.data, regularization: opts.regularization ?? null, rank, alpha, resolution,
+        buckets: !!opts.buckets, prediction, minSnrGamma: opts.minSnrGamma ?? null, noiseOffset: opts.noiseOffset ?? null,
+        captions: opts.captions ?? {}, clipSkip, images: items.length,
+      }),
+    }, {
+      ...hooks,
+      async onCheckpoint(step, dir, params) {
+        await hooks.onCheckpoint?.(step, dir, params);
+        const path = join(opts.runDir, 'loras', `${stem}-${String(step).padStart(6, '0')}.safetensors`);
+        mkdirSync(dirname(path), { recursive: true });
+        await saveKohyaLora(path, modules, params, { rank, alpha }, metadata(step));
+        await hooks.onLoraSaved?.(step, path);
+      },
+    });
+    await saveKohyaLora(opts.output, modules, res.params, { rank, alpha }, metadata(opts.steps));
+    return { output: opts.output, modules: modules.length, losses: res.losses, resumedFrom: res.resumedFrom };
+  } finally {
+    for (const m of compiled.values()) await m.release();
+    unet.reader.close();
+    await ckpt.release();
+  }
+}

@@ -1,0 +1,49 @@
+// A compiled training graph: the forward graph differentiated by grad() (graph/autodiff.ts) and
+// opened as an ORT session. One run() per micro-batch returns the loss and the gradients of the
+// trainable parameters, which are fed as inputs; frozen weights are initializers (f16 if asked).
+import type { Graph } from '../graph/graph.ts';
+import { grad, gradOutputName, LOSS_OUTPUT } from '../graph/autodiff.ts';
+import type { WeightStore } from '../graph/weights.ts';
+import { compile, type CompileOptions, type CompiledModel } from '../runtime/session.ts';
+
+export interface TrainingStepResult {
+  loss: number;
+  /** dL/dθ per trainable parameter name, float32 in the parameter's shape. */
+  grads: Record<string, Float32Array>;
+  /** Forward outputs kept with `keepOutputs`. */
+  outputs: Record<string, Float32Array>;
+}
+
+export interface TrainingModel {
+  readonly trainable: readonly string[];
+  readonly graph: Graph;
+  readonly model: CompiledModel;
+  /** Runs forward and backward on `feeds` (data inputs) at parameter values `params`. */
+  step(params: Readonly<Record<string, Float32Array>>, feeds: Readonly<Record<string, Float32Array>>): Promise<TrainingStepResult>;
+  release(): Promise<void>;
+}
+
+export interface TrainingCompileOptions extends CompileOptions {
+  keepOutputs?: readonly string[];
+}
+
+/**
+ * Differentiates `forward`'s output `loss` with respect to `trainable` and compiles the result.
+ * `frozen` serves every parameter that is not trained (the trainable ones are never read from it).
+ */
+export async function compileTraining(forward: Graph, loss: string, trainable: readonly string[], frozen: WeightStore, opts: TrainingCompileOptions = {}): Promise<TrainingModel> {
+  const graph = grad(forward, loss, trainable, { keepOutputs: opts.keepOutputs });
+  const model = await compile(graph, frozen, opts);
+  return {
+    trainable, graph, model,
+    async step(params, feeds) {
+      const out = await model.run({ ...feeds, ...params });
+      const grads: Record<string, Float32Array> = {};
+      for (const name of trainable) grads[name] = out[gradOutputName(name)].data as Float32Array;
+      const outputs: Record<string, Float32Array> = {};
+      for (const name of opts.keepOutputs ?? []) outputs[name] = out[name].data as Float32Array;
+      return { loss: (out[LOSS_OUTPUT].data as Float32Array)[0], grads, outputs };
+    },
+    release: () => model.release(),
+  };
+}
