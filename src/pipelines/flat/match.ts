@@ -181,23 +181,26 @@ export function alignRegions(target: RegionFeature[], reference: RegionFeature[]
   const evalTargets = [...tIds].sort((a, b) => target[b].area - target[a].area).slice(0, 40);
   const evalRefs = [...refIds].sort((a, b) => reference[b].area - reference[a].area).slice(0, 40);
   const shape = evalTargets.map((t) => evalRefs.map((r) => shapeCost(target[t], reference[r], w)));
-  // Equal weight per region: area weighting would let the paper (the largest region) pick the scale.
-  const tWeight = evalTargets.map(() => 1);
   const cap = 2.0;
+  // Symmetric: every target region should find a sheet region and every sheet region a target region.
+  // One-sided, shrinking the whole frame onto a corner of the sheet would win (smaller offsets everywhere).
+  const refBest = new Float64Array(evalRefs.length);
   const score = (a: Alignment): number => {
     let total = 0;
-    let mass = 0;
+    refBest.fill(cap);
     for (let i = 0; i < evalTargets.length; i++) {
       const t = target[evalTargets[i]];
       let best = cap;
       for (let j = 0; j < evalRefs.length; j++) {
         const c = shape[i][j] + alignedCost(t, reference[evalRefs[j]], a, refScale, w);
         if (c < best) best = c;
+        if (c < refBest[j]) refBest[j] = c;
       }
-      total += tWeight[i] * best;
-      mass += tWeight[i];
+      total += best;
     }
-    return mass ? total / mass : cap;
+    let refTotal = 0;
+    for (let j = 0; j < evalRefs.length; j++) refTotal += refBest[j];
+    return 0.5 * (total / Math.max(1, evalTargets.length) + refTotal / Math.max(1, evalRefs.length));
   };
   // The fallback hypothesis: all target regions but the largest border-sized one onto the sheet figure.
   let tArea = 0, tcx = 0, tcy = 0;
@@ -252,7 +255,7 @@ export function alignRegions(target: RegionFeature[], reference: RegionFeature[]
           bj = j;
         }
       }
-      if (bj >= 0) pairs.push([t, reference[evalRefs[bj]], tWeight[i]]);
+      if (bj >= 0) pairs.push([t, reference[evalRefs[bj]], 1]);
     }
     if (pairs.length < 3) break;
     const refined = fitSimilarity(pairs, best.mirror);
