@@ -11,6 +11,7 @@ import { extractPalette } from '../../imaging/palette.ts';
 import { resizeImage } from '../../imaging/resize.ts';
 import { flatColorize } from '../../pipelines/flat/colorize.ts';
 import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
+import { isFramePattern, runFlatSequence } from './colorizeFlatSequence.ts';
 import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
 import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
@@ -26,7 +27,13 @@ Colours line art from a character reference sheet.
 
 options:
   --reference FILE    the character sheet / reference image
-  --lineart FILE      the line art (dark lines on light paper, or white on black: detected)
+  --lineart FILE      the line art (dark lines on light paper, or white on black: detected); with
+                      --flat also a line layer on transparency, or a pattern such as 'frames/*.png':
+                      a sequence, each frame coloured from the previous one (frame 0 from the
+                      reference: a coloured first frame of the same size, or a character sheet),
+                      written as <output stem>-<frame name>.png (+ -flat.png)
+  --uncertain         with --flat: also write <name>-uncertain.png, a mask of the regions whose
+                      colour is uncertain (check those)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
@@ -72,6 +79,7 @@ export const colorizeCommand: Command = {
         segment: { type: 'boolean', default: false },
         'palette-lock': { type: 'boolean', default: false },
         'keep-shading': { type: 'boolean', default: false },
+        uncertain: { type: 'boolean', default: false },
         device: { type: 'string', default: 'cpu' },
         output: { type: 'string', short: 'o', default: 'colored.png' },
       },
@@ -107,16 +115,24 @@ export const colorizeCommand: Command = {
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
     const t0 = performance.now();
-    const reference = await decodeImage(readInput(v.reference), 3, v.reference);
-    const lineArt = await decodeImage(readInput(v.lineart), 3, v.lineart);
+    if (v.flat && isFramePattern(v.lineart)) {
+      const written = await runFlatSequence({ reference: v.reference, pattern: v.lineart, output, uncertain: v.uncertain! });
+      console.log(`coloured ${written.length} file(s) in ${(performance.now() - t0).toFixed(0)} ms → ${written.join(', ')}`);
+      return 0;
+    }
+    // The flat path keeps alpha: transparent sheets and line layers on transparency.
+    const reference = await decodeImage(readInput(v.reference), v.flat ? 4 : 3, v.reference);
+    const lineArt = await decodeImage(readInput(v.lineart), v.flat ? 4 : 3, v.lineart);
     const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
     const extraFiles: [string, Image][] = [];
     let result: Image;
     if (v.flat) {
       const flat = flatColorize({ reference, lineArt });
+      for (const w of flat.warnings) console.error(`warning: ${w}`);
       Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
       result = flat.composite;
       extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
+      if (v.uncertain) extraFiles.push([output.replace(/\.png$/i, '-uncertain.png'), flat.uncertain]);
     } else if (colorizeDiffusionModel) {
       const cp = await loadColorizeDiffusion(v.model!, {
         provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],
