@@ -155,6 +155,10 @@ function shapeCost(t: RegionFeature, r: RegionFeature, w: MatchWeights): number 
   );
 }
 
+function alignedDistance(t: RegionFeature, r: RegionFeature, a: Alignment): number {
+  return Math.hypot(a.s * (a.mirror ? -t.cx : t.cx) + a.tx - r.cx, a.s * t.cy + a.ty - r.cy);
+}
+
 function alignedCost(t: RegionFeature, r: RegionFeature, a: Alignment, refScale: number, w: MatchWeights): number {
   const x = a.s * (a.mirror ? -t.cx : t.cx) + a.tx;
   const y = a.s * t.cy + a.ty;
@@ -321,6 +325,7 @@ export function matchRegions(
   const isCandidate = new Uint8Array(nt);
   for (const t of candidates) isCandidate[t] = 1;
   const refSurround = reference.map((f) => surroundings(f, (r) => (reference[r].background ? -1 : referenceColor[r])));
+  const position = candidates.map((t) => refIds.map((r) => w.position * alignedDistance(target[t], reference[r], alignment) / refScale));
   const geometric = candidates.map((t) => refIds.map((r) => shapeCost(target[t], reference[r], w) + alignedCost(target[t], reference[r], alignment, refScale, w)));
   const isBackgroundLike = candidates.map(() => false);
   let cost = geometric;
@@ -335,7 +340,13 @@ export function matchRegions(
       // Background (paper, scenery) is decided once, after one round in which every region took a sheet colour:
       // then a scenery region's surroundings do not look like its best match's, while a figure region's do.
       // Deciding it again in later rounds would let a region taken as background drag its neighbours along.
-      cost.forEach((row, i) => (isBackgroundLike[i] = Math.min(...row) > bgCost));
+      // Position counts less here: a raised arm is far from the sheet's arm but still shaped and surrounded like one.
+      const posShare = 0.8;
+      cost.forEach((row, i) => {
+        let m = Infinity;
+        for (let j = 0; j < row.length; j++) m = Math.min(m, row[j] - posShare * position[i][j]);
+        isBackgroundLike[i] = m > bgCost;
+      });
     }
     // Columns: the reference regions, then one "extra" column per target: background or a shared colour.
     const extra = cost.map((row, i) => (isBackgroundLike[i] ? -1e3 : Math.min(...row) + dupCost));
