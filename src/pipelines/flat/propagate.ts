@@ -59,7 +59,8 @@ function flatColorKeys(img: Image): Int32Array {
     key[i] = ch === 1 ? data[i] * 0x10101 : (data[i * ch] << 16) | (data[i * ch + 1] << 8) | data[i * ch + 2];
     if (ch === 4 && data[i * 4 + 3] < 128) key[i] = 0xffffff; // transparent = paper
   }
-  // A pixel counts when at least three of its 4-neighbours have its exact colour: flat fill, not a line.
+  // A pixel counts when at least two of its 4-neighbours have its exact colour (flat fill, also in slivers
+  // one or two pixels wide), and is not near-black.
   const out = new Int32Array(n).fill(-1);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -68,7 +69,7 @@ function flatColorKeys(img: Image): Int32Array {
       const same = (x > 0 && key[i - 1] === k ? 1 : 0) + (x < w - 1 && key[i + 1] === k ? 1 : 0) + (y > 0 && key[i - w] === k ? 1 : 0) + (y < h - 1 && key[i + w] === k ? 1 : 0);
       // Near-black neutral pixels are the outline of a finished frame, not a fill.
       const nearBlack = ((k >> 16) & 255) < 48 && ((k >> 8) & 255) < 48 && (k & 255) < 48;
-      if (same >= 3 && !nearBlack) out[i] = k;
+      if (same >= 2 && !nearBlack) out[i] = k;
     }
   }
   return out;
@@ -113,43 +114,75 @@ function voteColors(regions: LineArtRegions, previous: Image, options: Propagate
     }
     return m;
   };
+  const mX = new Float64Array(count), mY = new Float64Array(count);
   for (let r = 0; r < count; r++) {
     const pix = pixelsOf[r];
-    if (!pix.length) continue;
-    const area = pix.length;
     let sx = 0, sy = 0;
     for (const i of pix) { sx += i % w; sy += Math.floor(i / w); }
-    const mx = sx / area, my = sy / area;
-    // Score of an old region c: the share of this region it covers (at the shift that lines up their
-    // centroids, for nearby regions of similar size), minus a penalty for a different size.
+    mX[r] = sx / Math.max(1, pix.length);
+    mY[r] = sy / Math.max(1, pix.length);
+  }
+  // Displacement of each region from its old place (when matched to an old region of about its size): the
+  // motion field the second pass uses for regions whose first match was unclear.
+  const moveX = new Float64Array(count), moveY = new Float64Array(count), moveOk = new Uint8Array(count);
+  /** Scores old regions for region r around the expected displacement (ex, ey); sets chosen/confidence. */
+  const track = (r: number, ex: number, ey: number): void => {
+    const pix = pixelsOf[r];
+    if (!pix.length) return;
+    const area = pix.length;
+    const mx = mX[r], my = mY[r];
+    // Score of an old region c: the share of this region it covers (in place, or at the shift that lines up
+    // their centroids for nearby old regions of similar size), minus penalties for a different size and for
+    // moving away from the expected displacement.
     const scores = new Map<number, number>();
-    // In place, a larger old region covering this one is normal (a part split anew by a strand or an arm);
-    // a shifted match must also have about the same size, or any big region would line up with anything.
     const consider = (c: number, covered: number, shift: number): void => {
-      const sizeLog = Math.log(area / cArea[c]);
-      const sc = covered / area - 0.5 * Math.abs(sizeLog) - 0.005 * shift;
+      const sc = covered / area - 0.5 * Math.abs(Math.log(area / cArea[c])) - 0.005 * shift;
       if (sc > (scores.get(c) ?? -Infinity)) scores.set(c, sc);
     };
-    for (const [c, v] of coverage(pix, 0, 0)) consider(c, v, 0);
+    const ix = Math.round(ex), iy = Math.round(ey);
+    for (const [c, v] of coverage(pix, ix, iy)) consider(c, v, 0);
     if (radius > 0 && area <= 20000) {
       for (let c = 0; c < nc; c++) {
         const dx = Math.round(cX[c] - mx), dy = Math.round(cY[c] - my);
-        if ((dx === 0 && dy === 0) || Math.abs(dx) > radius || Math.abs(dy) > radius) continue;
+        if ((dx === ix && dy === iy) || Math.abs(dx - ex) > radius || Math.abs(dy - ey) > radius) continue;
         if (Math.abs(Math.log(area / cArea[c])) > 1.1) continue;
-        consider(c, coverage(pix, dx, dy).get(c) ?? 0, Math.hypot(dx, dy));
+        consider(c, coverage(pix, dx, dy).get(c) ?? 0, Math.hypot(dx - ex, dy - ey));
       }
     }
-    // Best colour: the best-scoring old region; confidence from the margin over the best other colour.
     let best = -1, bestScore = -Infinity;
     for (const [c, sc] of scores) if (sc > bestScore) { best = c; bestScore = sc; }
-    if (best < 0) continue;
+    if (best < 0) return;
     let other = 0;
     for (const [c, sc] of scores) if (cKey[c] !== cKey[best] && sc > other) other = sc;
     chosen[r] = cKey[best];
     confidence[r] = Math.max(0, Math.min(1, bestScore - other));
+    if (Math.abs(Math.log(area / cArea[best])) < 0.3 && confidence[r] >= 0.5) {
+      moveX[r] = cX[best] - mx;
+      moveY[r] = cY[best] - my;
+      moveOk[r] = 1;
+    }
+  };
+  for (let r = 0; r < count; r++) track(r, 0, 0);
+  // Second pass: unclear regions search again around the displacement of their clearly matched neighbours.
+  const adjacency = regionAdjacency(labels, w, h, count);
+  for (let r = 0; r < count; r++) {
+    if (confidence[r] >= 0.5) continue;
+    let wx = 0, wy = 0, wsum = 0;
+    for (const [o, len] of adjacency[r]) {
+      if (!moveOk[o]) continue;
+      wx += len * moveX[o];
+      wy += len * moveY[o];
+      wsum += len;
+    }
+    if (!wsum) continue;
+    const prevChoice = chosen[r], prevConf = confidence[r];
+    track(r, wx / wsum, wy / wsum);
+    if (confidence[r] < prevConf) {
+      chosen[r] = prevChoice;
+      confidence[r] = prevConf;
+    }
   }
   // Regions without a vote: the colour of the neighbour they share most outline with.
-  const adjacency = regionAdjacency(labels, w, h, count);
   for (let pass = 0; pass < 4; pass++) {
     for (let r = 0; r < count; r++) {
       if (chosen[r] >= 0) continue;
