@@ -27,6 +27,8 @@ export interface RegionFeature {
   compactness: number;
   /** Neighbours (region id) with their share of this region's boundary. */
   neighbours: [number, number][];
+  /** Share of all other regions' area whose centroid lies inside this region's bounding box (paper ≈ 1). */
+  enclosure: number;
   /** Number of regions enclosed by this one (their whole boundary is this region). */
   children: number;
   /** Known background (the sheet's paper); target regions start as not known. */
@@ -39,6 +41,7 @@ export interface MatchWeights {
   elongation: number;
   compactness: number;
   children: number;
+  enclosure: number;
   neighbours: number;
 }
 
@@ -49,6 +52,7 @@ export const DEFAULT_WEIGHTS: MatchWeights = {
   elongation: 0.8,
   compactness: 0.6,
   children: 0.4,
+  enclosure: 2.0,
   neighbours: 3.0,
 };
 
@@ -102,6 +106,18 @@ export function describeRegions(stats: RegionStats, adjacency: Map<number, numbe
   }
   const children = new Int32Array(stats.count);
   for (let r = 0; r < stats.count; r++) if (enclosedBy[r] >= 0) children[enclosedBy[r]]++;
+  let allArea = 0;
+  for (let r = 0; r < stats.count; r++) allArea += stats.area[r];
+  const enclosure = new Float64Array(stats.count);
+  for (let r = 0; r < stats.count; r++) {
+    if (!stats.area[r]) continue;
+    let inside = 0;
+    for (let q = 0; q < stats.count; q++) {
+      if (q === r || !stats.area[q]) continue;
+      if (stats.cx[q] >= stats.x0[r] && stats.cx[q] <= stats.x1[r] && stats.cy[q] >= stats.y0[r] && stats.cy[q] <= stats.y1[r]) inside += stats.area[q];
+    }
+    enclosure[r] = inside / Math.max(1, allArea - stats.area[r]);
+  }
   for (let r = 0; r < stats.count; r++) {
     const a = stats.area[r];
     const tr = stats.sxx[r] + stats.syy[r];
@@ -119,6 +135,7 @@ export function describeRegions(stats: RegionStats, adjacency: Map<number, numbe
       compactness: a > 0 ? Math.max(1, total / 2 / (2 * Math.sqrt(Math.PI * a))) : 1,
       neighbours: [...adjacency[r]].map(([other, len]) => [other, total ? len / total : 0] as [number, number]),
       children: children[r],
+      enclosure: enclosure[r],
       background: background[r],
     });
   }
@@ -151,7 +168,8 @@ function shapeCost(t: RegionFeature, r: RegionFeature, w: MatchWeights): number 
   return (
     w.elongation * Math.abs(t.elongation - r.elongation) +
     w.compactness * Math.abs(Math.log(t.compactness / r.compactness)) +
-    w.children * Math.min(1, Math.abs(t.children - r.children))
+    w.children * Math.min(1, Math.abs(t.children - r.children)) +
+    w.enclosure * Math.abs(t.enclosure - r.enclosure)
   );
 }
 
