@@ -165,7 +165,8 @@ function voteColors(regions: LineArtRegions, previous: Image, options: Propagate
   for (let r = 0; r < count; r++) track(r, 0, 0);
   // Second pass: unclear regions search again around the displacement of their clearly matched neighbours.
   const adjacency = regionAdjacency(labels, w, h, count);
-  for (let r = 0; r < count; r++) {
+  // Twice: a region settled in the first round lends its motion to its own unclear neighbours.
+  for (let round = 0; round < 2; round++) for (let r = 0; r < count; r++) {
     if (confidence[r] >= 0.5) continue;
     let wx = 0, wy = 0, wsum = 0;
     for (const [o, len] of adjacency[r]) {
