@@ -165,8 +165,8 @@ function voteColors(regions: LineArtRegions, previous: Image, options: Propagate
   for (let r = 0; r < count; r++) track(r, 0, 0);
   // Second pass: unclear regions search again around the displacement of their clearly matched neighbours.
   const adjacency = regionAdjacency(labels, w, h, count);
-  // Twice: a region settled in the first round lends its motion to its own unclear neighbours.
-  for (let round = 0; round < 2; round++) for (let r = 0; r < count; r++) {
+  // In rounds: a region settled in one round lends its motion to its own unclear neighbours in the next.
+  for (let round = 0; round < 4; round++) for (let r = 0; r < count; r++) {
     if (confidence[r] >= 0.5) continue;
     let wx = 0, wy = 0, wsum = 0;
     for (const [o, len] of adjacency[r]) {
