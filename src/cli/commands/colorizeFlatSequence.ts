@@ -39,7 +39,9 @@ export interface FlatSequenceRun {
 
 /** Colours every frame matching the pattern; returns the files written. */
 export async function runFlatSequence({ reference: refPath, pattern, output, uncertain }: FlatSequenceRun): Promise<string[]> {
-  const frames = expandFramePattern(pattern);
+  // The coloured first frame may match the pattern too ('frames/*.png'): it is the reference, not a frame.
+  const frames = expandFramePattern(pattern).filter((f) => resolve(f) !== resolve(refPath));
+  if (!frames.length) throw new UsageError(`--lineart ${pattern}: only the reference matches`);
   const stem = output.replace(/\.png$/i, '');
   const inputs = new Set([resolve(refPath), ...frames.map((f) => resolve(f))]);
   assertWritableDir(dirname(output) || '.');

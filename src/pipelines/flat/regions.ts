@@ -103,7 +103,8 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
 }
 
 /**
- * Grey level (BT.601) of every pixel with transparency composited over white, and the colour-trace mask:
+ * Grey level (BT.601; for coloured ink its darkest channel) of every pixel with transparency composited over
+ * white, and the colour-trace mask:
  * pixels whose ink is clearly chromatic (max − min channel over 48), as blue/red/green trace lines and their
  * anti-aliased fringes are, while black lines, grey scans and paper are not.
  */
@@ -127,7 +128,11 @@ export function inkOf(image: Image): { grey: Uint8Array; trace: Uint8Array } {
       b = 255 - (a * (255 - b) + 127) / 255;
     }
     grey[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-    if (Math.max(r, g, b) - Math.min(r, g, b) > 48) trace[i] = 1;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 48) {
+      trace[i] = 1;
+      // A thin blue line is light in grey (blue weighs 0.114): judge coloured ink by its strongest channel.
+      grey[i] = Math.min(grey[i], Math.round(Math.min(r, g, b)));
+    }
   }
   return { grey, trace };
 }
