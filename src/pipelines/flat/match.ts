@@ -48,7 +48,7 @@ export interface MatchWeights {
 /** Tuned on production-style pairs, seeds 100–139 (held-out evaluation uses 9000+). */
 export const DEFAULT_WEIGHTS: MatchWeights = {
   position: 2.5,
-  area: 1.0,
+  area: 0.6,
   elongation: 0.8,
   compactness: 0.6,
   children: 0.4,
