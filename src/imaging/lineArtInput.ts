@@ -24,11 +24,14 @@ export function blankLineArtReason(img: Image): string | undefined {
   return `the image is ${tone}, so it has no lines to colour`;
 }
 
-/** Decodes line art to RGB over white paper; throws ImageError for a blank image. */
-export async function decodeLineArt(bytes: Buffer | Uint8Array, label: string, limits?: ImageLimits): Promise<Image> {
+/**
+ * Decodes line art to RGB over white paper (or, with `keepAlpha`, to RGBA as stored, for the flat
+ * colouriser, which reads a line layer's alpha itself); throws ImageError for a blank image.
+ */
+export async function decodeLineArt(bytes: Buffer | Uint8Array, label: string, limits?: ImageLimits, opts: { keepAlpha?: boolean } = {}): Promise<Image> {
   const rgba = await decodeImage(bytes, 4, label, limits);
   const img = flattenAlpha(rgba);
   const reason = blankLineArtReason(img);
   if (reason) throw new ImageError(`line art ${label} — ${reason} (give dark lines on light paper or white lines on black; a transparent background counts as white)`);
-  return img;
+  return opts.keepAlpha ? rgba : img;
 }

@@ -10,6 +10,7 @@ import { extractPalette } from '../../imaging/palette.ts';
 import { resizeImage } from '../../imaging/resize.ts';
 import { flatColorize } from '../../pipelines/flat/colorize.ts';
 import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
+import { isFramePattern, runFlatSequence } from './colorizeFlatSequence.ts';
 import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
 import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
 import { assertColorizeDiffusionFile, isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
@@ -31,7 +32,13 @@ Colours line art from a character reference sheet.
 options:
   --reference FILE    the character sheet / reference image (ColorizeDiffusion: or a .npy tensor in [-1,1])
   --lineart FILE      the line art (dark lines on light paper, or white on black: detected; ColorizeDiffusion:
-                      or a .npy sketch tensor in [-1,1], white lines on black, used as is)
+                      or a .npy sketch tensor in [-1,1], white lines on black, used as is); with
+                      --flat also a line layer on transparency, or a pattern such as 'frames/*.png':
+                      a sequence, each frame coloured from the previous one (frame 0 from the
+                      reference: a coloured first frame of the same size, or a character sheet),
+                      written as <output stem>-<frame name>.png (+ -flat.png)
+  --uncertain         with --flat: also write <name>-uncertain.png, a mask of the regions whose
+                      colour is uncertain (check those)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
@@ -85,6 +92,7 @@ export const colorizeCommand: Command = {
       segment: { type: 'boolean', default: false },
       'palette-lock': { type: 'boolean', default: false },
       'keep-shading': { type: 'boolean', default: false },
+      uncertain: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
       output: { type: 'string', short: 'o', default: 'colored.png' },
       overwrite: { type: 'boolean', default: false },
@@ -119,26 +127,36 @@ export const colorizeCommand: Command = {
     const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
+    if (v.flat && isFramePattern(v.lineart)) {
+      const t0 = performance.now();
+      const written = await runFlatSequence({ reference: v.reference, pattern: v.lineart, output, uncertain: v.uncertain! });
+      console.log(`coloured ${written.length} file(s) in ${(performance.now() - t0).toFixed(0)} ms → ${written.join(', ')}`);
+      return 0;
+    }
     // Before any work: no output may be an input (side files included), --overwrite to replace, folder writable.
     const sideFlat = output.replace(/\.png$/i, '-flat.png');
     const sideShading = output.replace(/\.png$/i, '-shading.png');
-    const plan = planOutputs([output, ...(v.flat ? [sideFlat] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])], [
+    const sideUncertain = output.replace(/\.png$/i, '-uncertain.png');
+    const plan = planOutputs([output, ...(v.flat ? [sideFlat] : []), ...(v.flat && v.uncertain ? [sideUncertain] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])], [
       { flag: '--reference', path: v.reference }, { flag: '--lineart', path: v.lineart }, { flag: '--model', path: v.model }, { flag: '--reference-encoder', path: v['reference-encoder'] },
       { flag: '--sketch-mask', path: v['sketch-mask'] }, { flag: '--reference-mask', path: v['reference-mask'] },
     ], { overwrite: v.overwrite });
     const referenceStrength = v['reference-strength'] === undefined ? undefined : parseStrength(v['reference-strength']);
     const t0 = performance.now();
-    // ColorizeDiffusion reads its own inputs (pictures or .npy tensors); the other methods need pictures.
-    let reference = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.reference), 3, v.reference);
-    let lineArt = colorizeDiffusionModel ? undefined : await decodeLineArt(readInput(v.lineart), v.lineart);
+    // ColorizeDiffusion reads its own inputs (pictures or .npy tensors); the flat path keeps alpha
+    // (transparent sheets and line layers on transparency); SDRO takes line art drawn on white.
+    let reference = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.reference), v.flat ? 4 : 3, v.reference);
+    let lineArt = colorizeDiffusionModel ? undefined : await decodeLineArt(readInput(v.lineart), v.lineart, undefined, { keepAlpha: v.flat });
     const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
     const extraFiles: [string, Image][] = [];
     let result: Image;
     if (v.flat) {
       const flat = flatColorize({ reference: reference!, lineArt: lineArt! });
+      for (const w of flat.warnings) console.error(`warning: ${w}`);
       Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
       result = flat.composite;
       extraFiles.push([sideFlat, flat.flat]);
+      if (v.uncertain) extraFiles.push([sideUncertain, flat.uncertain]);
     } else if (colorizeDiffusionModel) {
       const cp = await loadColorizeDiffusion(v.model!, {
         provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],

@@ -13,7 +13,7 @@ import {
 } from './rasterize.ts';
 
 const SLOTS = ['skin', 'hair', 'shirt', 'sleeve', 'pants', 'legs', 'shoes', 'iris', 'accent', 'accent2'] as const;
-type Slot = (typeof SLOTS)[number] | 'eyeWhite';
+export type Slot = (typeof SLOTS)[number] | 'eyeWhite';
 
 export interface Character {
   colors: Record<Slot, Rgb>;
@@ -131,7 +131,7 @@ export function generateCharacterPair(options: CharacterSheetOptions): Synthetic
   return { seed: options.seed, character, referencePose, targetPose, palette, reference, target, targetLineArt, ...gt };
 }
 
-function sampleCharacter(rng: Rng): Character {
+export function sampleCharacter(rng: Rng): Character {
   return {
     colors: samplePalette(rng),
     headW: rng.range(0.85, 1.05),
@@ -175,7 +175,7 @@ function samplePalette(rng: Rng): Record<Slot, Rgb> {
   return out;
 }
 
-function hslToRgb(h: number, s: number, l: number): Rgb {
+export function hslToRgb(h: number, s: number, l: number): Rgb {
   const k = (n: number): number => (n + h / 30) % 12;
   const a = s * Math.min(l, 1 - l);
   const f = (n: number): number => Math.round(255 * (l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)))));
@@ -183,14 +183,14 @@ function hslToRgb(h: number, s: number, l: number): Rgb {
 }
 
 /** The turnaround-sheet pose: standing, arms slightly out, centred, no tilt. */
-function sheetPose(): Pose {
+export function sheetPose(): Pose {
   return {
     shoulderL: 22 * DEG, shoulderR: 22 * DEG, elbowL: 8 * DEG, elbowR: 8 * DEG, hipL: 5 * DEG, hipR: 5 * DEG,
     headTilt: 0, gazeX: 0, gazeY: 0, rotation: 0, scale: 1, offsetX: 0, offsetY: 0,
   };
 }
 
-function samplePose(rng: Rng, v: number): Pose {
+export function samplePose(rng: Rng, v: number): Pose {
   const base = sheetPose();
   const mix = (from: number, to: number): number => from + (to - from) * v;
   return {
@@ -210,7 +210,7 @@ function samplePose(rng: Rng, v: number): Pose {
   };
 }
 
-interface Part {
+export interface Part {
   name: string;
   slot: Slot;
   color: Rgb;
@@ -218,7 +218,7 @@ interface Part {
 }
 
 /** The figure in body units (head height ≈ 1, y down, origin between the hips), back to front. */
-function buildParts(ch: Character, pose: Pose): Part[] {
+export function buildParts(ch: Character, pose: Pose): Part[] {
   const parts: Part[] = [];
   const add = (name: string, slot: Slot, poly: Polygon, m: Affine = IDENTITY): void => {
     parts.push({ name, slot, color: ch.colors[slot], poly: applyAffine(m, poly) });
@@ -300,7 +300,7 @@ function bangs(rx: number, ry: number, cy: number, spikes: number): Polygon {
   return pts;
 }
 
-function partsBBox(parts: Part[], m: Affine): { x0: number; y0: number; x1: number; y1: number } {
+export function partsBBox(parts: Part[], m: Affine): { x0: number; y0: number; x1: number; y1: number } {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const p of parts) {
     for (const [x, y] of applyAffine(m, p.poly)) {
@@ -311,7 +311,7 @@ function partsBBox(parts: Part[], m: Affine): { x0: number; y0: number; x1: numb
 }
 
 /** Body units → canvas pixels: scale, rotate about the figure centre, centre + offset; shrinks to fit. */
-function placement(parts: Part[], pose: Pose, unit: number, width: number, height: number): Affine {
+export function placement(parts: Part[], pose: Pose, unit: number, width: number, height: number): Affine {
   const b = partsBBox(parts, IDENTITY);
   const cx = (b.x0 + b.x1) / 2;
   const cy = (b.y0 + b.y1) / 2;
@@ -349,7 +349,7 @@ function renderParts(parts: Part[], width: number, height: number, m: Affine, li
   return { labels, coverage: outlineCoverage(labels, width, height, lineWidth), partColors, partNames };
 }
 
-function colourise(labels: Uint16Array, coverage: Uint8Array, colors: Rgb[], width: number, height: number): Image {
+export function colourise(labels: Uint16Array, coverage: Uint8Array, colors: Rgb[], width: number, height: number): Image {
   const img = createImage(width, height, 3);
   for (let i = 0; i < width * height; i++) {
     const c = colors[labels[i]];
@@ -362,7 +362,7 @@ function colourise(labels: Uint16Array, coverage: Uint8Array, colors: Rgb[], wid
 }
 
 /** Closed areas of the target: 4-connected non-line pixels of one part. */
-function groundTruthRegions(
+export function groundTruthRegions(
   labels: Uint16Array, lineArt: Uint8Array, partColors: Rgb[], partNames: string[], width: number, height: number,
 ): { targetRegions: Int32Array; regionColors: Rgb[]; regionIsBackground: boolean[]; regionParts: string[] } {
   const n = width * height;

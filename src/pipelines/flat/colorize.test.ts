@@ -75,3 +75,42 @@ describe('flatColorize', () => {
     expect(() => flatColorize({ reference: p.reference, lineArt: 'line.png' as unknown as Image })).toThrow(/line art: not an image/);
   });
 });
+
+describe('flatColorize on production-style line art', () => {
+  it('colours cropped, mirrored and scenery shots from a (transparent) sheet, reporting uncertain regions', async () => {
+    const { generateProductionPair } = await import('../../imaging/synthetic/productionPair.ts');
+    // Tuning-range seeds; held-out numbers come from bench/flat.ts (seeds 9000+).
+    const scores = [104, 110, 117].map((seed) => {
+      const p = generateProductionPair({ seed });
+      const out = flatColorize({ reference: p.reference, lineArt: p.target.lineArt });
+      expect(out.uncertain.width).toBe(p.target.lineArt.width);
+      expect(out.regions.confidence.length).toBe(out.regions.count);
+      return scoreColoring(out.flat, p.target);
+    });
+    const seg = scores.reduce((a, s) => a + s.segmentAccuracy, 0) / scores.length;
+    const px = scores.reduce((a, s) => a + s.pixelAccuracyForeground, 0) / scores.length;
+    console.log(`production pairs sheet → pose: segment accuracy ${seg.toFixed(4)}, character pixels ${px.toFixed(4)}`);
+    expect(seg).toBeGreaterThanOrEqual(0.85);
+    expect(px).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('never returns a silently uncoloured result: a tiny line art gets warnings that say why', () => {
+    const p = generateCharacterPair({ seed: 11, width: 256 });
+    const tiny = createImage(37, 23, 1, 255);
+    for (let x = 5; x < 30; x++) tiny.data[5 * 37 + x] = tiny.data[17 * 37 + x] = 0;
+    for (let y = 5; y < 18; y++) tiny.data[y * 37 + 5] = tiny.data[y * 37 + 29] = 0;
+    const out = flatColorize({ reference: p.reference, lineArt: tiny });
+    expect(out.warnings.some((w) => /37×23/.test(w))).toBe(true);
+    const coloured = [...out.regions.paletteIndex].some((c) => c >= 0);
+    if (!coloured) expect(out.warnings.some((w) => /no region .* matched/.test(w))).toBe(true);
+  });
+
+  it('accepts black lines on a transparent layer', () => {
+    const p = generateCharacterPair({ seed: 22, width: 320 });
+    const layer = createImage(320, 320, 4, 0);
+    for (let i = 0; i < 320 * 320; i++) layer.data[i * 4 + 3] = 255 - p.targetLineArt.data[i];
+    const out = flatColorize({ reference: p.reference, lineArt: layer });
+    const plain = flatColorize({ reference: p.reference, lineArt: p.targetLineArt });
+    expect(scoreColoring(out.flat, p).segmentAccuracy).toBeCloseTo(scoreColoring(plain.flat, p).segmentAccuracy, 5);
+  });
+});

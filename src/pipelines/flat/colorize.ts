@@ -1,25 +1,29 @@
 // The flat "paint bucket" colouriser: no model. Segment the line art into closed regions, segment the
-// reference into flat-colour regions, match them (match.ts) and fill each target region with the exact
-// palette colour of its match. Returns the flat layer (colours only) and the composite (flat × line art).
-import { createImage, type Image } from '../../imaging/image.ts';
-import { assertImage, greyOf, type Palette, type Rgb } from '../../imaging/palette.ts';
-import { describeRegions, matchRegions, type MatchOptions } from './match.ts';
+// reference into flat-colour regions, match them (match.ts: alignment + structure-aware assignment) and fill
+// each target region with the exact palette colour of its match. Which target regions are background (paper,
+// scenery) is decided by the matching, not by position: a cropped figure touches the frame edge too.
+import type { Image } from '../../imaging/image.ts';
+import { assertImage, type Palette, type Rgb } from '../../imaging/palette.ts';
+import { describeRegions, matchRegions, type Alignment, type MatchOptions } from './match.ts';
 import { segmentLineArt, type LineArtRegionOptions, type LineArtRegions } from './regions.ts';
 import { segmentReference, type ReferenceRegionOptions } from './referenceRegions.ts';
 import { regionAdjacency, regionStats } from './regionStats.ts';
+import { renderRegions } from './render.ts';
 
 export interface FlatColorizeOptions {
   lineArt?: LineArtRegionOptions;
   reference?: ReferenceRegionOptions;
   match?: MatchOptions;
-  /** Colour of the paper around the figure (regions touching the image border); default white. */
+  /** Colour given to background regions (paper, scenery the sheet does not show); default white. */
   background?: Rgb;
+  /** Regions with confidence below this are reported uncertain (default 0.35). */
+  uncertainBelow?: number;
 }
 
 export interface FlatColorizeInput {
   /** The character sheet: flat colours, dark outlines, white or transparent background. Any size. */
   reference: Image;
-  /** Dark lines on light paper (white-on-black is inverted automatically). Output has its size. */
+  /** Dark (or colour-trace) lines on light paper or on a transparent layer; white-on-black is inverted. */
   lineArt: Image;
   options?: FlatColorizeOptions;
 }
@@ -27,12 +31,18 @@ export interface FlatColorizeInput {
 export interface FlatColorizeResult {
   /** RGB, every pixel a palette colour (or the background colour); line pixels take a neighbouring region's colour. */
   flat: Image;
-  /** RGB, the flat layer multiplied by the line art, as a finished drawing. */
+  /** RGB, the flat layer multiplied by the black lines; colour-trace lines painted over. */
   composite: Image;
-  /** The line-art segmentation, plus the palette index chosen for each region (−1 = background). */
-  regions: LineArtRegions & { paletteIndex: Int32Array };
+  /** Grey mask (255) over the regions whose colour is uncertain, for the user to check. */
+  uncertain: Image;
+  /** The line-art segmentation, the palette index per region (−1 = background) and the confidence per region. */
+  regions: LineArtRegions & { paletteIndex: Int32Array; confidence: Float32Array };
   /** The palette extracted from the reference. */
   palette: Palette;
+  /** Target pixel → sheet pixel similarity found by the matcher. */
+  alignment: Alignment;
+  /** Things the user should know (nothing coloured, very small input, many uncertain regions). */
+  warnings: string[];
 }
 
 /**
@@ -52,41 +62,36 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   const tAdj = regionAdjacency(target.labels, target.width, target.height, target.count);
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
-  const { color } = matchRegions(
-    describeRegions(tStats, tAdj, target.isBackground),
+  const { color, confidence, alignment } = matchRegions(
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false)),
     describeRegions(rStats, rAdj, ref.isBackground),
     ref.paletteIndex,
     options.match,
   );
-
-  const { width: w, height: h } = lineArt;
   const bg = options.background ?? [255, 255, 255];
-  const lut = new Uint8Array(target.count * 3);
-  for (let r = 0; r < target.count; r++) {
-    const c = color[r] >= 0 ? ref.palette.colors[color[r]] : bg;
-    lut[r * 3] = c[0];
-    lut[r * 3 + 1] = c[1];
-    lut[r * 3 + 2] = c[2];
+  const colors = Array.from(color, (c) => (c >= 0 ? ref.palette.colors[c] : bg));
+  const out = renderRegions(target, colors, confidence, options.uncertainBelow ?? 0.35);
+  const warnings = flatWarnings(target, color, out.uncertainCount);
+  return {
+    flat: out.flat, composite: out.composite, uncertain: out.uncertain,
+    regions: { ...target, paletteIndex: color, confidence }, palette: ref.palette, alignment, warnings,
+  };
+}
+
+/** Plain-language warnings for results a user might otherwise take as silently wrong. */
+export function flatWarnings(target: LineArtRegions, color: Int32Array, uncertainCount: number): string[] {
+  const warnings: string[] = [];
+  const { width: w, height: h } = target;
+  let coloured = 0;
+  for (let r = 0; r < target.count; r++) if (color[r] >= 0) coloured++;
+  if (coloured === 0) {
+    warnings.push(`no region of the ${w}×${h} line art matched the sheet: ${target.count} closed region(s) were all taken as background, so the output has no sheet colour`);
   }
-  const flat = createImage(w, h, 3);
-  const composite = createImage(w, h, 3);
-  const grey = greyOf(lineArt);
-  const fd = flat.data;
-  const cd = composite.data;
-  const inv = target.inverted;
-  for (let i = 0, o = 0; i < w * h; i++, o += 3) {
-    const l = target.labels[i] * 3;
-    // Inverted (white-on-black) input: the line darkness is 255 − grey.
-    const k = inv ? 255 - grey[i] : grey[i];
-    const r = lut[l];
-    const g = lut[l + 1];
-    const b = lut[l + 2];
-    fd[o] = r;
-    fd[o + 1] = g;
-    fd[o + 2] = b;
-    cd[o] = (r * k + 127) / 255;
-    cd[o + 1] = (g * k + 127) / 255;
-    cd[o + 2] = (b * k + 127) / 255;
+  if (Math.min(w, h) < 64) {
+    warnings.push(`line art is only ${w}×${h}: lines ${Math.min(w, h) < 32 ? 'leave almost no room for closed regions' : 'close few regions'}; colouring is unreliable below ~64 px`);
   }
-  return { flat, composite, regions: { ...target, paletteIndex: color }, palette: ref.palette };
+  if (target.count > 1 && uncertainCount > target.count / 3) {
+    warnings.push(`${uncertainCount} of ${target.count} regions are uncertain; check them (write the uncertain mask to see which)`);
+  }
+  return warnings;
 }

@@ -41,7 +41,10 @@ export function segmentReference(reference: Image, options: ReferenceRegionOptio
   const pixels = classifyReferencePixels(reference, options);
   let palette: Palette;
   try {
-    palette = options.palette ?? extractPalette(reference, options, pixels);
+    // Small details (pupils, buttons) are a few dozen pixels on a sheet, most of them next to an anti-aliased
+    // outline: count a pixel as fill when two of its 4-neighbours have exactly its colour (not all four), and
+    // keep colours down to 1e-4 of the fill.
+    palette = options.palette ?? extractPalette(reference, { minFraction: 1e-4, ...options }, { ...pixels, fill: relaxedFill(reference, pixels) });
   } catch (err) {
     if (err instanceof PaletteError) throw new FlatColorizeError(err.message);
     throw err;
@@ -131,4 +134,23 @@ function explainPixel(r: number, g: number, b: number, palette: Palette, maxResi
   }
   if (best < 0 || bestAlpha >= 0.5 || Math.sqrt(bestErr) > maxResidual) return -1;
   return best;
+}
+
+/** Non-background, non-line pixels with at least two 4-neighbours of exactly the same RGB. */
+function relaxedFill(image: Image, pixels: { background: Uint8Array; line: Uint8Array }): Uint8Array {
+  const { width: w, height: h } = image;
+  const rgb = toRgb(image);
+  const key = new Int32Array(w * h);
+  for (let i = 0; i < w * h; i++) key[i] = (rgb[i * 3] << 16) | (rgb[i * 3 + 1] << 8) | rgb[i * 3 + 2];
+  const fill = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (pixels.background[i] || pixels.line[i]) continue;
+      const k = key[i];
+      const same = (x > 0 && key[i - 1] === k ? 1 : 0) + (x < w - 1 && key[i + 1] === k ? 1 : 0) + (y > 0 && key[i - w] === k ? 1 : 0) + (y < h - 1 && key[i + w] === k ? 1 : 0);
+      if (same >= 2) fill[i] = 1;
+    }
+  }
+  return fill;
 }

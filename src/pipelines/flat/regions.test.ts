@@ -28,8 +28,8 @@ describe('segmentLineArt', () => {
     const r = segmentLineArt(twoRooms(0));
     expect(r.count).toBe(3);
     expect(r.labels[LEFT]).not.toBe(r.labels[RIGHT]);
-    expect(r.isBackground[r.labels[OUTSIDE]]).toBe(true);
-    expect(r.isBackground[r.labels[LEFT]]).toBe(false);
+    expect(r.touchesBorder[r.labels[OUTSIDE]]).toBe(true);
+    expect(r.touchesBorder[r.labels[LEFT]]).toBe(false);
   });
 
   for (const gap of [1, 2, 3]) {

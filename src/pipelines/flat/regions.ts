@@ -5,8 +5,11 @@
 // meet inside a break instead of leaking through it. Areas too narrow for the ball that no room reaches
 // (small closed shapes: eyes, buttons) are flood-filled as rooms of their own; line pixels are finally given
 // to the nearest region so the flat layer has no holes under the lines.
+// Input may be a line layer on transparency (alpha is composited over white paper) and may carry colour-trace
+// lines (blue/red/green shadow and highlight boundaries): they bound regions like black lines, and are
+// reported in `trace` so the finished drawing paints them over instead of multiplying them in.
 import { type Image } from '../../imaging/image.ts';
-import { assertImage, greyOf } from '../../imaging/palette.ts';
+import { assertImage } from '../../imaging/palette.ts';
 import { growLabels, labelComponents } from './components.ts';
 import { FlatColorizeError } from './flatError.ts';
 
@@ -33,8 +36,12 @@ export interface LineArtRegions {
   /** 1 on line pixels. */
   line: Uint8Array;
   count: number;
-  /** Regions touching the image border: the paper around the figure. */
-  isBackground: boolean[];
+  /** Regions touching the image border (an ordinary region: a cropped figure touches it too). */
+  touchesBorder: boolean[];
+  /** Grey level per pixel after compositing a transparent layer over white (what `line` thresholds). */
+  grey: Uint8Array;
+  /** 1 on colour-trace pixels: chromatic ink (line or its anti-aliased fringe) rather than black. */
+  trace: Uint8Array;
   /** True when the input was white lines on black and was inverted first. */
   inverted: boolean;
 }
@@ -45,7 +52,7 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
   const n = w * h;
   const threshold = options.threshold ?? 128;
   const radius = Math.max(0, Math.floor(options.gapRadius ?? 2));
-  const grey = greyOf(lineArt);
+  const { grey, trace } = inkOf(lineArt);
   const line = new Uint8Array(n);
   let lineCount = 0;
   for (let i = 0; i < n; i++) {
@@ -79,7 +86,7 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
   // Closed areas no ball reached: one region per 4-connected component.
   count = labelComponents(free, labels, w, h, count);
   count = mergeNeckSplits(labels, free, w, h, count, options.neckRatio ?? 0.3, level);
-  const isBackground = new Array<boolean>(count).fill(false);
+  const touchesBorder = new Array<boolean>(count).fill(false);
   for (let x = 0; x < w; x++) {
     markBorder(labels[x], line[x]);
     markBorder(labels[(h - 1) * w + x], line[(h - 1) * w + x]);
@@ -89,10 +96,45 @@ export function segmentLineArt(lineArt: Image, options: LineArtRegionOptions = {
     markBorder(labels[y * w + w - 1], line[y * w + w - 1]);
   }
   function markBorder(label: number, isLine: number): void {
-    if (!isLine && label >= 0) isBackground[label] = true;
+    if (!isLine && label >= 0) touchesBorder[label] = true;
   }
   growLabels(labels, w, h);
-  return { width: w, height: h, labels, line, count, isBackground, inverted };
+  return { width: w, height: h, labels, line, count, touchesBorder, inverted, grey, trace };
+}
+
+/**
+ * Grey level (BT.601; for coloured ink its darkest channel) of every pixel with transparency composited over
+ * white, and the colour-trace mask:
+ * pixels whose ink is clearly chromatic (max − min channel over 48), as blue/red/green trace lines and their
+ * anti-aliased fringes are, while black lines, grey scans and paper are not.
+ */
+export function inkOf(image: Image): { grey: Uint8Array; trace: Uint8Array } {
+  const { width: w, height: h, channels: ch, data } = image;
+  const n = w * h;
+  const grey = new Uint8Array(n);
+  const trace = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (ch === 1) {
+      grey[i] = data[i];
+      continue;
+    }
+    let r = data[i * ch];
+    let g = data[i * ch + 1];
+    let b = data[i * ch + 2];
+    if (ch === 4) {
+      const a = data[i * 4 + 3];
+      r = 255 - (a * (255 - r) + 127) / 255;
+      g = 255 - (a * (255 - g) + 127) / 255;
+      b = 255 - (a * (255 - b) + 127) / 255;
+    }
+    grey[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 48) {
+      trace[i] = 1;
+      // A thin blue line is light in grey (blue weighs 0.114): judge coloured ink by its strongest channel.
+      grey[i] = Math.min(grey[i], Math.round(Math.min(r, g, b)));
+    }
+  }
+  return { grey, trace };
 }
 
 /**
