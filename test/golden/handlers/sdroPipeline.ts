@@ -80,7 +80,10 @@ export const handler: GoldenHandler = {
   recognise(dir) {
     if (isSdroFolder(dir)) return true;
     const m = readManifest(dir);
-    return !!m && fileExists(join(dir, 'model_index.json'));
+    if (!m || !fileExists(join(dir, 'model_index.json'))) return false;
+    // SDXL pipeline goldens also have runs + model_index.json: they belong to the sdxl handler.
+    const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8')) as { _class_name?: unknown };
+    return !/StableDiffusionXL/.test(String(index._class_name ?? ''));
   },
   register(dir) {
     const manifest = readManifest(dir);
