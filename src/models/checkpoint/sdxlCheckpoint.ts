@@ -111,10 +111,10 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
-/** Single-file text towers: [prefix, layout kind] as sgm's GeneralConditioner numbers them. */
-const BASE_L_PREFIX = 'conditioner.embedders.0.transformer.';
-const BASE_G_PREFIX = 'conditioner.embedders.1.model.';
-const REFINER_G_PREFIX = 'conditioner.embedders.0.model.';
+/** Single-file text tower prefixes, as sgm's GeneralConditioner numbers its embedders. */
+export const BASE_L_PREFIX = 'conditioner.embedders.0.transformer.';
+export const BASE_G_PREFIX = 'conditioner.embedders.1.model.';
+export const REFINER_G_PREFIX = 'conditioner.embedders.0.model.';
 
 /** True for an SDXL single file (base or refiner) or diffusers SDXL folder. */
 export function isSdxlCheckpoint(path: string): boolean {
