@@ -46,6 +46,10 @@ export interface LoadSdxlOptions extends CompileOptions {
   residency?: ResidencyMode;
   /** A diffusers UNet config for a single file whose structure cannot be inferred. */
   unetConfig?: Record<string, unknown>;
+  /** Single files: transformers text configs (config.json contents) when head counts are not 64-wide. */
+  textConfigs?: { l?: Record<string, unknown>; g?: Record<string, unknown> };
+  /** Single files: a diffusers VAE config.json (e.g. for norm groups other than 32). */
+  vaeConfigPath?: string;
 }
 
 /** One text tower: its config and weights, and the id that pads its windows (ViT-L: EOS; bigG: 0 = "!"). */
@@ -141,17 +145,18 @@ function openClipLayout(reader: SafetensorsReader, prefix: string): ClipTextLayo
 }
 
 /** The bigG tower from an OpenCLIP layout: every layer kept (inferClipTextConfig drops SD2's last one). */
-function bigGTower(reader: SafetensorsReader, layout: ClipTextLayout & { kind: 'openclip' }, source: string): SdxlTowerParts {
+function bigGTower(reader: SafetensorsReader, layout: ClipTextLayout & { kind: 'openclip' }, source: string, raw?: Record<string, unknown>): SdxlTowerParts {
   const store = ldmClipTextWeights(reader, layout);
-  if (!store.get('text_projection.weight')) throw new CheckpointError(`${source}: the OpenCLIP text tower under ${layout.prefix} has no text_projection (needed for SDXL's pooled embedding)`);
-  const config = { ...inferClipTextConfig(store, layout, source), num_hidden_layers: layout.layers };
+  if (!reader.has(`${layout.prefix}text_projection`)) throw new CheckpointError(`${source}: the OpenCLIP text tower under ${layout.prefix} has no text_projection (needed for SDXL's pooled embedding)`);
+  const config = raw ? parseClipTextConfig(raw, `${source} (text_encoder_2 config)`) : { ...inferClipTextConfig(store, layout, source), num_hidden_layers: layout.layers };
   return { config, store, padToken: 0 };
 }
 
-function vitLTower(reader: SafetensorsReader, source: string, eosId: number): SdxlTowerParts {
+function vitLTower(reader: SafetensorsReader, source: string, eosId: number, raw?: Record<string, unknown>): SdxlTowerParts {
   const layout: ClipTextLayout = { kind: 'transformers', prefix: BASE_L_PREFIX, textModel: reader.has(`${BASE_L_PREFIX}text_model.embeddings.token_embedding.weight`) };
   const store = ldmClipTextWeights(reader, layout);
-  return { config: inferClipTextConfig(store, layout, source), store, padToken: eosId };
+  const config = raw ? parseClipTextConfig(raw, `${source} (text_encoder config)`) : inferClipTextConfig(store, layout, source);
+  return { config, store, padToken: eosId };
 }
 
 /** The UNet config with the pooled width taken from the bigG tower (base: 6 time ids, refiner: 5). */
@@ -174,15 +179,15 @@ function openSingleFile(path: string, opts: LoadSdxlOptions): SdxlCheckpointPart
     if (!gLayout || gLayout.kind !== 'openclip') {
       throw new CheckpointError(`${path}: no OpenCLIP ViT-bigG text encoder (looked for ${BASE_G_PREFIX}* and ${REFINER_G_PREFIX}*); is this an SDXL checkpoint?`);
     }
-    const textG = bigGTower(reader, gLayout, path);
-    const textL = gLayout.prefix === BASE_G_PREFIX ? vitLTower(reader, path, tokenizer.eosId) : undefined;
+    const textG = bigGTower(reader, gLayout, path, opts.textConfigs?.g);
+    const textL = gLayout.prefix === BASE_G_PREFIX ? vitLTower(reader, path, tokenizer.eosId, opts.textConfigs?.l) : undefined;
     if (gLayout.prefix === BASE_G_PREFIX && !textL!.store.get('text_model.embeddings.token_embedding.weight')) {
       throw new CheckpointError(`${path}: SDXL base layout but no CLIP ViT-L text encoder under ${BASE_L_PREFIX}`);
     }
     const inferred = opts.unetConfig ? parseUNetConfig(opts.unetConfig) : inferLdmUNetConfig(reader);
     const unetConfig = fitAddition(inferred, textG, path);
     const u = unetWeights(reader, unetConfig);
-    const vae = openVaeWeights(path, { scalingFactor: SDXL_LATENT_SCALE });
+    const vae = openVaeWeights(path, { scalingFactor: SDXL_LATENT_SCALE, configPath: opts.vaeConfigPath });
     readers.push(vae.reader);
     const p = detectPrediction(reader, 'sd1', unetConfig.inChannels, opts.prediction);
     return {

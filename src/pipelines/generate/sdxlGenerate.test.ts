@@ -1,0 +1,164 @@
+// SDXL end to end on the tiny random-weight SDXL of golden/sdxl_pipeline (64² image → 8² latent), loaded as a
+// diffusers folder and as an sgm single file: conditioning (both towers, weights per tower, text_g/text_l,
+// micro-conditioning), txt2img, img2img, inpainting, a full_adapter_xl T2I-Adapter, SDXL LoRA key maps.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createImage, decodeImage, type Image } from '../../imaging/image.ts';
+import { createMask } from '../../imaging/masks.ts';
+import { parseT2IAdapterConfig } from '../../models/t2iAdapter/config.ts';
+import { buildT2IAdapterGraph } from '../../models/t2iAdapter/load.ts';
+import { randomWeights } from '../../graph/randomWeights.ts';
+import { writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
+import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
+import { encodeSdxlPrompt, sdxlTimeIds } from './sdxlConditioning.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, tinySdxlSingleFileOptions, writeTinySdxlSingleFile } from './tinySdxlCheckpoint.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'inkflow-sdxl-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base: SdxlGenerateRequest = { prompt: 'a photo of an astronaut riding a horse on mars', negative: 'blurry, low quality', seed: 42, steps: 3, sampler: 'euler', scheduler: 'normal', width: 64, height: 64, cfg: 5 };
+const same = (a: Image, b: Image) => Buffer.from(a.data).equals(Buffer.from(b.data));
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+async function writeTinyXlAdapter(path: string): Promise<string> {
+  const raw = { _class_name: 'T2IAdapter', adapter_type: 'full_adapter_xl', channels: [16, 32, 32], in_channels: 3, downscale_factor: 16, num_res_blocks: 1 };
+  const g = buildT2IAdapterGraph(parseT2IAdapterConfig(raw), { batch: 1, height: 64, width: 64 });
+  const store = randomWeights(g, { seed: 7, std: 0.2 });
+  const tensors: TensorToWrite[] = [...g.params.keys()].map((name) => {
+    const p = store.get(name)!;
+    return { name, dtype: 'F32', shape: p.shape, data: new Float32Array(p.bytes.slice().buffer) };
+  });
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'config.json'), JSON.stringify(raw));
+  await writeSafetensors(join(path, 'diffusion_pytorch_model.safetensors'), tensors);
+  return path;
+}
+
+async function writeTinySdxlLora(path: string): Promise<string> {
+  const pair = (name: string, out: number, inF: number, rank = 2): TensorToWrite[] => [
+    { name: `${name}.lora_down.weight`, dtype: 'F32', shape: [rank, inF], data: Float32Array.from({ length: rank * inF }, (_, i) => Math.sin(i + 1) * 0.5) },
+    { name: `${name}.lora_up.weight`, dtype: 'F32', shape: [out, rank], data: Float32Array.from({ length: out * rank }, (_, i) => Math.cos(i + 2) * 0.5) },
+    { name: `${name}.alpha`, dtype: 'F32', shape: [], data: Float32Array.of(rank) },
+  ];
+  await writeSafetensors(path, [
+    ...pair('lora_unet_input_blocks_4_1_proj_in', 32, 32), // LDM name of down_blocks.1.attentions.0.proj_in
+    ...pair('lora_unet_up_blocks_0_attentions_1_transformer_blocks_0_attn2_to_k', 32, 64), // diffusers name in kohya form
+    ...pair('lora_te1_text_model_encoder_layers_0_self_attn_q_proj', 32, 32),
+    ...pair('lora_te2_text_model_encoder_layers_1_mlp_fc1', 48, 32),
+    ...pair('lora_unet_no_such_block', 8, 8),
+  ]);
+  return path;
+}
+
+describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
+  let folder: SdxlCheckpoint;
+  let single: SdxlCheckpoint;
+  let plain: Awaited<ReturnType<typeof generateSdxl>>;
+
+  beforeAll(async () => {
+    folder = loadSdxlCheckpoint(SDXL_GOLDEN, { tokenizerDir: SDXL_TOKENIZER_DIR, cacheDir: false });
+    single = loadSdxlCheckpoint(await writeTinySdxlSingleFile(join(dir, 'tiny_sdxl.safetensors')), { ...tinySdxlSingleFileOptions(), cacheDir: false });
+    plain = await generateSdxl(folder, base);
+  });
+  afterAll(async () => {
+    await folder?.release();
+    await single?.release();
+  });
+
+  it('txt2img: 64×64 image, one UNet call per step, deterministic, seed-sensitive', async () => {
+    expect([plain.images[0].width, plain.images[0].height]).toEqual([64, 64]);
+    expect(plain.latentShape).toEqual([1, 4, 8, 8]);
+    expect(plain.timings.unetCalls).toBe(3);
+    expect(same((await generateSdxl(folder, base)).images[0], plain.images[0])).toBe(true);
+    expect(same((await generateSdxl(folder, { ...base, seed: 43 })).images[0], plain.images[0])).toBe(false);
+  });
+
+  it('the single file gives the folder\'s conditioning and image', async () => {
+    const a = await encodeSdxlPrompt(folder, { g: base.prompt });
+    const b = await encodeSdxlPrompt(single, { g: base.prompt });
+    expect(maxDiff(a.context.data, b.context.data)).toBeLessThan(1e-6);
+    expect(maxDiff(a.pooled, b.pooled)).toBeLessThan(1e-6);
+    const r = await generateSdxl(single, base);
+    expect(maxDiff(r.latent, plain.latent)).toBeLessThan(1e-5);
+  });
+
+  it('conditioning: 77 × (32 ‖ 32) context; weights move only weighted tokens; pooled stays the unweighted first window', async () => {
+    const p = await encodeSdxlPrompt(folder, { g: 'a photo of an astronaut' });
+    const w = await encodeSdxlPrompt(folder, { g: 'a photo of an (astronaut:1.5)' });
+    expect([p.context.tokens, p.context.hidden, p.pooled.length]).toEqual([77, 64, 32]);
+    expect(w.pooled).toEqual(p.pooled);
+    const rowDiff = (t: number) => maxDiff(p.context.data.subarray(t * 64, (t + 1) * 64), w.context.data.subarray(t * 64, (t + 1) * 64));
+    // BOS a photo of an astronaut EOS: only position 5 (astronaut) is weighted.
+    expect([0, 1, 2, 3, 4, 6].map(rowDiff)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(rowDiff(5)).toBeGreaterThan(1e-3);
+  });
+
+  it('text_l feeds the first 32 channels (ViT-L), text_g the last 32 and the pooled output', async () => {
+    const a = await encodeSdxlPrompt(folder, { g: 'a red house', l: 'a red house' });
+    const b = await encodeSdxlPrompt(folder, { g: 'a red house', l: 'a blue boat' });
+    const half = (c: Float32Array, lo: number) => Float32Array.from({ length: 77 * 32 }, (_, i) => c[Math.floor(i / 32) * 64 + lo + (i % 32)]);
+    expect(half(b.context.data, 32)).toEqual(half(a.context.data, 32));
+    expect(b.pooled).toEqual(a.pooled);
+    expect(maxDiff(half(a.context.data, 0), half(b.context.data, 0))).toBeGreaterThan(1e-3);
+    // Window counts are balanced with empty windows (ComfyUI): a long l prompt gives both sides 2 windows.
+    const long = await encodeSdxlPrompt(folder, { g: 'cat', l: Array(90).fill('cat').join(' ') });
+    expect(long.context.tokens).toBe(154);
+  });
+
+  it('micro-conditioning: ComfyUI defaults and explicit sizes reach the UNet', async () => {
+    expect(Array.from(sdxlTimeIds(folder, 1024, 768))).toEqual([768, 1024, 0, 0, 768, 1024]);
+    expect(Array.from(sdxlTimeIds(folder, 64, 64, { width: 96, height: 128, cropW: 4, cropH: 8, targetWidth: 64, targetHeight: 64 }))).toEqual([128, 96, 8, 4, 64, 64]);
+    expect(Array.from(sdxlTimeIds({ kind: 'refiner' }, 64, 64))).toEqual([64, 64, 0, 0, 6]);
+    expect(Array.from(sdxlTimeIds({ kind: 'refiner' }, 64, 64, {}, true))).toEqual([64, 64, 0, 0, 2.5]);
+    const r = await generateSdxl(folder, { ...base, micro: { width: 1024, height: 1024 } });
+    expect(maxDiff(r.latent, plain.latent)).toBeGreaterThan(1e-4);
+  });
+
+  it('img2img and noise-mask inpainting (pixels outside the mask unchanged)', async () => {
+    const init = await decodeImage(join(SDXL_GOLDEN, 'inputs', 'img2img_init.png'), 3);
+    const i2i = await generateSdxl(folder, { ...base, init, denoise: 0.5 });
+    expect(i2i.timings.unetCalls).toBe(3); // ComfyUI: denoise stretches the schedule, the step count stays
+    expect(same(i2i.images[0], plain.images[0])).toBe(false);
+    const mask = createMask(64, 64);
+    for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) mask.data[y * 64 + x] = 1;
+    const inp = await generateSdxl(folder, { ...base, init, mask, denoise: 0.8 });
+    for (const [x, y] of [[0, 0], [63, 63], [5, 40]]) {
+      const k = (y * 64 + x) * 3;
+      expect(Array.from(inp.images[0].data.subarray(k, k + 3))).toEqual(Array.from(init.data.subarray(k, k + 3)));
+    }
+  });
+
+  it('sketch-to-image with a full_adapter_xl T2I-Adapter: features reach the UNet, scale 0 is a no-op', async () => {
+    const adapter = await writeTinyXlAdapter(join(dir, 'adapter_xl'));
+    const sketch = createImage(64, 64, 3);
+    for (let i = 0; i < 64 * 64; i++) sketch.data.fill((i % 64) > 32 ? 255 : 0, i * 3, i * 3 + 3);
+    const on = await generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, scale: 1 }] }, { compile: { cacheDir: false } });
+    const off = await generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, scale: 0 }] }, { compile: { cacheDir: false } });
+    expect(maxDiff(on.latent, plain.latent)).toBeGreaterThan(1e-4);
+    expect(maxDiff(off.latent, plain.latent)).toBeLessThan(1e-6);
+  });
+
+  it('SDXL LoRA: lora_unet_ (LDM and diffusers names), lora_te1_, lora_te2_ patch their tensors; the stray module is reported', async () => {
+    const lora = await writeTinySdxlLora(join(dir, 'tiny_sdxl_lora.safetensors'));
+    const r = await generateSdxl(folder, { ...base, loras: [{ path: lora, strengthModel: 1, strengthClip: 1 }] });
+    expect(maxDiff(r.latent, plain.latent)).toBeGreaterThan(1e-4);
+    expect(r.loras.unet!.patched.sort()).toEqual(['down_blocks.1.attentions.0.proj_in.weight', 'up_blocks.0.attentions.1.transformer_blocks.0.attn2.to_k.weight']);
+    expect(r.loras.text!.patched.sort()).toEqual(['text_model.encoder.layers.0.self_attn.q_proj.weight', 'text_model.encoder.layers.1.mlp.fc1.weight']);
+    expect(r.loras.unet!.unmatched.filter((k) => !/lora_te/.test(k))).toEqual([`${lora}: lora_unet_no_such_block`]);
+    const none = await generateSdxl(folder, { ...base, loras: [{ path: lora, strengthModel: 0, strengthClip: 0 }] });
+    expect(maxDiff(none.latent, plain.latent)).toBe(0);
+  });
+
+  it('refuses what it cannot do, clearly', async () => {
+    await expect(generateSdxl(folder, { ...base, width: 60 })).rejects.toThrow(/multiples of 8/);
+    await expect(generateSdxl(folder, { ...base, prompt: 'embedding:foo' })).rejects.toThrow(/embeddings are not supported for SDXL/);
+    expect(() => loadSdxlCheckpoint(join(dir, 'nope.safetensors'))).toThrow(/not found/);
+  });
+});
