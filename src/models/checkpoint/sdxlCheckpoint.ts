@@ -17,6 +17,7 @@ import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
 import { applyLoras, type LoraReport } from '../../weights/lora.ts';
+import { safetensorsWeights } from '../../weights/store.ts';
 import { ldmClipTextWeights, type ClipTextLayout } from '../../weights/keymaps/ldmClip.ts';
 import type { PredictionType } from '../predictionType.ts';
 import { downsampleFactor, parseUNetConfig, withTextEmbedDim, type UNetConfig } from '../unet/config.ts';
@@ -146,8 +147,15 @@ function openClipLayout(reader: SafetensorsReader, prefix: string): ClipTextLayo
 
 /** The bigG tower from an OpenCLIP layout: every layer kept (inferClipTextConfig drops SD2's last one). */
 function bigGTower(reader: SafetensorsReader, layout: ClipTextLayout & { kind: 'openclip' }, source: string, raw?: Record<string, unknown>): SdxlTowerParts {
-  const store = ldmClipTextWeights(reader, layout);
-  if (!reader.has(`${layout.prefix}text_projection`)) throw new CheckpointError(`${source}: the OpenCLIP text tower under ${layout.prefix} has no text_projection (needed for SDXL's pooled embedding)`);
+  let store = ldmClipTextWeights(reader, layout);
+  if (!reader.has(`${layout.prefix}text_projection`)) {
+    // Some fine-tunes store the projection as a Linear weight (`text_projection.weight`, [out, in]), as ComfyUI accepts.
+    const linearKey = `${layout.prefix}text_projection.weight`;
+    if (!reader.has(linearKey)) throw new CheckpointError(`${source}: the OpenCLIP text tower under ${layout.prefix} has no text_projection (needed for SDXL's pooled embedding)`);
+    const linear = safetensorsWeights(reader, { prefix: layout.prefix });
+    const towers = store;
+    store = { get: (n) => (n === 'text_projection.weight' ? linear.get(n) : towers.get(n)), keys: () => towers.keys(), fingerprint: () => `${towers.fingerprint()}:linear-projection` };
+  }
   const config = raw ? parseClipTextConfig(raw, `${source} (text_encoder_2 config)`) : { ...inferClipTextConfig(store, layout, source), num_hidden_layers: layout.layers };
   return { config, store, padToken: 0 };
 }

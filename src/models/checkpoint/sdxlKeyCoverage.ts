@@ -72,6 +72,7 @@ export function sdxlKeyCoverage(ckpt: SdxlCheckpoint): SdxlKeyCoverage {
     components.textG = {
       params: g.length,
       found: check(reader, g, (n, s) => {
+        if (n === 'text_projection.weight' && reader.has(`${gPrefix}text_projection.weight`)) return { key: `${gPrefix}${n}`, shape: s };
         const k = openClipTextKey(n, gCfg.hidden_size);
         if (!k) return undefined;
         const shape = k.rows ? (s.length === 2 ? [3 * s[0], s[1]] : [3 * s[0]]) : k.transpose ? [...s].reverse() : s;

@@ -87,6 +87,13 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     expect(maxDiff(a.pooled, b.pooled)).toBeLessThan(1e-6);
     const r = await generateSdxl(single, base);
     expect(maxDiff(r.latent, plain.latent)).toBeLessThan(1e-5);
+    // A fine-tune storing bigG's projection as a Linear weight (`text_projection.weight`) pools the same.
+    const linear = loadSdxlCheckpoint(await writeTinySdxlSingleFile(join(dir, 'tiny_sdxl_linear.safetensors'), { linearProjection: true }), { ...tinySdxlSingleFileOptions(), cacheDir: false });
+    try {
+      expect(maxDiff((await encodeSdxlPrompt(linear, { g: base.prompt })).pooled, a.pooled)).toBeLessThan(1e-6);
+    } finally {
+      await linear.release();
+    }
   });
 
   it('conditioning: 77 × (32 ‖ 32) context; weights move only weighted tokens; pooled stays the unweighted first window', async () => {

@@ -35,8 +35,11 @@ function read(file: string): Map<string, { shape: number[]; data: Float32Array; 
   return out;
 }
 
-/** Writes the golden tiny SDXL as one single file (F32) at `path`. */
-export async function writeTinySdxlSingleFile(path: string): Promise<string> {
+/**
+ * Writes the golden tiny SDXL as one single file (F32) at `path`; `linearProjection` stores bigG's projection as
+ * `text_projection.weight` [out, in], as some fine-tunes do, instead of open_clip's `text_projection` [in, out].
+ */
+export async function writeTinySdxlSingleFile(path: string, opts: { linearProjection?: boolean } = {}): Promise<string> {
   const out: TensorToWrite[] = [];
   const unetCfg = parseUNetConfig(json(join(SDXL_GOLDEN, 'unet', 'config.json')));
   for (const [k, t] of read(join(SDXL_GOLDEN, 'unet', 'diffusion_pytorch_model.safetensors'))) {
@@ -64,6 +67,8 @@ export async function writeTinySdxlSingleFile(path: string): Promise<string> {
       const f = fused.get(name) ?? { shape: t.shape.length === 2 ? [3 * hidden, cols] : [3 * hidden], data: new Float32Array(3 * hidden * cols) };
       f.data.set(t.data, m.rows[0] * cols);
       fused.set(name, f);
+    } else if (m.transpose && opts.linearProjection) {
+      out.push({ name: `${name}.weight`, dtype: 'F32', shape: t.shape, data: t.data });
     } else if (m.transpose) {
       out.push({ name, dtype: 'F32', shape: [t.shape[1], t.shape[0]], data: transposeMatrix(t.data, t.shape[0], t.shape[1]) });
     } else {
