@@ -99,6 +99,8 @@ export interface SdxlCheckpoint {
   readonly latentScale: number;
   readonly latentMultiple: number;
   readonly isInpaint: boolean;
+  /** Bytes per UNet weight once compiled: 2 for fp16 checkpoints (kept f16), 4 otherwise. */
+  readonly weightBytes: 2 | 4;
   readonly loras: readonly LoraSpec[];
   useUNet(): Promise<UNetRunner>;
   useTextEncoders(): Promise<SdxlTextEncoders>;
@@ -319,6 +321,7 @@ function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly
     latentScale: parts.vaeConfig.scaling_factor,
     latentMultiple: downsampleFactor(parts.unetConfig),
     isInpaint: parts.unetConfig.inChannels === parts.vaeConfig.latent_channels * 2 + 1,
+    weightBytes: parts.unetStore.get('conv_in.bias')?.sourceDType === 'f16' ? 2 : 4,
     loras,
     async useUNet() {
       unet ??= unetRunner(parts.unetConfig, unetStore(), compileOpts);

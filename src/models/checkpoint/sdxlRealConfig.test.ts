@@ -14,6 +14,7 @@ import { ldmClipTextWeights } from '../../weights/keymaps/ldmClip.ts';
 import { unetWeights } from '../unet/load.ts';
 import { BASE_G_PREFIX, loadSdxlCheckpoint, REFINER_G_PREFIX, type SdxlCheckpoint } from './sdxlCheckpoint.ts';
 import { sdxlKeyCoverage } from './sdxlKeyCoverage.ts';
+import { chooseResidency, estimateMemory } from './memoryEstimate.ts';
 
 const TOKENIZER_DIR = join(import.meta.dirname, '../../../../shared/data/clip-tokenizer');
 
@@ -302,5 +303,20 @@ describe('SDXL 1.0 base and refiner single files (real key names and shapes, hea
     } finally {
       r.close();
     }
+  });
+
+  it('memory estimate: fp16 weights counted from the configs; residency chosen for a budget, or a clear refusal', () => {
+    expect(baseCkpt.weightBytes).toBe(2);
+    const models = { unetConfig: baseCkpt.unetConfig, vaeConfig: baseCkpt.vaeConfig, textConfigs: [baseCkpt.textL!.config, baseCkpt.textG.config], bytesPerWeight: baseCkpt.weightBytes, vaeScaleFactor: 8 };
+    const e = estimateMemory(models, { width: 1024, height: 1024, batch: 1, cfg: 7 });
+    expect(e.unetWeights).toBe(2 * 2_567_463_684);
+    // The towers without bigG's projection (the pooled output reads it; 1280² more) and the decoder half of the VAE.
+    expect(e.textWeights).toBe(2 * (123_060_480 + 694_659_840 - 1280 * 1280));
+    expect(e.oneResident).toBeLessThan(e.allResident);
+    expect(chooseResidency(e, 24 * 2 ** 30, 'SDXL 1024²')).toBe('all');
+    expect(chooseResidency(e, e.oneResident, 'SDXL 1024²')).toBe('one');
+    expect(() => chooseResidency(e, 4 * 2 ** 30, 'SDXL 1024² b1')).toThrow(/SDXL 1024² b1 needs about \d+\.\d GB even with one model resident at a time \(UNet 4\.8 GB weights/);
+    const big = estimateMemory(models, { width: 2048, height: 2048, batch: 2, cfg: 7 });
+    expect(big.unetActivations).toBe(8 * e.unetActivations);
   });
 });

@@ -167,5 +167,6 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     await expect(generateSdxl(folder, { ...base, width: 60 })).rejects.toThrow(/multiples of 8/);
     await expect(generateSdxl(folder, { ...base, prompt: 'embedding:foo' })).rejects.toThrow(/embeddings are not supported for SDXL/);
     expect(() => loadSdxlCheckpoint(join(dir, 'nope.safetensors'))).toThrow(/not found/);
+    await expect(generateSdxl(folder, base, { memoryBudgetBytes: 2 ** 20 })).rejects.toThrow(/needs about .* GB even with one model resident at a time .* budget is 0\.0 GB/);
   });
 });

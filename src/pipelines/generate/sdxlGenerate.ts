@@ -20,6 +20,7 @@ import { adapterFeatures } from './t2iAdapter.ts';
 import { GenerateError, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 import { encodeSdxlParsed, sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
+import { chooseResidency, estimateMemory, type MemoryEstimate } from '../../models/checkpoint/memoryEstimate.ts';
 
 export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets' | 'clipSkip'> {
   /** ViT-L texts (ComfyUI text_l); default: the same as prompt / negative. */
@@ -30,12 +31,32 @@ export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets'
   negativeMicro?: SdxlMicroConditioning;
 }
 
+export interface SdxlGenerateOptions extends GenerateOptions {
+  /** Refuse, with the estimate, a request that cannot fit this many bytes even one model at a time. */
+  memoryBudgetBytes?: number;
+}
+
+/** The memory estimate of a request on this checkpoint (see models/checkpoint/memoryEstimate.ts). */
+export function sdxlMemoryEstimate(ckpt: SdxlCheckpoint, req: Pick<SdxlGenerateRequest, 'width' | 'height' | 'batch' | 'cfg'>): MemoryEstimate {
+  return estimateMemory(
+    { unetConfig: ckpt.unetConfig, vaeConfig: ckpt.vaeConfig, textConfigs: [ckpt.textG.config, ...(ckpt.textL ? [ckpt.textL.config] : [])], bytesPerWeight: ckpt.weightBytes, vaeScaleFactor: ckpt.vaeScaleFactor },
+    { width: req.width ?? 1024, height: req.height ?? 1024, batch: req.batch ?? 1, cfg: req.cfg ?? 8 },
+  );
+}
+
 /** Runs one SDXL generation (base or refiner checkpoint). LoRA views created here are released before returning. */
-export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateRequest, opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateRequest, opts: SdxlGenerateOptions = {}): Promise<GenerateResult> {
   const tStart = performance.now();
   const { signal, onProgress } = opts;
   if ((req as GenerateRequest).controlNets?.length) throw new GenerateError('ControlNet is not supported with SDXL checkpoints yet');
   const s = resolveSettings({ ...req, width: req.width ?? req.init?.width ?? 1024, height: req.height ?? req.init?.height ?? 1024 });
+  if (opts.memoryBudgetBytes !== undefined) {
+    try {
+      chooseResidency(sdxlMemoryEstimate(ckpt, { ...s }), opts.memoryBudgetBytes, `SDXL ${s.width}×${s.height}, batch ${s.batch}${s.cfg !== 1 ? ' with CFG' : ''}`);
+    } catch (e) {
+      throw new GenerateError((e as Error).message);
+    }
+  }
   const f = ckpt.vaeScaleFactor;
   const n = s.batch;
 
