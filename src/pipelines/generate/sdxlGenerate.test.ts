@@ -163,6 +163,32 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     expect(maxDiff(none.latent, plain.latent)).toBe(0);
   });
 
+  it('SDXL LoRA in diffusers/PEFT form (unet., text_encoder., text_encoder_2. with lora_A/lora_B)', async () => {
+    const peft = (name: string, out: number, inF: number): TensorToWrite[] => [
+      { name: `${name}.lora_A.weight`, dtype: 'F32', shape: [2, inF], data: Float32Array.from({ length: 2 * inF }, (_, i) => Math.sin(i) * 0.3) },
+      { name: `${name}.lora_B.weight`, dtype: 'F32', shape: [out, 2], data: Float32Array.from({ length: out * 2 }, (_, i) => Math.cos(i) * 0.3) },
+    ];
+    const path = join(dir, 'tiny_sdxl_peft.safetensors');
+    await writeSafetensors(path, [
+      ...peft('unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q', 32, 32),
+      ...peft('text_encoder.text_model.encoder.layers.1.self_attn.v_proj', 32, 32),
+      ...peft('text_encoder_2.text_model.encoder.layers.2.self_attn.out_proj', 32, 32),
+    ]);
+    const view = folder.withLoras([{ path, strengthModel: 1, strengthClip: 1 }]);
+    try {
+      await view.useUNet();
+      await view.useTextEncoders();
+      const r = view.loraReport();
+      expect(r.unet!.patched).toEqual(['down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight']);
+      expect(r.te1!.patched).toEqual(['text_model.encoder.layers.1.self_attn.v_proj.weight']);
+      expect(r.te2!.patched).toEqual(['text_model.encoder.layers.2.self_attn.out_proj.weight']);
+      // Each tower reports the other tower's module as unmatched; generateSdxl merges the two reports.
+      expect(r.te1!.unmatched).toEqual(expect.arrayContaining([`${path}: text_encoder_2.text_model.encoder.layers.2.self_attn.out_proj`]));
+    } finally {
+      await view.release();
+    }
+  });
+
   it('refuses what it cannot do, clearly', async () => {
     await expect(generateSdxl(folder, { ...base, width: 60 })).rejects.toThrow(/multiples of 8/);
     await expect(generateSdxl(folder, { ...base, prompt: 'embedding:foo' })).rejects.toThrow(/embeddings are not supported for SDXL/);
