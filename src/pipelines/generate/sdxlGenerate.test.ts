@@ -11,7 +11,8 @@ import { parseT2IAdapterConfig } from '../../models/t2iAdapter/config.ts';
 import { buildT2IAdapterGraph } from '../../models/t2iAdapter/load.ts';
 import { randomWeights } from '../../graph/randomWeights.ts';
 import { writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
-import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { isSdxlCheckpoint, loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { writeTinySingleFile } from './tinyCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
 import { encodeSdxlPrompt, sdxlTimeIds } from './sdxlConditioning.ts';
 import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, tinySdxlSingleFileOptions, writeTinySdxlSingleFile } from './tinySdxlCheckpoint.ts';
@@ -187,6 +188,13 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     } finally {
       await view.release();
     }
+  });
+
+  it('isSdxlCheckpoint tells SDXL folders and files from SD1 ones (for dispatching generate)', async () => {
+    expect(isSdxlCheckpoint(SDXL_GOLDEN)).toBe(true);
+    expect(isSdxlCheckpoint(single.path)).toBe(true);
+    expect(isSdxlCheckpoint(await writeTinySingleFile(join(dir, 'tiny_sd1.safetensors')))).toBe(false);
+    expect(isSdxlCheckpoint(join(dir, 'missing'))).toBe(false);
   });
 
   it('refuses what it cannot do, clearly', async () => {
