@@ -15,7 +15,7 @@ import { isSdxlCheckpoint, loadSdxlCheckpoint, type SdxlCheckpoint } from '../..
 import { writeTinySingleFile } from './tinyCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
 import { encodeSdxlPrompt, sdxlTimeIds } from './sdxlConditioning.ts';
-import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, tinySdxlSingleFileOptions, writeTinySdxlSingleFile } from './tinySdxlCheckpoint.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, tinySdxlSingleFileOptions, writeTinySdxlRefiner, writeTinySdxlSingleFile } from './tinySdxlCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-sdxl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -195,6 +195,27 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     expect(isSdxlCheckpoint(single.path)).toBe(true);
     expect(isSdxlCheckpoint(await writeTinySingleFile(join(dir, 'tiny_sd1.safetensors')))).toBe(false);
     expect(isSdxlCheckpoint(join(dir, 'missing'))).toBe(false);
+  });
+
+  it('refiner: bigG-only context, pooled + 5 time ids; the aesthetic score reaches the UNet', async () => {
+    const refiner = loadSdxlCheckpoint(await writeTinySdxlRefiner(join(dir, 'tiny_refiner')), { tokenizerDir: SDXL_TOKENIZER_DIR, cacheDir: false });
+    try {
+      expect(refiner.kind).toBe('refiner');
+      expect(refiner.textL).toBeUndefined();
+      expect(refiner.unetConfig.addition).toMatchObject({ textEmbedDim: 32, timeIds: 5 });
+      const c = await encodeSdxlPrompt(refiner, { g: base.prompt });
+      expect([c.context.tokens, c.context.hidden]).toEqual([77, 32]);
+      const full = await encodeSdxlPrompt(folder, { g: base.prompt });
+      // The refiner's context is the bigG half of the base's (same tower weights here).
+      expect(maxDiff(c.context.data, Float32Array.from({ length: 77 * 32 }, (_, i) => full.context.data[Math.floor(i / 32) * 64 + 32 + (i % 32)]))).toBeLessThan(1e-6);
+      const init = await decodeImage(join(SDXL_GOLDEN, 'inputs', 'img2img_init.png'), 3);
+      const a = await generateSdxl(refiner, { ...base, init, denoise: 0.3 });
+      const b = await generateSdxl(refiner, { ...base, init, denoise: 0.3, micro: { aestheticScore: 9 } });
+      expect([a.images[0].width, a.images[0].height]).toEqual([64, 64]);
+      expect(maxDiff(a.latent, b.latent)).toBeGreaterThan(1e-5);
+    } finally {
+      await refiner.release();
+    }
   });
 
   it('refuses what it cannot do, clearly', async () => {

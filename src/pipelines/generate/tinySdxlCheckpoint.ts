@@ -1,7 +1,7 @@
 // Test-only: the tiny SDXL pipeline of golden/sdxl_pipeline as a user would have it — the diffusers folder
 // itself, or the same weights written as one sgm/LDM single file (model.diffusion_model.* with label_emb,
 // conditioner.embedders.0.transformer.*, conditioner.embedders.1.model.* with fused in_proj, first_stage_model.*).
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { diffusersToLdmUnetKey } from '../../weights/keymaps/ldmUnet.ts';
@@ -9,7 +9,8 @@ import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
 import { openClipTextKey } from '../../weights/keymaps/ldmClip.ts';
 import { transposeMatrix } from '../../weights/keymaps/openClipTower.ts';
 import { parseUNetConfig } from '../../models/unet/config.ts';
-import { ldmLayout } from '../../models/unet/load.ts';
+import { buildUNetGraph, ldmLayout } from '../../models/unet/load.ts';
+import { randomWeights } from '../../graph/randomWeights.ts';
 import { BASE_G_PREFIX, BASE_L_PREFIX, type LoadSdxlOptions } from '../../models/checkpoint/sdxlCheckpoint.ts';
 
 export const SDXL_GOLDEN = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'), 'sdxl_pipeline');
@@ -78,4 +79,25 @@ export async function writeTinySdxlSingleFile(path: string, opts: { linearProjec
   for (const [name, f] of fused) out.push({ name, dtype: 'F32', ...f });
   await writeSafetensors(path, out);
   return path;
+}
+
+/**
+ * A tiny SDXL refiner as a diffusers folder: bigG only (the golden text_encoder_2), a UNet with the golden's
+ * structure but 32-wide context and pooled 32 + 5 time ids × 8 (size, crop, aesthetic score), random weights.
+ */
+export async function writeTinySdxlRefiner(dir: string): Promise<string> {
+  for (const sub of ['unet', 'vae', 'text_encoder_2', 'tokenizer_2', 'scheduler']) mkdirSync(join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionXLImg2ImgPipeline', requires_aesthetics_score: true, text_encoder: [null, null], tokenizer: [null, null], text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'], tokenizer_2: ['transformers', 'CLIPTokenizer'], unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'] }));
+  const raw = { ...json(join(SDXL_GOLDEN, 'unet', 'config.json')), cross_attention_dim: 32, projection_class_embeddings_input_dim: 32 + 5 * 8 };
+  writeFileSync(join(dir, 'unet', 'config.json'), JSON.stringify(raw));
+  const g = buildUNetGraph(parseUNetConfig(raw), { batch: 1, height: 8, width: 8, seqLen: 77 });
+  const store = randomWeights(g, { seed: 11, std: 0.05 });
+  await writeSafetensors(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), [...g.params.keys()].map((name) => {
+    const p = store.get(name)!;
+    return { name, dtype: 'F32' as const, shape: p.shape, data: new Float32Array(p.bytes.slice().buffer) };
+  }));
+  for (const [sub, files] of [['vae', ['config.json', 'diffusion_pytorch_model.safetensors']], ['text_encoder_2', ['config.json', 'model.safetensors']], ['tokenizer_2', ['special_tokens_map.json', 'tokenizer_config.json']], ['scheduler', ['scheduler_config.json']]] as const) {
+    for (const f of files) copyFileSync(join(SDXL_GOLDEN, sub, f), join(dir, sub, f));
+  }
+  return dir;
 }
