@@ -33,6 +33,7 @@ import { CheckpointError, detectPrediction, predictionFromSchedulerConfig } from
 import { createResidency, type ResidencyMode } from './residency.ts';
 import { unetRunner, type UNetRunner } from './unetRunner.ts';
 import { sdxlTextLoraTarget, unetLoraTarget, type LoraSpec } from './loras.ts';
+import { embeddingLibrary, extendTokenTable, type EmbeddingLibrary } from './embeddings.ts';
 
 /** SDXL's latent scale (sgm's scale_factor; diffusers vae/config.json scaling_factor). */
 export const SDXL_LATENT_SCALE = 0.13025;
@@ -51,6 +52,8 @@ export interface LoadSdxlOptions extends CompileOptions {
   textConfigs?: { l?: Record<string, unknown>; g?: Record<string, unknown> };
   /** Single files: a diffusers VAE config.json (e.g. for norm groups other than 32). */
   vaeConfigPath?: string;
+  /** Folders searched for `embedding:name` (SDXL files hold `clip_l` and `clip_g` vectors). */
+  embeddingsDirs?: readonly string[];
 }
 
 /** One text tower: its config and weights, and the id that pads its windows (ViT-L: EOS; bigG: 0 = "!"). */
@@ -81,6 +84,14 @@ export interface SdxlCheckpointParts {
 export interface SdxlTextEncoders {
   l?: ClipTextEncoder;
   g: ClipTextEncoder;
+  /** Token id for vector `vector` of embedding `name` in each tower (after useTextEncoders(embeddings)). */
+  idOf(tower: 'l' | 'g', name: string, vector: number): number;
+}
+
+/** Textual-inversion embeddings per tower. */
+export interface SdxlEmbeddings {
+  l?: EmbeddingLibrary;
+  g: EmbeddingLibrary;
 }
 
 export interface SdxlCheckpoint {
@@ -103,7 +114,9 @@ export interface SdxlCheckpoint {
   readonly weightBytes: 2 | 4;
   readonly loras: readonly LoraSpec[];
   useUNet(): Promise<UNetRunner>;
-  useTextEncoders(): Promise<SdxlTextEncoders>;
+  readonly embeddings: SdxlEmbeddings;
+  /** Both towers, with the given embeddings (by name) appended to their token tables. */
+  useTextEncoders(embeddings?: readonly string[]): Promise<SdxlTextEncoders>;
   useVae(): Promise<VaeModel>;
   loraReport(): { unet?: LoraReport; te1?: LoraReport; te2?: LoraReport };
   withLoras(loras: readonly LoraSpec[]): SdxlCheckpoint;
@@ -275,7 +288,17 @@ export function loadSdxlCheckpoint(path: string, opts: LoadSdxlOptions = {}): Sd
 
 /** A checkpoint over already opened parts (tests and benchmarks with random-weight stores). */
 export function sdxlCheckpointFromParts(parts: SdxlCheckpointParts, opts: LoadSdxlOptions = {}): SdxlCheckpoint {
-  return view(parts, opts, [], true);
+  return view(pooledAtFirstEos(parts), opts, [], true);
+}
+
+/**
+ * Pool at the first EOS id (ComfyUI) rather than at argmax(ids) (transformers 4.27): the same position for
+ * ordinary prompts, but textual-inversion slots get ids above the vocabulary and would win the argmax.
+ */
+function pooledAtFirstEos(parts: SdxlCheckpointParts): SdxlCheckpointParts {
+  const eos = parts.tokenizer.eosId;
+  const fix = (t: SdxlTowerParts): SdxlTowerParts => ({ ...t, config: { ...t.config, eos_token_id: eos } });
+  return { ...parts, textG: fix(parts.textG), textL: parts.textL && fix(parts.textL) };
 }
 
 function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly LoraSpec[], owner: boolean): SdxlCheckpoint {
@@ -285,7 +308,12 @@ function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly
   const report: { unet?: LoraReport; te1?: LoraReport; te2?: LoraReport } = {};
   let unet: UNetRunner | undefined;
   let vae: VaeModel | undefined;
-  let text: SdxlTextEncoders | undefined;
+  let text: { key: string; encoders: SdxlTextEncoders } | undefined;
+  const embeddings: SdxlEmbeddings = {
+    g: embeddingLibrary(opts.embeddingsDirs ?? [], parts.textG.config.hidden_size, 'clip_g'),
+    l: parts.textL && embeddingLibrary(opts.embeddingsDirs ?? [], parts.textL.config.hidden_size, 'clip_l'),
+  };
+  const towerBase: { te1?: WeightStore; te2?: WeightStore } = {};
 
   const unetStore = (): WeightStore => {
     const active = loraReaders.filter((l) => l.spec.strengthModel !== 0);
@@ -321,6 +349,7 @@ function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly
     latentScale: parts.vaeConfig.scaling_factor,
     latentMultiple: downsampleFactor(parts.unetConfig),
     isInpaint: parts.unetConfig.inChannels === parts.vaeConfig.latent_channels * 2 + 1,
+    embeddings,
     weightBytes: parts.unetStore.get('conv_in.bias')?.sourceDType === 'f16' ? 2 : 4,
     loras,
     async useUNet() {
@@ -328,13 +357,27 @@ function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly
       await residency.use('unet', unet);
       return unet;
     },
-    async useTextEncoders() {
-      if (!text) {
-        const g = clipTextEncoder(parts.textG.config, towerStore(parts.textG, 'te2'), compileOpts);
-        const l = parts.textL ? clipTextEncoder(parts.textL.config, towerStore(parts.textL, 'te1'), compileOpts) : undefined;
-        text = { g, l };
+    async useTextEncoders(names = []) {
+      const key = [...names].sort().join('|');
+      if (!text || text.key !== key) {
+        if (text) {
+          await text.encoders.g.release();
+          await text.encoders.l?.release();
+        }
+        const tower = (t: SdxlTowerParts, which: 'te1' | 'te2', lib: EmbeddingLibrary) => {
+          const ext = extendTokenTable((towerBase[which] ??= towerStore(t, which)), names.map((n) => lib.get(n)));
+          return { encoder: clipTextEncoder({ ...t.config, vocab_size: ext.vocabSize }, ext.store, compileOpts), idOf: ext.idOf };
+        };
+        const g = tower(parts.textG, 'te2', embeddings.g);
+        const l = parts.textL && embeddings.l ? tower(parts.textL, 'te1', embeddings.l) : undefined;
+        const idOf = (which: 'l' | 'g', name: string, vector: number) => {
+          const t = which === 'g' ? g : l;
+          if (!t) throw new CheckpointError('this SDXL checkpoint has no ViT-L text encoder');
+          return t.idOf(name, vector);
+        };
+        text = { key, encoders: { g: g.encoder, l: l?.encoder, idOf } };
       }
-      const both = text;
+      const both = text.encoders;
       await residency.use('text', { release: async () => { await both.g.release(); await both.l?.release(); } });
       return both;
     },
@@ -348,8 +391,8 @@ function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly
     async release() {
       await residency.releaseAll();
       if (text) {
-        await text.g.release();
-        await text.l?.release();
+        await text.encoders.g.release();
+        await text.encoders.l?.release();
       }
       for (const l of loraReaders) l.reader.close();
       if (owner) for (const r of parts.readers) r.close();

@@ -6,12 +6,13 @@
 //     against its own empty-prompt encoding (z' = (z − z_empty)·w + z_empty), windows concatenated;
 //   * context = [ViT-L 768 ‖ bigG 1280] = 2048 per token (refiner: bigG alone, 1280);
 //   * pooled = bigG text_projection(final_layer_norm(last layer)[EOS]) of the FIRST window, unweighted;
+//   * `embedding:name` splices the file's clip_l vectors into ViT-L and its clip_g vectors into bigG;
 //   * micro-conditioning ids: base [height, width, crop_h, crop_w, target_height, target_width], refiner
 //     [height, width, crop_h, crop_w, aesthetic_score]; ComfyUI's defaults are the image size for sizes,
 //     0 for crops, aesthetic score 6 (positive) / 2.5 (negative).
-import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import type { SdxlCheckpoint, SdxlTextEncoders } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { ClipTextEncoder } from '../../models/clip/textEncoder.ts';
-import { applyTokenWeights, hasTokenWeights, weightedTokenChunks, type ParsedPrompt, type WeightedTokenChunk } from '../../models/prompt/weights.ts';
+import { applyTokenWeights, EMBEDDING_TOKEN, hasTokenWeights, weightedTokenChunks, type ParsedPrompt, type WeightedTokenChunk } from '../../models/prompt/weights.ts';
 import { ConditioningError, parsePrompt, type TextConditioning } from './conditioning.ts';
 
 export interface SdxlPromptText {
@@ -61,13 +62,27 @@ interface TowerOutput {
   pooled?: Float32Array;
 }
 
-function chunksOf(ckpt: SdxlCheckpoint, parsed: ParsedPrompt, pad: number): WeightedTokenChunk[] {
-  if (parsed.embeddings.length) throw new ConditioningError(`textual-inversion embeddings are not supported for SDXL yet (prompt uses embedding:${parsed.embeddings[0]})`);
+function chunksOf(ckpt: SdxlCheckpoint, parsed: ParsedPrompt, pad: number, tower: 'l' | 'g'): WeightedTokenChunk[] {
+  const lib = tower === 'g' ? ckpt.embeddings.g : ckpt.embeddings.l;
   try {
-    return weightedTokenChunks(ckpt.tokenizer, parsed.segments, { padToken: pad });
+    return weightedTokenChunks(ckpt.tokenizer, parsed.segments, { padToken: pad, resolveEmbedding: lib ? (name) => lib.count(name) : undefined });
   } catch (e) {
     throw new ConditioningError((e as Error).message);
   }
+}
+
+/** Embedding names the chunks use. */
+const embeddingNames = (chunks: readonly WeightedTokenChunk[]) => chunks.flatMap((c) => c.embeddings.map((e) => e.name));
+
+/** The chunks with each embedding slot replaced by its token id in that tower's extended table. */
+function withEmbeddingIds(chunks: readonly WeightedTokenChunk[], towers: SdxlTextEncoders, tower: 'l' | 'g'): WeightedTokenChunk[] {
+  return chunks.map((c) => {
+    if (!c.embeddings.length) return c;
+    const ids = c.ids.slice();
+    for (const e of c.embeddings) ids[e.position] = towers.idOf(tower, e.name, e.vector);
+    if (ids.includes(EMBEDDING_TOKEN)) throw new ConditioningError('internal: an embedding slot was left without a vector');
+    return { ...c, ids };
+  });
 }
 
 async function encodeTower(encoder: ClipTextEncoder, chunks: readonly WeightedTokenChunk[], emptyIds: number[], wantPooled: boolean, signal?: AbortSignal): Promise<TowerOutput> {
@@ -91,22 +106,25 @@ async function encodeTower(encoder: ClipTextEncoder, chunks: readonly WeightedTo
 
 /** Encodes parsed g / l prompts with the checkpoint's towers (LoRAs must already be merged into `ckpt`). */
 export async function encodeSdxlParsed(ckpt: SdxlCheckpoint, g: ParsedPrompt, l: ParsedPrompt, signal?: AbortSignal): Promise<SdxlConditioning> {
-  const towers = await ckpt.useTextEncoders();
   const gPad = ckpt.textG.padToken;
-  let gChunks = chunksOf(ckpt, g, gPad);
+  let gChunks = chunksOf(ckpt, g, gPad, 'g');
   const gEmpty = weightedTokenChunks(ckpt.tokenizer, [], { padToken: gPad });
-  if (!towers.l || !ckpt.textL) {
-    const out = await encodeTower(towers.g, gChunks, gEmpty[0].ids, true, signal);
+  if (!ckpt.textL) {
+    const towers = await ckpt.useTextEncoders([...new Set(embeddingNames(gChunks))]);
+    const out = await encodeTower(towers.g, withEmbeddingIds(gChunks, towers, 'g'), gEmpty[0].ids, true, signal);
     return { context: { data: out.z, tokens: out.z.length / out.hidden, hidden: out.hidden }, pooled: out.pooled! };
   }
   const lPad = ckpt.textL.padToken;
-  let lChunks = chunksOf(ckpt, l, lPad);
+  let lChunks = chunksOf(ckpt, l, lPad, 'l');
   const lEmpty = weightedTokenChunks(ckpt.tokenizer, [], { padToken: lPad });
   // ComfyUI CLIPTextEncodeSDXL: pad the side with fewer windows with empty windows.
   while (lChunks.length < gChunks.length) lChunks = [...lChunks, lEmpty[0]];
   while (gChunks.length < lChunks.length) gChunks = [...gChunks, gEmpty[0]];
-  const lOut = await encodeTower(towers.l, lChunks, lEmpty[0].ids, false, signal);
-  const gOut = await encodeTower(towers.g, gChunks, gEmpty[0].ids, true, signal);
+  // Both towers get every embedding the prompt names (an SDXL embedding file holds clip_l and clip_g vectors).
+  const towers = await ckpt.useTextEncoders([...new Set([...embeddingNames(gChunks), ...embeddingNames(lChunks)])]);
+  if (!towers.l) throw new ConditioningError('internal: SDXL base checkpoint without its ViT-L encoder');
+  const lOut = await encodeTower(towers.l, withEmbeddingIds(lChunks, towers, 'l'), lEmpty[0].ids, false, signal);
+  const gOut = await encodeTower(towers.g, withEmbeddingIds(gChunks, towers, 'g'), gEmpty[0].ids, true, signal);
   return { context: concatTokens(lOut, gOut), pooled: gOut.pooled! };
 }
 

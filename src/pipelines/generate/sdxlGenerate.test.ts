@@ -10,7 +10,7 @@ import { createMask } from '../../imaging/masks.ts';
 import { parseT2IAdapterConfig } from '../../models/t2iAdapter/config.ts';
 import { buildT2IAdapterGraph } from '../../models/t2iAdapter/load.ts';
 import { randomWeights } from '../../graph/randomWeights.ts';
-import { writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { isSdxlCheckpoint, loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { writeTinySingleFile } from './tinyCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
@@ -218,9 +218,40 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     }
   });
 
+  it('embedding:name splices clip_l vectors into ViT-L and clip_g vectors into bigG', async () => {
+    // An embedding whose vectors are the token rows of "astronaut" must encode exactly like the word.
+    const row = (file: string, id: number) => {
+      const r = openSafetensors(join(SDXL_GOLDEN, file));
+      try {
+        const t = r.readF32('text_model.embeddings.token_embedding.weight');
+        return t.slice(id * 32, (id + 1) * 32);
+      } finally {
+        r.close();
+      }
+    };
+    const astronaut = 18376;
+    const embDir = join(dir, 'embeddings');
+    mkdirSync(embDir, { recursive: true });
+    await writeSafetensors(join(embDir, 'astro.safetensors'), [
+      { name: 'clip_l', dtype: 'F32', shape: [1, 32], data: row('text_encoder/model.safetensors', astronaut) },
+      { name: 'clip_g', dtype: 'F32', shape: [1, 32], data: row('text_encoder_2/model.safetensors', astronaut) },
+    ]);
+    const ckpt = loadSdxlCheckpoint(SDXL_GOLDEN, { tokenizerDir: SDXL_TOKENIZER_DIR, cacheDir: false, embeddingsDirs: [embDir] });
+    try {
+      const word = await encodeSdxlPrompt(ckpt, { g: 'a photo of an astronaut' });
+      const emb = await encodeSdxlPrompt(ckpt, { g: 'a photo of an embedding:astro' });
+      expect(maxDiff(emb.context.data, word.context.data)).toBeLessThan(1e-6);
+      expect(maxDiff(emb.pooled, word.pooled)).toBeLessThan(1e-6);
+      const other = await encodeSdxlPrompt(ckpt, { g: 'a photo of an horse' });
+      expect(maxDiff(other.context.data, word.context.data)).toBeGreaterThan(1e-3);
+    } finally {
+      await ckpt.release();
+    }
+  });
+
   it('refuses what it cannot do, clearly', async () => {
     await expect(generateSdxl(folder, { ...base, width: 60 })).rejects.toThrow(/multiples of 8/);
-    await expect(generateSdxl(folder, { ...base, prompt: 'embedding:foo' })).rejects.toThrow(/embeddings are not supported for SDXL/);
+    await expect(generateSdxl(folder, { ...base, prompt: 'embedding:foo' })).rejects.toThrow(/embedding "foo" not found/);
     expect(() => loadSdxlCheckpoint(join(dir, 'nope.safetensors'))).toThrow(/not found/);
     await expect(generateSdxl(folder, base, { memoryBudgetBytes: 2 ** 20 })).rejects.toThrow(/needs about .* GB even with one model resident at a time .* budget is 0\.0 GB/);
   });
