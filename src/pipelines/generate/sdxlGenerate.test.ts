@@ -14,6 +14,7 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../wei
 import { isSdxlCheckpoint, loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { writeTinySingleFile } from './tinyCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
+import { sketchFidelity } from './controlNet.ts';
 import { encodeSdxlPrompt, sdxlTimeIds } from './sdxlConditioning.ts';
 import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, tinySdxlSingleFileOptions, writeTinySdxlRefiner, writeTinySdxlSingleFile } from './tinySdxlCheckpoint.ts';
 
@@ -151,6 +152,15 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     const off = await generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, scale: 0 }] }, { compile: { cacheDir: false } });
     expect(maxDiff(on.latent, plain.latent)).toBeGreaterThan(1e-4);
     expect(maxDiff(off.latent, plain.latent)).toBeLessThan(1e-6);
+    // ComfyUI step range (the sketch-fidelity slider moves scale and end_percent together): end 0 applies it at
+    // no step, end 0.5 only on the early (high-σ) steps — different from both.
+    const fid = sketchFidelity(0.5);
+    const none = await generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, scale: 1, endPercent: 0 }] }, { compile: { cacheDir: false } });
+    const half = await generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, scale: 1, startPercent: fid.startPercent, endPercent: fid.endPercent }] }, { compile: { cacheDir: false } });
+    expect(maxDiff(none.latent, plain.latent)).toBeLessThan(1e-6);
+    expect(maxDiff(half.latent, plain.latent)).toBeGreaterThan(1e-5);
+    expect(maxDiff(half.latent, on.latent)).toBeGreaterThan(1e-5);
+    await expect(generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, startPercent: 0.8, endPercent: 0.2 }] })).rejects.toThrow(/start\/end percent/);
   });
 
   it('SDXL LoRA: lora_unet_ (LDM and diffusers names), lora_te1_, lora_te2_ patch their tensors; the stray module is reported', async () => {

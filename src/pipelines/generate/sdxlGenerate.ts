@@ -16,13 +16,27 @@ import { comfySample, prepareNoise } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
 import { alignTokenLengths, parsePrompt, promptLoras } from './conditioning.ts';
 import { createDenoiser } from './denoiser.ts';
-import { adapterFeatures } from './t2iAdapter.ts';
+import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
+import { percentToSigma } from './controlNet.ts';
+import type { Denoiser } from '../../sampling/comfy/types.ts';
 import { GenerateError, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 import { encodeSdxlParsed, sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
 import { chooseResidency, estimateMemory, type MemoryEstimate } from '../../models/checkpoint/memoryEstimate.ts';
 
-export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets' | 'clipSkip'> {
+/**
+ * A T2I-Adapter with ComfyUI's ControlNetApplyAdvanced step range: its features are added while
+ * σ(end_percent) ≤ σ ≤ σ(start_percent) and not at all outside (sketchFidelity(f) gives scale and end together).
+ */
+export interface SdxlAdapterUse extends T2IAdapterUse {
+  /** Default 0. */
+  startPercent?: number;
+  /** Default 1. */
+  endPercent?: number;
+}
+
+export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets' | 'clipSkip' | 'adapters'> {
+  adapters?: readonly SdxlAdapterUse[];
   /** ViT-L texts (ComfyUI text_l); default: the same as prompt / negative. */
   promptL?: string;
   negativeL?: string;
@@ -133,24 +147,25 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     signal?.throwIfAborted();
 
     t0 = performance.now();
-    const adapter = await adapterFeatures(req.adapters ?? [], ckpt.unetConfig, w, h, opts.compile, signal);
+    const modelSampling = createModelSamplingDiscrete({ predictionType: ckpt.prediction });
+    const adapters = await rangedAdapterFeatures(req.adapters ?? [], ckpt, modelSampling, w, h, opts, signal);
     const adapterMs = performance.now() - t0;
 
     t0 = performance.now();
     const unet = await model.useUNet();
-    const modelSampling = createModelSamplingDiscrete({ predictionType: ckpt.prediction });
     const noise = prepareNoise(latentShape, BigInt(s.seed));
     const timing = { unetMs: 0, calls: 0 };
     const scale = Math.fround(ckpt.latentScale);
-    const denoiser = createDenoiser({
+    const denoiserWith = (adapterFeatures: Float32Array[] | undefined) => createDenoiser({
       unet, modelSampling, batch: n, channels: c, height: h, width: w,
-      positive, negative, cfg: s.cfg, controls: [], adapterFeatures: adapter, timing,
+      positive, negative, cfg: s.cfg, controls: [], adapterFeatures, timing,
       added: {
         positive: { textEmbeds: pos.pooled, timeIds: sdxlTimeIds(ckpt, width, height, req.micro) },
         negative: { textEmbeds: neg.pooled, timeIds: sdxlTimeIds(ckpt, width, height, req.negativeMicro ?? req.micro, true) },
       },
       noiseMask: noiseMaskLatent && latentImage ? { mask: noiseMaskLatent, latent: latentImage.map((v) => v * scale), noise } : undefined,
     });
+    const denoiser = adapters.length ? adapterRangeDenoiser(adapters, denoiserWith) : denoiserWith(undefined);
     const result = await comfySample({
       sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
       model: denoiser, latentShape, latentImage, noise, signal,
@@ -198,4 +213,44 @@ function greyOutMasked(pixels: Float32Array, mask: Mask): Float32Array {
     for (let ch = 0; ch < 3; ch++) out[ch * px + i] = Math.fround(Math.fround(out[ch * px + i] - 0.5) * keep + 0.5);
   }
   return out;
+}
+
+interface RangedFeatures {
+  features: Float32Array[];
+  sigmaHigh: number;
+  sigmaLow: number;
+}
+
+/** Each adapter's scaled features and σ range (adapters with scale 0 are dropped, as ComfyUI does). */
+async function rangedAdapterFeatures(uses: readonly SdxlAdapterUse[], ckpt: SdxlCheckpoint, ms: ReturnType<typeof createModelSamplingDiscrete>, w: number, h: number, opts: SdxlGenerateOptions, signal?: AbortSignal): Promise<RangedFeatures[]> {
+  const out: RangedFeatures[] = [];
+  for (const [i, u] of uses.entries()) {
+    const a = u.startPercent ?? 0;
+    const b = u.endPercent ?? 1;
+    if (!(a >= 0 && a <= 1 && b >= 0 && b <= 1 && a <= b)) throw new GenerateError(`T2I-Adapter ${i + 1}: start/end percent must satisfy 0 ≤ start ≤ end ≤ 1, got ${a} / ${b}`);
+    const features = await adapterFeatures([u], ckpt.unetConfig, w, h, opts.compile, signal);
+    if (features) out.push({ features, sigmaHigh: percentToSigma(ms, a), sigmaLow: percentToSigma(ms, b) });
+  }
+  return out;
+}
+
+/**
+ * Per step, the summed features of the adapters whose range holds σ — zeros when none does, which adds nothing
+ * and keeps one compiled UNet (with adapter inputs) for the whole run.
+ */
+function adapterRangeDenoiser(adapters: readonly RangedFeatures[], make: (f: Float32Array[]) => Denoiser): Denoiser {
+  const cache = new Map<string, Denoiser>();
+  return (x, sigma, ...rest) => {
+    const active = adapters.map((a) => !(sigma > a.sigmaHigh || sigma < a.sigmaLow));
+    const key = active.map(Number).join('');
+    let d = cache.get(key);
+    if (!d) {
+      const sum = adapters[0].features.map((f) => new Float32Array(f.length));
+      adapters.forEach((a, k) => {
+        if (active[k]) a.features.forEach((f, j) => f.forEach((v, i) => (sum[j][i] += v)));
+      });
+      cache.set(key, (d = make(sum)));
+    }
+    return d(x, sigma, ...rest);
+  };
 }
