@@ -15,7 +15,8 @@ import { CheckpointError } from './family.ts';
 /**
  * Bytes of UNet activations per latent pixel per batch entry at the peak. Measured: SDXL base at 1024² b1 with
  * fp16-stored weights peaks at 6183 MB RSS (bench/sdxl.ts), of which 4897 MiB are weights and ~300 MB the
- * process, leaving ~1 GB for 128² latent pixels ≈ 64 KB each; 96 KB keeps a margin.
+ * process, leaving ~1 GB for 128² latent pixels ≈ 64 KB each (batch 2: 6829 MB peak, ≈ 50 KB per pixel and
+ * batch entry); 96 KB keeps a margin.
  */
 export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL = 96 * 1024;
 /** Bytes of VAE decode activations per latent pixel of the decoded tile. */
