@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
+  sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

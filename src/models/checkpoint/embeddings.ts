@@ -29,13 +29,17 @@ export interface EmbeddingLibrary {
   get(name: string): Embedding;
 }
 
-/** Reads one embedding file and returns its vectors for a text encoder of width `hidden`. */
-export function readEmbeddingFile(file: string, hidden: number, name = basename(file, extname(file))): Embedding {
+/**
+ * Reads one embedding file and returns its vectors for a text encoder of width `hidden`. `tower` names the
+ * SDXL-style key to use ('clip_l' / 'clip_g'); without it the width decides (768 → clip_l, 1280 → clip_g).
+ */
+export function readEmbeddingFile(file: string, hidden: number, name = basename(file, extname(file)), tower?: 'clip_l' | 'clip_g'): Embedding {
   assertNotPickle(file);
   const reader = openSafetensors(file);
   try {
     const keys = [...reader.tensors.keys()];
-    const preferred = ['emb_params', hidden === 768 ? 'clip_l' : hidden === 1280 ? 'clip_g' : '', ...keys.filter((k) => k.startsWith('string_to_param'))];
+    const byWidth = hidden === 768 ? 'clip_l' : hidden === 1280 ? 'clip_g' : '';
+    const preferred = ['emb_params', tower ?? byWidth, ...keys.filter((k) => k.startsWith('string_to_param'))];
     let key = preferred.find((k) => k && reader.has(k));
     if (!key) {
       const fitting = keys.filter((k) => {
@@ -60,7 +64,7 @@ export function readEmbeddingFile(file: string, hidden: number, name = basename(
 }
 
 /** Embeddings found by name in `dirs` (`<name>.safetensors`, case-insensitive), read on first use. */
-export function embeddingLibrary(dirs: readonly string[], hidden: number): EmbeddingLibrary {
+export function embeddingLibrary(dirs: readonly string[], hidden: number, tower?: 'clip_l' | 'clip_g'): EmbeddingLibrary {
   const cache = new Map<string, Embedding | null>();
   const find = (name: string): string | undefined => {
     for (const dir of dirs) {
@@ -75,7 +79,7 @@ export function embeddingLibrary(dirs: readonly string[], hidden: number): Embed
   const load = (name: string): Embedding | null => {
     if (!cache.has(name)) {
       const file = find(name);
-      cache.set(name, file ? readEmbeddingFile(file, hidden, name) : null);
+      cache.set(name, file ? readEmbeddingFile(file, hidden, name, tower) : null);
     }
     return cache.get(name)!;
   };

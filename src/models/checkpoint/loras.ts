@@ -69,3 +69,12 @@ export function textEncoderLoraTarget(params: Iterable<string>): LoraTarget {
     diffusersPrefixes: ['text_encoder.', 'te.'],
   };
 }
+
+/**
+ * SDXL's two text towers: kohya `lora_te1_*` (ViT-L) and `lora_te2_*` (bigG), diffusers
+ * `text_encoder.*` / `text_encoder_2.*`. A refiner has bigG only; LoRAs made for it may use plain `lora_te_`.
+ */
+export function sdxlTextLoraTarget(params: Iterable<string>, tower: 'te1' | 'te2', kind: 'base' | 'refiner'): LoraTarget {
+  if (tower === 'te1') return { params, kohyaPrefixes: ['lora_te1'], diffusersPrefixes: ['text_encoder.', 'te1.'] };
+  return { params, kohyaPrefixes: kind === 'refiner' ? ['lora_te2', 'lora_te'] : ['lora_te2'], diffusersPrefixes: ['text_encoder_2.', 'te2.'] };
+}

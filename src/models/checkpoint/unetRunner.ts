@@ -32,6 +32,9 @@ export interface UNetRunInputs {
   midResidual?: Float32Array;
   /** T2I-Adapter features for the whole batch, already scaled (shape.adapterFeatures of them). */
   adapterFeatures?: readonly Float32Array[];
+  /** SDXL ("text_time" UNets): pooled text embedding [batch, textEmbedDim] and micro-conditioning ids [batch, timeIds]. */
+  textEmbeds?: Float32Array;
+  timeIds?: Float32Array;
 }
 
 export interface UNetRunner {
@@ -56,6 +59,14 @@ export function unetRunner(config: UNetConfig, store: WeightStore, opts: Compile
       need('timestep', x.timestep, b);
       need('encoder_hidden_states', x.encoderHiddenStates, b * seqLen * config.crossAttentionDim);
       const feeds: Record<string, Float32Array> = { sample: x.sample, timestep: x.timestep, encoder_hidden_states: x.encoderHiddenStates };
+      const a = config.addition;
+      if (a) {
+        if (!x.textEmbeds || !x.timeIds) throw new CheckpointError('this SDXL-style UNet needs text_embeds (pooled text) and time_ids (micro-conditioning) inputs');
+        need('text_embeds', x.textEmbeds, b * a.textEmbedDim);
+        need('time_ids', x.timeIds, b * a.timeIds);
+        feeds.text_embeds = x.textEmbeds;
+        feeds.time_ids = x.timeIds;
+      }
       const model = await session(shape);
       if (shape.controlNet) {
         const names = model.inputNames.filter((n) => n.startsWith('down_residual_'));

@@ -270,6 +270,22 @@ export function parseUNetConfig(json: unknown): UNetConfig {
   };
 }
 
+/**
+ * Re-splits an SDXL "text_time" projection input between the pooled text embedding and the time ids,
+ * knowing the pooled width (the text encoder's projection_dim). The config alone cannot tell: SDXL base
+ * takes 1280 + 6 × 256 = 2816 (size, crop, target size), the refiner 1280 + 5 × 256 = 2560 (size, crop,
+ * aesthetic score), and 2560 − 6 × 256 = 1024 would also look plausible.
+ */
+export function withTextEmbedDim(config: UNetConfig, textEmbedDim: number): UNetConfig {
+  const a = config.addition;
+  if (!a) return config;
+  const rest = a.projectionInputDim - textEmbedDim;
+  if (!Number.isInteger(textEmbedDim) || textEmbedDim <= 0 || rest <= 0 || rest % a.timeEmbedDim !== 0) {
+    throw new UNetConfigError(`UNet config: projection_class_embeddings_input_dim ${a.projectionInputDim} is not a pooled text embedding of ${textEmbedDim} plus time ids × ${a.timeEmbedDim}`);
+  }
+  return { ...config, addition: { ...a, textEmbedDim, timeIds: rest / a.timeEmbedDim } };
+}
+
 /** How many times the latent is halved on the way down (= upsamplers on the way up). */
 export function downsampleFactor(config: UNetConfig): number {
   return 2 ** config.down.filter((d) => d.downsample).length;

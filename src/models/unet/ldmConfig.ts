@@ -51,8 +51,9 @@ export function inferLdmUNetConfig(reader: SafetensorsReader): UNetConfig {
   const contextDim = need(`${attnPrefix}.transformer_blocks.0.attn2.to_k.weight`)[1];
   const linear = need(`${attnPrefix}.proj_in.weight`).length === 2;
   const channels = levels.map((l) => l.channels);
-  // SD2 (1024) and SDXL (2048) use 64-wide heads; SD1 (768) and anything else diffusers' default 8 heads.
-  const wideHeads = contextDim === 1024 || contextDim === 2048;
+  // SD2 (1024), SDXL (2048) and the SDXL refiner (1280, label embedding) use 64-wide heads; SD1 (768) and
+  // anything else diffusers' default 8 heads.
+  const wideHeads = contextDim === 1024 || contextDim === 2048 || Boolean(shape('label_emb.0.0.weight'));
   const heads = channels.map((c) => (wideHeads && c % 64 === 0 ? c / 64 : 8));
   const depth = levels.map((l) => l.depth || 1);
   let midDepth = 0;
@@ -88,7 +89,7 @@ export function inferLdmUNetConfig(reader: SafetensorsReader): UNetConfig {
   };
   const label = shape('label_emb.0.0.weight');
   if (label) {
-    // SDXL: 2816 = 1280 pooled text + 6 × 256 time ids.
+    // SDXL: 2816 = 1280 pooled text + 6 × 256 time ids (refiner 2560 = 1280 + 5 × 256: see withTextEmbedDim).
     Object.assign(raw, { addition_embed_type: 'text_time', addition_time_embed_dim: 256, projection_class_embeddings_input_dim: label[1] });
   }
   return parseUNetConfig(raw);

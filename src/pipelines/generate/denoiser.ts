@@ -31,8 +31,33 @@ export interface DenoiserSetup {
   noiseMask?: { mask: Float32Array; latent: Float32Array; noise: Float32Array };
   /** Inpainting checkpoints: [1·h·w] rounded mask and [N·C·h·w] model-space masked-image latent. */
   inpaintConcat?: { mask: Float32Array; maskedLatent: Float32Array };
+  /**
+   * SDXL "text_time" UNets: pooled text embedding and micro-conditioning ids per prompt; every batch entry of a
+   * CFG half gets its prompt's (the batch is [uncond × N ‖ cond × N] like the hidden states).
+   */
+  added?: { positive: AddedConditions; negative: AddedConditions };
   /** Accumulates UNet + ControlNet wall time (ms), for benchmarks. */
   timing?: { unetMs: number; calls: number };
+}
+
+export interface AddedConditions {
+  textEmbeds: Float32Array;
+  timeIds: Float32Array;
+}
+
+/** The UNet's text_embeds / time_ids batch inputs, in the same [uncond × N ‖ cond × N] order as the context. */
+function addedBatch(a: DenoiserSetup['added'], n: number, B: number): Pick<AddedConditions, 'textEmbeds' | 'timeIds'> | undefined {
+  if (!a) return undefined;
+  const pick = (b: number) => (B > n && b < n ? a.negative : a.positive);
+  const d = a.positive.textEmbeds.length;
+  const k = a.positive.timeIds.length;
+  const textEmbeds = new Float32Array(B * d);
+  const timeIds = new Float32Array(B * k);
+  for (let b = 0; b < B; b++) {
+    textEmbeds.set(pick(b).textEmbeds, b * d);
+    timeIds.set(pick(b).timeIds, b * k);
+  }
+  return { textEmbeds, timeIds };
 }
 
 export function createDenoiser(s: DenoiserSetup): Denoiser {
@@ -52,6 +77,7 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
   const useControl = s.controls.length > 0;
   const adapter = s.adapterFeatures?.length ? s.adapterFeatures.map((f) => repeatBatch(f, B)) : undefined;
   let zeros: ReturnType<typeof zeroResiduals> | undefined;
+  const added = addedBatch(s.added, n, B);
 
   return async (xRaw, sigma) => {
     const t0 = performance.now();
@@ -106,6 +132,7 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
         sample, timestep, encoderHiddenStates: ctx,
         ...(useControl ? (downResiduals ? { downResiduals, midResidual } : (zeros ??= zeroResiduals(unet, B, h, w))) : {}),
         ...(adapter ? { adapterFeatures: adapter } : {}),
+        ...(added ?? {}),
       },
     );
     const outC = unet.config.outChannels;

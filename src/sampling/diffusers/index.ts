@@ -4,6 +4,7 @@ import { parsePythonJson } from './configJson.ts';
 import { createDDIM, DDIM_CLASS_NAME } from './ddim.ts';
 import { createDPMSolverMultistep, DPM_SOLVER_MULTISTEP_CLASS_NAME } from './dpmSolverMultistep.ts';
 import { createEulerAncestral, EULER_ANCESTRAL_CLASS_NAME } from './eulerAncestral.ts';
+import { createEuler, EULER_CLASS_NAME } from './euler.ts';
 import type { DiffusersScheduler } from './types.ts';
 import { createUniPC, UNIPC_CLASS_NAME } from './unipc.ts';
 
@@ -11,6 +12,7 @@ export type { DiffusersScheduler, StepOptions, StepResult } from './types.ts';
 export { createDDIM } from './ddim.ts';
 export { createDPMSolverMultistep } from './dpmSolverMultistep.ts';
 export { createEulerAncestral } from './eulerAncestral.ts';
+export { createEuler } from './euler.ts';
 export { createUniPC } from './unipc.ts';
 export { parsePythonJson } from './configJson.ts';
 
@@ -20,6 +22,7 @@ const FACTORIES: Record<string, Factory> = {
   [UNIPC_CLASS_NAME]: createUniPC,
   [DPM_SOLVER_MULTISTEP_CLASS_NAME]: createDPMSolverMultistep,
   [EULER_ANCESTRAL_CLASS_NAME]: createEulerAncestral,
+  [EULER_CLASS_NAME]: createEuler,
   [DDIM_CLASS_NAME]: createDDIM,
 };
 
@@ -29,6 +32,7 @@ const ALIASES: Record<string, string> = {
   uni_pc: UNIPC_CLASS_NAME,
   dpmpp_2m: DPM_SOLVER_MULTISTEP_CLASS_NAME,
   dpm_solver_multistep: DPM_SOLVER_MULTISTEP_CLASS_NAME,
+  euler: EULER_CLASS_NAME,
   euler_ancestral: EULER_ANCESTRAL_CLASS_NAME,
   euler_a: EULER_ANCESTRAL_CLASS_NAME,
   ddim: DDIM_CLASS_NAME,

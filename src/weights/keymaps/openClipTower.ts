@@ -40,8 +40,9 @@ export function transposeMatrix(data: Float32Array, r: number, c: number): Float
   return t;
 }
 
-function f32Param(data: Float32Array, shape: readonly number[]): ParamData {
-  return { dtype: 'f32', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+function f32Param(data: Float32Array, shape: readonly number[], sourceDType?: 'f16'): ParamData {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return sourceDType ? { dtype: 'f32', shape, bytes, sourceDType } : { dtype: 'f32', shape, bytes };
 }
 
 /** A store serving transformers names from the OpenCLIP tower under `prefix` (any stored float dtype, as f32). */
@@ -54,16 +55,18 @@ export function openClipTowerWeights(reader: SafetensorsReader, prefix: string, 
       if (!k || !full || !reader.has(full)) return undefined;
       const info = reader.info(full);
       const data = reader.readF32(full);
+      // Row slices and transposes of fp16 values are still exact fp16 values: they stay f16-stored.
+      const f16 = info.dtype === 'F16' ? 'f16' : undefined;
       if (k.rows) {
         const cols = info.shape.length === 2 ? info.shape[1] : 1;
         const rows = k.rows[1] - k.rows[0];
-        return f32Param(data.slice(k.rows[0] * cols, k.rows[1] * cols), info.shape.length === 2 ? [rows, cols] : [rows]);
+        return f32Param(data.slice(k.rows[0] * cols, k.rows[1] * cols), info.shape.length === 2 ? [rows, cols] : [rows], f16);
       }
       if (k.transpose && info.shape.length === 2) {
         const [r, c] = info.shape;
-        return f32Param(transposeMatrix(data, r, c), [c, r]);
+        return f32Param(transposeMatrix(data, r, c), [c, r], f16);
       }
-      return f32Param(data, info.shape);
+      return f32Param(data, info.shape, f16);
     },
     keys: () => [...reader.tensors.keys()].filter((k) => k.startsWith(prefix)),
     fingerprint: () => (fp ??= createHash('sha256').update(`${label}:${prefix}:`).update(safetensorsWeights(reader).fingerprint()).digest('hex')),

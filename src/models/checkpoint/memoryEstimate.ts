@@ -1,0 +1,94 @@
+// How much memory an SDXL generation needs, before anything is compiled: the weights of each component
+// (counted from the configs, 2 bytes each when the checkpoint stores fp16 — compiled models keep them f16)
+// plus the activation peak of the UNet forward and of the VAE decode (tiled above 96² latents, so its peak
+// is that of one 64² tile). The activation factors are measured (bench/sdxl.ts: peak RSS minus the weights
+// of the SDXL UNet at 1024², batch 1 and 2), so this is an estimate with a margin, not a bound.
+import { numel } from '../../graph/graph.ts';
+import { buildUNetGraph } from '../unet/load.ts';
+import { downsampleFactor, type UNetConfig } from '../unet/config.ts';
+import { vaeDecodeGraph } from '../vae/decoder.ts';
+import type { VaeConfig } from '../vae/config.ts';
+import type { ClipTextConfig } from '../clip/config.ts';
+import { clipTextGraph } from '../clip/textEncoder.ts';
+import { CheckpointError } from './family.ts';
+
+/**
+ * Bytes of UNet activations per latent pixel per batch entry at the peak. Measured: SDXL base at 1024² b1 with
+ * fp16-stored weights peaks at 6183 MB RSS (bench/sdxl.ts), of which 4897 MiB are weights and ~300 MB the
+ * process, leaving ~1 GB for 128² latent pixels ≈ 64 KB each (batch 2: 6829 MB peak, ≈ 50 KB per pixel and
+ * batch entry); 96 KB keeps a margin.
+ */
+export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL = 96 * 1024;
+/** Bytes of VAE decode activations per latent pixel of the decoded tile. */
+export const VAE_ACTIVATION_BYTES_PER_LATENT_PIXEL = 256 * 1024;
+/** Process baseline (node, onnxruntime, buffers). */
+export const BASELINE_BYTES = 512 * 1024 * 1024;
+
+export interface MemoryRequest {
+  width: number;
+  height: number;
+  batch: number;
+  /** CFG doubles the UNet batch. */
+  cfg: number;
+}
+
+export interface MemoryModels {
+  unetConfig: UNetConfig;
+  vaeConfig: VaeConfig;
+  textConfigs: readonly ClipTextConfig[];
+  /** 2 for fp16-stored checkpoints, 4 for f32. */
+  bytesPerWeight: number;
+  /** Image pixels per latent pixel (8). */
+  vaeScaleFactor: number;
+}
+
+export interface MemoryEstimate {
+  unetWeights: number;
+  textWeights: number;
+  vaeWeights: number;
+  unetActivations: number;
+  vaeActivations: number;
+  /** Everything resident at once (residency `all`). */
+  allResident: number;
+  /** Only the largest component at a time (residency `one`). */
+  oneResident: number;
+}
+
+const paramCount = (g: { params: Map<string, number>; values: { shape: readonly number[] }[] }) => [...g.params.values()].reduce((n, id) => n + numel(g.values[id].shape), 0);
+
+export function estimateMemory(m: MemoryModels, req: MemoryRequest): MemoryEstimate {
+  const f = downsampleFactor(m.unetConfig);
+  const unetWeights = paramCount(buildUNetGraph(m.unetConfig, { batch: 1, height: f, width: f, seqLen: 1 })) * m.bytesPerWeight;
+  const textWeights = m.textConfigs.reduce((n, c) => n + paramCount(clipTextGraph(c, { batch: 1, seqLen: 1 })), 0) * m.bytesPerWeight;
+  const vaeWeights = paramCount(vaeDecodeGraph(m.vaeConfig, [1, m.vaeConfig.latent_channels, 1, 1])) * m.bytesPerWeight;
+  const lh = Math.ceil(req.height / m.vaeScaleFactor);
+  const lw = Math.ceil(req.width / m.vaeScaleFactor);
+  const unetBatch = req.batch * (Math.abs(req.cfg - 1) > 1e-9 ? 2 : 1);
+  const unetActivations = unetBatch * lh * lw * UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL;
+  // Tiled decode (auto above 96² latents) decodes one batch entry per 64² tile.
+  const tileArea = lh * lw > 96 * 96 ? 64 * 64 : lh * lw;
+  const vaeActivations = tileArea * req.batch * VAE_ACTIVATION_BYTES_PER_LATENT_PIXEL;
+  const unetPeak = unetWeights + unetActivations;
+  const vaePeak = vaeWeights + vaeActivations;
+  return {
+    unetWeights, textWeights, vaeWeights, unetActivations, vaeActivations,
+    allResident: BASELINE_BYTES + unetWeights + textWeights + vaeWeights + Math.max(unetActivations, vaeActivations),
+    oneResident: BASELINE_BYTES + Math.max(unetPeak, vaePeak, textWeights),
+  };
+}
+
+const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;
+
+/**
+ * The residency that fits `budget` bytes: `all` when everything fits, else `one`; throws a CheckpointError with
+ * the estimate when even one component at a time does not fit.
+ */
+export function chooseResidency(e: MemoryEstimate, budget: number, what: string): 'all' | 'one' {
+  if (e.allResident <= budget) return 'all';
+  if (e.oneResident <= budget) return 'one';
+  throw new CheckpointError(
+    `${what} needs about ${gb(e.oneResident)} even with one model resident at a time ` +
+      `(UNet ${gb(e.unetWeights)} weights + ${gb(e.unetActivations)} activations, text encoders ${gb(e.textWeights)}, VAE ${gb(e.vaeWeights)} + ${gb(e.vaeActivations)}); ` +
+      `the memory budget is ${gb(budget)}. Use a smaller image or batch, an fp16 checkpoint, or no CFG.`,
+  );
+}

@@ -1,0 +1,103 @@
+// Test-only: the tiny SDXL pipeline of golden/sdxl_pipeline as a user would have it — the diffusers folder
+// itself, or the same weights written as one sgm/LDM single file (model.diffusion_model.* with label_emb,
+// conditioner.embedders.0.transformer.*, conditioner.embedders.1.model.* with fused in_proj, first_stage_model.*).
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
+import { diffusersToLdmUnetKey } from '../../weights/keymaps/ldmUnet.ts';
+import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
+import { openClipTextKey } from '../../weights/keymaps/ldmClip.ts';
+import { transposeMatrix } from '../../weights/keymaps/openClipTower.ts';
+import { parseUNetConfig } from '../../models/unet/config.ts';
+import { buildUNetGraph, ldmLayout } from '../../models/unet/load.ts';
+import { randomWeights } from '../../graph/randomWeights.ts';
+import { BASE_G_PREFIX, BASE_L_PREFIX, type LoadSdxlOptions } from '../../models/checkpoint/sdxlCheckpoint.ts';
+
+export const SDXL_GOLDEN = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'), 'sdxl_pipeline');
+export const SDXL_TOKENIZER_DIR = resolve(join(import.meta.dirname, '../../../../shared/data/clip-tokenizer'));
+
+const json = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+
+/** Options that make the single file load with the tiny configs (head counts and norm groups are not in the shapes). */
+export function tinySdxlSingleFileOptions(): LoadSdxlOptions {
+  return {
+    tokenizerDir: SDXL_TOKENIZER_DIR,
+    unetConfig: json(join(SDXL_GOLDEN, 'unet', 'config.json')),
+    textConfigs: { l: json(join(SDXL_GOLDEN, 'text_encoder', 'config.json')), g: json(join(SDXL_GOLDEN, 'text_encoder_2', 'config.json')) },
+    vaeConfigPath: join(SDXL_GOLDEN, 'vae', 'config.json'),
+  };
+}
+
+function read(file: string): Map<string, { shape: number[]; data: Float32Array; dtype: string }> {
+  const r = openSafetensors(file);
+  const out = new Map<string, { shape: number[]; data: Float32Array; dtype: string }>();
+  for (const [k, info] of r.tensors) out.set(k, { shape: [...info.shape], data: r.readF32(k), dtype: info.dtype });
+  r.close();
+  return out;
+}
+
+/**
+ * Writes the golden tiny SDXL as one single file (F32) at `path`; `linearProjection` stores bigG's projection as
+ * `text_projection.weight` [out, in], as some fine-tunes do, instead of open_clip's `text_projection` [in, out].
+ */
+export async function writeTinySdxlSingleFile(path: string, opts: { linearProjection?: boolean } = {}): Promise<string> {
+  const out: TensorToWrite[] = [];
+  const unetCfg = parseUNetConfig(json(join(SDXL_GOLDEN, 'unet', 'config.json')));
+  for (const [k, t] of read(join(SDXL_GOLDEN, 'unet', 'diffusion_pytorch_model.safetensors'))) {
+    const ldm = diffusersToLdmUnetKey(k, ldmLayout(unetCfg));
+    if (!ldm) throw new Error(`tiny SDXL: no LDM name for UNet key ${k}`);
+    out.push({ name: `model.diffusion_model.${ldm}`, dtype: 'F32', shape: t.shape, data: t.data });
+  }
+  const vaeLevels = (json(join(SDXL_GOLDEN, 'vae', 'config.json')).block_out_channels as number[]).length;
+  for (const [k, t] of read(join(SDXL_GOLDEN, 'vae', 'diffusion_pytorch_model.safetensors'))) {
+    const ldm = ldmVaeKey(k, vaeLevels);
+    if (!ldm) throw new Error(`tiny SDXL: no LDM name for VAE key ${k}`);
+    const conv = /mid\.attn_1\.(q|k|v|proj_out)\.weight$/.test(ldm);
+    out.push({ name: `first_stage_model.${ldm}`, dtype: 'F32', shape: conv ? [...t.shape, 1, 1] : t.shape, data: t.data });
+  }
+  for (const [k, t] of read(join(SDXL_GOLDEN, 'text_encoder', 'model.safetensors'))) out.push({ name: BASE_L_PREFIX + k, dtype: 'F32', shape: t.shape, data: t.data });
+  const g = read(join(SDXL_GOLDEN, 'text_encoder_2', 'model.safetensors'));
+  const hidden = g.get('text_model.embeddings.token_embedding.weight')!.shape[1];
+  const fused = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, t] of g) {
+    const m = openClipTextKey(k, hidden);
+    if (!m) continue; // position_ids
+    const name = BASE_G_PREFIX + m.key;
+    if (m.rows) {
+      const cols = t.shape.length === 2 ? t.shape[1] : 1;
+      const f = fused.get(name) ?? { shape: t.shape.length === 2 ? [3 * hidden, cols] : [3 * hidden], data: new Float32Array(3 * hidden * cols) };
+      f.data.set(t.data, m.rows[0] * cols);
+      fused.set(name, f);
+    } else if (m.transpose && opts.linearProjection) {
+      out.push({ name: `${name}.weight`, dtype: 'F32', shape: t.shape, data: t.data });
+    } else if (m.transpose) {
+      out.push({ name, dtype: 'F32', shape: [t.shape[1], t.shape[0]], data: transposeMatrix(t.data, t.shape[0], t.shape[1]) });
+    } else {
+      out.push({ name, dtype: 'F32', shape: t.shape, data: t.data });
+    }
+  }
+  for (const [name, f] of fused) out.push({ name, dtype: 'F32', ...f });
+  await writeSafetensors(path, out);
+  return path;
+}
+
+/**
+ * A tiny SDXL refiner as a diffusers folder: bigG only (the golden text_encoder_2), a UNet with the golden's
+ * structure but 32-wide context and pooled 32 + 5 time ids × 8 (size, crop, aesthetic score), random weights.
+ */
+export async function writeTinySdxlRefiner(dir: string): Promise<string> {
+  for (const sub of ['unet', 'vae', 'text_encoder_2', 'tokenizer_2', 'scheduler']) mkdirSync(join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionXLImg2ImgPipeline', requires_aesthetics_score: true, text_encoder: [null, null], tokenizer: [null, null], text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'], tokenizer_2: ['transformers', 'CLIPTokenizer'], unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'] }));
+  const raw = { ...json(join(SDXL_GOLDEN, 'unet', 'config.json')), cross_attention_dim: 32, projection_class_embeddings_input_dim: 32 + 5 * 8 };
+  writeFileSync(join(dir, 'unet', 'config.json'), JSON.stringify(raw));
+  const g = buildUNetGraph(parseUNetConfig(raw), { batch: 1, height: 8, width: 8, seqLen: 77 });
+  const store = randomWeights(g, { seed: 11, std: 0.05 });
+  await writeSafetensors(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), [...g.params.keys()].map((name) => {
+    const p = store.get(name)!;
+    return { name, dtype: 'F32' as const, shape: p.shape, data: new Float32Array(p.bytes.slice().buffer) };
+  }));
+  for (const [sub, files] of [['vae', ['config.json', 'diffusion_pytorch_model.safetensors']], ['text_encoder_2', ['config.json', 'model.safetensors']], ['tokenizer_2', ['special_tokens_map.json', 'tokenizer_config.json']], ['scheduler', ['scheduler_config.json']]] as const) {
+    for (const f of files) copyFileSync(join(SDXL_GOLDEN, sub, f), join(dir, sub, f));
+  }
+  return dir;
+}
