@@ -20,6 +20,11 @@ function collect(): { events: ExecutionEvent[]; emit(ev: ExecutionEvent): void }
   return { events, emit: (ev) => events.push(ev) };
 }
 
+function dataOf(ev: ExecutionEvent | undefined): Record<string, unknown> {
+  if (!ev || ev.type === 'preview') throw new Error('expected a text event');
+  return ev.data;
+}
+
 function pngChunks(png: Buffer): { type: string; length: number }[] {
   const out = [];
   for (let off = 8; off < png.length; ) {
@@ -79,7 +84,7 @@ describe('executor on the recorded image workflow', async () => {
     const c = collect();
     const out = await executor.run({ promptId: 'p2', prompt }, { signal: new AbortController().signal, emit: c.emit });
     expect(c.events.map((e) => e.type)).toEqual(executorTypes(recorded.rerun_cached.ws_messages));
-    expect((c.events[1] as { data: { nodes: string[] } }).data.nodes).toEqual(['1', '2', '3']);
+    expect(dataOf(c.events[1]).nodes).toEqual(['1', '2', '3']);
     expect(out.outputs['3']).toEqual({ images: [{ filename: 'inv_00001_.png', subfolder: 'comfyref', type: 'output' }] });
     expect(readdirSync(join(env.outputDir, 'comfyref'))).toEqual(['inv_00001_.png']);
   });
@@ -91,8 +96,8 @@ describe('executor on the recorded image workflow', async () => {
     changed['5'] = { class_type: 'SaveImage', inputs: { images: ['4', 0], filename_prefix: 'comfyref/inv' } };
     const c = collect();
     const out = await executor.run({ promptId: 'p3', prompt: changed }, { signal: new AbortController().signal, emit: c.emit });
-    expect((c.events[1] as { data: { nodes: string[] } }).data.nodes).toEqual(['1', '2', '3']);
-    expect(c.events.filter((e) => e.type === 'executing').map((e) => (e as { data: { node: string } }).data.node)).toEqual(['4', '5']);
+    expect(dataOf(c.events[1]).nodes).toEqual(['1', '2', '3']);
+    expect(c.events.filter((e) => e.type === 'executing').map((e) => dataOf(e).node)).toEqual(['4', '5']);
     expect(out.outputs['5']).toEqual({ images: [{ filename: 'inv_00002_.png', subfolder: 'comfyref', type: 'output' }] });
   });
 
@@ -137,7 +142,7 @@ describe('executor interruption, errors and cycles', () => {
     const again = collect();
     const done = await executor.run({ promptId: 'i2', prompt: slowPrompt }, { signal: new AbortController().signal, emit: again.emit });
     expect(done.status).toBe('success');
-    expect((again.events[1] as { data: { nodes: string[] } }).data.nodes).toEqual(['1', '10', '11']);
+    expect(dataOf(again.events[1]).nodes).toEqual(['1', '10', '11']);
   });
 
   it('reports a failing node with execution_error and stays usable', async () => {
