@@ -6,6 +6,9 @@ export interface Latent {
   /** [N, C, h, w]. */
   shape: [number, number, number, number];
   noiseMask?: { data: Float32Array; shape: [number, number, number] };
+  /** VAEEncodeForInpaint's output: the samples encode the image with the masked part greyed out (what
+   *  inpainting checkpoints take as their extra input channels). */
+  maskedForInpaint?: boolean;
 }
 
 /** EmptyLatentImage: zeros of [batch, channels, height / 8, width / 8] (integer division, as ComfyUI). */
