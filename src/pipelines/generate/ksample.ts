@@ -10,7 +10,7 @@ import type { CompileOptions } from '../../runtime/session.ts';
 import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
-import type { Latent } from './latent.ts';
+import { resizeEmptyLatent, type Latent } from './latent.ts';
 import { bilinearResize } from './pixels.ts';
 import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
 
@@ -35,7 +35,7 @@ export interface KSampleSettings {
 export interface KSampleOptions {
   signal?: AbortSignal;
   /** After each step: 1-based step, total, and the step's denoised latent (model space) for previews. */
-  onStep?: (step: number, total: number, denoised: Float32Array) => void;
+  onStep?: (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => void;
   compile?: CompileOptions;
 }
 
@@ -57,8 +57,9 @@ function latentNoiseMask(mask: NonNullable<Latent['noiseMask']>, shape: Latent['
   return out;
 }
 
-export async function ksample(model: Checkpoint, positive: Conditioning, negative: Conditioning, latent: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
+export async function ksample(model: Checkpoint, positive: Conditioning, negative: Conditioning, latentIn: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
   const { signal } = opts;
+  const latent = resizeEmptyLatent(latentIn, model.vaeConfig.latent_channels, model.vaeScaleFactor);
   if (!(COMFY_SAMPLERS as readonly string[]).includes(s.sampler)) throw new KSampleError(`unknown sampler "${s.sampler}" (one of ${COMFY_SAMPLERS.join(', ')})`);
   if (!(COMFY_SCHEDULERS as readonly string[]).includes(s.scheduler)) throw new KSampleError(`unknown scheduler "${s.scheduler}" (one of ${COMFY_SCHEDULERS.join(', ')})`);
   const shape = latent.shape;
@@ -92,7 +93,7 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
     modelSampling, latentScaleFactor: model.latentScale,
-    callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised),
+    callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised, shape),
   });
   // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).
   return { ...latent, samples: result.latent };

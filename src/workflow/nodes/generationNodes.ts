@@ -66,8 +66,8 @@ async function previewJpeg(denoised: Float32Array, shape: Latent['shape']): Prom
   return sharp(latentPreviewRgb(denoised, shape), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }
 
-function progressWithPreview(ctx: NodeContext, shape: Latent['shape']) {
-  return (step: number, total: number, denoised: Float32Array) => {
+function progressWithPreview(ctx: NodeContext) {
+  return (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => {
     // Previews are best effort: progress goes out at once, the JPEG when it is encoded.
     ctx.progress(step, total);
     void previewJpeg(denoised, shape).then((bytes) => ctx.emit({ type: 'preview', format: 'JPEG', bytes }), () => undefined);
@@ -97,7 +97,7 @@ export const KSampler: NodeDef = {
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
     const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, latent.shape), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
     return { outputs: [out] };
   },
 };
