@@ -3,8 +3,9 @@ import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
+import { runCommand } from './commands/run.ts';
 
-const commands: Command[] = [colorizeCommand, generateCommand];
+const commands: Command[] = [colorizeCommand, generateCommand, runCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

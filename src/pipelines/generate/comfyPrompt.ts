@@ -41,8 +41,13 @@ export interface GenerationRecord extends Omit<ResolvedSettings, 'growMaskBy'> {
 
 type Link = [string, number];
 
+export interface ComfyPromptOptions {
+  /** Resize the init image to this size first (ImageScale, lanczos), as `--width/--height` with `--init` ask. */
+  resizeInit?: { width: number; height: number };
+}
+
 /** Builds the ComfyUI API prompt for a record. */
-export function toComfyPrompt(rec: GenerationRecord): ComfyPrompt {
+export function toComfyPrompt(rec: GenerationRecord, opts: ComfyPromptOptions = {}): ComfyPrompt {
   const nodes: ComfyPrompt = {};
   let next = 1;
   const add = (class_type: string, inputs: Record<string, unknown>): string => {
@@ -98,7 +103,8 @@ export function toComfyPrompt(rec: GenerationRecord): ComfyPrompt {
   if (!rec.init) {
     latent = [add('EmptyLatentImage', { width: rec.width, height: rec.height, batch_size: rec.batch }), 0];
   } else {
-    const image = add('LoadImage', { image: basename(rec.init) });
+    let image = add('LoadImage', { image: basename(rec.init) });
+    if (opts.resizeInit) image = add('ImageScale', { image: [image, 0], upscale_method: 'lanczos', width: opts.resizeInit.width, height: opts.resizeInit.height, crop: 'disabled' });
     pastedImage = [image, 0];
     if (rec.mask && rec.inpaintMode === 'vae-encode-for-inpaint') {
       const mask = add('LoadImageMask', { image: basename(rec.mask), channel: rec.maskChannel ?? 'red' });
