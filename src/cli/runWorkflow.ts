@@ -14,6 +14,8 @@ export interface CliRunResult {
   status: 'success' | 'interrupted';
   /** Absolute paths of the images the output nodes saved, in output-node order. */
   files: string[];
+  /** Per node id: the files it saved and its UI output (settings, warnings, …). */
+  outputs: Record<string, { files: string[]; ui: Record<string, unknown> }>;
 }
 
 function nodeErrorLines(nodeErrors: Record<string, unknown>, prompt: ApiPrompt): string[] {
@@ -59,10 +61,12 @@ export async function runCliWorkflow(prompt: ApiPrompt, env: WorkflowEnv, opts: 
     throw new WorkflowRunError(`${opts.label}: node ${String(f.node_id)} (${String(f.node_type)}) failed — ${String(f.exception_message)}`);
   }
   const files: string[] = [];
-  for (const out of Object.values(outcome.outputs)) {
-    for (const img of (out.images as { filename: string; subfolder: string; type: string }[] | undefined) ?? []) {
-      files.push(join(img.type === 'temp' ? env.tempDir : env.outputDir, img.subfolder, img.filename));
-    }
+  const outputs: CliRunResult['outputs'] = {};
+  for (const [id, ui] of Object.entries(outcome.outputs)) {
+    const saved = ((ui.images as { filename: string; subfolder: string; type: string }[] | undefined) ?? [])
+      .map((img) => join(img.type === 'temp' ? env.tempDir : env.outputDir, img.subfolder, img.filename));
+    files.push(...saved);
+    outputs[id] = { files: saved, ui };
   }
-  return { status: outcome.status === 'interrupted' ? 'interrupted' : 'success', files };
+  return { status: outcome.status === 'interrupted' ? 'interrupted' : 'success', files, outputs };
 }

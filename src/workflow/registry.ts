@@ -4,6 +4,7 @@ import { LoadImage, LoadImageMask } from './nodes/loadImage.ts';
 import { PreviewImage, SaveImage } from './nodes/saveImage.ts';
 import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader, ModelSamplingDiscrete } from './nodes/loaders.ts';
 import { CLIPTextEncode, ControlNetApplyAdvanced, KSampler, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
+import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
 import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
 import { EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
@@ -15,6 +16,8 @@ const ALL: readonly NodeDef[] = [
   EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, ImageCompositeMasked,
   CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
   CLIPTextEncode, ControlNetApplyAdvanced, KSampler, VAEDecode, VAEEncode, VAEEncodeForInpaint,
+  InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
+  InkflowSketchFidelityControlNet, InkflowT2IAdapterApply,
 ];
 
 let registry: Map<string, NodeDef> | undefined;
