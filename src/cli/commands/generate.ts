@@ -13,6 +13,7 @@ import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { type Command, UsageError } from '../command.ts';
+import { parseGenerationRecord } from '../generationRecord.ts';
 import { checkNodeOption } from '../nodeOptions.ts';
 import { runCliWorkflow } from '../runWorkflow.ts';
 
@@ -136,11 +137,16 @@ export function recordFromImage(path: string): Partial<GenerationRecord> {
   }
   const text = readPngText(png);
   if (text.inkflow) {
+    let rec: unknown;
     try {
-      const rec = JSON.parse(text.inkflow);
-      if (rec && rec.kind === 'generate') return rec as GenerationRecord;
+      rec = JSON.parse(text.inkflow);
     } catch {
-      // fall through to the ComfyUI prompt
+      // not JSON: fall through to the ComfyUI prompt
+    }
+    if (rec && typeof rec === 'object' && (rec as { kind?: unknown }).kind === 'generate') {
+      const parsed = parseGenerationRecord(rec);
+      if (!parsed.ok) throw new UsageError(`${path}: its inkflow generation record is damaged — ${parsed.problems} (regenerate without --from, or fix the PNG's metadata)`);
+      return parsed.record;
     }
   }
   if (text.prompt) return fromComfyPrompt(text.prompt);

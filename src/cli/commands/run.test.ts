@@ -89,3 +89,21 @@ describe('inkflow run (tiny checkpoint)', () => {
     await expect(runCommand.run([])).rejects.toThrow(/give one workflow/);
   });
 });
+
+describe('generation records read back by --from', async () => {
+  const { parseGenerationRecord } = await import('../generationRecord.ts');
+  const good = {
+    kind: 'generate', model: 'm', prompt: 'p', negative: '', seed: '18446744073709551615', steps: 20, cfg: 8, sampler: 'euler', scheduler: 'karras',
+    width: 64, height: 64, batch: 1, denoise: 1, clipSkip: 1, loras: [], controlNets: [],
+  };
+  it('accepts a record within the node declarations and names what is out of range', () => {
+    expect(parseGenerationRecord(good).ok).toBe(true);
+    const bad = parseGenerationRecord({ ...good, steps: 0, sampler: 'nope', seed: '18446744073709551616' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems).toMatch(/steps/);
+      expect(bad.problems).toMatch(/sampler/);
+      expect(bad.problems).toMatch(/seed must be below 2\^64/);
+    }
+  });
+});
