@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../../files/atomicWrite.ts';
 import { decodeImage, insertPngText, readPngText } from '../../imaging/image.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
+import { GENERATE_DEFAULTS as D } from '../../pipelines/generate/defaults.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -242,20 +243,20 @@ export const generateCommand: Command = {
     const mask = v.mask ? resolve(v.mask) : v.init ? undefined : from.mask;
     const rec: GenerationRecord = {
       model, prompt, negative: v.negative ?? from.negative ?? '', seed: seedText,
-      steps: num('steps', v.steps, true) ?? from.steps ?? 20,
-      cfg: num('cfg', v.cfg) ?? from.cfg ?? 8,
-      sampler: v.sampler ?? from.sampler ?? 'dpmpp_2m',
-      scheduler: v.scheduler ?? from.scheduler ?? 'karras',
-      width: num('width', v.width, true) ?? from.width ?? 512,
-      height: num('height', v.height, true) ?? from.height ?? 512,
-      batch: num('batch', v.batch, true) ?? from.batch ?? 1,
-      denoise: num('denoise', v.denoise) ?? from.denoise ?? 1,
-      clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? 1,
+      steps: num('steps', v.steps, true) ?? from.steps ?? D.steps,
+      cfg: num('cfg', v.cfg) ?? from.cfg ?? D.cfg,
+      sampler: v.sampler ?? from.sampler ?? D.sampler,
+      scheduler: v.scheduler ?? from.scheduler ?? D.scheduler,
+      width: num('width', v.width, true) ?? from.width ?? D.width,
+      height: num('height', v.height, true) ?? from.height ?? D.height,
+      batch: num('batch', v.batch, true) ?? from.batch ?? D.batch,
+      denoise: num('denoise', v.denoise) ?? from.denoise ?? D.denoise,
+      clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? D.clipSkip,
       loras: v.lora ? v.lora.map(parseLora).map((l) => ({ ...l, path: resolve(l.path) })) : from.loras ?? [],
       controlNets: controls,
       ...(adapters.length ? { adapters } : {}),
       ...(init ? { init } : {}),
-      ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? 6 } : {}),
+      ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? D.growMaskBy } : {}),
       ...(inpaintMode ? { inpaintMode } : {}),
       ...(fidelity !== undefined ? { sketchFidelity: fidelity } : {}),
       ...(prediction ? { prediction } : {}),

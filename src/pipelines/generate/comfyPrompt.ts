@@ -10,6 +10,7 @@
 import { basename } from 'node:path';
 import { parsePromptWeights } from '../../models/prompt/weights.ts';
 import type { ResolvedSettings } from './generate.ts';
+import { GENERATE_DEFAULTS } from './defaults.ts';
 
 export interface ComfyNode {
   class_type: string;
@@ -109,7 +110,7 @@ export function toComfyPrompt(rec: GenerationRecord, opts: ComfyPromptOptions = 
     if (rec.mask && rec.inpaintMode === 'vae-encode-for-inpaint') {
       const mask = add('LoadImageMask', { image: basename(rec.mask), channel: rec.maskChannel ?? 'red' });
       pasteMask = [mask, 0];
-      latent = [add('VAEEncodeForInpaint', { pixels: [image, 0], vae, mask: [mask, 0], grow_mask_by: rec.growMaskBy ?? 6 }), 0];
+      latent = [add('VAEEncodeForInpaint', { pixels: [image, 0], vae, mask: [mask, 0], grow_mask_by: rec.growMaskBy ?? GENERATE_DEFAULTS.growMaskBy }), 0];
     } else {
       latent = [add('VAEEncode', { pixels: [image, 0], vae }), 0];
       if (rec.mask) {

@@ -6,6 +6,7 @@ import { ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/ge
 import type { Latent } from '../../pipelines/generate/latent.ts';
 import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
+import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
 import type { NodeContext, NodeDef } from '../nodeSpec.ts';
 import { batchEntryToImage, type ImageBatch, type MaskBatch } from '../values.ts';
 import type { ControlModel } from './loaders.ts';
@@ -81,14 +82,14 @@ export const KSampler: NodeDef = {
   required: {
     model: { type: 'MODEL', link: true, tooltip: 'The model used for denoising the input latent.' },
     seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true }, tooltip: 'The random seed used for creating the noise.' },
-    steps: { type: 'INT', default: 20, min: 1, max: 10000, tooltip: 'The number of steps used in the denoising process.' },
-    cfg: { type: 'FLOAT', default: 8, min: 0, max: 100, step: 0.1, round: 0.01, tooltip: 'The Classifier-Free Guidance scale balances creativity and adherence to the prompt. Higher values result in images more closely matching the prompt however too high values will negatively impact quality.' },
+    steps: { type: 'INT', default: GENERATE_DEFAULTS.steps, min: 1, max: 10000, tooltip: 'The number of steps used in the denoising process.' },
+    cfg: { type: 'FLOAT', default: GENERATE_DEFAULTS.cfg, min: 0, max: 100, step: 0.1, round: 0.01, tooltip: 'The Classifier-Free Guidance scale balances creativity and adherence to the prompt. Higher values result in images more closely matching the prompt however too high values will negatively impact quality.' },
     sampler_name: { type: 'COMBO', options: COMFY_SAMPLERS, tooltip: 'The algorithm used when sampling, this can affect the quality, speed, and style of the generated output.' },
     scheduler: { type: 'COMBO', options: COMFY_SCHEDULERS, tooltip: 'The scheduler controls how noise is gradually removed to form the image.' },
     positive: { type: 'CONDITIONING', link: true, tooltip: 'The conditioning describing the attributes you want to include in the image.' },
     negative: { type: 'CONDITIONING', link: true, tooltip: 'The conditioning describing the attributes you want to exclude from the image.' },
     latent_image: { type: 'LATENT', link: true, tooltip: 'The latent image to denoise.' },
-    denoise: { type: 'FLOAT', default: 1, min: 0, max: 1, step: 0.01, tooltip: 'The amount of denoising applied, lower values will maintain the structure of the initial image allowing for image to image sampling.' },
+    denoise: { type: 'FLOAT', default: GENERATE_DEFAULTS.denoise, min: 0, max: 1, step: 0.01, tooltip: 'The amount of denoising applied, lower values will maintain the structure of the initial image allowing for image to image sampling.' },
   },
   outputs: [{ type: 'LATENT', tooltip: 'The denoised latent.' }],
   async run(v, ctx) {
@@ -136,7 +137,7 @@ export const VAEEncodeForInpaint: NodeDef = {
     pixels: { type: 'IMAGE', link: true },
     vae: { type: 'VAE', link: true },
     mask: { type: 'MASK', link: true },
-    grow_mask_by: { type: 'INT', default: 6, min: 0, max: 64, step: 1 },
+    grow_mask_by: { type: 'INT', default: GENERATE_DEFAULTS.growMaskBy, min: 0, max: 64, step: 1 },
   },
   outputs: [{ type: 'LATENT' }],
   async run(v, ctx) {
