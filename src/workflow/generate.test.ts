@@ -100,6 +100,33 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(Buffer.from(images[0].data.subarray(128 * 3)).equals(Buffer.from(init.data.subarray(128 * 3)))).toBe(true);
   });
 
+  it('KSamplerAdvanced over the whole schedule equals KSampler; split in two stages it continues the same trajectory', async () => {
+    const graph = (sampler: Record<string, unknown>, second?: Record<string, unknown>): ApiPrompt => ({
+      1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
+      2: { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['1', 1] } },
+      3: { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['1', 1] } },
+      4: { class_type: 'EmptyLatentImage', inputs: { width: 16, height: 16, batch_size: 1 } },
+      5: { ...sampler, inputs: { ...(sampler.inputs as object), model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['4', 0] } } as ApiPrompt[string],
+      ...(second ? { 6: { ...second, inputs: { ...(second.inputs as object), model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['5', 0] } } as ApiPrompt[string] } : {}),
+      7: { class_type: 'VAEDecode', inputs: { samples: [second ? '6' : '5', 0], vae: ['1', 2] } },
+      8: { class_type: 'SaveImage', inputs: { images: ['7', 0], filename_prefix: 'adv' } },
+    });
+    const common = { steps: 4, cfg: 7, sampler_name: 'euler', scheduler: 'normal' };
+    const plain = (await runPrompt(graph({ class_type: 'KSampler', inputs: { ...common, seed: 9, denoise: 1 } }))).images[0];
+    const adv = (await runPrompt(graph({ class_type: 'KSamplerAdvanced', inputs: { ...common, noise_seed: 9, add_noise: 'enable', start_at_step: 0, end_at_step: 10000, return_with_leftover_noise: 'disable' } }))).images[0];
+    expect(same(adv, plain)).toBe(true);
+    const split = (await runPrompt(graph(
+      { class_type: 'KSamplerAdvanced', inputs: { ...common, noise_seed: 9, add_noise: 'enable', start_at_step: 0, end_at_step: 2, return_with_leftover_noise: 'enable' } },
+      { class_type: 'KSamplerAdvanced', inputs: { ...common, noise_seed: 9, add_noise: 'disable', start_at_step: 2, end_at_step: 10000, return_with_leftover_noise: 'disable' } },
+    ))).images[0];
+    // The latent crosses the stages divided and multiplied by the latent scale in float32: a level at most.
+    let worst = 0;
+    for (let i = 0; i < split.data.length; i++) worst = Math.max(worst, Math.abs(split.data[i] - plain.data[i]));
+    expect(worst).toBeLessThanOrEqual(1);
+    const half = (await runPrompt(graph({ class_type: 'KSamplerAdvanced', inputs: { ...common, noise_seed: 9, add_noise: 'enable', start_at_step: 0, end_at_step: 2, return_with_leftover_noise: 'enable' } }))).images[0];
+    expect(same(half, plain)).toBe(false);
+  });
+
   it('an abort during sampling stops mid-steps with execution_interrupted at the KSampler', async () => {
     const ac = new AbortController();
     const events: ExecutionEvent[] = [];

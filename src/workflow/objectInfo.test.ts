@@ -34,9 +34,9 @@ describe('objectInfo', () => {
     }
   });
 
-  it('KSampler matches ComfyUI\'s entry except for the samplers and schedulers inkflow does not implement', () => {
-    const want = structuredClone(recorded.nodes.KSampler);
-    const got = structuredClone(info.KSampler) as typeof want;
+  it.each(['KSampler', 'KSamplerAdvanced'])('%s matches ComfyUI\'s entry except for the samplers and schedulers inkflow does not implement', (name) => {
+    const want = structuredClone(recorded.nodes[name]);
+    const got = structuredClone(info[name]) as typeof want;
     for (const input of ['sampler_name', 'scheduler']) {
       const [wanted] = want.input.required[input];
       const [have] = got.input.required[input];

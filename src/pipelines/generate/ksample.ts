@@ -30,6 +30,11 @@ export interface KSampleSettings {
   denoise: number;
   /** ModelSamplingDiscrete override (eps / v_prediction); default: the checkpoint's. */
   prediction?: PredictionType;
+  /** KSamplerAdvanced: add_noise disable (zero noise), the step window and leftover noise. */
+  addNoise?: boolean;
+  startStep?: number;
+  lastStep?: number;
+  forceFullDenoise?: boolean;
 }
 
 export interface KSampleOptions {
@@ -82,7 +87,7 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
   const unet = await model.useUNet();
   const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
-  const noise = prepareNoise(shape, BigInt(s.seed));
+  const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
   const denoiser = createDenoiser({
     unet, modelSampling, batch: n, channels: c, height: h, width: w,
@@ -93,6 +98,7 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
     modelSampling, latentScaleFactor: model.latentScale,
+    startStep: s.startStep, lastStep: s.lastStep, forceFullDenoise: s.forceFullDenoise,
     callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised, shape),
   });
   // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).

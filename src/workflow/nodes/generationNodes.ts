@@ -103,6 +103,37 @@ export const KSampler: NodeDef = {
   },
 };
 
+export const KSamplerAdvanced: NodeDef = {
+  name: 'KSamplerAdvanced',
+  displayName: 'KSampler (Advanced)',
+  category: 'sampling',
+  required: {
+    model: { type: 'MODEL', link: true },
+    add_noise: { type: 'COMBO', options: ['enable', 'disable'] },
+    noise_seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true } },
+    steps: { type: 'INT', default: GENERATE_DEFAULTS.steps, min: 1, max: 10000 },
+    cfg: { type: 'FLOAT', default: GENERATE_DEFAULTS.cfg, min: 0, max: 100, step: 0.1, round: 0.01 },
+    sampler_name: { type: 'COMBO', options: COMFY_SAMPLERS },
+    scheduler: { type: 'COMBO', options: COMFY_SCHEDULERS },
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    latent_image: { type: 'LATENT', link: true },
+    start_at_step: { type: 'INT', default: 0, min: 0, max: 10000 },
+    end_at_step: { type: 'INT', default: 10000, min: 0, max: 10000 },
+    return_with_leftover_noise: { type: 'COMBO', options: ['disable', 'enable'] },
+  },
+  outputs: [{ type: 'LATENT' }],
+  async run(v, ctx) {
+    const model = v.model as ModelHandle;
+    const seed = typeof v.noise_seed === 'bigint' ? v.noise_seed : BigInt(Number(v.noise_seed));
+    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
+      seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
+      addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    return { outputs: [out] };
+  },
+};
+
 export const VAEDecode: NodeDef = {
   name: 'VAEDecode',
   displayName: 'VAE Decode',
