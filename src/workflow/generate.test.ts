@@ -101,13 +101,14 @@ describe('generation workflow (tiny checkpoint)', () => {
   });
 
   it('KSamplerAdvanced over the whole schedule equals KSampler; split in two stages it continues the same trajectory', async () => {
-    const graph = (sampler: Record<string, unknown>, second?: Record<string, unknown>): ApiPrompt => ({
+    type Node = ApiPrompt[string];
+    const graph = (sampler: Node, second?: Node): ApiPrompt => ({
       1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
       2: { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['1', 1] } },
       3: { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['1', 1] } },
       4: { class_type: 'EmptyLatentImage', inputs: { width: 16, height: 16, batch_size: 1 } },
-      5: { ...sampler, inputs: { ...(sampler.inputs as object), model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['4', 0] } } as ApiPrompt[string],
-      ...(second ? { 6: { ...second, inputs: { ...(second.inputs as object), model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['5', 0] } } as ApiPrompt[string] } : {}),
+      5: { ...sampler, inputs: { ...sampler.inputs, model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['4', 0] } },
+      ...(second ? { 6: { ...second, inputs: { ...second.inputs, model: ['1', 0], positive: ['2', 0], negative: ['3', 0], latent_image: ['5', 0] } } } : {}),
       7: { class_type: 'VAEDecode', inputs: { samples: [second ? '6' : '5', 0], vae: ['1', 2] } },
       8: { class_type: 'SaveImage', inputs: { images: ['7', 0], filename_prefix: 'adv' } },
     });
