@@ -14,6 +14,7 @@ export const MODEL_KINDS: Record<string, readonly string[]> = {
   vae: ['VAE'],
   embeddings: ['embeddings'],
   colorize: [],
+  detectors: ['ultralytics/bbox'],
 };
 
 export interface DataFolderOptions {

@@ -128,6 +128,34 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(same(half, plain)).toBe(false);
   });
 
+  it('InkflowDetailer re-generates the masked box and leaves the rest of the image as it was', async () => {
+    const base = pattern(32, 32, 9);
+    writeFileSync(join(env.inputDir, 'panel.png'), await encodePng(base));
+    const m = createImage(32, 32, 1);
+    for (let y = 12; y < 20; y++) m.data.fill(255, y * 32 + 12, y * 32 + 20);
+    writeFileSync(join(env.inputDir, 'face.png'), await encodePng(m));
+    const { out, images } = await runPrompt({
+      1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
+      2: { class_type: 'LoadImage', inputs: { image: 'panel.png' } },
+      3: { class_type: 'LoadImageMask', inputs: { image: 'face.png', channel: 'red' } },
+      4: { class_type: 'InkflowDetailer', inputs: { image: ['2', 0], model: ['1', 0], mask: ['3', 0], prompt: 'a face', negative: '', seed: 3, steps: 2, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 0.6, guide_size: 64, crop_factor: 1 } },
+      5: { class_type: 'SaveImage', inputs: { images: ['4', 0], filename_prefix: 'detail' } },
+    });
+    expect(out.status).toBe('success');
+    const img = images[0];
+    let changedInside = 0;
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        const i = (y * 32 + x) * 3;
+        const inside = x >= 12 && x < 20 && y >= 12 && y < 20;
+        const diff = Math.abs(img.data[i] - base.data[i]) + Math.abs(img.data[i + 1] - base.data[i + 1]) + Math.abs(img.data[i + 2] - base.data[i + 2]);
+        if (!inside) expect(diff, `${x},${y}`).toBe(0);
+        else if (diff > 0) changedInside++;
+      }
+    }
+    expect(changedInside).toBeGreaterThan(16);
+  });
+
   it('an abort during sampling stops mid-steps with execution_interrupted at the KSampler', async () => {
     const ac = new AbortController();
     const events: ExecutionEvent[] = [];

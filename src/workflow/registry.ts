@@ -5,6 +5,7 @@ import { PreviewImage, SaveImage } from './nodes/saveImage.ts';
 import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader, ModelSamplingDiscrete } from './nodes/loaders.ts';
 import { CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
 import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
+import { InkflowDetailer } from './nodes/detailerNode.ts';
 import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
 import { EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
@@ -17,7 +18,7 @@ const ALL: readonly NodeDef[] = [
   CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
   CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
   InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
-  InkflowSketchFidelityControlNet, InkflowT2IAdapterApply,
+  InkflowSketchFidelityControlNet, InkflowT2IAdapterApply, InkflowDetailer,
 ];
 
 let registry: Map<string, NodeDef> | undefined;
