@@ -7,14 +7,14 @@ import { CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VA
 import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
 import { InkflowDetailer } from './nodes/detailerNode.ts';
 import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
-import { EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
+import { EmptyLatentImage, LatentUpscale, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
 
 const ALL: readonly NodeDef[] = [
   LoadImage, LoadImageMask, SaveImage, PreviewImage,
   ImageInvert, EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop,
   ImageToMask, MaskToImage, InvertMask, GrowMask,
-  EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, ImageCompositeMasked,
+  EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, LatentUpscale, ImageCompositeMasked,
   CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
   CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
   InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
