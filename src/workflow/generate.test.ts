@@ -128,6 +128,29 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(same(half, plain)).toBe(false);
   });
 
+  it('ConditioningCombine: a prompt combined with itself samples as the prompt alone; two prompts land in between', async () => {
+    const graph = (positive: unknown[], extra: ApiPrompt = {}): ApiPrompt => ({
+      1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
+      2: { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['1', 1] } },
+      3: { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['1', 1] } },
+      4: { class_type: 'EmptyLatentImage', inputs: { width: 16, height: 16, batch_size: 1 } },
+      6: { class_type: 'CLIPTextEncode', inputs: { text: 'a red house by the sea', clip: ['1', 1] } },
+      ...extra,
+      5: { class_type: 'KSampler', inputs: { seed: 4, steps: 3, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['1', 0], positive, negative: ['3', 0], latent_image: ['4', 0] } },
+      7: { class_type: 'VAEDecode', inputs: { samples: ['5', 0], vae: ['1', 2] } },
+      8: { class_type: 'SaveImage', inputs: { images: ['7', 0], filename_prefix: 'combine' } },
+    });
+    const cat = (await runPrompt(graph(['2', 0]))).images[0];
+    const house = (await runPrompt(graph(['6', 0]))).images[0];
+    const self = (await runPrompt(graph(['9', 0], { 9: { class_type: 'ConditioningCombine', inputs: { conditioning_1: ['2', 0], conditioning_2: ['2', 0] } } }))).images[0];
+    const both = (await runPrompt(graph(['9', 0], { 9: { class_type: 'ConditioningCombine', inputs: { conditioning_1: ['2', 0], conditioning_2: ['6', 0] } } }))).images[0];
+    const dist = (a: Image, b: Image) => a.data.reduce((acc, v, i) => acc + Math.abs(v - b.data[i]), 0) / a.data.length;
+    expect(dist(self, cat)).toBeLessThan(0.05);
+    expect(dist(both, cat)).toBeGreaterThan(0);
+    expect(dist(both, house)).toBeGreaterThan(0);
+    expect(dist(both, cat) + dist(both, house)).toBeLessThan(dist(cat, house) * 1.5);
+  });
+
   it('InkflowDetailer re-generates the masked box and leaves the rest of the image as it was', async () => {
     const base = pattern(32, 32, 9);
     writeFileSync(join(env.inputDir, 'panel.png'), await encodePng(base));

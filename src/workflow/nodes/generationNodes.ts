@@ -2,7 +2,7 @@
 // VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
 import sharp from 'sharp';
 import { encodePrompt } from '../../pipelines/generate/conditioning.ts';
-import { ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
+import { combineConditioning, ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
 import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
@@ -26,6 +26,17 @@ export const CLIPTextEncode: NodeDef = {
     const clip = v.clip as ClipHandle;
     const text = await withLoraView(clip, (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
     return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning] };
+  },
+};
+
+export const ConditioningCombine: NodeDef = {
+  name: 'ConditioningCombine',
+  displayName: 'Conditioning (Combine)',
+  category: 'conditioning',
+  required: { conditioning_1: { type: 'CONDITIONING', link: true }, conditioning_2: { type: 'CONDITIONING', link: true } },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    return { outputs: [combineConditioning(v.conditioning_1 as Conditioning, v.conditioning_2 as Conditioning)] };
   },
 };
 
@@ -53,14 +64,19 @@ export const ControlNetApplyAdvanced: NodeDef = {
     const hint = batchEntryToImage(v.image as ImageBatch, 0);
     if (net.kind === 't2i-adapter') {
       // T2I-Adapters run with diffusers semantics (features × strength at every step): the percents do not apply.
-      const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, { path: net.path, image: hint, scale: strength }] });
+      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength }] }));
       return { outputs: [add(pos), add(neg)] };
     }
     const use = { controlNet: net.runner, hint, strength, startPercent: Number(v.start_percent), endPercent: Number(v.end_percent), guessMode: false };
-    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(pos), add(neg)] };
   },
 };
+
+/** A ControlNet or adapter applied to a combined conditioning applies to each of its prompts. */
+export function withEveryPart(c: Conditioning, f: (part: Conditioning) => Conditioning): Conditioning {
+  return { ...f(c), ...(c.others ? { others: c.others.map((o) => withEveryPart(o, f)) } : {}) };
+}
 
 async function previewJpeg(denoised: Float32Array, shape: Latent['shape']): Promise<Uint8Array> {
   const [, , h, w] = shape;
