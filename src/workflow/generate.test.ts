@@ -11,6 +11,7 @@ import { generate, type GenerateRequest } from '../pipelines/generate/generate.t
 import { toComfyPrompt, type GenerationRecord } from '../pipelines/generate/comfyPrompt.ts';
 import { TINY_CONTROLNET, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from '../pipelines/generate/tinyCheckpoint.ts';
 import { tempWorkflowEnv } from '../../test/workflow/transcripts.ts';
+import { writeSafetensors } from '../weights/safetensors.ts';
 import type { ApiPrompt, ExecutionEvent, JobOutcome } from './api.ts';
 import { createExecutor } from './executor.ts';
 
@@ -149,6 +150,26 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(dist(both, cat)).toBeGreaterThan(0);
     expect(dist(both, house)).toBeGreaterThan(0);
     expect(dist(both, cat) + dist(both, house)).toBeLessThan(dist(cat, house) * 1.5);
+  });
+
+  it('LoraLoader merges a kohya LoRA into the UNet and text encoder and reports what it patched; strength 0 changes nothing', async () => {
+    const r = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + k) * 0.5);
+    await writeSafetensors(join(env.modelDirs.loras[0], 'ink.safetensors'), [
+      { name: 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight', dtype: 'F32', shape: [2, 32, 1, 1], data: r(64, 1) },
+      { name: 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight', dtype: 'F32', shape: [32, 2, 1, 1], data: r(64, 2) },
+      { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight', dtype: 'F32', shape: [2, 32], data: r(64, 3) },
+      { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight', dtype: 'F32', shape: [32, 2], data: r(64, 4) },
+    ]);
+    const plainPrompt = toComfyPrompt(record({ seed: '11' }));
+    const plain = await runPrompt(plainPrompt);
+    const tagged = toComfyPrompt(record({ seed: '11', prompt: 'a cat on a mat <lora:ink:0.8>' }));
+    const withLora = await runPrompt(tagged);
+    expect(same(withLora.images[0], plain.images[0])).toBe(false);
+    const reports = Object.values(withLora.out.outputs).flatMap((o) => (o.lora_report as { unet?: { patched: string[] }; text?: { patched: string[] } }[] | undefined) ?? []);
+    expect(reports.flatMap((x) => x.unet?.patched ?? [])).toContain('down_blocks.0.attentions.0.proj_in.weight');
+    expect(reports.flatMap((x) => x.text?.patched ?? [])).toContain('text_model.encoder.layers.0.self_attn.q_proj.weight');
+    const zero = await runPrompt(toComfyPrompt(record({ seed: '11', prompt: 'a cat on a mat <lora:ink:0>' })));
+    expect(same(zero.images[0], plain.images[0])).toBe(true);
   });
 
   it('InkflowDetailer re-generates the masked box and leaves the rest of the image as it was', async () => {

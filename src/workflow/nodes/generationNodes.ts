@@ -24,8 +24,8 @@ export const CLIPTextEncode: NodeDef = {
   outputs: [{ type: 'CONDITIONING', tooltip: 'A conditioning containing the embedded text used to guide the diffusion model.' }],
   async run(v, ctx) {
     const clip = v.clip as ClipHandle;
-    const text = await withLoraView(clip, (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
-    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning] };
+    const { value: text, ui } = await withLoraView(clip, 'text', (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
+    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning], ui };
   },
 };
 
@@ -112,10 +112,10 @@ export const KSampler: NodeDef = {
     const model = v.model as ModelHandle;
     const latent = v.latent_image as Latent;
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
-    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
+    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
     }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
-    return { outputs: [out] };
+    return { outputs: [out], ui };
   },
 };
 
@@ -142,11 +142,11 @@ export const KSamplerAdvanced: NodeDef = {
   async run(v, ctx) {
     const model = v.model as ModelHandle;
     const seed = typeof v.noise_seed === 'bigint' ? v.noise_seed : BigInt(Number(v.noise_seed));
-    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
+    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
       addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
     }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
-    return { outputs: [out] };
+    return { outputs: [out], ui };
   },
 };
 
