@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
   flat: async () => (await import('./flat.ts')).runFlatBench(),
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
+  fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,6 +1,6 @@
 // `inkflow <command> [options]`: dispatches to the subcommands in ./commands.
 import type { Command } from './command.ts';
-import { UsageError } from './command.ts';
+import { reportError } from './errors.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
 import { runCommand } from './commands/run.ts';
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    console.error(`inkflow: unknown command "${name}"\n\n${usage()}`);
+    console.error(`inkflow: unknown command "${name}" — not one of ${commands.map((c) => c.name).join(', ')} (see inkflow --help)\n\n${usage()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -39,10 +39,5 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: Error) => {
-    if (err instanceof UsageError) console.error(`inkflow: ${err.message}`);
-    else console.error(`inkflow: ${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`);
-    if (process.env.INKFLOW_DEBUG) console.error(err.stack);
-    process.exit(err instanceof UsageError ? 2 : 1);
-  },
+  (err: unknown) => process.exit(reportError(err)),
 );

@@ -24,7 +24,12 @@ function nodeErrorLines(nodeErrors: Record<string, unknown>, prompt: ApiPrompt):
     n.errors.map((e) => `  node ${id} (${prompt[id]?.class_type}): ${e.message}${e.details ? ` — ${e.details}` : ''}`));
 }
 
-export async function runCliWorkflow(prompt: ApiPrompt, env: WorkflowEnv, opts: { label: string; extraPngInfo?: Record<string, unknown>; quietNodes?: boolean }): Promise<CliRunResult> {
+export async function runCliWorkflow(
+  prompt: ApiPrompt,
+  env: WorkflowEnv,
+  /** quietNodes: a command's own small workflow — no per-node lines, and a failing node's message alone. */
+  opts: { label: string; extraPngInfo?: Record<string, unknown>; quietNodes?: boolean },
+): Promise<CliRunResult> {
   const verdict = validatePrompt(prompt, env);
   if (!verdict.ok) {
     const { error, node_errors } = verdict.body;
@@ -59,7 +64,7 @@ export async function runCliWorkflow(prompt: ApiPrompt, env: WorkflowEnv, opts: 
   }
   if (outcome.status === 'error') {
     const f = failure ?? {};
-    throw new WorkflowRunError(`${opts.label}: node ${String(f.node_id)} (${String(f.node_type)}) failed — ${String(f.exception_message)}`);
+    throw new WorkflowRunError(opts.quietNodes ? String(f.exception_message) : `${opts.label}: node ${String(f.node_id)} (${String(f.node_type)}) failed — ${String(f.exception_message)}`);
   }
   const files: string[] = [];
   const outputs: CliRunResult['outputs'] = {};

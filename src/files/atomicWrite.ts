@@ -22,11 +22,13 @@ export class OutputFolderError extends Error {
   }
 }
 
-function tempNameFor(path: string): string {
+/** A hidden temporary name beside `path` (same folder, so a rename onto `path` is atomic). */
+export function tempNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-function writeAllAndSync(path: string, data: Uint8Array): void {
+/** Creates `path` (never replacing a file), writes all of `data` and flushes it to disk. */
+export function writeAllAndSync(path: string, data: Uint8Array): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   try {
     let off = 0;

@@ -2,6 +2,7 @@
 // Decoding and encoding go through sharp; bad input (not an image, truncated, lying header) becomes
 // an ImageError naming the file, never a crash.
 import sharp from 'sharp';
+import { assertPixelLimit, ImageLimitError, imageLimits, readImageBytes, type ImageLimits } from './limits.ts';
 
 export interface Image {
   readonly width: number;
@@ -25,12 +26,20 @@ export function createImage(width: number, height: number, channels: 1 | 3 | 4, 
   return { width, height, channels, data: new Uint8Array(width * height * channels).fill(fill) };
 }
 
-/** Decodes PNG/JPEG/WebP/… bytes (or a file path) to an Image with the requested channel count. */
-export async function decodeImage(input: Buffer | Uint8Array | string, channels: 1 | 3 | 4 = 3, label = typeof input === 'string' ? input : 'image'): Promise<Image> {
+/**
+ * Decodes PNG/JPEG/WebP/… bytes (or a file path, read with the byte limit) to an Image with the requested
+ * channel count. The header's size is checked against the pixel limit before anything is decoded.
+ */
+export async function decodeImage(input: Buffer | Uint8Array | string, channels: 1 | 3 | 4 = 3, label = typeof input === 'string' ? input : 'image', limits: ImageLimits = imageLimits()): Promise<Image> {
+  const bytes = typeof input === 'string' ? readImageBytes(input, limits) : input;
+  if (bytes.byteLength > limits.maxBytes) throw new ImageLimitError(`${label}: ${bytes.byteLength} bytes, over the input limit of ${limits.maxBytes} bytes (INKFLOW_MAX_INPUT_BYTES raises it)`);
   try {
-    let pipeline = sharp(input, { limitInputPixels: MAX_IMAGE_SIDE * MAX_IMAGE_SIDE, failOn: 'error' });
-    const meta = await pipeline.metadata();
+    const maxPixels = Math.min(limits.maxPixels, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE);
+    // Header only (no pixel limit here, so the message can give the declared size), then the decode.
+    const meta = await sharp(bytes, { limitInputPixels: false, failOn: 'error' }).metadata();
     if (!meta.width || !meta.height) throw new ImageError(`${label}: image has no size`);
+    assertPixelLimit(label, meta.width, meta.height, limits);
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true });
     if (channels === 1) pipeline = pipeline.greyscale();
     else if (channels === 3) pipeline = pipeline.removeAlpha().toColourspace('srgb');
     else pipeline = pipeline.ensureAlpha().toColourspace('srgb');
@@ -41,10 +50,14 @@ export async function decodeImage(input: Buffer | Uint8Array | string, channels:
     }
     return { width: info.width, height: info.height, channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (err) {
-    if (err instanceof ImageError) throw err;
-    throw new ImageError(`${label}: cannot decode image (${(err as Error).message})`);
+    if (err instanceof ImageError || err instanceof ImageLimitError) throw err;
+    const msg = (err as Error).message;
+    if (/pixel limit/i.test(msg)) throw new ImageLimitError(`${label}: image is over the limit of ${maxPixelsText(limits)} pixels (INKFLOW_MAX_IMAGE_PIXELS raises it)`);
+    throw new ImageError(`${label}: cannot decode image (${msg})`);
   }
 }
+
+const maxPixelsText = (l: ImageLimits) => Math.min(l.maxPixels, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE).toLocaleString('en-US');
 
 /** Converts between grey, RGB and RGBA (grey = BT.601 luma; added alpha is opaque). */
 export function convertChannels(img: Image, channels: 1 | 3 | 4): Image {

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DType, Shape } from '../graph/graph.ts';
+import { configureOrtEnvironment } from './ortEnvironment.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -73,6 +74,7 @@ const ORT_VERSION = (createRequire(import.meta.url)('onnxruntime-node/package.js
 
 /** Opens an ORT session from a path (external data resolves beside it) or from model bytes. */
 export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}, extras: OpenSessionExtras = {}): Promise<ort.InferenceSession> {
+  configureOrtEnvironment();
   const provider = opts.provider ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],

@@ -67,6 +67,16 @@ export function loraModules(reader: SafetensorsReader): Map<string, LoraModule> 
   return out;
 }
 
+/**
+ * Throws unless the file holds at least one LoRA module (down + up pair in a known layout). A checkpoint,
+ * an embedding or an unrelated file given as a LoRA would otherwise change nothing and say nothing.
+ */
+export function assertLoraFile(reader: SafetensorsReader): void {
+  if (loraModules(reader).size > 0) return;
+  const sample = [...reader.tensors.keys()].slice(0, 3).map((k) => JSON.stringify(k)).join(', ');
+  throw new Error(`${reader.path} is not a LoRA — it has no LoRA weights (no lora_down/lora_up, lora.down/lora.up or lora_A/lora_B pairs among its ${reader.tensors.size} tensors${sample ? `, e.g. ${sample}` : ''}) (give a LoRA file; checkpoints go to --model, embeddings to --embeddings)`);
+}
+
 const kohyaName = (prefix: string, module: string) => `${prefix}_${module.replace(/\./g, '_')}`;
 
 /** Applies LoRA files to `base` for one model; returns the patched store and what matched. */

@@ -4,7 +4,9 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { ParamData, WeightStore } from '../graph/weights.ts';
-import type { SafetensorsReader } from './safetensors.ts';
+import { SafetensorsError, type SafetensorsReader } from './safetensors.ts';
+
+const FLOAT_WEIGHT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 export interface SafetensorsStoreOptions {
   /** Our parameter name → the file's tensor name (identity when absent or returning undefined). */
@@ -41,6 +43,11 @@ export function safetensorsWeights(readers: SafetensorsReader | readonly Safeten
       if (!hit) return undefined;
       const [r, key] = hit;
       const info = r.info(key);
+      // Model weights are floats. An integer label on a weight means the label lies (float bytes read as
+      // integers give values near 1e9 and a saturated or black image) or a quantised file we cannot run.
+      if (!FLOAT_WEIGHT_DTYPES.has(info.dtype)) {
+        throw new SafetensorsError(`${r.path}: tensor "${key}" is labelled ${info.dtype}, but model weights must be floating point (F32, F16, BF16, F64) — the file's dtype label is wrong or the model is quantised (re-export it with float weights)`, r.path, key);
+      }
       const data = r.readF32(key);
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       return info.dtype === 'F16' ? { dtype: 'f32', shape: info.shape, bytes, sourceDType: 'f16' } : { dtype: 'f32', shape: info.shape, bytes };

@@ -3,13 +3,13 @@
 // single file (--model FILE.safetensors, told apart by its sketch-encoder / split-LoRA keys; --mode picks
 // vanilla, bg2fig or fig2fig). --palette-lock snaps the result to the reference's exact colours. Every
 // setting is embedded in the output PNG as tEXt.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../../files/atomicWrite.ts';
-import { decodeImage, insertPngText } from '../../imaging/image.ts';
-import { isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
+import { decodeImage, encodePng, insertPngText } from '../../imaging/image.ts';
+import { readImageBytes } from '../../imaging/limits.ts';
+import { decodeLineArt } from '../../imaging/lineArtInput.ts';
+import { assertColorizeDiffusionFile, isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import type { ApiPrompt } from '../../workflow/api.ts';
@@ -18,6 +18,8 @@ import { randomSeed } from '../../workflow/nodes/inkflowNodes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { checkNodeOption, nodeDefault } from '../nodeOptions.ts';
 import { runCliWorkflow } from '../runWorkflow.ts';
+import { parseOptions, parseSeed } from '../options.ts';
+import { planOutputs, writeOutputs } from '../outputPlan.ts';
 
 const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
 
@@ -47,6 +49,7 @@ options:
   --keep-shading      with --palette-lock: also write the shading layer as <name>-shading.png
   --device cpu|cuda   execution provider for --model (default cpu)
   -o, --output FILE   output PNG (default colored.png); --flat also writes <name>-flat.png
+  --overwrite         replace existing output files (never an input file)
   -h, --help          this help`;
 
 export const colorizeCommand: Command = {
@@ -54,40 +57,38 @@ export const colorizeCommand: Command = {
   summary: 'colour line art from a reference sheet (--flat paint bucket, an SDRO folder or a ColorizeDiffusion file)',
   help: HELP,
   async run(argv) {
-    const { values: v } = parseArgs({
-      args: argv,
-      options: {
-        reference: { type: 'string' },
-        lineart: { type: 'string' },
-        flat: { type: 'boolean', default: false },
-        model: { type: 'string' },
-        mode: { type: 'string' },
-        'ref-guidance': { type: 'string' },
-        'sketch-guidance': { type: 'string' },
-        'reference-encoder': { type: 'string' },
-        prediction: { type: 'string' },
-        steps: { type: 'string', default: String(nodeDefault<number>('InkflowReferenceColorize', 'steps')) },
-        seed: { type: 'string' },
-        segment: { type: 'boolean', default: false },
-        'palette-lock': { type: 'boolean', default: false },
-        'keep-shading': { type: 'boolean', default: false },
-        device: { type: 'string', default: 'cpu' },
-        output: { type: 'string', short: 'o', default: 'colored.png' },
-      },
-      strict: true,
+    const { values: v } = parseOptions('colorize', argv, {
+      reference: { type: 'string' },
+      lineart: { type: 'string' },
+      flat: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      mode: { type: 'string' },
+      'ref-guidance': { type: 'string' },
+      'sketch-guidance': { type: 'string' },
+      'reference-encoder': { type: 'string' },
+      prediction: { type: 'string' },
+      steps: { type: 'string', default: String(nodeDefault<number>('InkflowReferenceColorize', 'steps')) },
+      seed: { type: 'string' },
+      segment: { type: 'boolean', default: false },
+      'palette-lock': { type: 'boolean', default: false },
+      'keep-shading': { type: 'boolean', default: false },
+      device: { type: 'string', default: 'cpu' },
+      output: { type: 'string', short: 'o', default: 'colored.png' },
+      overwrite: { type: 'boolean', default: false },
     });
     if (!v.reference) throw new UsageError('--reference is required');
     if (!v.lineart) throw new UsageError('--lineart is required');
     if (v.flat === Boolean(v.model)) throw new UsageError('choose exactly one of --flat and --model DIR');
     if (v.device !== 'cpu' && v.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${v.device}`);
     const steps = checkNodeOption('InkflowReferenceColorize', 'steps', 'steps', parseInteger('--steps', v.steps!, 0, Number.MAX_SAFE_INTEGER));
-    const seed = v.seed === undefined ? undefined : BigInt(checkNodeOption('InkflowReferenceColorize', 'seed', 'seed', parseInteger('--seed', v.seed, 0, Number.MAX_SAFE_INTEGER)));
+    const seed = v.seed === undefined ? undefined : checkNodeOption('InkflowReferenceColorize', 'seed', 'seed', parseSeed(v.seed));
     const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
     if (v.model !== undefined && !exists(v.model)) throw new UsageError(`--model ${v.model} does not exist`);
     const cdOnly = (['mode', 'ref-guidance', 'sketch-guidance', 'reference-encoder', 'prediction'] as const).filter((k) => v[k] !== undefined);
     const colorizeDiffusionModel = v.model !== undefined && isFile(v.model);
     if (colorizeDiffusionModel && !isColorizeDiffusionFile(v.model!)) {
+      assertColorizeDiffusionFile(v.model!); // a pickle, a truncated or corrupt file: says which
       throw new UsageError(`--model ${v.model} is a file but not a ColorizeDiffusion checkpoint (a .safetensors with control_encoder.* or split-attention LoRA keys); for SDRO give the model folder`);
     }
     if (cdOnly.length && !colorizeDiffusionModel) {
@@ -105,20 +106,27 @@ export const colorizeCommand: Command = {
     const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
+    // Before any work: no output may be an input (side files included), --overwrite to replace, folder writable.
+    const sideFlat = output.replace(/\.png$/i, '-flat.png');
+    const sideShading = output.replace(/\.png$/i, '-shading.png');
+    const plan = planOutputs([output, ...(v.flat ? [sideFlat] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])], [
+      { flag: '--reference', path: v.reference }, { flag: '--lineart', path: v.lineart }, { flag: '--model', path: v.model }, { flag: '--reference-encoder', path: v['reference-encoder'] },
+    ], { overwrite: v.overwrite });
     const t0 = performance.now();
-    const reference = resolve(v.reference);
-    const lineart = resolve(v.lineart);
-    for (const f of [reference, lineart]) readInput(f); // a clear "cannot read" before anything runs
+    // Both images are checked (byte and pixel limits, decodable) before anything runs.
+    const reference = await decodeImage(readInput(v.reference), 3, v.reference);
+    // Line art with a transparent background is drawn on white; blank line art is refused.
+    const lineArt = await decodeLineArt(readInput(v.lineart), v.lineart);
     const seedValue = seed ?? BigInt(randomSeed());
 
     // The command is a small workflow run by the same executor as the server, in a throwaway data folder.
     const work = mkdtempSync(join(tmpdir(), 'inkflow-colorize-'));
     try {
       const env = dataFolderEnv(work, { device: v.device as 'cpu' | 'cuda' });
-      const refName = `reference${extname(reference)}`;
-      const lineName = `lineart${extname(lineart)}`;
-      copyFileSync(reference, join(env.inputDir, refName));
-      copyFileSync(lineart, join(env.inputDir, lineName));
+      const refName = 'reference.png';
+      const lineName = 'lineart.png';
+      writeFileSync(join(env.inputDir, refName), await encodePng(reference));
+      writeFileSync(join(env.inputDir, lineName), await encodePng(lineArt));
       const prompt: ApiPrompt = {
         1: { class_type: 'LoadImage', inputs: { image: refName } },
         2: { class_type: 'LoadImage', inputs: { image: lineName } },
@@ -128,7 +136,7 @@ export const colorizeCommand: Command = {
         prompt[12] = { class_type: 'SaveImage', inputs: { images: ['3', 1], filename_prefix: 'flat' } };
       } else {
         env.modelDirs.colorize.push(dirname(resolve(v.model!)));
-        const inputs: Record<string, unknown> = { reference: ['1', 0], lineart: ['2', 0], model_name: basename(resolve(v.model!)), steps, seed: Number(seedValue) };
+        const inputs: Record<string, unknown> = { reference: ['1', 0], lineart: ['2', 0], model_name: basename(resolve(v.model!)), steps, seed: seedValue <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seedValue) : seedValue };
         if (colorizeDiffusionModel) {
           Object.assign(inputs, { mode, ref_guidance: refGuidance, sketch_guidance: sketchGuidance });
           if (v.prediction !== undefined) inputs.prediction = predictions[v.prediction] === 'epsilon' ? 'eps' : 'v';
@@ -158,11 +166,11 @@ export const colorizeCommand: Command = {
         for (const w of (ui?.inkflow_warnings as string[] | undefined) ?? []) console.error(`warning: ${w}`);
       }
       const text = { inkflow: JSON.stringify(settings) };
+      // In the plan's order: the result, then the flat layer, then the shading layer.
       const files: [string, string][] = [[output, run.outputs['11'].files[0]]];
-      if (run.outputs['12']) files.push([output.replace(/\.png$/i, '-flat.png'), run.outputs['12'].files[0]]);
-      if (run.outputs['13']) files.push([output.replace(/\.png$/i, '-shading.png'), run.outputs['13'].files[0]]);
-      mkdirSync(dirname(output) || '.', { recursive: true });
-      for (const [path, saved] of files) writeFileAtomic(path, insertPngText(readInput(saved), text), { overwrite: true });
+      if (v.flat) files.push([sideFlat, run.outputs['12'].files[0]]);
+      if (v['palette-lock'] && v['keep-shading']) files.push([sideShading, run.outputs['13'].files[0]]);
+      writeOutputs(plan, files.map(([, saved]) => insertPngText(readInput(saved), text)));
       const size = await decodeImage(readInput(files[0][1]), 3);
       console.log(`coloured ${size.width}×${size.height} in ${(performance.now() - t0).toFixed(0)} ms → ${files.map(([p]) => p).join(', ')}`);
       return 0;
@@ -201,10 +209,7 @@ function parseInteger(flag: string, text: string, min: number, max: number): num
   return n;
 }
 
+/** Input images are read with the byte limit (imaging/limits: a FIFO or /dev/zero cannot fill memory). */
 function readInput(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readImageBytes(path);
 }

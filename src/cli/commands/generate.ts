@@ -1,22 +1,26 @@
 // `inkflow generate`: txt2img / img2img / inpainting / ControlNet / T2I-Adapter from the command line, with ComfyUI's
 // sampler and scheduler names and seeds. Every setting goes into the PNG (tEXt `prompt` = ComfyUI API
 // prompt, `inkflow` = the exact record), and `--from image.png` regenerates from it.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../../files/atomicWrite.ts';
 import { decodeImage, insertPngText, readPngText } from '../../imaging/image.ts';
+import { readImageBytes } from '../../imaging/limits.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import { GENERATE_DEFAULTS as D } from '../../pipelines/generate/defaults.ts';
+import { parsePrompt, promptLoras } from '../../pipelines/generate/conditioning.ts';
+import { resolveLoraPath } from '../../models/checkpoint/loras.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { type Command, UsageError } from '../command.ts';
 import { parseGenerationRecord } from '../generationRecord.ts';
 import { checkNodeOption } from '../nodeOptions.ts';
-import { runCliWorkflow } from '../runWorkflow.ts';
+import { collectLoraReport, runCliWorkflow } from '../runWorkflow.ts';
+import { formatLoraReport } from '../loraReport.ts';
+import { parseOptions, parseSeed } from '../options.ts';
+import { numberedOutputs, planOutputs, writeOutputs } from '../outputPlan.ts';
 
 const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OUT.png
        inkflow generate --from IMAGE.png [overrides] -o OUT.png
@@ -68,6 +72,7 @@ T2I-Adapter (repeat the group for several; their scaled features add up):
 
 output and runtime:
   -o, --output FILE       output PNG (default out.png; with -n 3: out.png, out-2.png, out-3.png)
+  --overwrite             replace existing output files (never an input file)
   --from IMAGE.png        take every setting from an image's metadata; other options override
   --device cpu|cuda       execution provider (default cpu)
   -h, --help              this help`;
@@ -108,6 +113,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   from: { type: 'string' },
   device: { type: 'string' },
+  overwrite: { type: 'boolean' },
 } as const;
 
 function num(name: string, v: string | undefined, integer = false): number | undefined {
@@ -130,12 +136,7 @@ function parseLora(spec: string): GenerationRecord['loras'][number] {
 
 /** Reads the settings stored by a previous run (or by ComfyUI) in a PNG. */
 export function recordFromImage(path: string): Partial<GenerationRecord> {
-  let png: Buffer;
-  try {
-    png = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const png = readImageBytes(path);
   const text = readPngText(png);
   if (text.inkflow) {
     let rec: unknown;
@@ -161,12 +162,9 @@ async function hasTransparency(path: string): Promise<boolean> {
   return false;
 }
 
+/** Input images are read with the byte limit (imaging/limits: a FIFO or /dev/zero cannot fill memory). */
 function readInput(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readImageBytes(path);
 }
 
 export const generateCommand: Command = {
@@ -174,13 +172,7 @@ export const generateCommand: Command = {
   summary: 'generate images (txt2img, img2img, inpainting, ControlNet, T2I-Adapter) with ComfyUI samplers and seeds',
   help: HELP,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const v = parsed.values;
+    const v = parseOptions('generate', argv, OPTIONS).values;
     const from: Partial<GenerationRecord> = v.from ? recordFromImage(v.from) : {};
     const model = v.model ? resolve(v.model) : from.model;
     if (!model) throw new UsageError('--model is required');
@@ -194,7 +186,7 @@ export const generateCommand: Command = {
     const prediction = v.prediction ?? from.prediction;
     if (prediction !== undefined && prediction !== 'eps' && prediction !== 'v' && prediction !== 'v_prediction') throw new UsageError(`--prediction must be eps or v, got ${prediction}`);
     const seedText = v.seed ?? from.seed ?? String(randomInt(0, 2 ** 48 - 1));
-    if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw new UsageError(`--seed must be an integer in [0, 2^64), got "${seedText}"`);
+    parseSeed(seedText);
     const inpaintMode = v['inpaint-mode'] ?? from.inpaintMode;
     if (inpaintMode !== undefined && inpaintMode !== 'vae-encode-for-inpaint' && inpaintMode !== 'noise-mask') throw new UsageError(`--inpaint-mode must be vae-encode-for-inpaint or noise-mask, got ${inpaintMode}`);
 
@@ -275,6 +267,13 @@ export const generateCommand: Command = {
       checkNodeOption('ControlNetApplyAdvanced', 'end_percent', 'end', c.endPercent);
     }
     if (mask && !init) throw new UsageError('--mask needs --init');
+    // Before any work: no output may be an input, existing files need --overwrite, the folder must be writable.
+    const plan = planOutputs(numberedOutputs(output, rec.batch), [
+      { flag: '--from', path: v.from }, { flag: '--model', path: model }, { flag: '--init', path: init }, { flag: '--mask', path: mask },
+      ...controls.flatMap((c) => [{ flag: '--controlnet', path: c.path }, { flag: '--control', path: c.hint }]),
+      ...adapters.flatMap((a) => [{ flag: '--t2i-adapter', path: a.path }, { flag: '--adapter-image', path: a.image }]),
+      ...rec.loras.map((l) => ({ flag: '--lora', path: l.path })),
+    ], { overwrite: v.overwrite });
     for (const a of adapters) if (!existsSync(a.path)) throw new UsageError(`T2I-Adapter not found: ${a.path}`);
     for (const c of controls) if (!existsSync(c.path)) throw new UsageError(`ControlNet not found: ${c.path}`);
     if (mask) {
@@ -302,8 +301,15 @@ export const generateCommand: Command = {
         if (existsSync(target)) throw new UsageError(`two input images are both named ${basename(f)} — rename one of them`);
         writeFileSync(target, readInput(f));
       }
+      // <lora:name> tags resolve inside the --loras folders only (unsafe or missing names fail here, clearly).
+      const loraFiles = new Map<string, string>();
+      for (const t of promptLoras(parsePrompt(rec.prompt), parsePrompt(rec.negative))) {
+        const path = resolveLoraPath(t.name, (v.loras ?? []).map((d) => resolve(d)));
+        addDir('loras', dirname(path));
+        loraFiles.set(t.name, basename(path));
+      }
       const resizeInit = init && v.width !== undefined && v.height !== undefined ? { width: rec.width, height: rec.height } : undefined;
-      const graph = toComfyPrompt(rec, { resizeInit });
+      const graph = toComfyPrompt(rec, { resizeInit, loraFiles });
       const t0 = performance.now();
       const result = await runCliWorkflow(graph, env, { label: 'generate', quietNodes: true });
       if (result.status === 'interrupted') {
@@ -313,14 +319,11 @@ export const generateCommand: Command = {
       const first = await decodeImage(readInput(result.files[0]), 3, result.files[0]);
       rec.width = first.width;
       rec.height = first.height;
-      mkdirSync(dirname(output) || '.', { recursive: true });
-      const written: string[] = [];
-      for (let i = 0; i < result.files.length; i++) {
-        const path = i === 0 ? output : output.replace(/\.png$/i, `-${i + 1}.png`);
-        const meta = JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i });
-        writeFileAtomic(path, insertPngText(readInput(result.files[i]), { inkflow: meta }), { overwrite: true });
-        written.push(path);
-      }
+      for (const line of formatLoraReport(collectLoraReport(result.outputs))) console.error(line);
+      // The PNGs SaveImage wrote (with the executed prompt) plus the exact record, written all or nothing.
+      const pngs = result.files.map((f, i) => insertPngText(readInput(f), { inkflow: JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i }) }));
+      writeOutputs(plan, pngs);
+      const written = numberedOutputs(output, result.files.length);
       console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return 0;
     } finally {

@@ -2,7 +2,6 @@
 // the plan that fits it to a UNet: which image size makes its features land on the UNet's injection
 // points, and how many of its features the UNet takes (diffusers v0.21: one per down level while features
 // remain, plus one after the mid block when its shape matches — see models/unet/unet.ts).
-import { readFileSync } from 'node:fs';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { componentConfigJson, resolveComponent } from '../modelFolder.ts';
@@ -11,6 +10,7 @@ import { inferT2IAdapterConfig, loadT2IAdapter, T2IAdapterLoadError, type Loaded
 import type { UNetConfig } from '../unet/config.ts';
 import { adapterResidualShapes } from '../unet/unet.ts';
 import { CheckpointError } from './family.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface T2IAdapterRunner {
   readonly path: string;
@@ -30,7 +30,7 @@ export interface AdapterPlan {
 
 function readJson(path: string): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new T2IAdapterLoadError(`cannot read T2IAdapter config ${path}: ${(e as Error).message}`);
   }

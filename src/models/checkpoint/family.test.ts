@@ -1,12 +1,13 @@
 // Family / prediction detection, LoRA path resolution, embedding files and the extended token table.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors, writeSafetensors } from '../../weights/safetensors.ts';
 import { memoryWeights } from '../../graph/weights.ts';
 import { detectFamily, detectPrediction, predictionFromSchedulerConfig } from './family.ts';
 import { resolveLoraPath } from './loras.ts';
+import { UnsafePathError } from '../../files/safePath.ts';
 import { embeddingLibrary, extendTokenTable, readEmbeddingFile } from './embeddings.ts';
 import { createResidency } from './residency.ts';
 
@@ -49,6 +50,7 @@ describe('checkpoint family and prediction', () => {
     expect(predictionFromSchedulerConfig({ prediction_type: 'v_prediction' })).toBe('v_prediction');
     expect(predictionFromSchedulerConfig({ prediction_type: 'epsilon' })).toBe('eps');
     expect(predictionFromSchedulerConfig(null)).toBeUndefined();
+    expect(() => predictionFromSchedulerConfig({ prediction_type: 'sample_x0_magic' }, 'x.json')).toThrow(/x.json: prediction_type "sample_x0_magic" is not supported/);
     for (const r of [wide, narrow, meta, named, vee, pvc]) r.close();
   });
 });
@@ -63,7 +65,14 @@ describe('LoRA paths', () => {
     expect(resolveLoraPath('InkLines', [loras])).toBe(join(loras, 'InkLines.safetensors'));
     expect(resolveLoraPath('inklines', [loras])).toBe(join(loras, 'InkLines.safetensors'));
     expect(resolveLoraPath('style/grain', [loras])).toBe(join(loras, 'style', 'grain.safetensors'));
-    expect(resolveLoraPath(join(loras, 'InkLines.safetensors'), [])).toBe(join(loras, 'InkLines.safetensors'));
+    // A tag stays inside the loras folders: no absolute names, no "..", no symlink out, no folder-less lookup.
+    const outside = join(dir, 'outside.safetensors');
+    writeFileSync(outside, Buffer.alloc(0));
+    symlinkSync(outside, join(loras, 'escape.safetensors'));
+    expect(() => resolveLoraPath(join(loras, 'InkLines.safetensors'), [loras])).toThrow(UnsafePathError);
+    expect(() => resolveLoraPath('../outside', [loras])).toThrow(/"\.\." is not allowed/);
+    expect(() => resolveLoraPath('escape', [loras])).toThrow(/symlink points out of the folder/);
+    expect(() => resolveLoraPath('InkLines', [])).toThrow(/no loras folder given/);
     expect(() => resolveLoraPath('old.ckpt', [loras])).toThrow(/refuses pickle checkpoints/);
     expect(() => resolveLoraPath('missing', [loras])).toThrow(/LoRA "missing" not found/);
   });

@@ -65,9 +65,11 @@ function populationStd(a: Float32Array): number {
 }
 
 /** prediction_type of a diffusers scheduler_config.json ("epsilon" | "v_prediction"). */
-export function predictionFromSchedulerConfig(json: unknown): PredictionType | undefined {
+export function predictionFromSchedulerConfig(json: unknown, source = 'scheduler config'): PredictionType | undefined {
   const p = (json as { prediction_type?: unknown } | null)?.prediction_type;
   if (p === 'v_prediction') return 'v_prediction';
   if (p === 'epsilon') return 'eps';
-  return undefined;
+  if (p === undefined || p === null) return undefined;
+  // Ignoring an unknown value would sample with the wrong parameterisation: a plausible, wrong image.
+  throw new CheckpointError(`${source}: prediction_type ${JSON.stringify(p)} is not supported — the generate pipeline knows "epsilon" and "v_prediction" (fix the file, or pass --prediction eps|v)`);
 }

@@ -4,13 +4,13 @@
 // Nothing is compiled up front: the UNet, text encoder and VAE are compiled on first use (from the
 // disk compile cache after the first time), optionally one resident at a time, and LoRAs are merged
 // into the weight stores on the way (kohya / diffusers / PEFT layouts).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WeightStore } from '../../graph/weights.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
-import { applyLoras, type LoraReport } from '../../weights/lora.ts';
+import { applyLoras, assertLoraFile, type LoraReport } from '../../weights/lora.ts';
 import { detectClipTextLayout, ldmClipTextWeights } from '../../weights/keymaps/ldmClip.ts';
 import type { PredictionType } from '../predictionType.ts';
 import { downsampleFactor, parseUNetConfig, type UNetConfig } from '../unet/config.ts';
@@ -28,6 +28,7 @@ import { createResidency, type ResidencyMode } from './residency.ts';
 import { unetRunner, type UNetRunner } from './unetRunner.ts';
 import { textEncoderLoraTarget, unetLoraTarget, type LoraSpec } from './loras.ts';
 import { embeddingLibrary, extendTokenTable, type Embedding, type EmbeddingLibrary } from './embeddings.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface LoadCheckpointOptions extends CompileOptions {
   /** Overrides the detected prediction type (e.g. for an SD2 768-v file with an uninformative name). */
@@ -81,6 +82,19 @@ export interface Checkpoint {
   withLoras(loras: readonly LoraSpec[]): Checkpoint;
   /** Frees this view's sessions (and, for the original, closes the files). */
   release(): Promise<void>;
+  /**
+   * The files a component's weights come from (LoRAs included), with the key prefix of that component
+   * inside each: for naming the culprit when a stage produces NaN / inf. Empty for in-memory parts.
+   */
+  weightFiles(component: CheckpointComponent): readonly ComponentFile[];
+}
+
+export type CheckpointComponent = 'unet' | 'vae' | 'text';
+
+export interface ComponentFile {
+  reader: SafetensorsReader;
+  /** Key prefix of the component in the file ('' for a component file of a diffusers folder). */
+  prefix: string;
 }
 
 /** A checkpoint's pieces: configs, weight stores and tokenizer (files or in-memory / random stores). */
@@ -100,11 +114,13 @@ export interface CheckpointParts {
   tokenizer: ClipTokenizer;
   /** Files to close when the checkpoint is released. */
   readers: SafetensorsReader[];
+  /** Where each component's weights are (for diagnosis; see Checkpoint.weightFiles). */
+  files?: Partial<Record<CheckpointComponent, ComponentFile>>;
 }
 
 function readJson(path: string, what: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new CheckpointError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }
@@ -128,7 +144,7 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Checkpo
     const textStore = ldmClipTextWeights(teReader, layout);
     const textConfig = te.configPath ? parseClipTextConfig(readJson(te.configPath, 'text encoder config'), te.configPath) : inferClipTextConfig(textStore, layout, te.weightsPath);
     const schedPath = join(path, 'scheduler', 'scheduler_config.json');
-    const schedPrediction = existsSync(schedPath) ? predictionFromSchedulerConfig(readJson(schedPath, 'scheduler config')) : undefined;
+    const schedPrediction = existsSync(schedPath) && !opts.prediction ? predictionFromSchedulerConfig(readJson(schedPath, 'scheduler config'), schedPath) : undefined;
     const prediction = opts.prediction ?? schedPrediction ?? 'eps';
     const family = detectFamily(textConfig.hidden_act === 'gelu' ? 'openclip' : 'transformers', unet.config.crossAttentionDim);
     const tokenizer = loadClipTokenizer(resolveTokenizerDir({ tokenizerDir: opts.tokenizerDir, modelDir: path }));
@@ -137,6 +153,7 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Checkpo
       predictionReason: opts.prediction ? 'option' : schedPrediction ? 'scheduler_config.json' : 'default',
       unetConfig: unet.config, unetStore: u.store, unetLayout: ldmLayout(unet.config),
       vaeConfig: vae.config, vaeStore: vae.store, textConfig, textStore, tokenizer, readers,
+      files: { unet: { reader: unet.reader, prefix: '' }, vae: { reader: vae.reader, prefix: '' }, text: { reader: teReader, prefix: '' } },
     };
   } catch (e) {
     for (const r of readers) r.close();
@@ -165,6 +182,7 @@ function openSingleFile(path: string, opts: LoadCheckpointOptions): CheckpointPa
       path, format: 'single-file', family, prediction: p.prediction, predictionReason: p.reason,
       unetConfig, unetStore: u.store, unetLayout: ldmLayout(unetConfig),
       vaeConfig: vae.config, vaeStore: vae.store, textConfig, textStore, tokenizer, readers,
+      files: { unet: { reader, prefix: 'model.diffusion_model.' }, vae: { reader: vae.reader, prefix: 'first_stage_model.' }, text: { reader, prefix: 'cond_stage_model.' } },
     };
   } catch (e) {
     for (const r of readers) r.close();
@@ -184,7 +202,28 @@ export function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): 
   } else {
     parts = openSingleFile(path, opts);
   }
+  try {
+    assertPartsAgree(parts);
+  } catch (e) {
+    for (const r of parts.readers) r.close();
+    throw e;
+  }
   return checkpointView(parts, opts, [], true);
+}
+
+/** The UNet must take what the VAE makes: latents (or, inpainting, latent + mask + masked latent). */
+function assertPartsAgree(parts: CheckpointParts): void {
+  const c = parts.vaeConfig.latent_channels;
+  const inC = parts.unetConfig.inChannels;
+  if (inC !== c && inC !== 2 * c + 1) {
+    throw new CheckpointError(`${parts.path}: the UNet takes ${inC} input channels but the VAE makes ${c}-channel latents (a UNet takes ${c}, an inpainting UNet ${2 * c + 1}) — the UNet and VAE do not belong together, or a tensor is damaged (use a complete checkpoint)`);
+  }
+  if (parts.unetConfig.crossAttentionDim !== parts.textConfig.hidden_size) {
+    throw new CheckpointError(`${parts.path}: the UNet's cross_attention_dim is ${parts.unetConfig.crossAttentionDim} but the text encoder gives ${parts.textConfig.hidden_size}-wide states — the UNet config does not fit this text encoder (fix unet/config.json or use a complete checkpoint)`);
+  }
+  if (parts.unetConfig.outChannels !== c) {
+    throw new CheckpointError(`${parts.path}: the UNet predicts ${parts.unetConfig.outChannels} channels but the VAE decodes ${c}-channel latents — the UNet and VAE do not belong together (use a complete checkpoint)`);
+  }
 }
 
 /** A checkpoint over already opened parts (benchmarks and tests use random-weight stores). */
@@ -192,10 +231,29 @@ export function checkpointFromParts(parts: CheckpointParts, opts: LoadCheckpoint
   return checkpointView(parts, opts, [], true);
 }
 
+/** Opens a LoRA file, refusing pickles and files without LoRA weights. */
+function openLora(path: string): SafetensorsReader {
+  assertNotPickle(path);
+  const reader = openSafetensors(path);
+  try {
+    assertLoraFile(reader);
+  } catch (e) {
+    reader.close();
+    throw new CheckpointError((e as Error).message);
+  }
+  return reader;
+}
+
 function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, loras: readonly LoraSpec[], owner: boolean): Checkpoint {
   const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir };
   const residency = createResidency(opts.residency ?? 'all');
-  const loraReaders = loras.map((l) => ({ spec: l, reader: openSafetensors(l.path) }));
+  const loraReaders: { spec: LoraSpec; reader: SafetensorsReader }[] = [];
+  try {
+    for (const l of loras) loraReaders.push({ spec: l, reader: openLora(l.path) });
+  } catch (e) {
+    for (const l of loraReaders) l.reader.close();
+    throw e;
+  }
   const report: { unet?: LoraReport; text?: LoraReport } = {};
   let unet: UNetRunner | undefined;
   let vae: VaeModel | undefined;
@@ -261,6 +319,11 @@ function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, lor
       return vae;
     },
     loraReport: () => report,
+    weightFiles(component) {
+      const own = parts.files?.[component];
+      const fromLoras = component === 'vae' ? [] : loraReaders.map((l) => ({ reader: l.reader, prefix: '' }));
+      return [...(own ? [own] : []), ...fromLoras];
+    },
     withLoras: (more) => checkpointView(parts, opts, more, false),
     async release() {
       await residency.releaseAll();

@@ -2,7 +2,8 @@
 // targets (which parameter names and LoRA key prefixes belong to the UNet and to the text encoder).
 // The merge itself is weights/lora.ts; kohya, diffusers and PEFT key layouts are all accepted there.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, isAbsolute, join } from 'node:path';
+import { basename, extname } from 'node:path';
+import { resolveInside } from '../../files/safePath.ts';
 import { assertNotPickle } from '../../weights/pickle_guard.ts';
 import type { LoraTarget } from '../../weights/lora.ts';
 import { diffusersToLdmUnetKey, type LdmUnetLayout } from '../../weights/keymaps/ldmUnet.ts';
@@ -18,16 +19,16 @@ export interface LoraSpec {
 }
 
 /**
- * Finds a LoRA by name or path: an existing file path is used as is; otherwise `<dir>/<name>` and
- * `<dir>/<name>.safetensors` in each folder (subfolder names such as "style/ink" work), and finally a
- * case-insensitive match of the file stem. Pickle files are refused with the conversion hint.
+ * Finds the LoRA of a `<lora:name:w>` tag inside the loras folders only: `<dir>/<name>` and
+ * `<dir>/<name>.safetensors` in each folder (subfolder names such as "style/ink" work), then a
+ * case-insensitive match of the file stem. A prompt is user input (and on the server, anyone's), so
+ * absolute names, `..` and symlinks out of the folder are refused (files/resolveInside), exactly as for
+ * every other file name in a prompt. Pickle files are refused with the conversion hint.
  */
 export function resolveLoraPath(name: string, dirs: readonly string[]): string {
-  const direct = [name, `${name}.safetensors`];
-  for (const p of direct) if ((isAbsolute(p) || p.includes('/') || p.includes('\\')) && existsSync(p) && statSync(p).isFile()) return checked(p);
-  for (const p of direct) if (existsSync(p) && statSync(p).isFile()) return checked(p);
+  if (!dirs.length) throw new CheckpointError(`LoRA "${name}" not found: no loras folder given (pass --loras DIR for <lora:name> tags, or --lora FILE)`);
   for (const dir of dirs) {
-    for (const cand of [join(dir, name), join(dir, `${name}.safetensors`)]) {
+    for (const cand of [resolveInside(dir, name), resolveInside(dir, `${name}.safetensors`)]) {
       if (existsSync(cand) && statSync(cand).isFile()) return checked(cand);
     }
   }
@@ -35,11 +36,12 @@ export function resolveLoraPath(name: string, dirs: readonly string[]): string {
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir)) {
-      if (basename(f, extname(f)).toLowerCase() === want && statSync(join(dir, f)).isFile()) return checked(join(dir, f));
+      if (basename(f, extname(f)).toLowerCase() !== want) continue;
+      const p = resolveInside(dir, f);
+      if (statSync(p).isFile()) return checked(p);
     }
   }
-  const where = dirs.length ? dirs.join(', ') : '(no loras folder given: pass --loras DIR or a file path)';
-  throw new CheckpointError(`LoRA "${name}" not found; looked for ${name} and ${name}.safetensors in ${where}`);
+  throw new CheckpointError(`LoRA "${name}" not found; looked for ${name} and ${name}.safetensors in ${dirs.join(', ')}`);
 }
 
 function checked(path: string): string {

@@ -1,11 +1,11 @@
 // transformers' CLIPImageProcessor (4.27 semantics) on our Image type: convert to RGB, resize the shortest
 // edge with Pillow's resampling on uint8, center crop (offset (size - crop) // 2, zero padding when the crop
 // is larger), rescale (×1/255) and normalise with mean/std in float32 as numpy does, → NCHW float32.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type Image, ImageError, assertImage, convertChannels } from '../../imaging/image.ts';
 import { PIL_FILTERS, type PilFilter, pilResize } from './pilResize.ts';
 import { ClipConfigError } from './config.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 const sizeSchema = z.union([
   z.number().int().positive(),
@@ -61,7 +61,7 @@ export function parseClipImageProcessorConfig(raw: unknown, source = 'preprocess
 export function readClipImageProcessorConfig(path: string): ClipImageProcessorConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readTextLimited(path));
   } catch (err) {
     throw new ClipConfigError(`${path}: cannot read preprocessor config (${(err as Error).message})`);
   }

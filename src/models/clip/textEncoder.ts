@@ -1,7 +1,6 @@
 // transformers CLIPTextModel (and ...WithProjection) on the IR: token + position embeddings, causal
 // pre-LN transformer, final LayerNorm, pooled output at the EOS token, optional text projection.
 // SD1 uses OpenAI ViT-L/14 (quick_gelu); SD2's OpenCLIP ViT-H text tower is the same graph with gelu.
-import { readFileSync } from 'node:fs';
 import { type Graph, type Tensor, createGraph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import * as op from '../../graph/ops.ts';
@@ -13,6 +12,7 @@ import { detectClipTextLayout, ldmClipTextWeights, type ClipTextLayout } from '.
 import { resolveComponent } from '../modelFolder.ts';
 import { ClipConfigError, type ClipTextConfig, parseClipTextConfig } from './config.ts';
 import { clipEncoderLayer } from './transformer.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface ClipTextGraphOptions {
   batch: number;
@@ -168,6 +168,6 @@ export async function loadClipTextEncoder(path: string, opts: LoadClipOptions = 
   }
   const store = ldmClipTextWeights(reader, layout);
   const configPath = opts.configPath ?? files.configPath;
-  const config = configPath ? parseClipTextConfig(JSON.parse(readFileSync(configPath, 'utf8')), configPath) : inferClipTextConfig(store, layout, files.weightsPath);
+  const config = configPath ? parseClipTextConfig(JSON.parse(readTextLimited(configPath)), configPath) : inferClipTextConfig(store, layout, files.weightsPath);
   return clipTextEncoder(config, store, opts);
 }

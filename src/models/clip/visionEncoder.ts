@@ -1,7 +1,6 @@
 // transformers CLIPVisionModel (and ...WithProjection) on the IR: patch conv, class token, positions,
 // pre_layrnorm, encoder, post_layernorm on the class token → pooler_output, visual_projection → image_embeds.
 // last_hidden_state is the encoder output WITHOUT post_layernorm (what SDRO feeds the UNet).
-import { readFileSync } from 'node:fs';
 import { type Graph, type Tensor, createGraph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import * as op from '../../graph/ops.ts';
@@ -14,6 +13,7 @@ import { resolveComponent } from '../modelFolder.ts';
 import { ClipConfigError, type ClipVisionConfig, parseClipVisionConfig } from './config.ts';
 import { clipEncoderLayer } from './transformer.ts';
 import type { F32Tensor } from './textEncoder.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface ClipVisionGraphOptions {
   batch: number;
@@ -103,7 +103,7 @@ export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, 
 export async function loadClipVisionEncoder(path: string, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): Promise<ClipVisionEncoder> {
   const files = resolveComponent(path, { subfolder: 'image_encoder', weightNames: ['model.safetensors'], what: 'CLIP image encoder' });
   if (!files.configPath) throw new ClipConfigError(`${path}: a CLIP image encoder needs its config.json; give the folder holding config.json and model.safetensors`);
-  const config = parseClipVisionConfig(JSON.parse(readFileSync(files.configPath, 'utf8')), files.configPath);
+  const config = parseClipVisionConfig(JSON.parse(readTextLimited(files.configPath)), files.configPath);
   const reader = openSafetensors(files.weightsPath);
   if (!reader.has('vision_model.embeddings.patch_embedding.weight')) {
     reader.close();

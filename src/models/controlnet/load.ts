@@ -3,7 +3,6 @@
 // .safetensors file (config.json beside it, or inferred from shapes), or an A1111 / ComfyUI single file
 // with `control_model.*` keys (config inferred from shapes, or given). The result is a compiled session
 // whose conditioning scale is an input, so strength changes never recompile.
-import { readFileSync } from 'node:fs';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
@@ -15,6 +14,7 @@ import { controlResidualShapes } from '../unet/unet.ts';
 import { hintScale, parseControlNetConfig, type ControlNetConfig } from './config.ts';
 import { buildControlNet } from './controlNet.ts';
 import { inferControlNetConfig, ldmControlNetLayout, shapeLookup } from './inferConfig.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export class ControlNetLoadError extends Error {
   override name = 'ControlNetLoadError';
@@ -124,7 +124,7 @@ function detectLayout(r: SafetensorsReader): { layout: ControlNetLayout; prefix:
 
 function readConfigJson(path: string): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new ControlNetLoadError(`cannot read ControlNet config ${path}: ${(e as Error).message}`);
   }

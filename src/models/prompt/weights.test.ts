@@ -62,8 +62,14 @@ describe('parsePromptWeights segments', () => {
     ]);
   });
 
-  it.each(['(x:inf)', '(x:nan)', '(x:1e999)', '(x:-Infinity)'])('refuses non-finite weight %j', (prompt) => {
-    expect(() => parsePromptWeights(prompt)).toThrow(/not a finite number/);
+  it('refuses brackets nested deeper than 256 levels at once (20,000 levels took 84 s, then overflowed the stack)', () => {
+    expect(() => parsePromptWeights(`${'('.repeat(20000)}cat${')'.repeat(20000)}`)).toThrow(/brackets nest 20000 levels deep, more than 256/);
+    expect(() => parsePromptWeights('['.repeat(300) + 'x')).toThrow(/nest 300 levels/);
+    expect(parsePromptWeights(`${'('.repeat(256)}cat${')'.repeat(256)}`).segments).toHaveLength(1);
+  });
+
+  it.each(['(x:inf)', '(x:nan)', '(x:1e999)', '(x:-Infinity)', '(x:1e308)', '(x:-3.5e38)'])('refuses non-finite weight %j', (prompt) => {
+    expect(() => parsePromptWeights(prompt)).toThrow(/not a finite float32 number/);
   });
 });
 

@@ -17,7 +17,7 @@
 //     brackets after it on the same level are literal too ("a) (b)" is the text "a) (b)", weight 1);
 //   * mismatched kinds "(a]" are literal text;
 //   * a weight that Python's float() rejects is text: "(x:abc)" is "x:abc" at 1.1, "(:2)" is ":2" at 1.1.
-// Deliberate differences from ComfyUI: a weight that parses to ±inf or NaN ("(x:inf)", "(x:1e999)")
+// Deliberate differences from ComfyUI: a weight that parses to ±inf or NaN in float32 ("(x:inf)", "(x:1e308)")
 // throws instead of producing NaN embeddings, and LoRA tag errors throw (loraTags.ts).
 import { parsePythonFloat } from './pythonFloat.ts';
 import { extractLoraTags, type LoraTag } from './loraTags.ts';
@@ -112,7 +112,8 @@ function tokenWeights(units: readonly Unit[], weight: number, square: boolean, o
         const raw = inner.slice(colon + 1).join('');
         const explicit = parsePythonFloat(raw);
         if (explicit !== undefined) {
-          if (!Number.isFinite(explicit)) throw new Error(`prompt weight ${JSON.stringify(raw.trim())} is not a finite number in (${unitsToText(inner)})`);
+          // Weights are applied in float32 (as torch does): 1e308 is finite here but inf there.
+          if (!Number.isFinite(Math.fround(explicit))) throw new Error(`prompt weight ${JSON.stringify(raw.trim())} is not a finite float32 number in (${unitsToText(inner)})`);
           w = explicit;
           inner = inner.slice(0, colon);
         }
@@ -126,12 +127,32 @@ function tokenWeights(units: readonly Unit[], weight: number, square: boolean, o
   }
 }
 
+/**
+ * Deepest bracket nesting accepted. Parsing re-scans every level (time grows with depth × length) and
+ * recurses once per level: 20,000 nested "(" took 84 s and then overflowed the stack. Real prompts nest
+ * a handful of levels ((((x)))) = ×1.46).
+ */
+export const MAX_BRACKET_DEPTH = 256;
+
+function maxDepth(units: readonly Unit[], open: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const u of units) {
+    if (open.includes(u)) max = Math.max(max, ++depth);
+    else if (u === ')' || u === ']') depth--;
+  }
+  return max;
+}
+
 /** Parses weights, LoRA tags and embedding references out of a prompt. See the file comment for the syntax. */
 export function parsePromptWeights(prompt: string, opts: PromptParseOptions = {}): ParsedPrompt {
   const square = opts.squareBrackets ?? true;
   const { text, loras } = extractLoraTags(prompt);
   const segments: WeightedSegment[] = [];
-  tokenWeights(toUnits(text, square ? '()[]' : '()'), 1.0, square, segments);
+  const units = toUnits(text, square ? '()[]' : '()');
+  const depth = maxDepth(units, square ? '([' : '(');
+  if (depth > MAX_BRACKET_DEPTH) throw new Error(`brackets nest ${depth} levels deep, more than ${MAX_BRACKET_DEPTH} (each level multiplies the weight by 1.1; use (word:1.5) instead)`);
+  tokenWeights(units, 1.0, square, segments);
   const embeddings: string[] = [];
   for (const s of segments) {
     for (const word of segmentWords(s.text)) {

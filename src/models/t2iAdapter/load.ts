@@ -1,7 +1,6 @@
 // Loading a diffusers T2IAdapter: a folder (config.json + diffusion_pytorch_model[.fp16].safetensors, or a
 // pipeline folder with adapter/), or a .safetensors file with diffusers keys (`adapter.*`), its config from
 // a T2IAdapter config.json beside it or inferred from shapes. Compiled for one image size.
-import { readFileSync } from 'node:fs';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../../runtime/session.ts';
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
@@ -9,6 +8,7 @@ import { safetensorsWeights } from '../../weights/store.ts';
 import { componentConfigJson, resolveComponent } from '../modelFolder.ts';
 import { adapterFeatureShapes, parseT2IAdapterConfig, type T2IAdapterConfig } from './config.ts';
 import { buildT2IAdapter } from './t2iAdapter.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export class T2IAdapterLoadError extends Error {
   override name = 'T2IAdapterLoadError';
@@ -72,7 +72,7 @@ export function inferT2IAdapterConfig(reader: SafetensorsReader): T2IAdapterConf
 
 function readJson(path: string): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new T2IAdapterLoadError(`cannot read T2IAdapter config ${path}: ${(e as Error).message}`);
   }

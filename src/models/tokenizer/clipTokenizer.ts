@@ -2,10 +2,11 @@
 // Diffusion 1.x/2.x: special-token split → ftfy + whitespace clean + lower case → regex pre-tokens →
 // UTF-8 bytes as printable characters → BPE with `</w>` end-of-word → vocab ids.
 // The tables (vocab.json, merges.txt) are read from disk, never embedded; see resolveTokenizerDir.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytePairEncode, byteToUnicodeTable, END_OF_WORD } from './bytePairEncoding.ts';
 import { cleanClipText } from './ftfyFixText.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export { resolveTokenizerDir, tokenizerDirCandidates, type TokenizerDirOptions } from './resolveTokenizerDir.ts';
 
@@ -61,7 +62,7 @@ export interface ClipTokenizer {
 function readTable(dir: string, name: string): string {
   const path = join(dir, name);
   if (!existsSync(path)) throw new Error(`CLIP tokenizer: ${name} not found in ${dir}`);
-  return readFileSync(path, 'utf8');
+  return readTextLimited(path);
 }
 
 /** Reads vocab.json + merges.txt from `dir` (use resolveTokenizerDir to find it). */

@@ -15,14 +15,20 @@ export class UNetConfigError extends Error {
   override name = 'UNetConfigError';
 }
 
-const intOrList = z.union([z.number().int().positive(), z.array(z.number().int().positive()).min(1)]);
+/**
+ * Widths, channel and head counts: real models stay far below 2^16 (SDXL's widest is 2816). A bigger value
+ * is a broken config, and would otherwise surface later as a byte-count mismatch or a huge allocation.
+ */
+const MAX_DIM = 65536;
+const dim = z.number().int().positive().max(MAX_DIM, `must be at most ${MAX_DIM} (a broken config.json?)`);
+const intOrList = z.union([dim, z.array(dim).min(1)]);
 
 /** The config.json fields we read, with diffusers v0.21 defaults. */
 const rawSchema = z.object({
   _class_name: z.string().optional(),
   sample_size: z.number().int().nullish(),
-  in_channels: z.number().int().positive().default(4),
-  out_channels: z.number().int().positive().default(4),
+  in_channels: dim.default(4),
+  out_channels: dim.default(4),
   center_input_sample: z.boolean().default(false),
   flip_sin_to_cos: z.boolean().default(true),
   freq_shift: z.number().default(0),
@@ -30,12 +36,12 @@ const rawSchema = z.object({
   mid_block_type: z.string().nullable().default('UNetMidBlock2DCrossAttn'),
   up_block_types: z.array(z.string()).min(1).default(['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D']),
   only_cross_attention: z.union([z.boolean(), z.array(z.boolean())]).default(false),
-  block_out_channels: z.array(z.number().int().positive()).min(1).default([320, 640, 1280, 1280]),
+  block_out_channels: z.array(dim).min(1).default([320, 640, 1280, 1280]),
   layers_per_block: intOrList.default(2),
   downsample_padding: z.number().int().nonnegative().default(1),
   mid_block_scale_factor: z.number().default(1),
   act_fn: z.string().default('silu'),
-  norm_num_groups: z.number().int().positive().nullable().default(32),
+  norm_num_groups: dim.nullable().default(32),
   norm_eps: z.number().positive().default(1e-5),
   cross_attention_dim: intOrList.default(1280),
   transformer_layers_per_block: intOrList.default(1),
@@ -47,14 +53,14 @@ const rawSchema = z.object({
   use_linear_projection: z.boolean().default(false),
   class_embed_type: z.string().nullish(),
   addition_embed_type: z.string().nullish(),
-  addition_time_embed_dim: z.number().int().positive().nullish(),
+  addition_time_embed_dim: dim.nullish(),
   num_class_embeds: z.number().nullish(),
   upcast_attention: z.boolean().default(false),
   resnet_time_scale_shift: z.string().default('default'),
   resnet_skip_time_act: z.boolean().default(false),
   resnet_out_scale_factor: z.number().default(1),
   time_embedding_type: z.string().default('positional'),
-  time_embedding_dim: z.number().int().positive().nullish(),
+  time_embedding_dim: dim.nullish(),
   time_embedding_act_fn: z.string().nullish(),
   timestep_post_act: z.string().nullish(),
   time_cond_proj_dim: z.number().nullish(),

@@ -59,6 +59,17 @@ export function inferLdmUNetConfig(reader: SafetensorsReader): UNetConfig {
   while (shape(`middle_block.1.transformer_blocks.${midDepth}.norm1.weight`)) midDepth++;
   depth[n - 1] = midDepth || depth[n - 1];
 
+  // conv_in maps the latent to the first level's channels, conv_out maps them back: a shape that does
+  // not fit (a transposed tensor) is damage, not a different kind of model.
+  if (convIn.length !== 4 || convIn[0] !== channels[0]) {
+    const hint = convIn[1] === channels[0] ? '; it looks transposed' : '';
+    throw new UNetConfigError(`${reader.path}: ${prefix}input_blocks.0.0.weight (conv_in) has shape [${convIn.join(', ')}], but its output channels must be the first level's ${channels[0]}${hint} — the file is damaged or was converted wrongly (re-export the checkpoint)`);
+  }
+  if (convOut.length !== 4 || convOut[1] !== channels[0]) {
+    const hint = convOut[0] === channels[0] ? '; it looks transposed' : '';
+    throw new UNetConfigError(`${reader.path}: ${prefix}out.2.weight (conv_out) has shape [${convOut.join(', ')}], but its input channels must be the first level's ${channels[0]}${hint} — the file is damaged or was converted wrongly (re-export the checkpoint)`);
+  }
+
   const raw: Record<string, unknown> = {
     _class_name: 'UNet2DConditionModel',
     in_channels: convIn[1],

@@ -2,7 +2,7 @@
 // [.fp16].safetensors), a diffusers-keyed .safetensors file with config.json beside it, or an LDM
 // single-file checkpoint (keys under `model.diffusion_model.`, config given or inferred from shapes).
 // The result is a compiled ONNX session with a typed `forward`.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createGraph, type Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
@@ -10,10 +10,11 @@ import { compile, type CompileOptions, type CompiledModel } from '../../runtime/
 import { openSafetensors, type SafetensorsReader } from '../../weights/safetensors.ts';
 import { safetensorsWeights } from '../../weights/store.ts';
 import { diffusersToLdmUnetKey, LDM_UNET_PREFIX, type LdmUnetLayout } from '../../weights/keymaps/ldmUnet.ts';
-import { parseUNetConfig, type UNetConfig } from './config.ts';
+import { parseUNetConfig, UNetConfigError, type UNetConfig } from './config.ts';
 import { adapterFeatureInputShapes, buildUNet, controlResidualShapes } from './unet.ts';
 import { conditioningScale } from './conditioningEmbedding.ts';
 import { inferLdmUNetConfig } from './ldmConfig.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export class UNetLoadError extends Error {
   override name = 'UNetLoadError';
@@ -74,7 +75,7 @@ interface ResolvedSource {
 
 function readJsonFile(path: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readTextLimited(path));
   } catch (e) {
     throw new UNetLoadError(`cannot read UNet config ${path}: ${(e as Error).message}`);
   }
@@ -165,6 +166,16 @@ export interface UNetCheckpoint {
   file: string;
 }
 
+/** Parses the config.json beside `file`, naming that file when it is invalid. */
+function parseConfigOf(file: string, json: unknown): UNetConfig {
+  try {
+    return parseUNetConfig(json);
+  } catch (e) {
+    if (e instanceof UNetConfigError) throw new UNetConfigError(`${join(dirname(file), 'config.json')}: ${e.message}`);
+    throw e;
+  }
+}
+
 /**
  * Finds the weights file and the config for `path` (folder or file) and opens the file. The config is,
  * in order: `configOverride`, config.json (in the folder or beside the file), inferred from LDM shapes.
@@ -176,7 +187,7 @@ export function openUNetCheckpoint(path: string, configOverride?: LoadUNetOption
     const { layout } = detectLayout(reader);
     let config: UNetConfig;
     if (configOverride) config = 'down' in configOverride && 'mid' in configOverride ? (configOverride as UNetConfig) : parseUNetConfig(configOverride);
-    else if (src.configJson !== undefined) config = parseUNetConfig(src.configJson);
+    else if (src.configJson !== undefined) config = parseConfigOf(src.file, src.configJson);
     else if (layout === 'ldm') config = inferLdmUNetConfig(reader);
     else throw new UNetLoadError(`${src.file} has diffusers keys but no config.json beside it; pass options.config`);
     return { config, reader, file: src.file };

@@ -1,7 +1,6 @@
 // Loads an AutoencoderKL from a diffusers folder (`vae/` or a pipeline folder containing it) or from a
 // single safetensors file (LDM `first_stage_model.*`, a standalone LDM VAE, or diffusers names), and gives
 // encode/decode functions compiled on first use for each input shape (shapes are static in the IR).
-import { readFileSync } from 'node:fs';
 import type { Graph } from '../../graph/graph.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import { compiledModels } from '../../runtime/compiledModels.ts';
@@ -14,6 +13,7 @@ import { vaeEncodeGraph } from './encoder.ts';
 import { vaeDecodeGraph } from './decoder.ts';
 import { decodeTiled, type TileOptions } from './tiledDecode.ts';
 import { resolveComponent } from '../modelFolder.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export interface F32Tensor {
   readonly shape: readonly number[];
@@ -76,7 +76,7 @@ function legacyAttentionKey(reader: SafetensorsReader, prefix: string) {
 function readConfig(path: string): VaeConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readTextLimited(path));
   } catch (err) {
     throw new VaeConfigError(`${path}: cannot read config (${(err as Error).message})`);
   }

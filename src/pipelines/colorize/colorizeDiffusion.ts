@@ -17,6 +17,7 @@ import { resizeBicubicHost } from '../../models/splitAttention/bicubicResize.ts'
 import { createDPMSolverMultistep } from '../../sampling/diffusers/index.ts';
 import type { DiffusersScheduler } from '../../sampling/diffusers/types.ts';
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
+import { assertFinite } from '../../sampling/finiteCheck.ts';
 
 export const COLORIZE_DIFFUSION_DEFAULTS = {
   /** ts_r: reference-mask threshold (background = reference where mask < ts_r). */
@@ -252,6 +253,7 @@ export async function colorizeDiffusionLatents(model: ColorizeDiffusionModel, in
     const input = scheduler.scaleModelInput(latents, t);
     const out = await model.unet(shapes, { ...fixed, sample: repeat(input, b), timestep: new Float32Array(b).fill(t) });
     const pred = combineGuidance(out, branches, sRef, sSketch);
+    assertFinite(pred, `UNet output at step ${i + 1}/${timesteps.length} (timestep ${t})`, i + 1);
     latents = scheduler.step(pred, t, latents).prevSample;
     opts.onProgress?.({ step: i + 1, steps: timesteps.length, timestep: t });
     opts.signal?.throwIfAborted();

@@ -64,6 +64,16 @@ export function isColorizeDiffusionFile(path: string): boolean {
   }
 }
 
+/**
+ * For a file that isColorizeDiffusionFile rejected: throws what is really wrong with it when that is not
+ * "other keys" — a pickle (refused, with the conversion hint), a truncated or corrupt safetensors file —
+ * so the user is not told "not a ColorizeDiffusion checkpoint" about a broken download.
+ */
+export function assertColorizeDiffusionFile(path: string): void {
+  assertNotPickle(path);
+  openSafetensors(path).close();
+}
+
 export function predictionFromFileName(path: string): PredictionKind {
   return basename(path).toLowerCase().includes('eps') ? 'epsilon' : 'v_prediction';
 }

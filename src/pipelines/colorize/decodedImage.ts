@@ -1,6 +1,7 @@
 // VAE output [1,3,H,W] in [−1,1] → 8-bit RGB, as diffusers postprocesses it: (x/2 + 0.5).clamp(0,1) in float32,
 // then numpy's (x*255).round() (round half to even) to uint8, HWC.
 import { createImage, type Image } from '../../imaging/image.ts';
+import { assertFinite } from '../../sampling/finiteCheck.ts';
 
 const f32 = Math.fround;
 
@@ -13,6 +14,8 @@ export function decodedToImage(decoded: Float32Array, shape: readonly number[]):
   if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== 3) throw new Error(`decodedToImage: expected [1,3,H,W], got [${shape.join(',')}]`);
   const [, , h, w] = shape;
   if (decoded.length !== 3 * h * w) throw new Error(`decodedToImage: ${decoded.length} values for [${shape.join(',')}]`);
+  // NaN would become black pixels and a "successful" run: fail instead, naming the stage.
+  assertFinite(decoded, 'VAE decode: decoded image');
   const img = createImage(w, h, 3);
   const plane = h * w;
   for (let c = 0; c < 3; c++) {

@@ -17,6 +17,7 @@ import { loadClipVisionEncoder, type ClipVisionEncoder } from '../../models/clip
 import { parseClipImageProcessorConfig, preprocessClipImage, type ClipImageProcessorConfig } from '../../models/clip/imageProcessor.ts';
 import { fromConfig, type DiffusersScheduler } from '../../sampling/diffusers/index.ts';
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
+import { assertFinite } from '../../sampling/finiteCheck.ts';
 import { blueprintToTensor } from './blueprintTensor.ts';
 import { decodedToImage } from './decodedImage.ts';
 import { blueprintHasLines } from './blueprint.ts';
@@ -240,6 +241,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
       const t = timesteps[i];
       const input = scheduler.scaleModelInput(latents, t);
       const noisePred = await unet.forward({ sample: input, timestep: t, encoderHiddenStates: lastHiddenState.data, blueprint: bp.data });
+      assertFinite(noisePred, `UNet output at step ${i + 1}/${timesteps.length} (timestep ${t})`, i + 1);
       const res = scheduler.step(noisePred, t, latents);
       latents = res.prevSample;
       if (trace) {

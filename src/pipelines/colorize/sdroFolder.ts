@@ -1,9 +1,10 @@
 // The released SDRO model folder (diffusers `save_pretrained` layout), read as the original pipeline reads it:
 // model_index.json names the pipeline and its five components; each lives in its own subfolder. Every problem
 // (missing file, wrong pipeline class, unreadable JSON) is reported with the path and what was expected.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePythonJson } from '../../sampling/diffusers/index.ts';
+import { readTextLimited } from '../../files/readText.ts';
 
 export class SdroFolderError extends Error {
   override name = 'SdroFolderError';
@@ -36,7 +37,7 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
   if (!existsSync(path)) throw new SdroFolderError(`${what}: ${path} is missing`);
   let v: unknown;
   try {
-    v = parsePythonJson(readFileSync(path, 'utf8'));
+    v = parsePythonJson(readTextLimited(path));
   } catch (e) {
     throw new SdroFolderError(`${what}: ${path} is not valid JSON (${(e as Error).message})`);
   }
@@ -49,7 +50,7 @@ export function isSdroFolder(dir: string): boolean {
   const p = join(dir, 'model_index.json');
   if (!existsSync(p)) return false;
   try {
-    return (JSON.parse(readFileSync(p, 'utf8')) as { _class_name?: unknown })._class_name === SDRO_PIPELINE_CLASS;
+    return (JSON.parse(readTextLimited(p)) as { _class_name?: unknown })._class_name === SDRO_PIPELINE_CLASS;
   } catch {
     return false;
   }

@@ -45,6 +45,8 @@ type Link = [string, number];
 export interface ComfyPromptOptions {
   /** Resize the init image to this size first (ImageScale, lanczos), as `--width/--height` with `--init` ask. */
   resizeInit?: { width: number; height: number };
+  /** File names for `<lora:tag>` tags already resolved by the caller (tag name → file name in a loras folder). */
+  loraFiles?: ReadonlyMap<string, string>;
 }
 
 /** Builds the ComfyUI API prompt for a record. */
@@ -74,7 +76,7 @@ export function toComfyPrompt(rec: GenerationRecord, opts: ComfyPromptOptions = 
   const neg = strip(rec.negative);
   const loras = [
     ...rec.loras.map((l) => ({ name: basename(l.path), model: l.strengthModel, clip: l.strengthClip })),
-    ...[...pos.loras, ...neg.loras].map((t) => ({ name: /\.safetensors$/i.test(t.name) ? t.name : `${t.name}.safetensors`, model: t.weight, clip: t.textWeight })),
+    ...[...pos.loras, ...neg.loras].map((t) => ({ name: opts.loraFiles?.get(t.name) ?? (/\.safetensors$/i.test(t.name) ? t.name : `${t.name}.safetensors`), model: t.weight, clip: t.textWeight })),
   ];
   for (const l of loras) {
     const id = add('LoraLoader', { lora_name: l.name, strength_model: l.model, strength_clip: l.clip, model, clip });

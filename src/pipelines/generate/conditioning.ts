@@ -8,6 +8,8 @@
 // Textual-inversion vectors ride in the token table (see models/checkpoint/embeddings.ts).
 import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import type { Embedding } from '../../models/checkpoint/embeddings.ts';
+import { assertFinite, NonFiniteError } from '../../sampling/finiteCheck.ts';
+import { assertFiniteStage } from '../nonFiniteStage.ts';
 import { applyTokenWeights, EMBEDDING_TOKEN, hasTokenWeights, parsePromptWeights, weightedTokenChunks, type LoraTag, type ParsedPrompt } from '../../models/prompt/weights.ts';
 
 export interface TextConditioning {
@@ -32,6 +34,9 @@ export class ConditioningError extends Error {
 /** Parses a prompt (weights, LoRA tags, embeddings) without encoding it. */
 export function parsePrompt(prompt: string, opts: Pick<ConditioningOptions, 'squareBrackets'> = {}): ParsedPrompt {
   if (typeof prompt !== 'string') throw new ConditioningError(`prompt must be a string, got ${typeof prompt}`);
+  // Characters, checked before any tokenizing: 8 per token of the conditioning limit (~92,000 by default).
+  const maxChars = 8 * maxConditioningTokens();
+  if (prompt.length > maxChars) throw new ConditioningError(`prompt too long: ${prompt.length} characters, more than ${maxChars} (shorten it; INKFLOW_MAX_PROMPT_TOKENS raises the limit)`);
   try {
     return parsePromptWeights(prompt, { squareBrackets: opts.squareBrackets });
   } catch (e) {
@@ -60,6 +65,10 @@ export async function encodeParsedPrompt(ckpt: Checkpoint, parsed: ParsedPrompt,
   } catch (e) {
     throw new ConditioningError((e as Error).message);
   }
+  const maxTokens = maxConditioningTokens();
+  if (chunks.length * chunks[0].ids.length > maxTokens) {
+    throw new ConditioningError(`prompt too long: ${chunks.length} windows of ${chunks[0].ids.length} tokens, more than the limit of ${maxTokens} tokens (shorten it; INKFLOW_MAX_PROMPT_TOKENS raises the limit)`);
+  }
   const used: Embedding[] = [];
   for (const c of chunks) for (const s of c.embeddings) if (!used.some((e) => e.name === s.name)) used.push(ckpt.embeddings.get(s.name));
   const { encoder, idOf } = await ckpt.useTextEncoder(used);
@@ -79,11 +88,19 @@ export async function encodeParsedPrompt(ckpt: Checkpoint, parsed: ParsedPrompt,
   const tokens = windows[0].length;
   const z = new Float32Array(windows.length * tokens * hidden);
   for (let k = 0; k < windows.length; k++) z.set(await encodeOne(windows[k]), k * tokens * hidden);
+  assertFiniteStage('text conditioning', z, 'encoded prompt', 'text', () => ckpt.weightFiles('text'));
   if (!hasTokenWeights(chunks)) return { data: z, tokens: z.length / hidden, hidden };
   const empty = weightedTokenChunks(tok, [], { padToken: ckpt.padToken })[0].ids;
   const zEmpty = await encodeOne(empty);
   const weights = chunks.flatMap((c) => c.weights);
-  return { data: applyTokenWeights(z, zEmpty, weights, tokens, hidden), tokens: z.length / hidden, hidden };
+  const weighted = applyTokenWeights(z, zEmpty, weights, tokens, hidden);
+  try {
+    assertFinite(weighted, 'weighted prompt');
+  } catch (e) {
+    const w = weights.reduce((m, x) => (Math.abs(x) > Math.abs(m) ? x : m), 1);
+    throw new ConditioningError(`text conditioning produced non-finite numbers: ${(e as NonFiniteError).message} — the prompt weight ${w} overflows float32 (use weights between about −10 and 10)`);
+  }
+  return { data: weighted, tokens: z.length / hidden, hidden };
 }
 
 /** Parses and encodes; LoRA tags in the text are ignored here (the pipeline applies them to `ckpt` first). */
@@ -92,12 +109,27 @@ export async function encodePrompt(ckpt: Checkpoint, prompt: string, opts: Condi
 }
 
 /**
+ * Longest conditioning the UNet gets (positive and negative aligned), INKFLOW_MAX_PROMPT_TOKENS or 150
+ * windows (11,550 tokens, ~10,000 words). Cross-attention memory and time grow linearly with it, and
+ * aligning two prompts repeats them to the least common multiple of their window counts: 149 and 150
+ * windows would make 22,350 windows without this bound.
+ */
+export function maxConditioningTokens(): number {
+  const env = Number(process.env.INKFLOW_MAX_PROMPT_TOKENS);
+  return Number.isInteger(env) && env > 0 ? env : 150 * 77;
+}
+
+/**
  * Repeats conditionings along the token axis to a common length (their least common multiple), as
  * ComfyUI's cond_cat does when positive and negative prompts have different window counts.
  */
-export function alignTokenLengths(conds: readonly TextConditioning[]): TextConditioning[] {
+export function alignTokenLengths(conds: readonly TextConditioning[], maxTokens = maxConditioningTokens()): TextConditioning[] {
   const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
   const target = conds.reduce((l, c) => (l * c.tokens) / gcd(l, c.tokens), 1);
+  if (target > maxTokens) {
+    const windows = conds.map((c) => c.tokens / 77).join(' and ');
+    throw new ConditioningError(`prompts too long: ${windows} windows of 77 tokens align to ${target} tokens (their least common multiple), over the limit of ${maxTokens} (shorten the prompt or the negative prompt, or give them equal window counts; INKFLOW_MAX_PROMPT_TOKENS raises the limit)`);
+  }
   return conds.map((c) => {
     if (c.tokens === target) return c;
     const data = new Float32Array(target * c.hidden);

@@ -19,6 +19,8 @@ import { createDenoiser } from './denoiser.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { GENERATE_DEFAULTS } from './defaults.ts';
+import { assertFiniteStage, withFiniteStage } from '../nonFiniteStage.ts';
+import { assertGenerationFits } from '../memoryEstimate.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 
 export type InpaintMode = 'vae-encode-for-inpaint' | 'noise-mask';
@@ -179,6 +181,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
   const tStart = performance.now();
   const { signal, onProgress } = opts;
   const s = resolveSettings(req);
+  assertGenerationFits(ckpt, s);
   signal?.throwIfAborted();
   const f = ckpt.vaeScaleFactor;
   const n = s.batch;
@@ -237,6 +240,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       const encode = async (pixels: Float32Array): Promise<Float32Array> => {
         const x = pixels.map((v) => v * 2 - 1);
         const one = (await vae.encode({ shape: [1, 3, height, width], data: x })).mean.data;
+        assertFiniteStage('VAE encode', one, 'encoded init image', 'vae', () => model.weightFiles('vae'));
         const out = new Float32Array(n * per);
         for (let b = 0; b < n; b++) out.set(one, b * per);
         return out;
@@ -282,12 +286,12 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       positive, negative, cfg: s.cfg, controls, adapterFeatures: adapter, timing, inpaintConcat,
       noiseMask: noiseMaskLatent && latentImage ? { mask: noiseMaskLatent, latent: latentImage.map((v) => v * scale), noise } : undefined,
     });
-    const result = await comfySample({
+    const result = await withFiniteStage('sampling', 'unet', () => model.weightFiles('unet'), () => comfySample({
       sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
       model: denoiser, latentShape, latentImage, noise, signal,
       modelSampling, latentScaleFactor: ckpt.latentScale,
       callback: (i, _d, _x, total) => onProgress?.({ stage: 'sample', step: i + 1, total }),
-    });
+    }));
     const sampleMs = performance.now() - t0;
     signal?.throwIfAborted();
 
@@ -296,6 +300,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     onProgress?.({ stage: 'decode', step: 0, total: 1 });
     const vae = await model.useVae();
     const decoded = await vae.decode({ shape: latentShape, data: result.latent });
+    assertFiniteStage('VAE decode', decoded.data, 'decoded image', 'vae', () => model.weightFiles('vae'));
     let images = vaeOutputToImages(decoded.data, n, width, height);
     if (pixelMask && init) images = images.map((img) => compositeMasked(init!, img, pixelMask!));
     onProgress?.({ stage: 'decode', step: 1, total: 1 });

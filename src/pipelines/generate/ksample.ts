@@ -6,6 +6,8 @@ import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import { assertGenerationFits } from '../memoryEstimate.ts';
+import { withFiniteStage } from '../nonFiniteStage.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
@@ -90,6 +92,8 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
   const negParts = conditioningParts(negative);
   const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
   const [pos, neg] = [aligned[0], aligned[posParts.length]];
+  // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
+  assertGenerationFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg, tokens: pos.tokens });
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
@@ -135,13 +139,13 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
       return cond.map((v, i) => uncond[i] + (v - uncond[i]) * g);
     };
   }
-  const result = await comfySample({
+  const result = await withFiniteStage('sampling', 'unet', () => model.weightFiles('unet'), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
     modelSampling, latentScaleFactor: model.latentScale,
     startStep: s.startStep, lastStep: s.lastStep, forceFullDenoise: s.forceFullDenoise,
     callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised, shape),
-  });
+  }));
   // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).
   return { ...latent, samples: result.latent };
 }

@@ -8,6 +8,7 @@ import { growMaskForInpaint } from '../../imaging/masks.ts';
 import { imageBatch, type ImageBatch, type MaskBatch } from '../../imaging/tensorBatch.ts';
 import { bilinearResize, cropOffsets } from './pixels.ts';
 import type { Latent } from './latent.ts';
+import { assertFiniteStage } from '../nonFiniteStage.ts';
 
 export class VaeStepError extends Error {
   override name = 'VaeStepError';
@@ -49,7 +50,9 @@ async function encodeEntries(model: Checkpoint, pixels: ImageBatch, crop: Return
   for (let b = 0; b < pixels.batch; b++) {
     signal?.throwIfAborted();
     const x = entryTensor(pixels, b, crop, keep?.(b));
-    samples.set((await vae.encode({ shape: [1, 3, crop.height, crop.width], data: x })).mean.data, b * per);
+    const one = (await vae.encode({ shape: [1, 3, crop.height, crop.width], data: x })).mean.data;
+    assertFiniteStage('VAE encode', one, 'encoded image', 'vae', () => model.weightFiles('vae'));
+    samples.set(one, b * per);
   }
   return { samples, shape };
 }
@@ -85,6 +88,7 @@ export async function vaeDecode(model: Checkpoint, latent: Latent, signal?: Abor
   const [n, , h, w] = latent.shape;
   const f = model.vaeScaleFactor;
   const decoded = (await vae.decode({ shape: latent.shape, data: latent.samples })).data;
+  assertFiniteStage('VAE decode', decoded, 'decoded image', 'vae', () => model.weightFiles('vae'));
   const H = h * f;
   const W = w * f;
   if (decoded.length !== n * 3 * H * W) throw new VaeStepError(`decoded image has ${decoded.length} values, expected ${n}×3×${H}×${W}`);

@@ -7,6 +7,7 @@
 //   result  = sampler(x₀, sigmas) / 0.18215                                       (process_latent_out)
 // Ancestral samplers draw from a fresh generator seeded with the same seed, so on CPU their first
 // draw repeats the initial noise (ComfyUI passes extra_args["seed"] to default_noise_sampler).
+import { assertFinite, firstNonFinite } from '../finiteCheck.ts';
 import { createTorchGenerator } from '../torchRandom.ts';
 import { sampleDdim } from './ddim.ts';
 import { sampleDpm2 } from './dpm2.ts';
@@ -171,7 +172,7 @@ export async function comfySample(options: ComfySampleOptions): Promise<ComfySam
   const samplerSigmas = sigmas.slice();
 
   const samples = await samplerFn(xInit, {
-    model,
+    model: finiteDenoiser(model, samplerSigmas),
     sigmas: samplerSigmas,
     modelSampling: ms,
     callback: callback ? (i, denoised, x) => callback(i, denoised, x, totalSteps) : undefined,
@@ -181,6 +182,21 @@ export async function comfySample(options: ComfySampleOptions): Promise<ComfySam
     },
     signal,
   });
+  assertFinite(samples, 'sampled latent', totalSteps);
   const latent = samples.map((v) => v / scale);
   return { latent, samples, sigmas, noise, xInit, maxDenoise };
+}
+
+/** Checks every model output, naming the step by its sigma (samplers may call the model twice a step). */
+function finiteDenoiser(model: Denoiser, sigmas: Float32Array): Denoiser {
+  const steps = sigmas.length - 1;
+  return async (x, sigma) => {
+    const out = await model(x, sigma);
+    if (out instanceof Float32Array && firstNonFinite(out) >= 0) {
+      let i = 0;
+      while (i < steps - 1 && sigmas[i + 1] >= sigma) i++;
+      assertFinite(out, `denoised latent at step ${i + 1}/${steps} (sigma ${sigma.toPrecision(4)})`, i + 1);
+    }
+    return out;
+  };
 }

@@ -48,7 +48,7 @@ export const InkflowReferenceColorize: NodeDef = {
     lineart: { type: 'IMAGE', link: true },
     model_name: { type: 'COMBO', options: (env) => listModels(env, 'colorize'), tooltip: 'An SDRO model folder or a ColorizeDiffusion .safetensors in models/colorize.' },
     steps: { type: 'INT', default: SDRO_DEFAULT_STEPS, min: 1, max: 1000 },
-    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, extra: { control_after_generate: true } },
+    seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true } },
   },
   optional: {
     mode: { type: 'COMBO', options: COLORIZE_MODES, tooltip: 'ColorizeDiffusion only: vanilla, bg2fig (foreground LoRA) or fig2fig (both LoRAs).' },
@@ -63,7 +63,7 @@ export const InkflowReferenceColorize: NodeDef = {
     const model = resolveModel(ctx.env, 'colorize', String(v.model_name));
     const r = await colorizeWithModel({
       reference: rgb(v.reference as ImageBatch), lineArt: rgb(v.lineart as ImageBatch), model,
-      steps: Number(v.steps), seed: BigInt(Number(v.seed)),
+      steps: Number(v.steps), seed: typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed)),
       mode: v.mode as ColorizeMode | undefined,
       referenceGuidance: v.ref_guidance === undefined ? undefined : Number(v.ref_guidance),
       sketchGuidance: v.sketch_guidance === undefined ? undefined : Number(v.sketch_guidance),

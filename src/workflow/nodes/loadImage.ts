@@ -5,14 +5,12 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { readFileLimited } from '../../files/readLimited.ts';
 import { decodeImage } from '../../imaging/image.ts';
+import { assertPixelLimit, ImageLimitError } from '../../imaging/limits.ts';
 import type { WorkflowEnv } from '../api.ts';
 import { annotatedExists, listInputImages, resolveAnnotated } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import { imageBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
 
-export class ImageLimitError extends Error {
-  override name = 'ImageLimitError';
-}
 
 interface Decoded {
   width: number;
@@ -32,8 +30,7 @@ export async function readInputImage(env: WorkflowEnv, name: string): Promise<De
   } catch (e) {
     throw new ImageLimitError(`${name}: cannot decode image (${(e as Error).message})`);
   }
-  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (pixels > env.limits.maxImagePixels) throw new ImageLimitError(`${name}: ${meta.width}×${meta.height} is more than the limit of ${env.limits.maxImagePixels} pixels`);
+  assertPixelLimit(name, meta.width ?? 0, meta.height ?? 0, { maxPixels: env.limits.maxImagePixels, maxBytes: env.limits.maxInputBytes });
   const img = await decodeImage(bytes, 4, name);
   return { width: img.width, height: img.height, rgba: img.data, hasAlpha: meta.hasAlpha === true };
 }

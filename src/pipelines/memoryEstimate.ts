@@ -1,0 +1,97 @@
+// Will a generation fit in memory? Estimated before anything is compiled or sampled, so
+// `--width 16384 --height 16384` is refused in milliseconds with the estimate and the limit, instead of
+// swapping or being killed after minutes. The estimate is deliberately simple and errs high: weights as
+// f32 (JS store + ORT's copy), the largest UNet attention score matrices (ORT's CPU attention
+// materialises them), a working set of conv activations per level, and the VAE decoder at full
+// resolution (tiled above 96² latents, as VaeModel.decode does by default).
+import type { Checkpoint, CheckpointComponent } from '../models/checkpoint/loadCheckpoint.ts';
+
+export interface GenerationSize {
+  width: number;
+  height: number;
+  /** Images per call. */
+  batch: number;
+  /** cfg ≠ 1 runs the UNet on a doubled batch (positive and negative). */
+  cfg: number;
+  /** Conditioning length after alignment (77 per window). */
+  tokens?: number;
+}
+
+export interface MemoryEstimate {
+  bytes: number;
+  /** Named terms, bytes each (weights, unetAttention, unetActivations, vaeDecode). */
+  parts: Record<string, number>;
+}
+
+export class MemoryLimitError extends Error {
+  override name = 'MemoryLimitError';
+  constructor(
+    readonly estimate: MemoryEstimate,
+    readonly limit: number,
+    what: string,
+  ) {
+    const parts = Object.entries(estimate.parts).map(([k, v]) => `${k} ${gb(v)}`).join(', ');
+    super(`${what} needs about ${gb(estimate.bytes)} of memory (${parts}), over the ${gb(limit)} available (use a smaller size or batch, or set INKFLOW_MAX_MEMORY_BYTES if the estimate is wrong for your machine)`);
+  }
+}
+
+const gb = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(b >= 2 ** 40 ? 0 : 1)} GB` : `${Math.ceil(b / 2 ** 20)} MB`);
+
+/** Bytes a process may still use: INKFLOW_MAX_MEMORY_BYTES, else what Node reports (cgroup limits included). */
+export function availableMemory(): number {
+  const env = Number(process.env.INKFLOW_MAX_MEMORY_BYTES);
+  if (Number.isFinite(env) && env > 0) return env;
+  return process.availableMemory();
+}
+
+/** Bytes of a component's weights as the graphs hold them (f32), from the file headers. */
+function weightBytes(ckpt: Checkpoint, component: CheckpointComponent): number {
+  let total = 0;
+  for (const f of ckpt.weightFiles(component)) {
+    for (const [name, t] of f.reader.tensors) if (!f.prefix || name.startsWith(f.prefix)) total += t.shape.reduce((a, d) => a * d, 1) * 4;
+  }
+  return total;
+}
+
+const F32 = 4;
+/** Live conv activations per UNet level, in units of one [B, C, h, w] tensor (skips, norms, residuals). */
+const LIVE_TENSORS_PER_LEVEL = 12;
+/** VAE decode: live [C, H, W] tensors at full resolution. */
+const LIVE_VAE_TENSORS = 6;
+const VAE_TILE_LATENT = 96;
+
+export function estimateGenerationMemory(ckpt: Checkpoint, size: GenerationSize): MemoryEstimate {
+  const f = ckpt.vaeScaleFactor;
+  const b = size.batch * (size.cfg !== 1 ? 2 : 1);
+  const tokens = size.tokens ?? 77;
+  let h = Math.ceil(size.height / f);
+  let w = Math.ceil(size.width / f);
+  let attention = 0;
+  let activations = 0;
+  const cfg = ckpt.unetConfig;
+  cfg.down.forEach((level) => {
+    const hw = h * w;
+    activations += LIVE_TENSORS_PER_LEVEL * b * level.outChannels * hw * F32;
+    if (level.attention) attention = Math.max(attention, b * level.heads * (hw * hw + hw * tokens) * F32);
+    if (level.downsample) {
+      h = Math.ceil(h / 2);
+      w = Math.ceil(w / 2);
+    }
+  });
+  const files = weightBytes(ckpt, 'unet') + weightBytes(ckpt, 'vae') + weightBytes(ckpt, 'text');
+  const weights = 2 * files;
+  // VAE: decoded one image at a time, tiled above 96² latents (VaeModel.decode 'auto').
+  const tile = Math.min(size.height, VAE_TILE_LATENT * f) * Math.min(size.width, VAE_TILE_LATENT * f);
+  const latentTile = tile / (f * f);
+  const vaeDecode = LIVE_VAE_TENSORS * ckpt.vaeConfig.block_out_channels[0] * tile * F32 + latentTile * latentTile * F32;
+  const images = size.batch * size.width * size.height * 3 * (F32 + 1);
+  const parts = { weights, unetAttention: attention, unetActivations: activations, vaeDecode, images };
+  return { bytes: Object.values(parts).reduce((a, v) => a + v, 0), parts };
+}
+
+/** Throws MemoryLimitError when the estimate exceeds `limit`. */
+export function assertGenerationFits(ckpt: Checkpoint, size: GenerationSize, limit = availableMemory()): MemoryEstimate {
+  const est = estimateGenerationMemory(ckpt, size);
+  if (est.bytes > limit) throw new MemoryLimitError(est, limit, `a ${size.width}×${size.height} generation of ${size.batch} image${size.batch === 1 ? '' : 's'}`);
+  return est;
+}
