@@ -27,6 +27,8 @@ export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return `internal error — ${String(err)} (rerun with INKFLOW_DEBUG=1 and report the output)`;
   const msg = err.message.replace(/\s+$/, '');
   if (isInternalError(err)) return `internal error — ${err.name}: ${msg} (rerun with INKFLOW_DEBUG=1 and report the stack trace)`;
+  // A bare NaN/inf report from a pipeline without a stage error (the colorize pipelines): say what it means.
+  if (err.name === 'NonFiniteError') return `${msg} — the model computed NaN/inf, so the image would be black (check the model file for damaged weights, or lower extreme settings)`;
   return msg;
 }
 

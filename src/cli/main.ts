@@ -22,8 +22,13 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    // `inkflow` alone is a usage error (exit 2, usage on stderr); asking for help is not.
+    if (!name) {
+      console.error(usage());
+      return 2;
+    }
     console.log(usage());
-    return name ? 0 : 1;
+    return 0;
   }
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {

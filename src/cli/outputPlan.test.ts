@@ -42,6 +42,8 @@ describe('errors and seeds', () => {
     expect(describeError(new TypeError('x is undefined'))).toBe('internal error — TypeError: x is undefined (rerun with INKFLOW_DEBUG=1 and report the stack trace)');
     expect(describeError(new Error('model.safetensors is truncated'))).toBe('model.safetensors is truncated');
     expect(exitCodeFor(new Error('x'))).toBe(1);
+    const nan = Object.assign(new Error('UNet output at step 2/20 (timestep 894) has 4 non-finite values of 64 (first NaN at index 0)'), { name: 'NonFiniteError' });
+    expect(describeError(nan)).toMatch(/^UNet output at step 2\/20 .* — the model computed NaN\/inf, so the image would be black \(check the model file/);
   });
 
   it('seeds cover 0 … 2^64−1 exactly', () => {

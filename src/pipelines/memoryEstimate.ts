@@ -1,9 +1,10 @@
 // Will a generation fit in memory? Estimated before anything is compiled or sampled, so
 // `--width 16384 --height 16384` is refused in milliseconds with the estimate and the limit, instead of
-// swapping or being killed after minutes. The estimate is deliberately simple and errs high: weights as
-// f32 (JS store + ORT's copy), the largest UNet attention score matrices (ORT's CPU attention
-// materialises them), a working set of conv activations per level, and the VAE decoder at full
-// resolution (tiled above 96² latents, as VaeModel.decode does by default).
+// swapping or being killed after minutes. The estimate is deliberately simple and errs high: every
+// component's weights resident at once (fp16 files stay fp16 in the compiled model, others run as f32),
+// the largest UNet attention score matrices (ORT's CPU attention materialises B×heads×S×S), a working
+// set of conv activations per level, and the VAE decoder at full resolution (tiled above 96² latents,
+// as VaeModel.decode does by default). SD1.5 fp32, CFG: 512² ≈ 6 GB, 768² ≈ 12 GB, 1024² ≈ 23 GB.
 import type { Checkpoint, CheckpointComponent } from '../models/checkpoint/loadCheckpoint.ts';
 
 export interface GenerationSize {
@@ -44,11 +45,11 @@ export function availableMemory(): number {
   return process.availableMemory();
 }
 
-/** Bytes of a component's weights as the graphs hold them (f32), from the file headers. */
+/** Bytes of a component's weights as the compiled model holds them (fp16 stays fp16, the rest f32), from the file headers. */
 function weightBytes(ckpt: Checkpoint, component: CheckpointComponent): number {
   let total = 0;
   for (const f of ckpt.weightFiles(component)) {
-    for (const [name, t] of f.reader.tensors) if (!f.prefix || name.startsWith(f.prefix)) total += t.shape.reduce((a, d) => a * d, 1) * 4;
+    for (const [name, t] of f.reader.tensors) if (!f.prefix || name.startsWith(f.prefix)) total += t.shape.reduce((a, d) => a * d, 1) * (t.dtype === 'F16' ? 2 : 4);
   }
   return total;
 }
@@ -78,8 +79,7 @@ export function estimateGenerationMemory(ckpt: Checkpoint, size: GenerationSize)
       w = Math.ceil(w / 2);
     }
   });
-  const files = weightBytes(ckpt, 'unet') + weightBytes(ckpt, 'vae') + weightBytes(ckpt, 'text');
-  const weights = 2 * files;
+  const weights = weightBytes(ckpt, 'unet') + weightBytes(ckpt, 'vae') + weightBytes(ckpt, 'text');
   // VAE: decoded one image at a time, tiled above 96² latents (VaeModel.decode 'auto').
   const tile = Math.min(size.height, VAE_TILE_LATENT * f) * Math.min(size.width, VAE_TILE_LATENT * f);
   const latentTile = tile / (f * f);

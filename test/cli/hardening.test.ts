@@ -262,5 +262,8 @@ describe.skipIf(!tinyModelsAvailable())('generate (tiny checkpoint)', () => {
     const d = inkflow(['generate', ...args(join(work, 'cuda.png'), '--device', 'cuda')], { INKFLOW_DEBUG: '1' });
     expect(d.stderr).toMatch(/\n\s+at /);
     expect(existsSync(join(work, 'cuda.png'))).toBe(false);
+    const bare = inkflow([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/usage: inkflow <command>/);
   });
 });

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint } from './loadCheckpoint.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from '../../pipelines/generate/tinyCheckpoint.ts';
+import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-hostile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
