@@ -2,6 +2,7 @@
 // an existing ComfyUI or A1111 models folder searched too (so nobody copies gigabytes).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { imageLimits } from '../imaging/limits.ts';
 import type { WorkflowEnv } from './api.ts';
 
 /** inkflow's model kinds (ComfyUI folder names) and what A1111 calls the same folders. */
@@ -35,6 +36,7 @@ export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): Wo
     if (create) mkdirSync(d, { recursive: true });
     return d;
   };
+  const defaults = imageLimits();
   const modelDirs: Record<string, string[]> = {};
   for (const [kind, a1111] of Object.entries(MODEL_KINDS)) {
     const dirs = [dir(join('models', kind))];
@@ -55,8 +57,9 @@ export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): Wo
     tempDir: dir('temp'),
     modelDirs,
     limits: {
-      maxImagePixels: opts.limits?.maxImagePixels ?? 8192 * 8192,
-      maxInputBytes: opts.limits?.maxInputBytes ?? 256 * 1024 * 1024,
+      // The CLI's limits (INKFLOW_MAX_IMAGE_PIXELS, INKFLOW_MAX_INPUT_BYTES) unless given.
+      maxImagePixels: opts.limits?.maxImagePixels ?? defaults.maxPixels,
+      maxInputBytes: opts.limits?.maxInputBytes ?? defaults.maxBytes,
     },
     ...(opts.device ? { device: opts.device } : {}),
     ...(opts.tokenizerDir ? { tokenizerDir: opts.tokenizerDir } : {}),
