@@ -83,6 +83,7 @@ function createModelStore(): ModelStore & { releaseAll(): Promise<void> } {
 
 export function createExecutor(env: WorkflowEnv, registry: ReadonlyMap<string, NodeDef> = nodeRegistry()): Executor {
   let cache = new Map<string, CacheEntry>();
+  let lastSuccess = new Map<string, CacheEntry>();
   const models = createModelStore();
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -156,68 +157,77 @@ export function createExecutor(env: WorkflowEnv, registry: ReadonlyMap<string, N
     };
     const extraPngInfo = job.extraData?.extra_pnginfo as Record<string, unknown> | undefined;
 
-    for (const id of order) {
-      const node = prompt[id];
-      const def = registry.get(node.class_type)!;
-      const key = sig.get(id)!;
-      const hit = cache.get(key);
-      if (hit) {
-        values.set(id, hit.outputs);
-        used.set(key, hit);
-        if (hit.ui) {
-          showUi(id, hit.ui);
-          setState(id, 1, 1, 'finished');
-        }
-        continue;
-      }
-      const interrupted = (): JobOutcome => {
-        send('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: node.class_type, executed: [...executed], timestamp: Date.now() }, true);
-        return { status: 'interrupted', outputs, messages, meta };
-      };
-      if (hooks.signal.aborted) return interrupted();
-      setState(id, 0, 1, 'running');
-      send('executing', { node: id, display_node: id, prompt_id: promptId });
-
-      const inputs: Record<string, unknown> = {};
-      let result: NodeResult;
-      try {
-        for (const [name, raw] of Object.entries(node.inputs ?? {})) {
-          const spec = inputSpec(def, name);
-          if (!spec) continue;
-          if (Array.isArray(raw)) {
-            const up = values.get(String(raw[0]));
-            if (!up) throw new Error(`input ${name}: node ${String(raw[0])} produced no value`);
-            inputs[name] = up.at(Number(raw[1]));
-          } else if (isLink(spec)) {
-            throw new TypeError(`input ${name} needs a link to a node's ${spec.type} output, got the literal ${JSON.stringify(raw)}`);
-          } else inputs[name] = convertLiteral(spec, raw);
-        }
-        const ctx: NodeContext = {
-          env, signal: hooks.signal, nodeId: id, promptId, prompt: pngPrompt, extraPngInfo, models,
-          emit: hooks.emit,
-          progress(value, max, preview) {
-            send('progress', { value, max, prompt_id: promptId, node: id });
-            setState(id, value, max, 'running');
-            if (preview) hooks.emit({ type: 'preview', format: preview.format, bytes: preview.bytes });
-          },
-        };
-        result = await def.run(inputs, ctx);
-      } catch (e) {
-        if (hooks.signal.aborted) return interrupted();
-        return fail(id, node.class_type, e, inputs);
-      }
-      const entry: CacheEntry = { outputs: result.outputs, ui: result.ui };
-      cache.set(key, entry);
-      used.set(key, entry);
-      values.set(id, result.outputs);
-      executed.push(id);
-      if (result.ui) showUi(id, result.ui);
-      setState(id, 1, 1, 'finished');
+    try {
+      return await runNodes();
+    } finally {
+      // ComfyUI's classic cache: what the last prompt used stays, the rest is dropped, so memory stays
+      // bounded; a failed or interrupted prompt keeps what it computed beside the last successful one's.
+      cache = new Map([...lastSuccess, ...used]);
     }
-    send('execution_success', { prompt_id: promptId, timestamp: Date.now() }, true);
-    // ComfyUI's classic cache: what the last prompt used stays, the rest is dropped (memory stays bounded).
-    cache = used;
-    return { status: 'success', outputs, messages, meta };
+
+    async function runNodes(): Promise<JobOutcome> {
+      for (const id of order) {
+        const node = prompt[id];
+        const def = registry.get(node.class_type)!;
+        const key = sig.get(id)!;
+        const hit = cache.get(key);
+        if (hit) {
+          values.set(id, hit.outputs);
+          used.set(key, hit);
+          if (hit.ui) {
+            showUi(id, hit.ui);
+            setState(id, 1, 1, 'finished');
+          }
+          continue;
+        }
+        const interrupted = (): JobOutcome => {
+          send('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: node.class_type, executed: [...executed], timestamp: Date.now() }, true);
+          return { status: 'interrupted', outputs, messages, meta };
+        };
+        if (hooks.signal.aborted) return interrupted();
+        setState(id, 0, 1, 'running');
+        send('executing', { node: id, display_node: id, prompt_id: promptId });
+
+        const inputs: Record<string, unknown> = {};
+        let result: NodeResult;
+        try {
+          for (const [name, raw] of Object.entries(node.inputs ?? {})) {
+            const spec = inputSpec(def, name);
+            if (!spec) continue;
+            if (Array.isArray(raw)) {
+              const up = values.get(String(raw[0]));
+              if (!up) throw new Error(`input ${name}: node ${String(raw[0])} produced no value`);
+              inputs[name] = up.at(Number(raw[1]));
+            } else if (isLink(spec)) {
+              throw new TypeError(`input ${name} needs a link to a node's ${spec.type} output, got the literal ${JSON.stringify(raw)}`);
+            } else inputs[name] = convertLiteral(spec, raw);
+          }
+          const ctx: NodeContext = {
+            env, signal: hooks.signal, nodeId: id, promptId, prompt: pngPrompt, extraPngInfo, models,
+            emit: hooks.emit,
+            progress(value, max, preview) {
+              send('progress', { value, max, prompt_id: promptId, node: id });
+              setState(id, value, max, 'running');
+              if (preview) hooks.emit({ type: 'preview', format: preview.format, bytes: preview.bytes });
+            },
+          };
+          result = await def.run(inputs, ctx);
+        } catch (e) {
+          if (hooks.signal.aborted) return interrupted();
+          return fail(id, node.class_type, e, inputs);
+        }
+        const entry: CacheEntry = { outputs: result.outputs, ui: result.ui };
+        cache.set(key, entry);
+        used.set(key, entry);
+        values.set(id, result.outputs);
+        executed.push(id);
+        if (result.ui) showUi(id, result.ui);
+        setState(id, 1, 1, 'finished');
+      }
+      send('execution_success', { prompt_id: promptId, timestamp: Date.now() }, true);
+      lastSuccess = used;
+      return { status: 'success', outputs, messages, meta };
+    }
   }
 
   return {
@@ -228,7 +238,10 @@ export function createExecutor(env: WorkflowEnv, registry: ReadonlyMap<string, N
       return next;
     },
     free(opts) {
-      if (opts.freeMemory) cache = new Map();
+      if (opts.freeMemory) {
+        cache = new Map();
+        lastSuccess = new Map();
+      }
       if (opts.unloadModels) void models.releaseAll();
     },
   };
