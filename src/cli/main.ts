@@ -3,9 +3,10 @@ import type { Command } from './command.ts';
 import { reportError } from './errors.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
+import { runCommand } from './commands/run.ts';
 import { trainCommand } from './commands/train.ts';
 
-const commands: Command[] = [colorizeCommand, generateCommand, trainCommand];
+const commands: Command[] = [colorizeCommand, generateCommand, runCommand, trainCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
