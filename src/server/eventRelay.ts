@@ -32,8 +32,10 @@ export interface PromptRelay {
 export function createPromptRelay(hub: SocketHub, promptId: string, clientId: string | undefined): PromptRelay {
   const nodes: Record<string, NodeProgress> = {};
   let current: string | null = null;
+  // An executor that reports progress_state itself is trusted; otherwise the relay derives it.
+  let executorSendsState = false;
   const send = (type: string, data: Record<string, unknown>) => hub.send(type, data, clientId);
-  const sendState = () => send('progress_state', { prompt_id: promptId, nodes: structuredClone(nodes) });
+  const sendState = () => !executorSendsState && send('progress_state', { prompt_id: promptId, nodes: structuredClone(nodes) });
   const finishRunning = (): boolean => {
     let changed = false;
     for (const n of Object.values(nodes)) {
@@ -63,6 +65,11 @@ export function createPromptRelay(hub: SocketHub, promptId: string, clientId: st
         return;
       }
       if (TERMINAL_EVENTS.has(ev.type)) return;
+      if (ev.type === 'progress_state') {
+        executorSendsState = true;
+        send('progress_state', { ...ev.data, prompt_id: ev.data.prompt_id ?? promptId });
+        return;
+      }
       const data: Record<string, unknown> = { ...ev.data, prompt_id: ev.data.prompt_id ?? promptId };
       if (ev.type === 'executing') {
         const node = data.node as string | null;

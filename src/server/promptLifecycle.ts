@@ -22,8 +22,8 @@ export interface PromptLifecycle {
 
 export function historyRecordOf(outcome: JobOutcome): HistoryRecord {
   const success = outcome.status === 'success';
-  const meta: HistoryRecord['meta'] = {};
-  for (const node of Object.keys(outcome.outputs)) {
+  const meta: HistoryRecord['meta'] = { ...outcome.meta };
+  if (!outcome.meta) for (const node of Object.keys(outcome.outputs)) {
     meta[node] = { node_id: node, display_node: node, parent_node: null, real_node_id: node };
   }
   return {

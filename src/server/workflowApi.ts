@@ -16,7 +16,9 @@ export interface ValidationErrorBody {
   node_errors: Record<string, unknown>;
 }
 
-export type ValidationResult = { ok: true; outputs: string[] } | { ok: false; body: ValidationErrorBody };
+export type ValidationResult =
+  | { ok: true; outputs: string[]; node_errors?: Record<string, unknown> }
+  | { ok: false; body: ValidationErrorBody };
 
 export type ExecutionEvent =
   | {
@@ -25,6 +27,7 @@ export type ExecutionEvent =
         | 'execution_cached'
         | 'executing'
         | 'progress'
+        | 'progress_state'
         | 'executed'
         | 'execution_success'
         | 'execution_error'
@@ -37,6 +40,7 @@ export interface JobOutcome {
   status: 'success' | 'error' | 'interrupted';
   outputs: Record<string, Record<string, unknown>>;
   messages: [string, Record<string, unknown>][];
+  meta?: Record<string, Record<string, unknown>>;
 }
 
 export interface ExecutorJob {

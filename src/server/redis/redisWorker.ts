@@ -20,6 +20,8 @@ export interface WorkerOptions {
   device?: 'cpu' | 'cuda';
   /** A name for logs and for BullMQ's worker list. */
   name?: string;
+  /** Called after each prompt with its outcome status (the CLI logs it). */
+  onJobDone?: (promptId: string, status: JobOutcome['status']) => void;
 }
 
 export interface RunningWorker {
@@ -60,17 +62,20 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const { promptId } = job.data;
       const abort = new AbortController();
       running.set(promptId, abort);
+      let outcome: JobOutcome;
       try {
-        return await executor.run(job.data, {
+        outcome = await executor.run(job.data, {
           signal: abort.signal,
           emit: (ev) => void pub.publish(EVENTS_CHANNEL, encodeEvent(promptId, ev)),
         });
       } catch (err) {
-        return crashedOutcome(promptId, err);
+        outcome = crashedOutcome(promptId, err);
       } finally {
         running.delete(promptId);
-        done.push(promptId);
       }
+      done.push(promptId);
+      opts.onJobDone?.(promptId, outcome.status);
+      return outcome;
     },
     { connection: conn, concurrency: 1, name: opts.name },
   );

@@ -44,6 +44,6 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     ctx.store.insert(queued);
     ctx.life.broadcastStatus();
     await ctx.runner.submitted(queued);
-    return { prompt_id: id, number, node_errors: {} };
+    return { prompt_id: id, number, node_errors: checked.node_errors ?? {} };
   });
 }
