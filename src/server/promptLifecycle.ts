@@ -56,7 +56,7 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
     current_outputs: {},
     timestamp: Date.now(),
   };
-  return { status: 'error', outputs: {}, messages: [['execution_start', { prompt_id: promptId, timestamp: data.timestamp }], ['execution_error', data]] };
+  return { status: 'error', outputs: {}, meta: {}, messages: [['execution_start', { prompt_id: promptId, timestamp: data.timestamp }], ['execution_error', data]] };
 }
 
 export function createPromptLifecycle(store: PromptStore, hub: SocketHub): PromptLifecycle {

@@ -68,6 +68,18 @@ export function infoRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!dirs) return reply.code(404).send({ error: `unknown model folder ${folder}` });
     return listModelFiles(dirs);
   });
+  // ComfyUI's newer model listing (used by the frontend and some clients): folders with their paths, and
+  // files with the index of the folder they were found in.
+  app.get('/experiment/models', async () => Object.entries(ctx.env.modelDirs).map(([name, folders]) => ({ name, folders })));
+  app.get('/experiment/models/:folder', async (req, reply) => {
+    const { folder } = req.params as { folder: string };
+    const dirs = Object.hasOwn(ctx.env.modelDirs, folder) ? ctx.env.modelDirs[folder] : undefined;
+    if (!dirs) return reply.code(404).send({ error: `unknown model folder ${folder}` });
+    const seen = new Set<string>();
+    return dirs.flatMap((d, pathIndex) =>
+      listModelFiles([d]).filter((name) => !seen.has(name) && seen.add(name)).map((name) => ({ name, pathIndex })),
+    );
+  });
   app.get('/embeddings', async () => listModelFiles(ctx.env.modelDirs.embeddings ?? []).map((n) => n.replace(/\.[^.]+$/, '')));
   app.get('/extensions', async () => []);
   // inkflow sends only plain preview frames (type 1), never the metadata variant.
