@@ -2,10 +2,11 @@
 // so what runs is always what was durably accepted, and a restart simply continues with the store.
 import type { PromptLifecycle } from './promptLifecycle.ts';
 import { crashedOutcome } from './promptLifecycle.ts';
-import type { Executor, JobOutcome, ApiPrompt } from './workflowApi.ts';
+import type { JobOutcome, ApiPrompt } from './workflowApi.ts';
+import type { ThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
 
-export function createLocalRunner(life: PromptLifecycle, executor: Executor): JobRunner {
+export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecutor): JobRunner {
   let draining: Promise<void> | undefined;
   let current: { id: string; abort: AbortController } | undefined;
   let closed = false;
@@ -67,6 +68,7 @@ export function createLocalRunner(life: PromptLifecycle, executor: Executor): Jo
       closed = true;
       current?.abort.abort();
       await draining;
+      await executor.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import { openPromptStore } from './store.ts';
 import { createSocketHub } from './socketHub.ts';
 import { createPromptLifecycle } from './promptLifecycle.ts';
 import { createLocalRunner } from './localRunner.ts';
+import { createThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
 import { checkListenSafety, hasToken } from './auth.ts';
 import type { ServerContext, ServerLimits } from './serverContext.ts';
@@ -89,7 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const { createRedisRunner } = await import('./redis/redisRunner.ts');
     runner = await createRedisRunner(life, opts.redisUrl);
   } else {
-    runner = createLocalRunner(life, opts.workflow.createExecutor(env));
+    runner = createLocalRunner(life, createThreadExecutor(env));
   }
   let number = Math.max(store.maxNumber() + 1, 0);
   const ctx: ServerContext = {

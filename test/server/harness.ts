@@ -160,6 +160,32 @@ export function shapeDiff(actual: unknown, expected: unknown, path = '$'): strin
   return typeof actual === typeof expected ? [] : [`${path}: expected ${typeof expected}, got ${typeof actual}`];
 }
 
+/**
+ * Differences between a value and a recorded type shape (the transcripts' `item_shape`: "number", "string",
+ * "null", "boolean", "string:<value>", arrays shaped by their first element, objects by their keys).
+ */
+export function typeShapeDiff(actual: unknown, shape: unknown, path = '$'): string[] {
+  if (typeof shape === 'string') {
+    const kind = shape.split(':')[0];
+    const got = actual === null ? 'null' : typeof actual;
+    return got === kind ? [] : [`${path}: expected ${kind}, got ${got}`];
+  }
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(actual)) return [`${path}: expected an array`];
+    if (shape.length === 0 || actual.length === 0) return [];
+    // A tuple shape (several entries) is compared position by position; a one-entry shape is the element type.
+    if (shape.length === 1) return actual.flatMap((a, i) => typeShapeDiff(a, shape[0], `${path}[${i}]`)).slice(0, 5);
+    return shape.flatMap((s, i) => typeShapeDiff(actual[i], s, `${path}[${i}]`));
+  }
+  if (shape && typeof shape === 'object') {
+    if (!actual || typeof actual !== 'object') return [`${path}: expected an object`];
+    return Object.keys(shape).flatMap((k) =>
+      k in (actual as object) ? typeShapeDiff((actual as Record<string, unknown>)[k], (shape as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}: missing`],
+    );
+  }
+  return [];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();

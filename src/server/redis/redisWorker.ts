@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, workflowEnvOf } from '../startServer.ts';
 import type { ServerLimits } from '../serverContext.ts';
 import type { JobOutcome, WorkflowApi } from '../workflowApi.ts';
 import { connectRedis } from './redisConnection.ts';
+import { createThreadExecutor } from '../threadExecutor.ts';
 import { encodeEvent, EVENTS_CHANNEL, FREE_CHANNEL, INTERRUPT_CHANNEL, QUEUE_NAME, type PromptJobData } from './channels.ts';
 
 export interface WorkerOptions {
@@ -33,7 +34,7 @@ export interface RunningWorker {
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const data = openDataFolder(opts.dataDir, opts.modelsDir);
   const env = workflowEnvOf(data, { ...DEFAULT_LIMITS, ...opts.limits }, opts.device);
-  const executor = opts.workflow.createExecutor(env);
+  const executor = createThreadExecutor(env);
   const conn = await connectRedis(opts.redisUrl);
   const pub = conn.duplicate();
   const sub = conn.duplicate();
@@ -84,6 +85,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     done,
     async close() {
       await worker.close();
+      await executor.close();
       await sub.quit().catch(() => {});
       await pub.quit().catch(() => {});
       await conn.quit().catch(() => {});

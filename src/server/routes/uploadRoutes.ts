@@ -29,7 +29,8 @@ class UploadRefused extends Error {
 
 async function readForm(req: FastifyRequest, maxBytes: number): Promise<UploadForm> {
   const form: UploadForm = { fields: {} };
-  for await (const part of req.parts({ limits: { fileSize: maxBytes, files: 1, fields: 16, fieldSize: 64 * 1024 } })) {
+  // preservePath: busboy would otherwise strip "../" from a file name silently; ComfyUI refuses such names.
+  for await (const part of req.parts({ preservePath: true, limits: { fileSize: maxBytes, files: 1, fields: 16, fieldSize: 64 * 1024 } })) {
     if (part.type === 'file') {
       const bytes = await part.toBuffer(); // throws RequestFileTooLargeError (413) past fileSize
       if (part.fieldname === 'image') form.image = { filename: part.filename, bytes };
