@@ -10,8 +10,8 @@ afterAll(() => cleanupAll());
 
 function prompt(k: number): Record<string, unknown> {
   return {
-    '1': { class_type: 'EmptyImage', inputs: { width: 256, height: 256, batch_size: 1, color: 5000 + k } },
-    '2': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'lanczos', width: 1024, height: 1024, crop: 'disabled' } },
+    '1': { class_type: 'EmptyImage', inputs: { width: 128, height: 128, batch_size: 1, color: 5000 + k } },
+    '2': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'lanczos', width: 512, height: 512, crop: 'disabled' } },
     '3': { class_type: 'ImageInvert', inputs: { image: ['2', 0] } },
     '4': { class_type: 'SaveImage', inputs: { images: ['3', 0], filename_prefix: `redis/p${k}` } },
   };
