@@ -5,6 +5,7 @@
 import type { HistoryRecord, PromptStore, QueuedPrompt } from './store.ts';
 import type { SocketHub } from './socketHub.ts';
 import type { JobOutcome } from './workflowApi.ts';
+import type { OverheadMeter } from './overheadMeter.ts';
 import { createPromptRelay, TERMINAL_EVENTS, type PromptRelay } from './eventRelay.ts';
 
 export interface PromptLifecycle {
@@ -18,6 +19,8 @@ export interface PromptLifecycle {
   completed(p: Pick<QueuedPrompt, 'id' | 'clientId'>, outcome: JobOutcome): boolean;
   /** Session id → the prompt it is running, for `executing` on reconnect. */
   runningFor(sid: string): { promptId: string; node: string | null } | undefined;
+  /** Main-thread time spent on each prompt (accepting, dispatching, relaying, completing), for the bench. */
+  readonly meter: OverheadMeter;
 }
 
 export function historyRecordOf(outcome: JobOutcome): HistoryRecord {
@@ -59,7 +62,7 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
   return { status: 'error', outputs: {}, meta: {}, messages: [['execution_start', { prompt_id: promptId, timestamp: data.timestamp }], ['execution_error', data]] };
 }
 
-export function createPromptLifecycle(store: PromptStore, hub: SocketHub): PromptLifecycle {
+export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter: OverheadMeter): PromptLifecycle {
   const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
   const broadcastStatus = () => hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
   return {
@@ -75,12 +78,16 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub): Promp
       return entry.relay;
     },
     relayOf: (id) => relays.get(id)?.relay,
+    meter,
     completed(p, outcome) {
+      const mark = meter.start();
       const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId);
       relays.delete(p.id);
       if (!store.finish(p.id, historyRecordOf(outcome))) return false;
       const [type, data] = terminalMessageOf(p.id, outcome);
       relay.sendTerminal(type, data, broadcastStatus);
+      meter.stop(p.id, mark);
+      meter.complete(p.id);
       return true;
     },
     runningFor(sid) {
