@@ -5,12 +5,12 @@
 // from /history.
 // Server overhead per job = the server's own main-thread work for that job: its POST handler (validation,
 // SQLite insert, status broadcast), dispatch, relaying every event to its client, the history write and
-// the closing messages (startServer's onPromptOverhead), as main-thread CPU time (Linux schedstat) and as
-// wall time of the same sections. Executor (node) time is not in it. Goal: p99 ≤ 5 ms. Wall times swell
-// when the machine is busy (load average shown), so the goal is judged on CPU time.
+// the closing messages (startServer's onPromptOverhead, wall time of those synchronous sections). Executor
+// (node) time is not in it. Goal: p99 ≤ 5 ms. A busy machine preempts the thread inside sections and
+// swells the tail: the load average is printed with the numbers.
 // Knobs: INKFLOW_BENCH_SERVER_JOBS (1000), INKFLOW_BENCH_SERVER_CLIENTS (50).
 import WebSocket from 'ws';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { startServer } from '../src/server/startServer.ts';
 import { inkflowWorkflow } from '../src/server/inkflowWorkflow.ts';
 import { tempDir, cleanupAll } from '../test/server/harness.ts';
@@ -42,7 +42,7 @@ function tinyJob(k: number): Record<string, unknown> {
 export async function runServerBench(): Promise<void> {
   const jobs = Number(process.env.INKFLOW_BENCH_SERVER_JOBS ?? 1000);
   const clients = Number(process.env.INKFLOW_BENCH_SERVER_CLIENTS ?? 50);
-  const overheadById = new Map<string, { wallMs: number; cpuMs: number }>();
+  const overheadById = new Map<string, number>();
   const server = await startServer({
     dataDir: tempDir('inkflow-bench-server-'),
     workflow: inkflowWorkflow,
@@ -124,9 +124,7 @@ export async function runServerBench(): Promise<void> {
     const finish: number[] = [];
     const wallOverhead: number[] = [];
     const executor: number[] = [];
-    const measured = all.map((j) => overheadById.get(j.id)).filter((x) => x !== undefined);
-    const overhead = measured.map((o) => o.cpuMs);
-    const overheadWall = measured.map((o) => o.wallMs);
+    const overhead = all.map((j) => overheadById.get(j.id)).filter((x): x is number => x !== undefined);
     ordered.forEach((j, i) => {
       const a = j.accepted! - j.postSent;
       const prevDone = i > 0 ? ordered[i - 1].done! : -Infinity;
@@ -138,12 +136,11 @@ export async function runServerBench(): Promise<void> {
       wallOverhead.push(a + h + f);
       executor.push(j.success! - j.start!);
     });
-    for (const xs of [accept, handoff, finish, wallOverhead, overhead, overheadWall, executor]) xs.sort((a, b) => a - b);
+    for (const xs of [accept, handoff, finish, wallOverhead, overhead, executor]) xs.sort((a, b) => a - b);
     const row = (name: string, xs: number[]) => console.log(`${name.padEnd(22)} p50 ${percentile(xs, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(7)} ms`);
     console.log(`jobs ${jobs} from ${clients} WebSocket clients: accepted ${byId.size}, rejected ${rejected}, lost ${lost}, duplicated ${duplicated}, history extra ${historyExtra}, failed ${failed}`);
-    row(`server CPU/job (${overhead.length})`, overhead);
-    row('  same sections, wall', overheadWall);
-    console.log(`wall clock (load average ${loadavg()[0].toFixed(1)} on ${(await import('node:os')).availableParallelism()} cores):`);
+    row(`server overhead/job (${overhead.length})`, overhead);
+    console.log(`load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; end-to-end as the clients saw it:`);
     console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
     row('  accept (POST)', accept);
     row('  handoff', handoff);

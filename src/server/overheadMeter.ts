@@ -1,19 +1,11 @@
 // Measures the server's own work per prompt — accepting its POST, dispatching it, relaying its events,
-// storing its history — on the main thread, for bench/server.ts. Wall time of these synchronous sections
-// swells when the machine is busy (the thread is preempted mid-section), so the thread's CPU time is
-// measured too, from Linux's /proc/thread-self/schedstat (nanoseconds on the CPU). Without a listener
-// nothing is measured and nothing is read.
-import { readFileSync } from 'node:fs';
+// storing its history and sending the closing messages — as the wall time of those synchronous sections on
+// the main thread, for bench/server.ts. (A busy machine preempts the thread mid-section and swells the
+// tail; Linux's per-thread CPU counters only advance at scheduler ticks, too coarse for sub-millisecond
+// sections, so wall time it is.) Without a listener nothing is measured.
+export type OverheadListener = (promptId: string, ms: number) => void;
 
-export interface Overhead {
-  wallMs: number;
-  /** NaN where /proc/thread-self/schedstat is not available. */
-  cpuMs: number;
-}
-
-export type OverheadListener = (promptId: string, spent: Overhead) => void;
-
-type Mark = { wall: number; cpu: number } | undefined;
+type Mark = number | undefined;
 
 export interface OverheadMeter {
   start(): Mark;
@@ -22,30 +14,19 @@ export interface OverheadMeter {
   complete(promptId: string): void;
 }
 
-function threadCpuMs(): number {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
-  } catch {
-    return NaN;
-  }
-}
-
 export function createOverheadMeter(listener?: OverheadListener): OverheadMeter {
   if (!listener) return { start: () => undefined, stop() {}, complete() {} };
-  const totals = new Map<string, Overhead>();
+  const totals = new Map<string, number>();
   return {
-    start: () => ({ wall: performance.now(), cpu: threadCpuMs() }),
+    start: () => performance.now(),
     stop(promptId, mark) {
-      if (!mark) return;
-      const t = totals.get(promptId) ?? { wallMs: 0, cpuMs: 0 };
-      t.wallMs += performance.now() - mark.wall;
-      t.cpuMs += threadCpuMs() - mark.cpu;
-      totals.set(promptId, t);
+      if (mark === undefined) return;
+      totals.set(promptId, (totals.get(promptId) ?? 0) + performance.now() - mark);
     },
     complete(promptId) {
       const t = totals.get(promptId);
       totals.delete(promptId);
-      if (t) listener(promptId, t);
+      if (t !== undefined) listener(promptId, t);
     },
   };
 }

@@ -12,6 +12,8 @@ export interface PromptLifecycle {
   readonly store: PromptStore;
   readonly hub: SocketHub;
   broadcastStatus(): void;
+  /** The same, once for all queue changes of this event-loop turn (a burst of 50 POSTs sends one status). */
+  broadcastStatusSoon(): void;
   /** The prompt now runs: its relay for events (created once per prompt). */
   started(p: Pick<QueuedPrompt, 'id' | 'clientId'>): PromptRelay;
   relayOf(promptId: string): PromptRelay | undefined;
@@ -64,11 +66,20 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
 
 export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter: OverheadMeter): PromptLifecycle {
   const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
-  const broadcastStatus = () => hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+  let soon: NodeJS.Immediate | undefined;
+  const broadcastStatus = () => {
+    if (soon) clearImmediate(soon);
+    soon = undefined;
+    hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+  };
+  const broadcastStatusSoon = () => {
+    soon ??= setImmediate(broadcastStatus);
+  };
   return {
     store,
     hub,
     broadcastStatus,
+    broadcastStatusSoon,
     started(p) {
       let entry = relays.get(p.id);
       if (!entry) {

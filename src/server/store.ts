@@ -136,7 +136,8 @@ export function openPromptStore(path: string): PromptStore {
     ),
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
     byState: db.prepare(`SELECT * FROM prompts WHERE state = ? ORDER BY number`),
-    remaining: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE state != 'done'`),
+    // IN (…) seeks the (state, number) index; `!= 'done'` would scan every history row.
+    remaining: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE state IN ('pending', 'running')`),
     deletePending: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'pending'`),
     pendingIds: db.prepare(`SELECT id FROM prompts WHERE state = 'pending'`),
     clearPending: db.prepare(`DELETE FROM prompts WHERE state = 'pending'`),
@@ -145,7 +146,7 @@ export function openPromptStore(path: string): PromptStore {
     deleteHistory: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'done'`),
     clearHistory: db.prepare(`DELETE FROM prompts WHERE state = 'done'`),
     maxNumber: db.prepare(`SELECT MAX(number) AS n FROM prompts`),
-    minNumber: db.prepare(`SELECT MIN(number) AS n FROM prompts WHERE state != 'done'`),
+    minNumber: db.prepare(`SELECT MIN(number) AS n FROM prompts WHERE state IN ('pending', 'running')`),
   };
   const deleteMany = db.transaction((ids: readonly string[]) => ids.filter((id) => st.deletePending.run(id).changes > 0));
   const clearPending = db.transaction(() => {
