@@ -27,7 +27,7 @@ describe('redis workers', () => {
       await Promise.all(workers.map((w) => w.waitForOutput(/waiting for prompts/)));
       const ws = await openWs(server.url, 'scale');
       const ids: string[] = [];
-      const n = 12;
+      const n = 8;
       for (let k = 0; k < n; k++) {
         const r = await postJson(server.url, '/prompt', { prompt: prompt(k), client_id: 'scale' });
         expect(r.status).toBe(200);
