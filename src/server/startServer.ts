@@ -85,7 +85,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const data = openDataFolder(opts.dataDir, opts.modelsDir);
   const env = workflowEnvOf(data, limits, opts.device);
   const store = openPromptStore(data.databasePath);
-  const recovered = store.recoverInterrupted();
+  // In-process, a prompt found running was cut off by our own crash; with Redis a worker may still be on
+  // it (the runner asks BullMQ what became of each job).
+  const recovered = opts.redisUrl ? { requeued: store.resetRunning(), failed: [] } : store.recoverInterrupted();
   const hub = createSocketHub();
   const life = createPromptLifecycle(store, hub, createOverheadMeter(opts.onPromptOverhead));
   let runner: JobRunner;

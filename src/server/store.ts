@@ -77,6 +77,8 @@ export interface PromptStore {
   minNumber(): number;
   /** After a crash: running prompts go back to pending, or are finished with an error after MAX_ATTEMPTS. */
   recoverInterrupted(now?: number): { requeued: string[]; failed: string[] };
+  /** With Redis workers a running prompt may still be running elsewhere: back to pending, no attempt rule. */
+  resetRunning(): string[];
   close(): void;
 }
 
@@ -232,6 +234,11 @@ export function openPromptStore(path: string): PromptStore {
     maxNumber: () => (st.maxNumber.get() as { n: number | null }).n ?? -1,
     minNumber: () => (st.minNumber.get() as { n: number | null }).n ?? 0,
     recoverInterrupted: (now = Date.now()) => recover(now),
+    resetRunning() {
+      const ids = (st.byState.all('running') as Row[]).map((r) => r.id);
+      db.prepare(`UPDATE prompts SET state = 'pending' WHERE state = 'running'`).run();
+      return ids;
+    },
     close: () => db.close(),
   };
 }
