@@ -78,4 +78,38 @@ describe('durability', () => {
       expect(mine.length).toBeLessThanOrEqual(2);
     }
   }, 400_000);
+
+  it('a clean stop (SIGTERM) mid-prompt records no result and runs the prompt again on restart', async () => {
+    const data = tempDir();
+    const first = await spawnServe(['--data', data]);
+    const ws = await openWs(first.url, 'term');
+    // Slow enough (four lanczos resizes at 2048²) that SIGTERM always lands mid-run.
+    const slower = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 512, height: 512, batch_size: 1, color: 50 } },
+      '2': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'lanczos', width: 2048, height: 2048, crop: 'disabled' } },
+      '3': { class_type: 'ImageScale', inputs: { image: ['2', 0], upscale_method: 'lanczos', width: 512, height: 512, crop: 'disabled' } },
+      '4': { class_type: 'ImageScale', inputs: { image: ['3', 0], upscale_method: 'lanczos', width: 2048, height: 2048, crop: 'disabled' } },
+      '5': { class_type: 'ImageScale', inputs: { image: ['4', 0], upscale_method: 'lanczos', width: 256, height: 256, crop: 'disabled' } },
+      '6': { class_type: 'SaveImage', inputs: { images: ['5', 0], filename_prefix: 'term/p' } },
+    };
+    const r = await postJson(first.url, '/prompt', { prompt: slower, client_id: 'term' });
+    await ws.waitFor((m) => m.type === 'execution_start' && m.data.prompt_id === r.json.prompt_id, 'prompt starts', 60_000);
+    await first.kill('SIGTERM');
+    ws.close();
+    expect(first.proc.exitCode).toBe(0);
+    const db = new Database(join(data, 'inkflow.sqlite'), { readonly: true });
+    expect(db.prepare(`SELECT state, attempts FROM prompts WHERE id = ?`).get(r.json.prompt_id)).toEqual({ state: 'pending', attempts: 0 });
+    db.close();
+
+    const second = await spawnServe(['--data', data]);
+    try {
+      const ws2 = await openWs(second.url, 'term');
+      await ws2.waitFor((m) => m.type === 'execution_success' && m.data.prompt_id === r.json.prompt_id, 'runs after restart', 60_000);
+      ws2.close();
+      const h = (await getJson(second.url, `/history/${r.json.prompt_id}`)).json;
+      expect(h[r.json.prompt_id].status.status_str).toBe('success');
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  }, 200_000);
 });

@@ -37,6 +37,11 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
     } finally {
       current = undefined;
     }
+    // Stopped by a clean shutdown (SIGINT/SIGTERM): not a result. It runs again, from the start, next time.
+    if (closed && outcome.status !== 'success') {
+      life.store.requeue(p.id);
+      return;
+    }
     life.completed(p, outcome);
   }
 

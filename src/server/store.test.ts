@@ -49,6 +49,16 @@ describe('prompt store', () => {
     s.close();
   });
 
+  it('a run stopped by a clean shutdown goes back to pending without using up an attempt', () => {
+    const s = openPromptStore(join(tempDir(), 'q.sqlite'));
+    s.insert(prompt('a', 0));
+    s.markRunning('a');
+    expect(s.requeue('a')).toBe(true);
+    expect(s.get('a')).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(s.requeue('a')).toBe(false);
+    s.close();
+  });
+
   it('lists history oldest first and honours max_items (newest) and offset', () => {
     const s = openPromptStore(join(tempDir(), 'q.sqlite'));
     for (const id of ['a', 'b', 'c']) {

@@ -77,6 +77,8 @@ export interface PromptStore {
   minNumber(): number;
   /** After a crash: running prompts go back to pending, or are finished with an error after MAX_ATTEMPTS. */
   recoverInterrupted(now?: number): { requeued: string[]; failed: string[] };
+  /** running → pending, the attempt not counted (a run stopped by a clean shutdown, not by a crash). */
+  requeue(id: string): boolean;
   /** With Redis workers a running prompt may still be running elsewhere: back to pending, no attempt rule. */
   resetRunning(): string[];
   close(): void;
@@ -234,6 +236,7 @@ export function openPromptStore(path: string): PromptStore {
     maxNumber: () => (st.maxNumber.get() as { n: number | null }).n ?? -1,
     minNumber: () => (st.minNumber.get() as { n: number | null }).n ?? 0,
     recoverInterrupted: (now = Date.now()) => recover(now),
+    requeue: (id) => db.prepare(`UPDATE prompts SET state = 'pending', attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'`).run(id).changes > 0,
     resetRunning() {
       const ids = (st.byState.all('running') as Row[]).map((r) => r.id);
       db.prepare(`UPDATE prompts SET state = 'pending' WHERE state = 'running'`).run();

@@ -68,7 +68,7 @@ export function viewRoute(app: FastifyInstance, ctx: ServerContext): void {
     const preview = q.preview; // "webp;90" or "jpeg;80": a smaller copy for thumbnails
     const channel = q.channel;
     if (preview || (channel && channel !== 'rgba')) {
-      let img = sharp(readFileLimited(path, ctx.limits.maxUploadBytes * 4), { limitInputPixels: ctx.limits.maxImagePixels });
+      let img = sharp(readFileLimited(path, ctx.limits.maxUploadBytes * 4), { limitInputPixels: ctx.limits.maxImagePixels, failOn: 'error' });
       if (channel === 'rgb') img = img.removeAlpha();
       else if (channel === 'a') img = img.ensureAlpha().extractChannel(3);
       let type = 'image/png';
@@ -83,7 +83,12 @@ export function viewRoute(app: FastifyInstance, ctx: ServerContext): void {
           type = 'image/jpeg';
         } else img = img.png();
       } else img = img.png();
-      const out = await img.toBuffer();
+      let out: Buffer;
+      try {
+        out = await img.toBuffer();
+      } catch {
+        return emptyStatus(reply, 400); // not an image sharp can convert
+      }
       return reply.type(type).header('content-disposition', disposition(name)).send(out);
     }
     return reply
