@@ -1,6 +1,7 @@
 // Runs a workflow for a CLI command: validation errors as one readable message, a progress bar per
 // sampling node on stderr, Ctrl-C as an interrupt, and the saved files' paths back.
 import { join } from 'node:path';
+import type { LoraReport } from '../weights/lora.ts';
 import type { ApiPrompt, ExecutionEvent, WorkflowEnv } from '../workflow/api.ts';
 import { createExecutor } from '../workflow/executor.ts';
 import { validatePrompt } from '../workflow/validate.ts';
@@ -69,4 +70,23 @@ export async function runCliWorkflow(prompt: ApiPrompt, env: WorkflowEnv, opts: 
     outputs[id] = { files: saved, ui };
   }
   return { status: outcome.status === 'interrupted' ? 'interrupted' : 'success', files, outputs };
+}
+
+export interface LoraSummary {
+  applied: { path: string }[];
+  unet?: LoraReport;
+  text?: LoraReport;
+}
+
+/** The LoRA reports the sampler and text-encoder nodes returned, merged for one summary. */
+export function collectLoraReport(outputs: CliRunResult['outputs']): LoraSummary {
+  const out: LoraSummary = { applied: [] };
+  for (const { ui } of Object.values(outputs)) {
+    for (const r of (ui.lora_report as LoraSummary[] | undefined) ?? []) {
+      for (const a of r.applied) if (!out.applied.some((b) => b.path === a.path)) out.applied.push(a);
+      out.unet ??= r.unet;
+      out.text ??= r.text;
+    }
+  }
+  return out;
 }

@@ -194,3 +194,25 @@ describe('executor interruption, errors and cycles', () => {
     expect(() => executionOrder(p, ['3'])).toThrow(expect.objectContaining({ name: 'dependency_cycle' }));
   });
 });
+
+describe('executor bookkeeping', () => {
+  it('runs concurrent submissions one after the other, and free() empties the cache', async () => {
+    const env = tempWorkflowEnv();
+    const executor = createExecutor(env);
+    const prompt: ApiPrompt = {
+      1: { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 255 } },
+      2: { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'q' } },
+    };
+    const order: string[] = [];
+    const hooks = (id: string) => ({ signal: new AbortController().signal, emit: (e: ExecutionEvent) => e.type !== 'preview' && order.push(`${id}:${e.type}`) });
+    const [a, b] = await Promise.all([executor.run({ promptId: 'a', prompt }, hooks('a')), executor.run({ promptId: 'b', prompt }, hooks('b'))]);
+    expect([a.status, b.status]).toEqual(['success', 'success']);
+    expect(order.indexOf('a:execution_success')).toBeLessThan(order.indexOf('b:execution_start'));
+    expect(order.filter((e) => e === 'b:executing')).toEqual([]);
+    executor.free({ freeMemory: true });
+    const c = collect();
+    await executor.run({ promptId: 'c', prompt }, { signal: new AbortController().signal, emit: c.emit });
+    expect(dataOf(c.events[1]).nodes).toEqual([]);
+    expect(readdirSync(env.outputDir).sort()).toEqual(['q_00001_.png', 'q_00002_.png']);
+  });
+});

@@ -11,6 +11,7 @@ import { generate, type GenerateRequest } from '../pipelines/generate/generate.t
 import { toComfyPrompt, type GenerationRecord } from '../pipelines/generate/comfyPrompt.ts';
 import { TINY_CONTROLNET, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from '../pipelines/generate/tinyCheckpoint.ts';
 import { tempWorkflowEnv } from '../../test/workflow/transcripts.ts';
+import { writeSafetensors } from '../weights/safetensors.ts';
 import type { ApiPrompt, ExecutionEvent, JobOutcome } from './api.ts';
 import { createExecutor } from './executor.ts';
 
@@ -126,6 +127,49 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(worst).toBeLessThanOrEqual(1);
     const half = (await runPrompt(graph({ class_type: 'KSamplerAdvanced', inputs: { ...common, noise_seed: 9, add_noise: 'enable', start_at_step: 0, end_at_step: 2, return_with_leftover_noise: 'enable' } }))).images[0];
     expect(same(half, plain)).toBe(false);
+  });
+
+  it('ConditioningCombine: a prompt combined with itself samples as the prompt alone; two prompts land in between', async () => {
+    const graph = (positive: unknown[], extra: ApiPrompt = {}): ApiPrompt => ({
+      1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
+      2: { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['1', 1] } },
+      3: { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['1', 1] } },
+      4: { class_type: 'EmptyLatentImage', inputs: { width: 16, height: 16, batch_size: 1 } },
+      6: { class_type: 'CLIPTextEncode', inputs: { text: 'a red house by the sea', clip: ['1', 1] } },
+      ...extra,
+      5: { class_type: 'KSampler', inputs: { seed: 4, steps: 3, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['1', 0], positive, negative: ['3', 0], latent_image: ['4', 0] } },
+      7: { class_type: 'VAEDecode', inputs: { samples: ['5', 0], vae: ['1', 2] } },
+      8: { class_type: 'SaveImage', inputs: { images: ['7', 0], filename_prefix: 'combine' } },
+    });
+    const cat = (await runPrompt(graph(['2', 0]))).images[0];
+    const house = (await runPrompt(graph(['6', 0]))).images[0];
+    const self = (await runPrompt(graph(['9', 0], { 9: { class_type: 'ConditioningCombine', inputs: { conditioning_1: ['2', 0], conditioning_2: ['2', 0] } } }))).images[0];
+    const both = (await runPrompt(graph(['9', 0], { 9: { class_type: 'ConditioningCombine', inputs: { conditioning_1: ['2', 0], conditioning_2: ['6', 0] } } }))).images[0];
+    const dist = (a: Image, b: Image) => a.data.reduce((acc, v, i) => acc + Math.abs(v - b.data[i]), 0) / a.data.length;
+    expect(dist(self, cat)).toBeLessThan(0.05);
+    expect(dist(both, cat)).toBeGreaterThan(0);
+    expect(dist(both, house)).toBeGreaterThan(0);
+    expect(dist(both, cat) + dist(both, house)).toBeLessThan(dist(cat, house) * 1.5);
+  });
+
+  it('LoraLoader merges a kohya LoRA into the UNet and text encoder and reports what it patched; strength 0 changes nothing', async () => {
+    const r = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + k) * 0.5);
+    await writeSafetensors(join(env.modelDirs.loras[0], 'ink.safetensors'), [
+      { name: 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight', dtype: 'F32', shape: [2, 32, 1, 1], data: r(64, 1) },
+      { name: 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight', dtype: 'F32', shape: [32, 2, 1, 1], data: r(64, 2) },
+      { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight', dtype: 'F32', shape: [2, 32], data: r(64, 3) },
+      { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight', dtype: 'F32', shape: [32, 2], data: r(64, 4) },
+    ]);
+    const plainPrompt = toComfyPrompt(record({ seed: '11' }));
+    const plain = await runPrompt(plainPrompt);
+    const tagged = toComfyPrompt(record({ seed: '11', prompt: 'a cat on a mat <lora:ink:0.8>' }));
+    const withLora = await runPrompt(tagged);
+    expect(same(withLora.images[0], plain.images[0])).toBe(false);
+    const reports = Object.values(withLora.out.outputs).flatMap((o) => (o.lora_report as { unet?: { patched: string[] }; text?: { patched: string[] } }[] | undefined) ?? []);
+    expect(reports.flatMap((x) => x.unet?.patched ?? [])).toContain('down_blocks.0.attentions.0.proj_in.weight');
+    expect(reports.flatMap((x) => x.text?.patched ?? [])).toContain('text_model.encoder.layers.0.self_attn.q_proj.weight');
+    const zero = await runPrompt(toComfyPrompt(record({ seed: '11', prompt: 'a cat on a mat <lora:ink:0>' })));
+    expect(same(zero.images[0], plain.images[0])).toBe(true);
   });
 
   it('InkflowDetailer re-generates the masked box and leaves the rest of the image as it was', async () => {

@@ -19,6 +19,20 @@ export interface Conditioning {
   text: TextConditioning;
   controls: readonly ControlNetUse[];
   adapters: readonly T2IAdapterUse[];
+  /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are averaged. */
+  others?: readonly Conditioning[];
+}
+
+/** Every prompt of a (combined) conditioning, each on its own. */
+export function conditioningParts(c: Conditioning): Conditioning[] {
+  const { others, ...own } = c;
+  return [own, ...(others ?? []).flatMap(conditioningParts)];
+}
+
+/** ConditioningCombine. */
+export function combineConditioning(a: Conditioning, b: Conditioning): Conditioning {
+  const [first, ...rest] = [...conditioningParts(a), ...conditioningParts(b)];
+  return { ...first, others: rest };
 }
 
 export interface KSampleSettings {
@@ -72,7 +86,10 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
   if (c !== model.vaeConfig.latent_channels) throw new KSampleError(`the latent has ${c} channels, the model ${model.vaeConfig.latent_channels}`);
   const m = model.latentMultiple;
   if (h < m || w < m || h % m || w % m) throw new KSampleError(`latent ${w}×${h} must be a multiple of ${m} (image ${w * model.vaeScaleFactor}×${h * model.vaeScaleFactor})`);
-  const [pos, neg] = alignTokenLengths([positive.text, negative.text]);
+  const posParts = conditioningParts(positive);
+  const negParts = conditioningParts(negative);
+  const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
+  const [pos, neg] = [aligned[0], aligned[posParts.length]];
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
@@ -89,11 +106,35 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
-  const denoiser = createDenoiser({
+  const setup = {
     unet, modelSampling, batch: n, channels: c, height: h, width: w,
     positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
-  });
+  };
+  let denoiser = createDenoiser(setup);
+  if (posParts.length + negParts.length > 2) {
+    // Combined prompts: each predicted on its own (cfg 1 = that prompt only), averaged per side, then CFG
+    // as ComfyUI's calc_cond_batch + cfg_function do for full-image conditionings.
+    const single = (text: TextConditioning, ctrl: typeof controls) => createDenoiser({ ...setup, positive: text, negative: text, cfg: 1, controls: ctrl });
+    const singleControls = prepareControls(positive.controls, modelSampling, w, h, n);
+    const conds = posParts.map((_, i) => single(aligned[i], singleControls));
+    const unconds = negParts.map((_, j) => single(aligned[posParts.length + j], singleControls));
+    const mean = async (ds: typeof conds, x: Float32Array, sigma: number) => {
+      const acc = new Float32Array(x.length);
+      for (const d of ds) {
+        const y = await d(x, sigma);
+        for (let i = 0; i < acc.length; i++) acc[i] += y[i] / ds.length;
+      }
+      return acc;
+    };
+    const g = Math.fround(s.cfg);
+    denoiser = async (x, sigma) => {
+      const cond = await mean(conds, x, sigma);
+      if (Math.abs(s.cfg - 1) <= 1e-9) return cond;
+      const uncond = await mean(unconds, x, sigma);
+      return cond.map((v, i) => uncond[i] + (v - uncond[i]) * g);
+    };
+  }
   const result = await comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,

@@ -60,7 +60,7 @@ export const InkflowDetailer: NodeDef = {
       detector = await ctx.models.get(`detector:${path}`, () => loadOnnxDetector(path, { provider: ctx.env.device ?? 'cpu' }), (d) => d.release());
     }
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
-    const out = await withLoraView(model, (ckpt) => detail(ckpt, {
+    const { value: out } = await withLoraView(model, 'unet', (ckpt) => detail(ckpt, {
       image, boxes, detector, detect: { confidence: Number(v.confidence ?? 0.5) },
       prompt: String(v.prompt), negative: String(v.negative), seed, steps: Number(v.steps), cfg: Number(v.cfg),
       sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), guideSize: Number(v.guide_size), cropFactor: Number(v.crop_factor),

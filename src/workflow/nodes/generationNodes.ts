@@ -2,7 +2,7 @@
 // VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
 import sharp from 'sharp';
 import { encodePrompt } from '../../pipelines/generate/conditioning.ts';
-import { ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
+import { combineConditioning, ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
 import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
@@ -24,8 +24,19 @@ export const CLIPTextEncode: NodeDef = {
   outputs: [{ type: 'CONDITIONING', tooltip: 'A conditioning containing the embedded text used to guide the diffusion model.' }],
   async run(v, ctx) {
     const clip = v.clip as ClipHandle;
-    const text = await withLoraView(clip, (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
-    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning] };
+    const { value: text, ui } = await withLoraView(clip, 'text', (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
+    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning], ui };
+  },
+};
+
+export const ConditioningCombine: NodeDef = {
+  name: 'ConditioningCombine',
+  displayName: 'Conditioning (Combine)',
+  category: 'conditioning',
+  required: { conditioning_1: { type: 'CONDITIONING', link: true }, conditioning_2: { type: 'CONDITIONING', link: true } },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    return { outputs: [combineConditioning(v.conditioning_1 as Conditioning, v.conditioning_2 as Conditioning)] };
   },
 };
 
@@ -53,14 +64,19 @@ export const ControlNetApplyAdvanced: NodeDef = {
     const hint = batchEntryToImage(v.image as ImageBatch, 0);
     if (net.kind === 't2i-adapter') {
       // T2I-Adapters run with diffusers semantics (features × strength at every step): the percents do not apply.
-      const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, { path: net.path, image: hint, scale: strength }] });
+      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength }] }));
       return { outputs: [add(pos), add(neg)] };
     }
     const use = { controlNet: net.runner, hint, strength, startPercent: Number(v.start_percent), endPercent: Number(v.end_percent), guessMode: false };
-    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(pos), add(neg)] };
   },
 };
+
+/** A ControlNet or adapter applied to a combined conditioning applies to each of its prompts. */
+export function withEveryPart(c: Conditioning, f: (part: Conditioning) => Conditioning): Conditioning {
+  return { ...f(c), ...(c.others ? { others: c.others.map((o) => withEveryPart(o, f)) } : {}) };
+}
 
 async function previewJpeg(denoised: Float32Array, shape: Latent['shape']): Promise<Uint8Array> {
   const [, , h, w] = shape;
@@ -96,10 +112,10 @@ export const KSampler: NodeDef = {
     const model = v.model as ModelHandle;
     const latent = v.latent_image as Latent;
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
-    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
+    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
     }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
-    return { outputs: [out] };
+    return { outputs: [out], ui };
   },
 };
 
@@ -126,11 +142,11 @@ export const KSamplerAdvanced: NodeDef = {
   async run(v, ctx) {
     const model = v.model as ModelHandle;
     const seed = typeof v.noise_seed === 'bigint' ? v.noise_seed : BigInt(Number(v.noise_seed));
-    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
+    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
       addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
     }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
-    return { outputs: [out] };
+    return { outputs: [out], ui };
   },
 };
 

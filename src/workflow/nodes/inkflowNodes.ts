@@ -8,6 +8,8 @@ import { convertChannels, type Image } from '../../imaging/image.ts';
 import { blueprintFromColour, canny, xdogLines } from '../../imaging/lineart.ts';
 import { COLORIZE_MODES, type ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { colorizeFlat, colorizeWithModel, lockToPalette } from '../../pipelines/colorize/colorizeLineArt.ts';
+import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
+import { SDRO_DEFAULT_STEPS } from '../../pipelines/colorize/sdro.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import type { Conditioning } from '../../pipelines/generate/ksample.ts';
 import { listModels, resolveModel } from '../folders.ts';
@@ -45,13 +47,13 @@ export const InkflowReferenceColorize: NodeDef = {
     reference: { type: 'IMAGE', link: true },
     lineart: { type: 'IMAGE', link: true },
     model_name: { type: 'COMBO', options: (env) => listModels(env, 'colorize'), tooltip: 'An SDRO model folder or a ColorizeDiffusion .safetensors in models/colorize.' },
-    steps: { type: 'INT', default: 20, min: 1, max: 1000 },
+    steps: { type: 'INT', default: SDRO_DEFAULT_STEPS, min: 1, max: 1000 },
     seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, extra: { control_after_generate: true } },
   },
   optional: {
     mode: { type: 'COMBO', options: COLORIZE_MODES, tooltip: 'ColorizeDiffusion only: vanilla, bg2fig (foreground LoRA) or fig2fig (both LoRAs).' },
-    ref_guidance: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: reference guidance scale.' },
-    sketch_guidance: { type: 'FLOAT', default: 1, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: sketch guidance scale.' },
+    ref_guidance: { type: 'FLOAT', default: COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: reference guidance scale.' },
+    sketch_guidance: { type: 'FLOAT', default: COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: sketch guidance scale.' },
     prediction: { type: 'COMBO', options: ['eps', 'v'], tooltip: 'ColorizeDiffusion only: override the prediction type.' },
     segment: { type: 'BOOLEAN', default: false, tooltip: 'SDRO only: clear the line art background first.' },
     reference_encoder: { type: 'COMBO', options: (env) => listModels(env, 'clip_vision'), tooltip: 'ColorizeDiffusion only: an open_clip ViT-H-14 file, for checkpoints saved without their cond stage.' },

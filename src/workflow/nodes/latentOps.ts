@@ -1,6 +1,7 @@
 // Latent nodes that need no model: EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask.
+import { roundHalfEven } from '../../imaging/threshold.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
-import { emptyLatent, repeatLatent, type Latent } from '../../pipelines/generate/latent.ts';
+import { emptyLatent, repeatLatent, upscaleLatent, type Latent, type LatentUpscaleMethod } from '../../pipelines/generate/latent.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import type { MaskBatch } from '../values.ts';
 
@@ -41,5 +42,37 @@ export const SetLatentNoiseMask: NodeDef = {
     const l = v.samples as Latent;
     const m = v.mask as MaskBatch;
     return { outputs: [{ ...l, noiseMask: { data: m.data, shape: [m.batch, m.height, m.width] } } satisfies Latent] };
+  },
+};
+
+export const LatentUpscale: NodeDef = {
+  name: 'LatentUpscale',
+  displayName: 'Upscale Latent',
+  category: 'latent',
+  required: {
+    samples: { type: 'LATENT', link: true },
+    upscale_method: { type: 'COMBO', options: ['nearest-exact', 'bilinear'] },
+    width: { type: 'INT', default: 512, min: 0, max: 16384, step: 8 },
+    height: { type: 'INT', default: 512, min: 0, max: 16384, step: 8 },
+    crop: { type: 'COMBO', options: ['disabled', 'center'] },
+  },
+  outputs: [{ type: 'LATENT' }],
+  run(v) {
+    const l = v.samples as Latent;
+    let w = Number(v.width);
+    let h = Number(v.height);
+    if (w === 0 && h === 0) return { outputs: [l] };
+    // ComfyUI: a 0 side keeps the aspect; both sides at least 64 pixels.
+    if (w === 0) {
+      h = Math.max(64, h);
+      w = Math.max(64, roundHalfEven((l.shape[3] * h) / l.shape[2]));
+    } else if (h === 0) {
+      w = Math.max(64, w);
+      h = Math.max(64, roundHalfEven((l.shape[2] * w) / l.shape[3]));
+    } else {
+      w = Math.max(64, w);
+      h = Math.max(64, h);
+    }
+    return { outputs: [upscaleLatent(l, w, h, v.upscale_method as LatentUpscaleMethod, v.crop as 'disabled' | 'center')] };
   },
 };

@@ -3,6 +3,7 @@
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import type { LoraSpec } from '../../models/checkpoint/loras.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
+import type { LoraReport } from '../../weights/lora.ts';
 import type { NodeContext } from '../nodeSpec.ts';
 
 export interface ModelHandle {
@@ -30,11 +31,20 @@ export function openCheckpoint(ctx: NodeContext, path: string): Promise<Checkpoi
   }), (c) => c.release());
 }
 
-/** Runs `fn` on the checkpoint with the handle's LoRAs merged (a view released afterwards). */
-export async function withLoraView<T>(h: { base: Checkpoint; loras: readonly LoraSpec[] }, fn: (c: Checkpoint) => Promise<T>): Promise<T> {
+/** What the LoRAs of a view did (weights patched, modules that matched nothing), as UI output. */
+export type LoraUi = { lora_report: { applied: { path: string }[]; unet?: LoraReport; text?: LoraReport }[] };
+
+/**
+ * Runs `fn` on the checkpoint with the handle's LoRAs merged (a view released afterwards); with LoRAs,
+ * also returns their report for the part `fn` used.
+ */
+export async function withLoraView<T>(h: { base: Checkpoint; loras: readonly LoraSpec[] }, part: 'unet' | 'text', fn: (c: Checkpoint) => Promise<T>): Promise<{ value: T; ui?: LoraUi }> {
   const view = h.loras.length ? h.base.withLoras(h.loras) : h.base;
   try {
-    return await fn(view);
+    const value = await fn(view);
+    if (view === h.base) return { value };
+    const report = view.loraReport()[part];
+    return { value, ui: { lora_report: [{ applied: h.loras.map((l) => ({ path: l.path })), ...(report ? { [part]: report } : {}) }] } };
   } finally {
     if (view !== h.base) await view.release();
   }
