@@ -59,7 +59,7 @@ describe('prompt store', () => {
     s.close();
   });
 
-  it('lists history oldest first and honours max_items (newest) and offset', () => {
+  it('lists history oldest first and honours max_items (newest) and offset (from the oldest), as ComfyUI', () => {
     const s = openPromptStore(join(tempDir(), 'q.sqlite'));
     for (const id of ['a', 'b', 'c']) {
       s.insert(prompt(id, s.maxNumber() + 1));
@@ -69,6 +69,8 @@ describe('prompt store', () => {
     expect(Object.keys(s.history())).toEqual(['a', 'b', 'c']);
     expect(Object.keys(s.history(2))).toEqual(['b', 'c']);
     expect(Object.keys(s.history(1, 1))).toEqual(['b']);
+    expect(Object.keys(s.history(2, 0))).toEqual(['a', 'b']);
+    expect(Object.keys(s.history(undefined, 2))).toEqual(['c']);
     s.deleteHistory(['b']);
     expect(Object.keys(s.history())).toEqual(['a', 'c']);
     s.clearHistory();

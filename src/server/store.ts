@@ -68,6 +68,7 @@ export interface PromptStore {
   remaining(): number;
   deletePending(ids: readonly string[]): string[];
   clearPending(): string[];
+  /** Oldest first. No offset: the newest `maxItems`. With an offset: `maxItems` from the oldest + offset. */
   history(maxItems?: number, offset?: number): Record<string, HistoryEntry>;
   historyOf(id: string): HistoryEntry | undefined;
   deleteHistory(ids: readonly string[]): void;
@@ -145,7 +146,8 @@ export function openPromptStore(path: string): PromptStore {
     deletePending: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'pending'`),
     pendingIds: db.prepare(`SELECT id FROM prompts WHERE state = 'pending'`),
     clearPending: db.prepare(`DELETE FROM prompts WHERE state = 'pending'`),
-    history: db.prepare(`SELECT * FROM prompts WHERE state = 'done' ORDER BY done_seq DESC LIMIT ? OFFSET ?`),
+    historyNewest: db.prepare(`SELECT * FROM prompts WHERE state = 'done' ORDER BY done_seq DESC LIMIT ?`),
+    historyFrom: db.prepare(`SELECT * FROM prompts WHERE state = 'done' ORDER BY done_seq LIMIT ? OFFSET ?`),
     historyOf: db.prepare(`SELECT * FROM prompts WHERE id = ? AND state = 'done'`),
     deleteHistory: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'done'`),
     clearHistory: db.prepare(`DELETE FROM prompts WHERE state = 'done'`),
@@ -216,11 +218,15 @@ export function openPromptStore(path: string): PromptStore {
     remaining: () => (st.remaining.get() as { n: number }).n,
     deletePending: (ids) => deleteMany(ids),
     clearPending: () => clearPending(),
-    history(maxItems, offset = 0) {
-      const rows = st.history.all(maxItems ?? -1, offset) as Row[];
-      // ComfyUI lists history oldest first; the LIMIT picked the newest ones.
+    history(maxItems, offset) {
+      // As ComfyUI: oldest first; without an offset, max_items keeps the newest entries; an offset counts
+      // from the oldest.
+      const rows =
+        offset === undefined
+          ? (st.historyNewest.all(maxItems ?? -1) as Row[]).reverse()
+          : (st.historyFrom.all(maxItems ?? -1, offset) as Row[]);
       const out: Record<string, HistoryEntry> = {};
-      for (const r of rows.reverse()) out[r.id] = toHistory(r);
+      for (const r of rows) out[r.id] = toHistory(r);
       return out;
     },
     historyOf(id) {

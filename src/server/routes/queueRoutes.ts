@@ -32,7 +32,7 @@ export function queueRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/history', async (req) => {
     const q = req.query as Record<string, unknown>;
-    return ctx.store.history(nonNegativeInt(q.max_items), nonNegativeInt(q.offset) ?? 0);
+    return ctx.store.history(nonNegativeInt(q.max_items), nonNegativeInt(q.offset));
   });
 
   app.get('/history/:id', async (req) => {
