@@ -5,14 +5,15 @@ import { crashedOutcome } from './promptLifecycle.ts';
 import type { JobOutcome, ApiPrompt } from './workflowApi.ts';
 import type { ThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
+import type { QueuedPrompt } from './store.ts';
 
 export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecutor): JobRunner {
   let draining: Promise<void> | undefined;
   let current: { id: string; abort: AbortController } | undefined;
   let closed = false;
 
-  async function runOne(id: string, dispatchStart: ReturnType<PromptLifecycle['meter']['start']>): Promise<void> {
-    const p = life.store.get(id)!;
+  async function runOne(p: QueuedPrompt, dispatchStart: ReturnType<PromptLifecycle['meter']['start']>): Promise<void> {
+    const id = p.id;
     const abort = new AbortController();
     current = { id, abort };
     const relay = life.started(p);
@@ -52,7 +53,7 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
       const next = life.store.nextPending();
       if (!next) return;
       if (!life.store.markRunning(next.id)) continue;
-      await runOne(next.id, t0);
+      await runOne(next, t0);
     }
   }
 
