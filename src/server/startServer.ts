@@ -14,7 +14,7 @@ import { createThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
 import { checkListenSafety, hasToken } from './auth.ts';
 import type { ServerContext, ServerLimits } from './serverContext.ts';
-import type { WorkflowApi, WorkflowEnv } from './workflowApi.ts';
+import type { WorkflowApi } from './workflowApi.ts';
 import { promptRoutes } from './routes/promptRoutes.ts';
 import { queueRoutes } from './routes/queueRoutes.ts';
 import { viewRoute } from './routes/viewRoute.ts';
@@ -34,6 +34,8 @@ export interface ServerOptions {
   redisUrl?: string;
   limits?: Partial<ServerLimits>;
   device?: 'cpu' | 'cuda';
+  /** CLIP tokenizer tables for single-file checkpoints (else INKFLOW_TOKENIZER or the Hugging Face cache). */
+  tokenizerDir?: string;
   argv?: string[];
   /** Logs requests (off by default: the queue must stay fast). */
   logger?: boolean;
@@ -52,16 +54,6 @@ export interface RunningServer {
 
 export const DEFAULT_LIMITS: ServerLimits = { maxUploadBytes: 100 * 1024 * 1024, maxImagePixels: 64 * 1024 * 1024 };
 
-export function workflowEnvOf(data: DataFolder, limits: ServerLimits, device?: 'cpu' | 'cuda'): WorkflowEnv {
-  return {
-    inputDir: data.inputDir,
-    outputDir: data.outputDir,
-    tempDir: data.tempDir,
-    modelDirs: data.modelDirs,
-    limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
-    device,
-  };
-}
 
 function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   for (const prefix of ['', '/api']) {
@@ -82,8 +74,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   checkListenSafety(host, opts.token);
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const data = openDataFolder(opts.dataDir, opts.modelsDir);
-  const env = workflowEnvOf(data, limits, opts.device);
+  const data = openDataFolder(opts.dataDir, {
+    models: opts.modelsDir,
+    device: opts.device,
+    tokenizerDir: opts.tokenizerDir,
+    limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
+  });
+  const env = data.env;
   const store = openPromptStore(data.databasePath);
   // In-process, a prompt found running was cut off by our own crash; with Redis a worker may still be on
   // it (the runner asks BullMQ what became of each job).

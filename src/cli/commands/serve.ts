@@ -25,6 +25,8 @@ options:
   --max-upload-mb N   largest upload / request body (default 100)
   --max-pixels N      largest accepted image in pixels, checked before decoding (default 67108864)
   --device cpu|cuda   execution provider for model nodes (default cpu)
+  --tokenizer DIR     CLIP tokenizer tables (vocab.json + merges.txt) for single-file checkpoints
+                      (default: INKFLOW_TOKENIZER, the model folder, or the Hugging Face cache)
   -h, --help          this help`;
 
 export function positiveNumber(name: string, v: string | undefined, fallback: number, integer = true): number {
@@ -61,6 +63,7 @@ export const serveCommand: Command = {
           'max-upload-mb': { type: 'string' },
           'max-pixels': { type: 'string' },
           device: { type: 'string' },
+          tokenizer: { type: 'string' },
         },
       }).values;
     } catch (e) {
@@ -77,6 +80,7 @@ export const serveCommand: Command = {
       modelsDir: v.models,
       redisUrl: v.redis,
       device: parseDevice(v.device),
+      tokenizerDir: v.tokenizer,
       limits: {
         maxUploadBytes: Math.round(positiveNumber('max-upload-mb', v['max-upload-mb'], 100, false) * 1024 * 1024),
         maxImagePixels: positiveNumber('max-pixels', v['max-pixels'], 64 * 1024 * 1024),

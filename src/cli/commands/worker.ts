@@ -17,6 +17,8 @@ options:
   --models DIR        also look for models in an existing ComfyUI or A1111 models folder
   --max-pixels N      largest image in pixels (default 67108864)
   --device cpu|cuda   execution provider for model nodes (default cpu)
+  --tokenizer DIR     CLIP tokenizer tables (vocab.json + merges.txt) for single-file checkpoints
+                      (default: INKFLOW_TOKENIZER, the model folder, or the Hugging Face cache)
   --name NAME         worker name in logs
   -h, --help          this help`;
 
@@ -36,6 +38,7 @@ export const workerCommand: Command = {
           models: { type: 'string' },
           'max-pixels': { type: 'string' },
           device: { type: 'string' },
+          tokenizer: { type: 'string' },
           name: { type: 'string' },
         },
       }).values;
@@ -50,6 +53,7 @@ export const workerCommand: Command = {
       modelsDir: v.models,
       workflow: inkflowWorkflow,
       device: parseDevice(v.device),
+      tokenizerDir: v.tokenizer,
       limits: { maxImagePixels: positiveNumber('max-pixels', v['max-pixels'], 64 * 1024 * 1024) },
       name: v.name,
       onJobDone: (id, status) => console.log(`inkflow worker${v.name ? ` ${v.name}` : ''}: ran ${id} (${status})`),

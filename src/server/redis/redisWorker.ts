@@ -5,7 +5,7 @@
 import { Worker } from 'bullmq';
 import { openDataFolder } from '../dataFolder.ts';
 import { crashedOutcome } from '../promptLifecycle.ts';
-import { DEFAULT_LIMITS, workflowEnvOf } from '../startServer.ts';
+import { DEFAULT_LIMITS } from '../startServer.ts';
 import type { ServerLimits } from '../serverContext.ts';
 import type { JobOutcome, WorkflowApi } from '../workflowApi.ts';
 import { connectRedis } from './redisConnection.ts';
@@ -19,6 +19,7 @@ export interface WorkerOptions {
   workflow: WorkflowApi;
   limits?: Partial<ServerLimits>;
   device?: 'cpu' | 'cuda';
+  tokenizerDir?: string;
   /** A name for logs and for BullMQ's worker list. */
   name?: string;
   /** Called after each prompt with its outcome status (the CLI logs it). */
@@ -32,8 +33,14 @@ export interface RunningWorker {
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
-  const data = openDataFolder(opts.dataDir, opts.modelsDir);
-  const env = workflowEnvOf(data, { ...DEFAULT_LIMITS, ...opts.limits }, opts.device);
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const data = openDataFolder(opts.dataDir, {
+    models: opts.modelsDir,
+    device: opts.device,
+    tokenizerDir: opts.tokenizerDir,
+    limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
+  });
+  const env = data.env;
   const executor = createThreadExecutor(env);
   const conn = await connectRedis(opts.redisUrl);
   const pub = conn.duplicate();

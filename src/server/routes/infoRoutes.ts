@@ -1,32 +1,8 @@
 // Read-only facts about the server: node signatures, system, model files, features.
 import { freemem, totalmem } from 'node:os';
-import { readdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { listModels } from '../../workflow/folders.ts';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../serverContext.ts';
-
-const MODEL_EXTENSIONS = /\.(safetensors|sft|ckpt|pt|pth|bin|onnx|gguf)$/i;
-
-/** Model files under every folder of one kind, as ComfyUI lists them: relative, "/"-separated, sorted. */
-export function listModelFiles(dirs: readonly string[]): string[] {
-  const names = new Set<string>();
-  const walk = (root: string, dir: string, depth: number) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = join(dir, e.name);
-      if (e.isDirectory() && depth < 8) walk(root, p, depth + 1);
-      else if (e.isFile() && MODEL_EXTENSIONS.test(e.name)) names.add(relative(root, p).split(sep).join('/'));
-    }
-  };
-  for (const d of dirs) walk(d, d, 0);
-  return [...names].sort();
-}
 
 export function infoRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/object_info', async () => ctx.workflow.objectInfo(ctx.env));
@@ -64,9 +40,8 @@ export function infoRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/models', async () => Object.keys(ctx.env.modelDirs));
   app.get('/models/:folder', async (req, reply) => {
     const { folder } = req.params as { folder: string };
-    const dirs = Object.hasOwn(ctx.env.modelDirs, folder) ? ctx.env.modelDirs[folder] : undefined;
-    if (!dirs) return reply.code(404).send({ error: `unknown model folder ${folder}` });
-    return listModelFiles(dirs);
+    if (!Object.hasOwn(ctx.env.modelDirs, folder)) return reply.code(404).send({ error: `unknown model folder ${folder}` });
+    return listModels(ctx.env, folder);
   });
   // ComfyUI's newer model listing (used by the frontend and some clients): folders with their paths, and
   // files with the index of the folder they were found in.
@@ -77,10 +52,12 @@ export function infoRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!dirs) return reply.code(404).send({ error: `unknown model folder ${folder}` });
     const seen = new Set<string>();
     return dirs.flatMap((d, pathIndex) =>
-      listModelFiles([d]).filter((name) => !seen.has(name) && seen.add(name)).map((name) => ({ name, pathIndex })),
+      listModels({ ...ctx.env, modelDirs: { [folder]: [d] } }, folder)
+        .filter((name) => !seen.has(name) && seen.add(name))
+        .map((name) => ({ name, pathIndex })),
     );
   });
-  app.get('/embeddings', async () => listModelFiles(ctx.env.modelDirs.embeddings ?? []).map((n) => n.replace(/\.[^.]+$/, '')));
+  app.get('/embeddings', async () => listModels(ctx.env, 'embeddings').map((n) => n.replace(/\.[^.]+$/, '')));
   app.get('/extensions', async () => []);
   // inkflow sends only plain preview frames (type 1), never the metadata variant.
   app.get('/features', async () => ({ supports_preview_metadata: false, max_upload_size: ctx.limits.maxUploadBytes }));
