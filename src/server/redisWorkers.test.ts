@@ -85,10 +85,11 @@ describe('redis workers', () => {
         const r = await postJson(server.url, '/prompt', { prompt: prompt(k), client_id: 'scale' });
         later.push(r.json.prompt_id);
       }
+      // Killed at once: the last prompts may not have reached Redis yet (they are in SQLite: the restart
+      // enqueues them); the others keep running on the workers meanwhile.
       await server.kill('SIGKILL');
-      await Promise.all(later.map((id) => Promise.race(workers.map((w) => w.waitForOutput(new RegExp(`ran ${id} `), 120_000)))));
       const again = await spawnServe(['--data', data, '--redis', redis.url]);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       let h: Record<string, any> = {};
       while (Date.now() < deadline) {
         h = (await getJson(again.url, '/history')).json;
@@ -99,7 +100,7 @@ describe('redis workers', () => {
       expect(Object.keys(h)).toHaveLength(n + 1 + later.length);
       expect((await getJson(again.url, '/queue')).json).toEqual({ queue_running: [], queue_pending: [] });
       const ranLater = workers.flatMap((w) => [...w.output().matchAll(/ran (\S+) \(success\)/g)].map((m) => m[1])).filter((id) => later.includes(id));
-      expect(ranLater.sort()).toEqual([...later].sort());
+      expect(ranLater.sort(), 'each prompt ran on exactly one worker, once').toEqual([...later].sort());
 
       await Promise.all(workers.map((w) => w.kill('SIGTERM')));
       await again.kill('SIGTERM');
