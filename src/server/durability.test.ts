@@ -32,7 +32,7 @@ describe('durability', () => {
       expect(r.status).toBe(200);
       ids.push(r.json.prompt_id);
     }
-    // Kill while the queue is mid-way: two prompts done, the third running.
+    // Kill while the queue is mid-way: two prompts done, the third (normally) running.
     await ws.waitFor((m) => m.type === 'execution_start' && m.data.prompt_id === ids[2], 'third prompt starts', 120_000);
     await first.kill('SIGKILL');
     ws.close();
@@ -66,14 +66,18 @@ describe('durability', () => {
     db.close();
     expect(rows).toHaveLength(n + 1);
     expect(rows.every((r) => r.state === 'done')).toBe(true);
-    expect(rows.find((r) => r.id === ids[2])!.attempts).toBe(2);
-    expect(rows.filter((r) => r.attempts !== 1).map((r) => r.id)).toEqual([ids[2]]);
+    // Exactly one prompt was cut off (the one running at the kill: the third, or a later one if the
+    // third finished in the instant before the kill landed) and ran a second time.
+    const rerun = rows.filter((r) => r.attempts !== 1);
+    expect(rerun.map((r) => r.attempts)).toEqual([2]);
+    const cutIndex = ids.indexOf(rerun[0].id);
+    expect(cutIndex).toBeGreaterThanOrEqual(2);
 
     // Every history entry names a file that exists; only the re-run prompt may have left a second file.
     const files = readdirSync(join(data, 'output', 'dur'));
     for (let k = 0; k < n; k++) {
       const mine = files.filter((f) => f.startsWith(`p${k}_`));
-      expect(mine.length, `p${k}`).toBe(k === 2 ? mine.length : 1);
+      expect(mine.length, `p${k}`).toBe(k === cutIndex ? mine.length : 1);
       expect(mine.length).toBeGreaterThanOrEqual(1);
       expect(mine.length).toBeLessThanOrEqual(2);
     }
