@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
   sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
+  server: async () => (await import('./server.ts')).runServerBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -4,9 +4,11 @@ import { reportError } from './errors.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
 import { runCommand } from './commands/run.ts';
+import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
+import { workerCommand } from './commands/worker.ts';
 
-const commands: Command[] = [colorizeCommand, generateCommand, runCommand, trainCommand];
+const commands: Command[] = [colorizeCommand, generateCommand, runCommand, serveCommand, workerCommand, trainCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
