@@ -44,7 +44,8 @@ async function stored(id: string): Promise<Comic> {
 }
 
 async function waitSaved(): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved', undefined, { timeout: 15_000 });
+  // A string, so this Node-side file needs no DOM types.
+  await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'", undefined, { timeout: 15_000 });
 }
 
 const projectId = () => /#\/p\/(.+)$/.exec(page.url())![1];
