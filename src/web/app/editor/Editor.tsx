@@ -18,6 +18,9 @@ import { BubbleInspector, PageInspector, PanelInspector } from './Inspector.tsx'
 import { ExportMenu } from './ExportMenu.tsx';
 import { CharactersPanel } from './CharactersPanel.tsx';
 import { PanelTools } from '../tools/PanelTools.tsx';
+import { useJobs } from '../tools/useJobs.ts';
+import { SketchOverlay } from '../tools/SketchOverlay.tsx';
+import type { SketchState } from '../tools/sketch.ts';
 import type { Selection } from './selection.ts';
 
 type Loaded = { state: 'loading' } | { state: 'error'; message: string; problems: string[]; damaged: boolean } | { state: 'ready'; comic: Comic; revision: number };
@@ -77,11 +80,14 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
   const [message, setMessage] = useState<string | null>(null);
   const textRef = useRef<HTMLTextAreaElement>(null);
   const images = useImages(comic.id, assetsOf(comic));
+  const jobs = useJobs();
+  const [sketch, setSketch] = useState<SketchState | null>(null);
 
   const page = comic.pages.find((p) => p.id === pageId) ?? comic.pages[0] ?? null;
   const panel = page && selection.kind === 'panel' ? page.panels.find((p) => p.id === selection.id) : undefined;
   const bubble = page && selection.kind === 'bubble' ? page.bubbles.find((b) => b.id === selection.id) : undefined;
 
+  const sketchPanel = sketch && page ? page.panels.find((p) => p.id === sketch.panelId) : undefined;
   const say = useCallback((m: string) => setMessage(m), []);
   useEffect(() => {
     if (!message) return;
@@ -174,7 +180,15 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
       </aside>
       <main className="centre-area">
         {page ? (
-          <PageCanvas page={page} images={images} selection={selection} onSelect={setSelection} edit={edit} onEditText={() => textRef.current?.focus()} />
+          <PageCanvas
+            page={page}
+            images={images}
+            selection={selection}
+            onSelect={setSelection}
+            edit={edit}
+            onEditText={() => textRef.current?.focus()}
+            overlay={sketchPanel && sketch ? <SketchOverlay panel={sketchPanel} sketch={sketch} onStrokes={(strokes) => setSketch({ ...sketch, strokes })} /> : null}
+          />
         ) : (
           <div className="centre muted">Add a page on the left to start.</div>
         )}
@@ -188,7 +202,7 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
         {page && selection.kind === 'page' && <PageInspector page={page} edit={edit} say={say} />}
         {page && panel && (
           <PanelInspector page={page} panel={panel} edit={edit} comic={comic} onAddPicture={addPicture}>
-            <PanelTools comic={comic} page={page} panel={panel} edit={edit} say={say} />
+            <PanelTools comic={comic} page={page} panel={panel} edit={edit} say={say} jobs={jobs} sketch={sketch} setSketch={setSketch} />
           </PanelInspector>
         )}
         {page && bubble && <BubbleInspector ref={textRef} page={page} bubble={bubble} edit={edit} onDone={() => setSelection({ kind: 'page' })} />}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { characterLoras, composePrompt, findFlatColouriser, flatColourPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from './panelWorkflows.ts';
+import type { GenerateSettings } from './panelWorkflows.ts';
+import { newCharacter, newPanel } from '../project/newDocument.ts';
+
+const settings: GenerateSettings = { checkpoint: 'tiny.safetensors', positive: 'a cat', negative: 'blurry', width: 128, height: 64, seed: 5, steps: 3, cfg: 7, sampler: 'euler', scheduler: 'normal', loras: [], batch: 1 };
+
+/** Every link points at an existing node: the graph is closed. */
+function linksResolve(p: Record<string, { inputs: Record<string, unknown> }>) {
+  for (const node of Object.values(p)) for (const v of Object.values(node.inputs)) if (Array.isArray(v)) expect(p[v[0] as string], `link to ${v[0]}`).toBeDefined();
+}
+
+describe('panel workflows', () => {
+  it('adds the characters\' snippets, LoRAs and locked seed to a panel', () => {
+    const mika = { ...newCharacter('Mika'), promptSnippet: 'girl, red scarf', lora: { name: 'mika.safetensors', strength: 0.7 }, seed: 1234 };
+    const ren = { ...newCharacter('Ren'), promptSnippet: 'boy, glasses' };
+    const panel = { ...newPanel({ x: 0, y: 0, w: 100, h: 50 }), prompt: 'two friends at a noodle stall', characterIds: [ren.id, mika.id] };
+    expect(composePrompt(panel, [mika, ren])).toBe('two friends at a noodle stall, boy, glasses, girl, red scarf');
+    expect(characterLoras(panel, [mika, ren])).toEqual([{ name: 'mika.safetensors', strength: 0.7 }]);
+    expect(panelSeed(panel, [mika, ren], 9)).toBe(1234);
+    expect(panelSeed({ ...panel, characterIds: [ren.id] }, [mika, ren], 9)).toBe(9);
+  });
+
+  it('sizes a panel by its aspect ratio in multiples of 8', () => {
+    expect(panelPixels({ w: 190, h: 90 }, 512)).toEqual({ width: 512, height: 240 });
+    expect(panelPixels({ w: 60, h: 120 }, 512)).toEqual({ width: 256, height: 512 });
+    expect(panelPixels({ w: 190, h: 10 }, 512)).toEqual({ width: 512, height: 64 });
+  });
+
+  it('text → panel chains LoRAs between the checkpoint and the sampler', () => {
+    const p = textToPanel({ ...settings, loras: [{ name: 'a.safetensors', strength: 0.5 }, { name: 'b.safetensors', strength: 1 }] });
+    linksResolve(p);
+    expect(p.lora1.inputs.model).toEqual(['lora0', 0]);
+    expect(p.sample.inputs.model).toEqual(['lora1', 0]);
+    expect(p.pos.inputs.clip).toEqual(['lora1', 1]);
+    expect(p.save.class_type).toBe('SaveImage');
+  });
+
+  it('sketch → panel: one fidelity value sets ControlNet strength and end_percent', () => {
+    const p = sketchToPanel(settings, { image: 'sketch.png', controlNet: 'scribble.safetensors', fidelity: 0.75 });
+    linksResolve(p);
+    expect(p.apply.inputs).toMatchObject({ strength: 0.75, start_percent: 0, end_percent: 0.75, image: ['invert', 0] });
+    expect(p.sample.inputs.positive).toEqual(['apply', 0]);
+    expect(p.sample.inputs.negative).toEqual(['apply', 1]);
+  });
+
+  it('finds the flat colouriser from /object_info and fills its other inputs with their defaults', () => {
+    const info = {
+      KSampler: { input: { required: { model: ['MODEL'] } }, category: 'sampling' },
+      InkflowFlatColorize: {
+        input: { required: { reference: ['IMAGE'], lineart: ['IMAGE'], close_gaps: ['INT', { default: 3, min: 0 }], mode: [['auto', 'strict']] } },
+        category: 'inkflow/colour',
+      },
+    };
+    const c = findFlatColouriser(info)!;
+    expect(c).toEqual({ node: 'InkflowFlatColorize', lineartInput: 'lineart', referenceInput: 'reference', defaults: { close_gaps: 3, mode: 'auto' } });
+    const p = flatColourPanel(c, 'line.png', 'sheet.png');
+    linksResolve(p);
+    expect(p.colour.inputs).toEqual({ close_gaps: 3, mode: 'auto', lineart: ['lineart', 0], reference: ['sheet', 0] });
+    expect(findFlatColouriser({ KSampler: info.KSampler })).toBeNull();
+  });
+});

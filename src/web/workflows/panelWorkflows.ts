@@ -1,0 +1,154 @@
+// The workflows the panel tools send to the server, as ComfyUI API prompts built from ComfyUI's own core
+// nodes (so any ComfyUI-compatible server runs them) plus inkflow's flat colouriser, whose name and
+// inputs are read from the server's /object_info rather than assumed.
+import type { Character, Panel } from '../project/schema.ts';
+
+export type ComfyPrompt = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title: string } }>;
+
+export interface GenerateSettings {
+  checkpoint: string;
+  positive: string;
+  negative: string;
+  width: number;
+  height: number;
+  seed: number;
+  steps: number;
+  cfg: number;
+  sampler: string;
+  scheduler: string;
+  loras: { name: string; strength: number }[];
+  batch: number;
+}
+
+/** Defaults that worked in the comic-strip study: dpmpp_2m + karras, 20 steps, cfg 8. */
+export const GENERATE_DEFAULTS = { steps: 20, cfg: 8, sampler: 'dpmpp_2m', scheduler: 'karras', negative: 'blurry, lowres, bad anatomy, text, watermark' };
+
+/** The panel's prompt with the prompt snippets of the characters in it, in order. */
+export function composePrompt(panel: Panel, characters: readonly Character[]): string {
+  const snippets = panel.characterIds.map((id) => characters.find((c) => c.id === id)?.promptSnippet.trim()).filter((s): s is string => !!s);
+  return [panel.prompt.trim(), ...snippets].filter(Boolean).join(', ');
+}
+
+/** LoRAs of the panel's characters (one per file, the first strength wins). */
+export function characterLoras(panel: Panel, characters: readonly Character[]): { name: string; strength: number }[] {
+  const out = new Map<string, number>();
+  for (const id of panel.characterIds) {
+    const l = characters.find((c) => c.id === id)?.lora;
+    if (l && !out.has(l.name)) out.set(l.name, l.strength);
+  }
+  return [...out].map(([name, strength]) => ({ name, strength }));
+}
+
+/** The first locked seed among the panel's characters, so a character's panels repeat; else `fallback`. */
+export function panelSeed(panel: Panel, characters: readonly Character[], fallback: number): number {
+  for (const id of panel.characterIds) {
+    const s = characters.find((c) => c.id === id)?.seed;
+    if (s !== null && s !== undefined) return s;
+  }
+  return fallback;
+}
+
+/** Pixel size for a panel: its aspect ratio, the long side `longSide`, both sides multiples of 8 and at least 64. */
+export function panelPixels(panel: Pick<Panel, 'w' | 'h'>, longSide: number): { width: number; height: number } {
+  const r8 = (v: number) => Math.max(64, Math.round(v / 8) * 8);
+  return panel.w >= panel.h ? { width: r8(longSide), height: r8((longSide * panel.h) / Math.max(panel.w, 1e-6)) } : { width: r8((longSide * panel.w) / Math.max(panel.h, 1e-6)), height: r8(longSide) };
+}
+
+function base(s: GenerateSettings): { prompt: ComfyPrompt; model: [string, number]; clip: [string, number]; vae: [string, number] } {
+  const prompt: ComfyPrompt = { ckpt: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: s.checkpoint }, _meta: { title: 'Load checkpoint' } } };
+  let model: [string, number] = ['ckpt', 0];
+  let clip: [string, number] = ['ckpt', 1];
+  s.loras.forEach((l, i) => {
+    const id = `lora${i}`;
+    prompt[id] = { class_type: 'LoraLoader', inputs: { model, clip, lora_name: l.name, strength_model: l.strength, strength_clip: l.strength }, _meta: { title: `LoRA ${l.name}` } };
+    model = [id, 0];
+    clip = [id, 1];
+  });
+  prompt.pos = { class_type: 'CLIPTextEncode', inputs: { clip, text: s.positive }, _meta: { title: 'Prompt' } };
+  prompt.neg = { class_type: 'CLIPTextEncode', inputs: { clip, text: s.negative }, _meta: { title: 'Negative prompt' } };
+  prompt.latent = { class_type: 'EmptyLatentImage', inputs: { width: s.width, height: s.height, batch_size: s.batch }, _meta: { title: 'Canvas' } };
+  return { prompt, model, clip, vae: ['ckpt', 2] };
+}
+
+function sampleAndSave(prompt: ComfyPrompt, s: GenerateSettings, model: [string, number], positive: [string, number], negative: [string, number], vae: [string, number]): ComfyPrompt {
+  prompt.sample = {
+    class_type: 'KSampler',
+    inputs: { model, seed: s.seed, steps: s.steps, cfg: s.cfg, sampler_name: s.sampler, scheduler: s.scheduler, positive, negative, latent_image: ['latent', 0], denoise: 1 },
+    _meta: { title: 'Sampling' },
+  };
+  prompt.decode = { class_type: 'VAEDecode', inputs: { samples: ['sample', 0], vae }, _meta: { title: 'Decode' } };
+  prompt.save = { class_type: 'SaveImage', inputs: { images: ['decode', 0], filename_prefix: 'studio/panel' }, _meta: { title: 'Save' } };
+  return prompt;
+}
+
+export function textToPanel(s: GenerateSettings): ComfyPrompt {
+  const { prompt, model, vae } = base(s);
+  return sampleAndSave(prompt, s, model, ['pos', 0], ['neg', 0], vae);
+}
+
+/**
+ * Sketch → panel through a ControlNet. The one "sketch fidelity" slider of the study sets strength and
+ * end_percent together: 0 ignores the sketch, 1 follows it to the last step. The sketch is drawn dark on
+ * white; scribble ControlNets were trained on white lines on black, so it is inverted first.
+ */
+export function sketchToPanel(s: GenerateSettings, sketch: { image: string; controlNet: string; fidelity: number }): ComfyPrompt {
+  const { prompt, model, vae } = base(s);
+  const f = Math.min(1, Math.max(0, sketch.fidelity));
+  prompt.sketch = { class_type: 'LoadImage', inputs: { image: sketch.image }, _meta: { title: 'Sketch' } };
+  prompt.invert = { class_type: 'ImageInvert', inputs: { image: ['sketch', 0] }, _meta: { title: 'Sketch as white lines' } };
+  prompt.cn = { class_type: 'ControlNetLoader', inputs: { control_net_name: sketch.controlNet }, _meta: { title: 'Load ControlNet' } };
+  prompt.apply = {
+    class_type: 'ControlNetApplyAdvanced',
+    inputs: { positive: ['pos', 0], negative: ['neg', 0], control_net: ['cn', 0], image: ['invert', 0], strength: f, start_percent: 0, end_percent: f },
+    _meta: { title: 'Follow the sketch' },
+  };
+  return sampleAndSave(prompt, s, model, ['apply', 0], ['apply', 1], vae);
+}
+
+export interface NodeInfo {
+  input: { required?: Record<string, unknown[]>; optional?: Record<string, unknown[]> };
+  output?: string[];
+  category?: string;
+  display_name?: string;
+}
+
+export interface FlatColouriser {
+  node: string;
+  lineartInput: string;
+  referenceInput: string;
+  /** Inputs with a default, filled in as the server declares them. */
+  defaults: Record<string, unknown>;
+}
+
+/**
+ * Finds the server's flat colouriser: a node in an inkflow category whose name says "flat" and which
+ * takes two IMAGE inputs, one for line art and one for the reference sheet. null when the server has none.
+ */
+export function findFlatColouriser(info: Record<string, NodeInfo>): FlatColouriser | null {
+  for (const [node, spec] of Object.entries(info)) {
+    if (!/flat/i.test(node) || !/colou?r/i.test(`${node} ${spec.display_name ?? ''} ${spec.category ?? ''}`)) continue;
+    const required = spec.input.required ?? {};
+    const images = Object.entries(required).filter(([, v]) => v[0] === 'IMAGE').map(([k]) => k);
+    if (images.length !== 2) continue;
+    const lineartInput = images.find((k) => /line|sketch|blueprint/i.test(k)) ?? images[0];
+    const referenceInput = images.find((k) => k !== lineartInput)!;
+    const defaults: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(required)) {
+      if (k === lineartInput || k === referenceInput) continue;
+      const opts = v[1] as { default?: unknown } | undefined;
+      if (opts && 'default' in opts) defaults[k] = opts.default;
+      else if (Array.isArray(v[0]) && v[0].length) defaults[k] = v[0][0];
+    }
+    return { node, lineartInput, referenceInput, defaults };
+  }
+  return null;
+}
+
+export function flatColourPanel(c: FlatColouriser, lineart: string, reference: string, options: Record<string, unknown> = {}): ComfyPrompt {
+  return {
+    lineart: { class_type: 'LoadImage', inputs: { image: lineart }, _meta: { title: 'Line art' } },
+    sheet: { class_type: 'LoadImage', inputs: { image: reference }, _meta: { title: 'Character sheet' } },
+    colour: { class_type: c.node, inputs: { ...c.defaults, ...options, [c.lineartInput]: ['lineart', 0], [c.referenceInput]: ['sheet', 0] }, _meta: { title: 'Flat colours' } },
+    save: { class_type: 'SaveImage', inputs: { images: ['colour', 0], filename_prefix: 'studio/flat' }, _meta: { title: 'Save' } },
+  };
+}
