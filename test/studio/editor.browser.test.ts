@@ -165,6 +165,45 @@ describe('the comic studio in chromium', () => {
     expect(readFileSync(path).includes(Buffer.from('inkflow studio'))).toBe(true);
   });
 
+  it('adds a webtoon strip with every bubble kind and exports all pages as one long PNG', async () => {
+    await page.selectOption('[data-testid=new-page-size]', 'webtoon');
+    await page.click('[data-testid=add-page]');
+    await page.waitForSelector('[data-testid=page-2]');
+    const kinds = ['oval', 'cloud', 'shout', 'rectangle', 'caption'] as const;
+    for (const [i, kind] of kinds.entries()) {
+      await page.click(`[data-testid=add-bubble-${kind}]`);
+      await page.fill('[data-testid=bubble-text]', `${kind} text ${i + 1}`);
+      await waitSaved();
+      // The new bubble is on top: drag it down the strip, zig-zagging, so all five can be seen.
+      const b = (await stored(projectId())).pages[1].bubbles[i];
+      const from = await toScreen(b.x + b.w / 2, b.y + b.h / 2);
+      const to = await toScreen(b.x + b.w / 2 + (i % 2 ? 18 : -18), b.y + b.h / 2 + i * 26);
+      await page.mouse.move(from.x, from.y);
+      await page.mouse.down();
+      await page.mouse.move(to.x, to.y, { steps: 6 });
+      await page.mouse.up();
+      await waitSaved();
+      const after = (await stored(projectId())).pages[1].bubbles[i];
+      expect(after.y - b.y).toBeCloseTo(i * 26, 0);
+      if (b.tail) expect(after.tail!.y - b.tail.y).toBeCloseTo(i * 26, 0); // the tail comes along
+    }
+    const c = await stored(projectId());
+    expect(c.pages[1].size).toMatchObject({ preset: 'webtoon', width: 100, height: 600 });
+    expect(c.pages[1].bubbles.map((b) => b.kind)).toEqual([...kinds]);
+    await page.click('[data-testid=page-canvas] canvas', { position: { x: 5, y: 5 } });
+    await shot('06a-webtoon-bubble-kinds');
+
+    await page.click('[data-testid=export-menu]');
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-webtoon]')]);
+    const path = join(SHOTS, 'night-market-webtoon.png');
+    await dl.saveAs(path);
+    const meta = await sharp(path).metadata();
+    // 800 px wide: the A4 page is 800 × 1131, the strip 800 × 4800.
+    expect([meta.width, meta.height]).toEqual([800, 1131 + 4800]);
+    await sharp(path).resize({ height: 900 }).toFile(join(SHOTS, '06b-webtoon-export-small.png'));
+    await page.click('[data-testid=page-1]');
+  });
+
   it('explains a bad comic file and a damaged stored comic instead of showing a blank page', async () => {
     await page.goto(`${server.url}/#/`);
     const bad = join(SHOTS, 'not-a-comic.json');

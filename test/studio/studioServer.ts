@@ -6,8 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerProjectRoutes } from '../../src/server/projects/routes.ts';
-import { ensureStudioBuilt, registerStudioApp } from '../../src/server/projects/studioApp.ts';
+import { registerStudio } from '../../src/server/projects/index.ts';
 
 export interface StudioServer {
   url: string;
@@ -18,13 +17,11 @@ export interface StudioServer {
 }
 
 export async function startStudioServer(opts: { extra?: (app: FastifyInstance) => Promise<void> } = {}): Promise<StudioServer> {
-  await ensureStudioBuilt({ log: (l) => console.log(l) });
   const dataDir = mkdtempSync(join(tmpdir(), 'inkflow-studio-'));
   const db = new Database(join(dataDir, 'studio.sqlite'));
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
-  await registerProjectRoutes(app, { db, dataDir });
   await opts.extra?.(app);
-  await registerStudioApp(app);
+  await registerStudio(app, { db, dataDir, log: (l) => console.log(l) });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url: address,

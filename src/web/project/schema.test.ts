@@ -26,11 +26,13 @@ describe('parseComic', () => {
     const c = sample() as any;
     c.pages[0].panels[2].w = -5;
     c.pages[0].bubbles[0].kind = 'heart';
+    delete c.pages[0].background;
     const r = parseComic(c);
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.problems.some((p) => p.startsWith('page 1, panel 3, w:'))).toBe(true);
       expect(r.problems.some((p) => p.startsWith('page 1, bubble 1, kind:'))).toBe(true);
+      expect(r.problems).toContain('page 1, background: missing (string expected)');
     }
   });
 

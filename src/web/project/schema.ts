@@ -145,7 +145,11 @@ export function parseComic(value: unknown): ParsedComic {
     const duplicate = duplicateIds(result.data);
     return duplicate ? { ok: false, problems: [duplicate] } : { ok: true, comic: result.data };
   }
-  const problems = result.error.issues.slice(0, 12).map((issue) => `${describePath(issue.path)}: ${issue.message}`);
+  const problems = result.error.issues.slice(0, 12).map((issue) => {
+    // zod says "Invalid input: expected array, received undefined"; a person reads "missing".
+    const missing = issue.code === 'invalid_type' && /received undefined$/.test(issue.message);
+    return `${describePath(issue.path)}: ${missing ? `missing (${issue.expected} expected)` : issue.message}`;
+  });
   if (result.error.issues.length > 12) problems.push(`… and ${result.error.issues.length - 12} more problems`);
   return { ok: false, problems };
 }

@@ -37,7 +37,8 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
 
   const tall = page.size.height / page.size.width > 2.2; // webtoon strips fit the width and scroll
   const scaleW = (area.w - 2 * PAD) / page.size.width;
-  const scale = Math.max(0.5, tall ? scaleW : Math.min(scaleW, (area.h - 2 * PAD) / page.size.height));
+  // A strip is shown at most 520 px wide, so a screenful holds a few panels rather than half of one.
+  const scale = Math.max(0.5, tall ? Math.min(scaleW, 520 / page.size.width) : Math.min(scaleW, (area.h - 2 * PAD) / page.size.height));
   const stageW = Math.max(area.w, page.size.width * scale + 2 * PAD);
   const stageH = tall ? page.size.height * scale + 2 * PAD : Math.max(area.h - 4, page.size.height * scale + 2 * PAD);
   const ox = (stageW - page.size.width * scale) / 2;
@@ -118,8 +119,8 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
                 const y = e.target.y();
                 const dx = x - b.x;
                 const dy = y - b.y;
-                // The tail tip stays on its speaker while the bubble moves.
-                edit((c) => mapBubble(c, page.id, b.id, (bb) => ({ ...bb, x: round(x), y: round(y), tail: bb.tail && (bb.kind === 'caption' ? { x: round(bb.tail.x + dx), y: round(bb.tail.y + dy) } : bb.tail) })));
+                // The tail moves with its bubble; its tip is then dragged onto the speaker.
+                edit((c) => mapBubble(c, page.id, b.id, (bb) => ({ ...bb, x: round(x), y: round(y), tail: bb.tail && { x: round(bb.tail.x + dx), y: round(bb.tail.y + dy) } })));
               }}
               onTransformEnd={(e) => {
                 const r = readRect(e.target);

@@ -62,7 +62,7 @@ export function ProjectList({ open }: { open: (id: string) => void }) {
                   setError({ message: `${f.name} cannot be opened: it is not a comic file (not JSON)`, problems: [] });
                   return;
                 }
-                importProject(data).then((r) => open(r.comic.id), fail(`${f.name} cannot be opened`));
+                importProject(data).then((r) => open(r.comic.id), fail(f.name));
               }}
             />
           </label>
