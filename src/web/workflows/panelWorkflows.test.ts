@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { characterLoras, composePrompt, findFlatColouriser, flatColourPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from './panelWorkflows.ts';
+import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, inpaintPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from './panelWorkflows.ts';
 import type { GenerateSettings } from './panelWorkflows.ts';
 import { newCharacter, newPanel } from '../project/newDocument.ts';
 
@@ -58,5 +58,25 @@ describe('panel workflows', () => {
     linksResolve(p);
     expect(p.colour.inputs).toEqual({ close_gaps: 3, mode: 'auto', lineart: ['lineart', 0], reference: ['sheet', 0] });
     expect(findFlatColouriser({ KSampler: info.KSampler })).toBeNull();
+  });
+});
+
+describe('inpaint and detailer workflows', () => {
+  it('inpaint: the mask is LoadImage\'s alpha mask, grown by 32, and the batch makes the candidates', () => {
+    const p = inpaintPanel({ ...settings, batch: 2 }, 'panel.png', 'mask.png');
+    linksResolve(p);
+    expect(p.encode.inputs).toMatchObject({ pixels: ['picture', 0], mask: ['mask', 1], grow_mask_by: 32 });
+    expect(p.latent).toMatchObject({ class_type: 'RepeatLatentBatch', inputs: { amount: 2 } });
+    expect(p.sample.inputs.latent_image).toEqual(['latent', 0]);
+  });
+
+  it('detailer: crops the box, repaints it enlarged at denoise 0.45 and pastes it back at the same place', () => {
+    const p = detailBox({ ...settings, width: 512 }, 'panel.png', { x: 40.4, y: 10, width: 100, height: 50 });
+    linksResolve(p);
+    expect(p.crop.inputs).toMatchObject({ x: 40, y: 10, width: 100, height: 50 });
+    expect(p.up.inputs).toMatchObject({ width: 512, height: 256 });
+    expect(p.sample.inputs.denoise).toBe(0.45);
+    expect(p.paste.inputs).toMatchObject({ destination: ['picture', 0], source: ['down', 0], x: 40, y: 10 });
+    expect(p.save.inputs.images).toEqual(['paste', 0]);
   });
 });

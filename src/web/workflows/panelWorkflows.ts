@@ -152,3 +152,42 @@ export function flatColourPanel(c: FlatColouriser, lineart: string, reference: s
     save: { class_type: 'SaveImage', inputs: { images: ['colour', 0], filename_prefix: 'studio/flat' }, _meta: { title: 'Save' } },
   };
 }
+
+/**
+ * Inpainting: repaints the masked part of a panel's picture, `s.batch` candidates at once. The mask comes
+ * from a PNG whose transparent pixels mark the area to repaint (LoadImage's MASK output is 1 − alpha);
+ * the mask grows by 32 px, as the study recommends, so the new part blends in.
+ */
+export function inpaintPanel(s: GenerateSettings, picture: string, maskPicture: string, growMaskBy = 32): ComfyPrompt {
+  const { prompt, model, vae } = base(s);
+  delete prompt.latent;
+  prompt.picture = { class_type: 'LoadImage', inputs: { image: picture }, _meta: { title: 'Panel picture' } };
+  prompt.mask = { class_type: 'LoadImage', inputs: { image: maskPicture }, _meta: { title: 'Mask' } };
+  prompt.encode = { class_type: 'VAEEncodeForInpaint', inputs: { pixels: ['picture', 0], vae, mask: ['mask', 1], grow_mask_by: growMaskBy }, _meta: { title: 'Prepare the masked area' } };
+  prompt.latent = { class_type: 'RepeatLatentBatch', inputs: { samples: ['encode', 0], amount: Math.max(1, s.batch) }, _meta: { title: 'Candidates' } };
+  return sampleAndSave(prompt, s, model, ['pos', 0], ['neg', 0], vae);
+}
+
+/**
+ * The detailer on a box: the box is cut out, enlarged to `size` on its long side, repainted at
+ * `denoise` (0.45 by default, the study's face-detailer value), scaled back and pasted where it was.
+ * Built from ComfyUI core nodes; `box` is in the picture's pixels.
+ */
+export function detailBox(s: GenerateSettings, picture: string, box: { x: number; y: number; width: number; height: number }, denoise = 0.45): ComfyPrompt {
+  const { prompt, model, vae } = base(s);
+  delete prompt.latent;
+  const w = Math.max(8, Math.round(box.width));
+  const h = Math.max(8, Math.round(box.height));
+  const scale = s.width / Math.max(w, h);
+  const r8 = (v: number) => Math.max(64, Math.round(v / 8) * 8);
+  prompt.picture = { class_type: 'LoadImage', inputs: { image: picture }, _meta: { title: 'Panel picture' } };
+  prompt.crop = { class_type: 'ImageCrop', inputs: { image: ['picture', 0], width: w, height: h, x: Math.round(box.x), y: Math.round(box.y) }, _meta: { title: 'Cut out the box' } };
+  prompt.up = { class_type: 'ImageScale', inputs: { image: ['crop', 0], upscale_method: 'lanczos', width: r8(w * scale), height: r8(h * scale), crop: 'disabled' }, _meta: { title: 'Enlarge' } };
+  prompt.latent = { class_type: 'VAEEncode', inputs: { pixels: ['up', 0], vae }, _meta: { title: 'Encode the box' } };
+  sampleAndSave(prompt, s, model, ['pos', 0], ['neg', 0], vae);
+  prompt.sample.inputs.denoise = denoise;
+  prompt.down = { class_type: 'ImageScale', inputs: { image: ['decode', 0], upscale_method: 'lanczos', width: w, height: h, crop: 'disabled' }, _meta: { title: 'Back to size' } };
+  prompt.paste = { class_type: 'ImageCompositeMasked', inputs: { destination: ['picture', 0], source: ['down', 0], x: Math.round(box.x), y: Math.round(box.y), resize_source: false }, _meta: { title: 'Paste back' } };
+  prompt.save.inputs.images = ['paste', 0];
+  return prompt;
+}

@@ -187,7 +187,7 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
             onSelect={setSelection}
             edit={edit}
             onEditText={() => textRef.current?.focus()}
-            overlay={sketchPanel && sketch ? <SketchOverlay panel={sketchPanel} sketch={sketch} onStrokes={(strokes) => setSketch({ ...sketch, strokes })} /> : null}
+            overlay={sketchPanel && sketch ? <SketchOverlay panel={sketchPanel} sketch={sketch} onChange={setSketch} /> : null}
           />
         ) : (
           <div className="centre muted">Add a page on the left to start.</div>

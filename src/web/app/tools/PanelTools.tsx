@@ -5,15 +5,16 @@ import { useEffect, useState } from 'react';
 import type { Comic, ImageLayer, Page, Panel } from '../../project/schema.ts';
 import { putLayer } from '../../project/edits.ts';
 import { newId } from '../../project/newDocument.ts';
-import { characterLoras, composePrompt, findFlatColouriser, flatColourPanel, GENERATE_DEFAULTS, panelPixels, panelSeed, sketchToPanel, textToPanel } from '../../workflows/panelWorkflows.ts';
+import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, GENERATE_DEFAULTS, inpaintPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from '../../workflows/panelWorkflows.ts';
 import type { ComfyPrompt, NodeInfo } from '../../workflows/panelWorkflows.ts';
 import { assetUrl, uploadAsset } from '../api/projectsApi.ts';
 import { describeError } from '../api/http.ts';
-import { choices, fetchImage, objectInfo, runWorkflow, uploadImage } from './comfyClient.ts';
+import { choices, fetchImage, objectInfo, runWorkflow, uploadImage, viewUrl } from './comfyClient.ts';
 import type { JobCallbacks } from './comfyClient.ts';
 import type { Jobs } from './useJobs.ts';
-import type { SketchState } from './sketch.ts';
-import { sketchPng } from './sketch.ts';
+import type { PaintMode, SketchState } from './sketch.ts';
+import { coverMapping, maskPng, sketchPng, startPainting } from './sketch.ts';
+import { loadImage } from '../canvas/images.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
 type Info = Record<string, NodeInfo>;
@@ -83,11 +84,11 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const lineart = [...panel.layers].reverse().find((l) => l.kind === 'lineart');
   const sheetCharacters = comic.characters.filter((c) => c.sheets.length > 0);
   const sheetChar = sheetCharacters.find((c) => c.id === sheetOwner) ?? sheetCharacters.find((c) => panel.characterIds.includes(c.id)) ?? sheetCharacters[0];
-  const drawing = sketch?.panelId === panel.id;
+  const drawing = sketch?.panelId === panel.id && sketch.mode === 'sketch';
   const sketchLayer = [...panel.layers].reverse().find((l) => l.kind === 'sketch');
 
   /** Runs a workflow and puts its first picture on this panel as a layer of `kind`. */
-  const generate = (label: string, kind: ImageLayer['kind'], build: () => Promise<ComfyPrompt>) => {
+  const generate = (label: string, kind: ImageLayer['kind'], build: () => Promise<ComfyPrompt>, replace = false) => {
     const { id: pageId } = page;
     const panelId = panel.id;
     jobs.start(panelId, label, async (cb: JobCallbacks) => {
@@ -95,11 +96,22 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
       const outputs = await runWorkflow(prompt, cb);
       if (!outputs[0]) throw new Error('the server finished but sent no picture back');
       cb.onStatus?.('adding the picture to the panel…');
-      const asset = await uploadAsset(comic.id, await fetchImage(outputs[0]));
-      edit((c) => putLayer(c, pageId, panelId, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal', workflow: prompt }, kind !== 'generated'));
-      return 'done — the picture is a new layer of this panel';
+      const place = async (out: (typeof outputs)[number]) => {
+        const asset = await uploadAsset(comic.id, await fetchImage(out));
+        edit((c) => putLayer(c, pageId, panelId, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal', workflow: prompt }, kind !== 'generated' || replace));
+      };
+      if (outputs.length > 1) {
+        return { status: `${outputs.length} candidates: click the one to keep`, candidates: outputs.map((o) => ({ url: viewUrl(o), pick: () => place(o) })) };
+      }
+      await place(outputs[0]);
+      return { status: 'done — the picture is a new layer of this panel' };
     });
   };
+
+  /** The panel's picture that inpainting and the detailer work on: its top visible generated or coloured layer. */
+  const basePicture = [...panel.layers].reverse().find((l) => l.visible && (l.kind === 'generated' || l.kind === 'flat'));
+  const painting = (mode: PaintMode) => sketch?.panelId === panel.id && sketch.mode === mode;
+  const togglePainting = (mode: PaintMode) => setSketch(painting(mode) ? null : startPainting(panel.id, mode));
 
   const settings = () => {
     const { width, height } = panelPixels(panel, longSide);
@@ -166,7 +178,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
 
       <h4>Sketch → panel</h4>
       <div className="row">
-        <button data-testid="draw-sketch" onClick={() => setSketch(drawing ? null : { panelId: panel.id, strokes: [], tool: 'brush', size: 1.2 })}>
+        <button data-testid="draw-sketch" onClick={() => togglePainting('sketch')}>
           {drawing ? 'Stop drawing' : 'Draw on the panel'}
         </button>
         {drawing && (
@@ -230,6 +242,78 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
         Sketch → panel
       </button>
 
+      <h4>Fix a part</h4>
+      {!basePicture && <p className="hint">Inpainting and the detailer work on the panel's picture: generate or add one first.</p>}
+      <div className="row">
+        <button disabled={!basePicture} onClick={() => togglePainting('mask')} data-testid="paint-mask">
+          {painting('mask') ? 'Stop painting' : 'Paint the part to redo'}
+        </button>
+        {painting('mask') && (
+          <button disabled={!sketch!.strokes.length} onClick={() => setSketch({ ...sketch!, strokes: sketch!.strokes.slice(0, -1) })}>
+            Undo stroke
+          </button>
+        )}
+        <button
+          className="primary"
+          disabled={busy || !!textReason || !basePicture || !painting('mask') || !sketch!.strokes.length}
+          title={textReason ?? ''}
+          data-testid="inpaint"
+          onClick={() => {
+            const strokes = sketch!.strokes;
+            const snapshot = panel;
+            const s = { ...settings(), batch: 2 };
+            generate(
+              'Inpaint',
+              'generated',
+              async () => {
+                const pictureBlob = await blobOfAsset(comic.id, basePicture!.asset);
+                const img = await loadImage(assetUrl(comic.id, basePicture!.asset));
+                const mask = await maskPng(strokes, snapshot, img.naturalWidth, img.naturalHeight);
+                const [picture, maskName] = await Promise.all([toServerInput(pictureBlob, 'panel'), toServerInput(mask, 'mask')]);
+                return inpaintPanel(s, picture, maskName);
+              },
+              true,
+            );
+            setSketch(null);
+          }}
+        >
+          Inpaint (2 candidates)
+        </button>
+      </div>
+      <div className="row">
+        <button disabled={!basePicture} onClick={() => togglePainting('box')} data-testid="draw-box">
+          {painting('box') ? 'Stop' : 'Draw a box to detail'}
+        </button>
+        <button
+          className="primary"
+          disabled={busy || !!textReason || !basePicture || !painting('box') || !sketch!.box || sketch!.box.w < 2 || sketch!.box.h < 2}
+          title={textReason ?? ''}
+          data-testid="detail"
+          onClick={() => {
+            const b = sketch!.box!;
+            const snapshot = panel;
+            const s = settings();
+            generate(
+              'Detailer',
+              'generated',
+              async () => {
+                const img = await loadImage(assetUrl(comic.id, basePicture!.asset));
+                const map = coverMapping(img.naturalWidth, img.naturalHeight, snapshot.w, snapshot.h);
+                const [x0, y0] = map(b.x, b.y);
+                const [x1, y1] = map(b.x + b.w, b.y + b.h);
+                const box = { x: Math.max(0, x0), y: Math.max(0, y0), width: Math.min(img.naturalWidth, x1) - Math.max(0, x0), height: Math.min(img.naturalHeight, y1) - Math.max(0, y0) };
+                const picture = await toServerInput(await blobOfAsset(comic.id, basePicture!.asset), 'panel');
+                return detailBox(s, picture, box);
+              },
+              true,
+            );
+            setSketch(null);
+          }}
+        >
+          Detail the box
+        </button>
+      </div>
+
       <h4>Colour the line art</h4>
       {sheetCharacters.length > 1 && (
         <label>
@@ -274,6 +358,20 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
             </div>
           )}
           {job.preview && job.running && <img className="preview" src={job.preview} alt="preview of the picture being made" data-testid="job-preview" />}
+          {job.candidates.length > 0 && (
+            <div className="candidates" data-testid="candidates">
+              {job.candidates.map((c, i) => (
+                <button
+                  key={c.url}
+                  className="candidate"
+                  title={`Use candidate ${i + 1}`}
+                  onClick={() => c.pick().then(() => jobs.dismiss(panel.id), (e) => say(`That picture could not be used: ${describeError(e)}`))}
+                >
+                  <img src={c.url} alt={`candidate ${i + 1}`} />
+                </button>
+              ))}
+            </div>
+          )}
           {job.error && (
             <p className="error-box" data-testid="job-error">
               {job.error}

@@ -1,5 +1,5 @@
-// Sketching on a panel: strokes in panel-local millimetres, and their rasterisation (dark lines on white)
-// at the generation size.
+// Painting on a panel: sketch strokes (dark on a white sheet), mask strokes (the area to repaint) or a
+// box (for the detailer), all in panel-local millimetres; and their rasterisation at picture size.
 export interface Stroke {
   points: number[];
   eraser: boolean;
@@ -7,11 +7,32 @@ export interface Stroke {
   size: number;
 }
 
+export type PaintMode = 'sketch' | 'mask' | 'box';
+
 export interface SketchState {
   panelId: string;
+  mode: PaintMode;
   strokes: Stroke[];
   tool: 'brush' | 'eraser';
   size: number;
+  box: { x: number; y: number; w: number; h: number } | null;
+}
+
+export function startPainting(panelId: string, mode: PaintMode): SketchState {
+  return { panelId, mode, strokes: [], tool: 'brush', size: mode === 'mask' ? 6 : 1.2, box: null };
+}
+
+function encode(c: HTMLCanvasElement): Promise<Blob> {
+  return new Promise((resolve, reject) => c.toBlob((b) => (b ? resolve(b) : reject(new Error('the drawing could not be encoded'))), 'image/png'));
+}
+
+function trace(ctx: CanvasRenderingContext2D, s: Stroke, map: (x: number, y: number) => [number, number]) {
+  ctx.beginPath();
+  const [x0, y0] = map(s.points[0], s.points[1]);
+  ctx.moveTo(x0, y0);
+  for (let i = 2; i < s.points.length; i += 2) ctx.lineTo(...map(s.points[i], s.points[i + 1]));
+  if (s.points.length === 2) ctx.lineTo(x0 + 0.01, y0);
+  ctx.stroke();
 }
 
 export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; h: number }, width: number, height: number): Promise<Blob> {
@@ -27,12 +48,36 @@ export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; 
   ctx.lineJoin = 'round';
   for (const s of strokes) {
     ctx.strokeStyle = s.eraser ? '#ffffff' : '#000000';
-    ctx.lineWidth = s.size * (sx + sy) / 2;
-    ctx.beginPath();
-    ctx.moveTo(s.points[0] * sx, s.points[1] * sy);
-    for (let i = 2; i < s.points.length; i += 2) ctx.lineTo(s.points[i] * sx, s.points[i + 1] * sy);
-    if (s.points.length === 2) ctx.lineTo(s.points[0] * sx + 0.01, s.points[1] * sy);
-    ctx.stroke();
+    ctx.lineWidth = (s.size * (sx + sy)) / 2;
+    trace(ctx, s, (x, y) => [x * sx, y * sy]);
   }
-  return new Promise((resolve, reject) => c.toBlob((b) => (b ? resolve(b) : reject(new Error('the sketch could not be encoded'))), 'image/png'));
+  return encode(c);
+}
+
+/** How a picture of `iw × ih` pixels covers a panel of `w × h` mm: panel mm → picture pixels. */
+export function coverMapping(iw: number, ih: number, w: number, h: number): (x: number, y: number) => [number, number] {
+  const s = Math.max(w / iw, h / ih);
+  const ox = (w - iw * s) / 2;
+  const oy = (h - ih * s) / 2;
+  return (x, y) => [(x - ox) / s, (y - oy) / s];
+}
+
+/** The inpainting mask at the picture's size: opaque everywhere, transparent where painted (repaint there). */
+export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number }, iw: number, ih: number): Promise<Blob> {
+  const c = document.createElement('canvas');
+  c.width = iw;
+  c.height = ih;
+  const ctx = c.getContext('2d')!;
+  ctx.fillStyle = '#000000';
+  ctx.fillRect(0, 0, iw, ih);
+  const map = coverMapping(iw, ih, panel.w, panel.h);
+  const pxPerMm = Math.max(iw / panel.w, ih / panel.h);
+  ctx.lineCap = 'round';
+  ctx.lineJoin = 'round';
+  ctx.globalCompositeOperation = 'destination-out';
+  for (const s of strokes) {
+    ctx.lineWidth = s.size * pxPerMm;
+    trace(ctx, s, map);
+  }
+  return encode(c);
 }

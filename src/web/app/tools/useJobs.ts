@@ -14,11 +14,18 @@ export interface JobView {
   promptId: string | null;
   error: string | null;
   running: boolean;
+  /** Pictures to choose from (inpainting candidates); picking one puts it on the panel. */
+  candidates: { url: string; pick: () => Promise<void> }[];
+}
+
+export interface JobResult {
+  status: string;
+  candidates?: JobView['candidates'];
 }
 
 export interface Jobs {
   byPanel: Record<string, JobView>;
-  start: (panelId: string, label: string, work: (cb: JobCallbacks) => Promise<string>) => void;
+  start: (panelId: string, label: string, work: (cb: JobCallbacks) => Promise<JobResult>) => void;
   cancel: (panelId: string) => void;
   dismiss: (panelId: string) => void;
 }
@@ -29,8 +36,8 @@ export function useJobs(): Jobs {
   const update = useCallback((panelId: string, patch: Partial<JobView>) => setByPanel((m) => (m[panelId] ? { ...m, [panelId]: { ...m[panelId], ...patch } } : m)), []);
 
   const start = useCallback(
-    (panelId: string, label: string, work: (cb: JobCallbacks) => Promise<string>) => {
-      setByPanel((m) => ({ ...m, [panelId]: { label, status: 'sending to the server…', value: 0, max: 0, preview: null, promptId: null, error: null, running: true } }));
+    (panelId: string, label: string, work: (cb: JobCallbacks) => Promise<JobResult>) => {
+      setByPanel((m) => ({ ...m, [panelId]: { label, status: 'sending to the server…', value: 0, max: 0, preview: null, promptId: null, error: null, running: true, candidates: [] } }));
       const cb: JobCallbacks = {
         onQueued: (id) => {
           promptIds.current.set(panelId, id);
@@ -41,7 +48,7 @@ export function useJobs(): Jobs {
         onStatus: (status) => update(panelId, { status }),
       };
       work(cb).then(
-        (done) => update(panelId, { running: false, status: done }),
+        (done) => update(panelId, { running: false, status: done.status, candidates: done.candidates ?? [] }),
         (e) => update(panelId, { running: false, status: e instanceof JobCancelled ? 'cancelled' : 'failed', error: e instanceof JobCancelled ? null : describeError(e) }),
       );
     },
