@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
   flat: async () => (await import('./flat.ts')).runFlatBench(),
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
+  server: async () => (await import('./server.ts')).runServerBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

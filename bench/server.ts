@@ -1,0 +1,144 @@
+// `npm run bench -- server`: a bounded loopback load test of `inkflow serve` (a child process, in-process
+// queue). 50 WebSocket clients submit 1000 tiny image-only jobs (EmptyImage 8×8 → ImageInvert →
+// PreviewImage, a different colour per job so nothing is served from the node cache); every job must come
+// back exactly once (lost and duplicated results are counted from the WebSocket and from /history).
+// Server overhead per job, measured from the clients' clocks (one process, one clock):
+//   accept   = POST /prompt round trip (validation + SQLite insert + status broadcast)
+//   handoff  = execution_start of this job − max(executing-null of the previous job, this job's accept)
+//   finish   = executing-null − execution_success (history write + status broadcast)
+// and overhead = accept + handoff + finish; executor time (execution_start → execution_success) is reported
+// separately and not counted. Goal: p99 overhead ≤ 5 ms. Knobs: INKFLOW_BENCH_SERVER_JOBS (1000),
+// INKFLOW_BENCH_SERVER_CLIENTS (50).
+import WebSocket from 'ws';
+import { spawnServe, tempDir, cleanupAll } from '../test/server/harness.ts';
+
+interface JobTimes {
+  id: string;
+  postSent: number;
+  accepted?: number;
+  start?: number;
+  success?: number;
+  done?: number;
+  successes: number;
+  dones: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function tinyJob(k: number): Record<string, unknown> {
+  return {
+    '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: k % 0xffffff } },
+    '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+    '3': { class_type: 'PreviewImage', inputs: { images: ['2', 0] } },
+  };
+}
+
+export async function runServerBench(): Promise<void> {
+  const jobs = Number(process.env.INKFLOW_BENCH_SERVER_JOBS ?? 1000);
+  const clients = Number(process.env.INKFLOW_BENCH_SERVER_CLIENTS ?? 50);
+  const server = await spawnServe(['--data', tempDir('inkflow-bench-server-')]);
+  const byId = new Map<string, JobTimes>();
+  const extraSuccess: string[] = [];
+  try {
+    const sockets = await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws?clientId=bench-${c}`);
+        ws.on('message', (raw, isBinary) => {
+          if (isBinary) return;
+          const t = performance.now();
+          const m = JSON.parse(String(raw)) as { type: string; data: Record<string, unknown> };
+          const id = m.data?.prompt_id as string | undefined;
+          if (!id) return;
+          const j = byId.get(id);
+          if (!j) {
+            if (m.type === 'execution_success') extraSuccess.push(id);
+            return;
+          }
+          if (m.type === 'execution_start') j.start ??= t;
+          else if (m.type === 'execution_success') {
+            j.success ??= t;
+            j.successes++;
+          } else if (m.type === 'executing' && m.data.node === null) {
+            j.done ??= t;
+            j.dones++;
+          }
+        });
+        await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
+        return ws;
+      }),
+    );
+    const t0 = performance.now();
+    let next = 0;
+    let rejected = 0;
+    await Promise.all(
+      sockets.map(async (_, c) => {
+        for (;;) {
+          const k = next++;
+          if (k >= jobs) return;
+          const postSent = performance.now();
+          const res = await fetch(`${server.url}/prompt`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ prompt: tinyJob(k), client_id: `bench-${c}` }),
+          });
+          const body = (await res.json()) as { prompt_id?: string };
+          if (res.status !== 200 || !body.prompt_id) {
+            rejected++;
+            continue;
+          }
+          const existing = byId.get(body.prompt_id);
+          const j: JobTimes = existing ?? { id: body.prompt_id, postSent, successes: 0, dones: 0 };
+          j.postSent = postSent;
+          j.accepted = performance.now();
+          byId.set(body.prompt_id, j);
+        }
+      }),
+    );
+    // Bounded: every job must be back within 10 minutes, else the rest counts as lost.
+    const deadline = Date.now() + 600_000;
+    while ([...byId.values()].some((j) => j.done === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const wall = performance.now() - t0;
+
+    const history = (await (await fetch(`${server.url}/history`)).json()) as Record<string, { status: { status_str: string } }>;
+    const all = [...byId.values()];
+    const lost = all.filter((j) => j.success === undefined || !history[j.id]).length;
+    const duplicated = all.filter((j) => j.successes > 1 || j.dones > 1).length + extraSuccess.length;
+    const historyExtra = Object.keys(history).filter((id) => !byId.has(id)).length;
+    const failed = Object.values(history).filter((h) => h.status.status_str !== 'success').length;
+
+    const ordered = all.filter((j) => j.start !== undefined && j.done !== undefined).sort((a, b) => a.start! - b.start!);
+    const accept: number[] = [];
+    const handoff: number[] = [];
+    const finish: number[] = [];
+    const overhead: number[] = [];
+    const executor: number[] = [];
+    ordered.forEach((j, i) => {
+      const a = j.accepted! - j.postSent;
+      const prevDone = i > 0 ? ordered[i - 1].done! : -Infinity;
+      const h = Math.max(0, j.start! - Math.max(prevDone, j.accepted!));
+      const f = j.done! - j.success!;
+      accept.push(a);
+      handoff.push(h);
+      finish.push(f);
+      overhead.push(a + h + f);
+      executor.push(j.success! - j.start!);
+    });
+    for (const xs of [accept, handoff, finish, overhead, executor]) xs.sort((a, b) => a - b);
+    const row = (name: string, xs: number[]) => console.log(`${name.padEnd(22)} p50 ${percentile(xs, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(7)} ms`);
+    console.log(`jobs ${jobs} from ${clients} WebSocket clients: accepted ${byId.size}, rejected ${rejected}, lost ${lost}, duplicated ${duplicated}, history extra ${historyExtra}, failed ${failed}`);
+    console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
+    row('accept (POST)', accept);
+    row('handoff', handoff);
+    row('finish', finish);
+    row('server overhead/job', overhead);
+    row('executor (not counted)', executor);
+    console.log(`goal: lost 0, duplicated 0, p99 overhead ≤ 5 ms → ${lost === 0 && duplicated === 0 && percentile(overhead, 99) <= 5 ? 'met' : 'NOT met'}`);
+    for (const ws of sockets) ws.close();
+  } finally {
+    await server.kill('SIGTERM');
+    cleanupAll();
+  }
+}

@@ -1,0 +1,33 @@
+// The LATENT value of a workflow, as ComfyUI's dict: `samples` in node space (what VAEEncode returns and
+// KSampler takes, before the 0.18215 scale), an optional `noise_mask` (pixel or latent resolution,
+// [B, H, W]; only the masked part is denoised) and the batch indices the samples came from.
+export interface Latent {
+  samples: Float32Array;
+  /** [N, C, h, w]. */
+  shape: [number, number, number, number];
+  noiseMask?: { data: Float32Array; shape: [number, number, number] };
+}
+
+/** EmptyLatentImage: zeros of [batch, channels, height / 8, width / 8] (integer division, as ComfyUI). */
+export function emptyLatent(width: number, height: number, batch: number, channels = 4, factor = 8): Latent {
+  const shape: Latent['shape'] = [batch, channels, Math.floor(height / factor), Math.floor(width / factor)];
+  return { samples: new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]), shape };
+}
+
+/** RepeatLatentBatch: the batch repeated `amount` times (the noise mask too). */
+export function repeatLatent(latent: Latent, amount: number): Latent {
+  const [n, c, h, w] = latent.shape;
+  const samples = new Float32Array(latent.samples.length * amount);
+  for (let i = 0; i < amount; i++) samples.set(latent.samples, i * latent.samples.length);
+  const out: Latent = { samples, shape: [n * amount, c, h, w] };
+  if (latent.noiseMask) {
+    const m = latent.noiseMask;
+    // ComfyUI repeats the mask only when it has more than one entry (a single mask broadcasts).
+    if (m.shape[0] > 1 || n > 1) {
+      const data = new Float32Array(m.data.length * amount);
+      for (let i = 0; i < amount; i++) data.set(m.data, i * m.data.length);
+      out.noiseMask = { data, shape: [m.shape[0] * amount, m.shape[1], m.shape[2]] };
+    } else out.noiseMask = m;
+  }
+  return out;
+}

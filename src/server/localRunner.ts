@@ -1,0 +1,74 @@
+// Runs accepted prompts one at a time in this process, in queue order, straight from the SQLite store —
+// so what runs is always what was durably accepted, and a restart simply continues with the store.
+import type { PromptLifecycle } from './promptLifecycle.ts';
+import { crashedOutcome } from './promptLifecycle.ts';
+import type { JobOutcome, ApiPrompt } from './workflowApi.ts';
+import type { ThreadExecutor } from './threadExecutor.ts';
+import type { JobRunner } from './jobRunner.ts';
+
+export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecutor): JobRunner {
+  let draining: Promise<void> | undefined;
+  let current: { id: string; abort: AbortController } | undefined;
+  let closed = false;
+
+  async function runOne(id: string): Promise<void> {
+    const p = life.store.get(id)!;
+    const abort = new AbortController();
+    current = { id, abort };
+    const relay = life.started(p);
+    life.broadcastStatus();
+    let outcome: JobOutcome;
+    try {
+      outcome = await executor.run(
+        { promptId: p.id, prompt: p.prompt as ApiPrompt, extraData: p.extraData, clientId: p.clientId },
+        { signal: abort.signal, emit: (ev) => relay.forward(ev) },
+      );
+    } catch (err) {
+      outcome = crashedOutcome(p.id, err);
+    } finally {
+      current = undefined;
+    }
+    life.completed(p, outcome);
+  }
+
+  async function drain(): Promise<void> {
+    for (;;) {
+      if (closed) return;
+      const next = life.store.nextPending();
+      if (!next) return;
+      if (!life.store.markRunning(next.id)) continue;
+      await runOne(next.id);
+    }
+  }
+
+  function kick(): void {
+    if (draining || closed) return;
+    draining = drain().finally(() => {
+      draining = undefined;
+      // A prompt accepted while the last one finished must not wait for the next submission.
+      if (!closed && life.store.nextPending()) kick();
+    });
+  }
+
+  return {
+    async start() {
+      kick();
+    },
+    async submitted() {
+      kick();
+    },
+    async removed() {},
+    interrupt(promptId) {
+      if (current && (promptId === undefined || promptId === current.id)) current.abort.abort();
+    },
+    free(opts) {
+      executor.free(opts);
+    },
+    async close() {
+      closed = true;
+      current?.abort.abort();
+      await draining;
+      await executor.close();
+    },
+  };
+}

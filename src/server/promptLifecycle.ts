@@ -1,0 +1,91 @@
+// What happens around one prompt's run, the same whether it runs in this process or on a Redis worker:
+// status broadcasts when the queue changes, one relay per running prompt for its WebSocket messages, and
+// the end of a run — history stored first (exactly once), then the terminal message, the queue status and
+// ComfyUI's final `executing {node: null}`.
+import type { HistoryRecord, PromptStore, QueuedPrompt } from './store.ts';
+import type { SocketHub } from './socketHub.ts';
+import type { JobOutcome } from './workflowApi.ts';
+import { createPromptRelay, TERMINAL_EVENTS, type PromptRelay } from './eventRelay.ts';
+
+export interface PromptLifecycle {
+  readonly store: PromptStore;
+  readonly hub: SocketHub;
+  broadcastStatus(): void;
+  /** The prompt now runs: its relay for events (created once per prompt). */
+  started(p: Pick<QueuedPrompt, 'id' | 'clientId'>): PromptRelay;
+  relayOf(promptId: string): PromptRelay | undefined;
+  /** Stores the history (false if it already was: nothing is sent twice) and sends the closing messages. */
+  completed(p: Pick<QueuedPrompt, 'id' | 'clientId'>, outcome: JobOutcome): boolean;
+  /** Session id → the prompt it is running, for `executing` on reconnect. */
+  runningFor(sid: string): { promptId: string; node: string | null } | undefined;
+}
+
+export function historyRecordOf(outcome: JobOutcome): HistoryRecord {
+  const success = outcome.status === 'success';
+  const meta: HistoryRecord['meta'] = { ...outcome.meta };
+  if (!outcome.meta) for (const node of Object.keys(outcome.outputs)) {
+    meta[node] = { node_id: node, display_node: node, parent_node: null, real_node_id: node };
+  }
+  return {
+    outputs: outcome.outputs,
+    status: { status_str: success ? 'success' : 'error', completed: success, messages: outcome.messages },
+    meta,
+  };
+}
+
+/** The terminal message of a run: the one the executor recorded, or one built from the status. */
+export function terminalMessageOf(promptId: string, outcome: JobOutcome): [string, Record<string, unknown>] {
+  const recorded = [...outcome.messages].reverse().find(([type]) => TERMINAL_EVENTS.has(type));
+  if (recorded) return recorded;
+  const type = outcome.status === 'success' ? 'execution_success' : outcome.status === 'interrupted' ? 'execution_interrupted' : 'execution_error';
+  return [type, { prompt_id: promptId, timestamp: Date.now() }];
+}
+
+/** A run that threw instead of returning an outcome (a bug or a lost worker) still ends with ComfyUI's error body. */
+export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const data = {
+    prompt_id: promptId,
+    node_id: null,
+    node_type: null,
+    executed: [],
+    exception_message: e.message,
+    exception_type: e.name,
+    traceback: (e.stack ?? '').split('\n').slice(1, 8),
+    current_inputs: {},
+    current_outputs: {},
+    timestamp: Date.now(),
+  };
+  return { status: 'error', outputs: {}, meta: {}, messages: [['execution_start', { prompt_id: promptId, timestamp: data.timestamp }], ['execution_error', data]] };
+}
+
+export function createPromptLifecycle(store: PromptStore, hub: SocketHub): PromptLifecycle {
+  const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
+  const broadcastStatus = () => hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+  return {
+    store,
+    hub,
+    broadcastStatus,
+    started(p) {
+      let entry = relays.get(p.id);
+      if (!entry) {
+        entry = { relay: createPromptRelay(hub, p.id, p.clientId), clientId: p.clientId };
+        relays.set(p.id, entry);
+      }
+      return entry.relay;
+    },
+    relayOf: (id) => relays.get(id)?.relay,
+    completed(p, outcome) {
+      const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId);
+      relays.delete(p.id);
+      if (!store.finish(p.id, historyRecordOf(outcome))) return false;
+      const [type, data] = terminalMessageOf(p.id, outcome);
+      relay.sendTerminal(type, data, broadcastStatus);
+      return true;
+    },
+    runningFor(sid) {
+      for (const [promptId, e] of relays) if (e.clientId === sid) return { promptId, node: e.relay.currentNode() };
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// `inkflow serve`: Fastify for HTTP (every route also under /api/, as ComfyUI), `ws` for /ws, the durable
+// SQLite queue, and a job runner — in this process, or BullMQ workers when a Redis URL is given.
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { openDataFolder, type DataFolder } from './dataFolder.ts';
+import { openPromptStore } from './store.ts';
+import { createSocketHub } from './socketHub.ts';
+import { createPromptLifecycle } from './promptLifecycle.ts';
+import { createLocalRunner } from './localRunner.ts';
+import { createThreadExecutor } from './threadExecutor.ts';
+import type { JobRunner } from './jobRunner.ts';
+import { checkListenSafety, hasToken } from './auth.ts';
+import type { ServerContext, ServerLimits } from './serverContext.ts';
+import type { WorkflowApi, WorkflowEnv } from './workflowApi.ts';
+import { promptRoutes } from './routes/promptRoutes.ts';
+import { queueRoutes } from './routes/queueRoutes.ts';
+import { viewRoute } from './routes/viewRoute.ts';
+import { uploadRoutes } from './routes/uploadRoutes.ts';
+import { infoRoutes } from './routes/infoRoutes.ts';
+
+export interface ServerOptions {
+  dataDir: string;
+  workflow: WorkflowApi;
+  /** Address to bind; 127.0.0.1 unless given. Anything else requires `token`. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  modelsDir?: string;
+  token?: string;
+  /** With a Redis URL, prompts go to BullMQ for `inkflow worker` processes instead of running here. */
+  redisUrl?: string;
+  limits?: Partial<ServerLimits>;
+  device?: 'cpu' | 'cuda';
+  argv?: string[];
+  /** Logs requests (off by default: the queue must stay fast). */
+  logger?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly data: DataFolder;
+  /** What start-up did with prompts a previous run left unfinished. */
+  readonly recovered: { requeued: string[]; failed: string[] };
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = { maxUploadBytes: 100 * 1024 * 1024, maxImagePixels: 64 * 1024 * 1024 };
+
+export function workflowEnvOf(data: DataFolder, limits: ServerLimits, device?: 'cpu' | 'cuda'): WorkflowEnv {
+  return {
+    inputDir: data.inputDir,
+    outputDir: data.outputDir,
+    tempDir: data.tempDir,
+    modelDirs: data.modelDirs,
+    limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
+    device,
+  };
+}
+
+function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  for (const prefix of ['', '/api']) {
+    app.register(
+      async (scoped) => {
+        promptRoutes(scoped, ctx);
+        queueRoutes(scoped, ctx);
+        viewRoute(scoped, ctx);
+        uploadRoutes(scoped, ctx);
+        infoRoutes(scoped, ctx);
+      },
+      { prefix },
+    );
+  }
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  checkListenSafety(host, opts.token);
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const data = openDataFolder(opts.dataDir, opts.modelsDir);
+  const env = workflowEnvOf(data, limits, opts.device);
+  const store = openPromptStore(data.databasePath);
+  const recovered = store.recoverInterrupted();
+  const hub = createSocketHub();
+  const life = createPromptLifecycle(store, hub);
+  let runner: JobRunner;
+  if (opts.redisUrl) {
+    const { createRedisRunner } = await import('./redis/redisRunner.ts');
+    runner = await createRedisRunner(life, opts.redisUrl);
+  } else {
+    runner = createLocalRunner(life, createThreadExecutor(env));
+  }
+  let number = Math.max(store.maxNumber() + 1, 0);
+  const ctx: ServerContext = {
+    data,
+    env,
+    workflow: opts.workflow,
+    store,
+    life,
+    runner,
+    limits,
+    argv: opts.argv ?? process.argv.slice(1),
+    nextNumber: () => number++,
+  };
+
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: limits.maxUploadBytes });
+  // ComfyUI clients POST /interrupt and /free with a JSON content type and no body: accept that as {}.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    const s = String(text);
+    if (s.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(s));
+    } catch {
+      done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  await app.register(multipart, { limits: { fileSize: limits.maxUploadBytes } });
+  if (opts.token) {
+    const token = opts.token;
+    app.addHook('onRequest', async (req, reply) => {
+      if (!hasToken(token, req.headers.authorization, req.url)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token' });
+      }
+    });
+  }
+  registerRoutes(app, ctx);
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  app.server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws' && url.pathname !== '/api/ws') return socket.destroy();
+    if (opts.token && !hasToken(opts.token, req.headers.authorization, req.url ?? '')) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const sid = hub.attach(ws, url.searchParams.get('clientId') ?? undefined);
+      hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } }, sid }, sid);
+      const running = life.runningFor(sid);
+      if (running?.node) hub.send('executing', { node: running.node, display_node: running.node, prompt_id: running.promptId }, sid);
+      ws.on('message', () => {}); // clients announce feature flags; nothing to answer
+      ws.on('error', () => ws.terminate());
+    });
+  });
+
+  await app.listen({ host, port: opts.port ?? 8188 });
+  await runner.start();
+  const port = (app.server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    data,
+    recovered,
+    close() {
+      closing ??= (async () => {
+        hub.closeAll();
+        wss.close();
+        await runner.close();
+        await app.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
