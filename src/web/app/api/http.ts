@@ -1,6 +1,8 @@
 // Every request the studio makes goes through here, so every failure becomes a sentence a painter can
 // act on: the server's own `error` text when it sent one, otherwise what went wrong in plain words.
 
+import { authed } from './serverToken.ts';
+
 export class StudioError extends Error {
   constructor(
     message: string,
@@ -23,7 +25,7 @@ export async function requestJson<T>(method: string, url: string, body?: unknown
   let res: Response;
   try {
     const isBytes = body instanceof Blob || body instanceof ArrayBuffer || body instanceof Uint8Array;
-    res = await fetch(url, {
+    res = await fetch(authed(url), {
       method,
       headers: body === undefined ? undefined : isBytes ? { 'content-type': body instanceof Blob ? body.type || 'application/octet-stream' : 'application/octet-stream' } : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : isBytes ? (body as BodyInit) : JSON.stringify(body),

@@ -2,9 +2,10 @@
 // the editor and reports what it did in words.
 import { useState } from 'react';
 import type { Comic, Page } from '../../project/schema.ts';
-import { exportPagePng } from '../export/exportPng.ts';
-import { exportComicPdf } from '../export/exportPdf.ts';
-import { exportWebtoonPng } from '../export/exportWebtoon.ts';
+// The exporters (and pdf-lib) load on first use, so opening the editor stays quick.
+const exportPagePng: typeof import('../export/exportPng.ts').exportPagePng = async (...a) => (await import('../export/exportPng.ts')).exportPagePng(...a);
+const exportComicPdf: typeof import('../export/exportPdf.ts').exportComicPdf = async (...a) => (await import('../export/exportPdf.ts')).exportComicPdf(...a);
+const exportWebtoonPng: typeof import('../export/exportWebtoon.ts').exportWebtoonPng = async (...a) => (await import('../export/exportWebtoon.ts')).exportWebtoonPng(...a);
 import { download, safeFileName } from '../export/download.ts';
 import { describeError } from '../api/http.ts';
 

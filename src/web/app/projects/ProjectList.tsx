@@ -1,6 +1,6 @@
 // The start screen: your comics, a new one, or one opened from a file (a bad file is explained).
 import { useEffect, useState } from 'react';
-import { createProject, deleteProject, importProject, listProjects } from '../api/projectsApi.ts';
+import { bundleUrl, createProject, deleteProject, importProject, listProjects } from '../api/projectsApi.ts';
 import type { ProjectSummary } from '../api/projectsApi.ts';
 import { describeError, StudioError } from '../api/http.ts';
 
@@ -79,7 +79,7 @@ export function ProjectList({ open }: { open: (id: string) => void }) {
                 </span>
               </a>
               <span className="row tight">
-                <a className="small" href={`/studio/projects/${p.id}/bundle`} download>
+                <a className="small" href={bundleUrl(p.id)} download>
                   Save as file
                 </a>
                 <button

@@ -3,6 +3,7 @@
 // pictures (/upload/image), cancel (/queue delete + /interrupt), list nodes and models. Every failure is
 // turned into a sentence about painting, not a stack trace.
 import { requestJson, StudioError } from '../api/http.ts';
+import { authed } from '../api/serverToken.ts';
 
 export type ComfyPrompt = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title: string } }>;
 export interface OutputImage {
@@ -19,7 +20,7 @@ let socket: WebSocket | null = null;
 
 function ensureSocket(): void {
   if (socket && socket.readyState <= WebSocket.OPEN) return;
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?clientId=${clientId}`;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${authed(`/ws?clientId=${clientId}`)}`;
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   ws.onmessage = (ev) => {
@@ -83,7 +84,7 @@ export async function uploadImage(picture: Blob, name: string): Promise<OutputIm
 }
 
 export function viewUrl(img: OutputImage): string {
-  return `/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder, type: img.type })}`;
+  return authed(`/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder, type: img.type })}`);
 }
 
 /** A prompt the server refused, in words: the common case first (no model installed). */
@@ -162,7 +163,7 @@ export async function runWorkflow(prompt: ComfyPrompt, cb: JobCallbacks = {}, ex
   };
   listeners.add(listener);
   try {
-    const res = await fetch('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, client_id: clientId, extra_data: extra }) }).catch(() => {
+    const res = await fetch(authed('/prompt'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, client_id: clientId, extra_data: extra }) }).catch(() => {
       throw new StudioError('the inkflow server cannot be reached: is `inkflow serve` still running?', 0);
     });
     const body = await res.json().catch(() => null);
