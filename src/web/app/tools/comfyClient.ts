@@ -4,6 +4,7 @@
 // turned into a sentence about painting, not a stack trace.
 import { requestJson, StudioError } from '../api/http.ts';
 import { authed } from '../api/serverToken.ts';
+import { explainPromptError } from '../../workflows/promptErrors.ts';
 
 export type ComfyPrompt = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title: string } }>;
 export interface OutputImage {
@@ -85,29 +86,6 @@ export async function uploadImage(picture: Blob, name: string): Promise<OutputIm
 
 export function viewUrl(img: OutputImage): string {
   return authed(`/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder, type: img.type })}`);
-}
-
-/** A prompt the server refused, in words: the common case first (no model installed). */
-export function explainPromptError(body: any): string {
-  const nodeErrors = body?.node_errors && typeof body.node_errors === 'object' ? Object.values(body.node_errors as Record<string, any>) : [];
-  for (const ne of nodeErrors) {
-    for (const err of ne?.errors ?? []) {
-      const input = err?.extra_info?.input_name;
-      const received = err?.extra_info?.received_value;
-      if (err?.type === 'value_not_in_list' && (input === 'ckpt_name' || ne?.class_type === 'CheckpointLoaderSimple')) {
-        return received ? `the checkpoint "${received}" is not installed: put it in models/checkpoints` : 'no checkpoint is installed: put a .safetensors file in models/checkpoints';
-      }
-      if (err?.type === 'value_not_in_list' && input === 'lora_name') return `the LoRA "${received}" is not installed: put it in models/loras (or clear it from the character)`;
-      if (err?.type === 'value_not_in_list' && input === 'control_net_name') return `the ControlNet "${received}" is not installed: put it in models/controlnet`;
-      if (err?.type === 'value_not_in_list' && input === 'image') return 'the picture sent to the server was not found there; try again';
-    }
-  }
-  const first = nodeErrors[0]?.errors?.[0];
-  if (first) return `the server cannot run this: ${first.message}${first.details ? ` (${first.details})` : ''}`;
-  if (body?.error?.type === 'invalid_prompt' && /class_type|does not exist|not found/i.test(String(body.error.message))) {
-    return `this server does not have the tool this needs (${body.error.message})`;
-  }
-  return `the server refused the job: ${body?.error?.message ?? 'no reason given'}`;
 }
 
 export interface JobCallbacks {
