@@ -3,10 +3,11 @@ import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { colorizeCommand } from './commands/colorize.ts';
 import { generateCommand } from './commands/generate.ts';
+import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
 import { workerCommand } from './commands/worker.ts';
 
-const commands: Command[] = [colorizeCommand, generateCommand, serveCommand, workerCommand];
+const commands: Command[] = [colorizeCommand, generateCommand, runCommand, serveCommand, workerCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

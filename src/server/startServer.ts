@@ -106,9 +106,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: limits.maxUploadBytes });
-  // ComfyUI clients POST /interrupt and /free with a JSON content type and no body: accept that as {}.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+  // ComfyUI reads every body as JSON whatever its content type, and clients rely on it: some POST
+  // /interrupt with a JSON type and no body, @saintno/comfyui-sdk replaces its headers and sends JSON as
+  // text/plain. So JSON, text and untyped bodies all parse as JSON here (an empty one as {}).
+  const parseJsonBody = (_req: unknown, text: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const s = String(text);
     if (s.trim() === '') return done(null, {});
     try {
@@ -116,7 +117,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     } catch {
       done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
     }
-  });
+  };
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJsonBody);
+  app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
   await app.register(multipart, { limits: { fileSize: limits.maxUploadBytes } });
   if (opts.token) {
     const token = opts.token;

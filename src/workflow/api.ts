@@ -17,6 +17,8 @@ export interface WorkflowEnv {
   modelDirs: Record<string, string[]>;
   limits: { maxImagePixels: number; maxInputBytes: number };
   device?: 'cpu' | 'cuda';
+  /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints, which carry none. */
+  tokenizerDir?: string;
 }
 
 /** ComfyUI's error body for a refused prompt (HTTP 400). */

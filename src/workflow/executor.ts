@@ -120,7 +120,10 @@ export function createExecutor(env: WorkflowEnv, registry: ReadonlyMap<string, N
     const verdict = validatePrompt(prompt, env, registry);
     if (!verdict.ok) {
       send('execution_cached', { nodes: [], prompt_id: promptId, timestamp: Date.now() }, true);
-      const e = Object.assign(new Error(`${verdict.body.error.message}${verdict.body.error.details ? `: ${verdict.body.error.details}` : ''}`), { name: verdict.body.error.type });
+      const { error, node_errors } = verdict.body;
+      const perNode = Object.entries(node_errors as Record<string, { class_type: string; errors: { message: string; details: string }[] }>)
+        .map(([id, n]) => `${n.class_type} ${id}: ${n.errors.map((r) => `${r.message}: ${r.details}`).join('; ')}`);
+      const e = Object.assign(new Error([`${error.message}${error.details ? `: ${error.details}` : ''}`, ...perNode].join('\n')), { name: error.type });
       return fail('', '', e, {});
     }
     let order: string[];

@@ -34,6 +34,19 @@ describe('objectInfo', () => {
     }
   });
 
+  it.each(['KSampler', 'KSamplerAdvanced'])('%s matches ComfyUI\'s entry except for the samplers and schedulers inkflow does not implement', (name) => {
+    const want = structuredClone(recorded.nodes[name]);
+    const got = structuredClone(info[name]) as typeof want;
+    for (const input of ['sampler_name', 'scheduler']) {
+      const [wanted] = want.input.required[input];
+      const [have] = got.input.required[input];
+      for (const s of have as string[]) expect(wanted).toContain(s);
+      expect((have as string[]).length).toBeGreaterThanOrEqual(5);
+      got.input.required[input][0] = wanted;
+    }
+    expect(got).toStrictEqual(want);
+  });
+
   it('answers a single class, and {} for an unknown one', () => {
     expect(objectInfoFor(env, 'ImageInvert')).toStrictEqual({ ImageInvert: recorded.nodes.ImageInvert });
     expect(objectInfoFor(env, 'NoSuchNode')).toStrictEqual({});

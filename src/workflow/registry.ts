@@ -2,7 +2,11 @@
 import type { NodeDef } from './nodeSpec.ts';
 import { LoadImage, LoadImageMask } from './nodes/loadImage.ts';
 import { PreviewImage, SaveImage } from './nodes/saveImage.ts';
-import { EmptyImage, ImageBlend, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
+import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader, ModelSamplingDiscrete } from './nodes/loaders.ts';
+import { CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
+import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
+import { InkflowDetailer } from './nodes/detailerNode.ts';
+import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
 import { EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
 
@@ -10,7 +14,11 @@ const ALL: readonly NodeDef[] = [
   LoadImage, LoadImageMask, SaveImage, PreviewImage,
   ImageInvert, EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop,
   ImageToMask, MaskToImage, InvertMask, GrowMask,
-  EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask,
+  EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, ImageCompositeMasked,
+  CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
+  CLIPTextEncode, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
+  InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
+  InkflowSketchFidelityControlNet, InkflowT2IAdapterApply, InkflowDetailer,
 ];
 
 let registry: Map<string, NodeDef> | undefined;

@@ -3,22 +3,20 @@
 // single file (--model FILE.safetensors, told apart by its sketch-encoder / split-LoRA keys; --mode picks
 // vanilla, bg2fig or fig2fig). --palette-lock snaps the result to the reference's exact colours. Every
 // setting is embedded in the output PNG as tEXt.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, extname } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Image, decodeImage, encodePng } from '../../imaging/image.ts';
-import { extractPalette } from '../../imaging/palette.ts';
-import { resizeImage } from '../../imaging/resize.ts';
-import { flatColorize } from '../../pipelines/flat/colorize.ts';
-import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
-import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
-import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
-import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
-import { colorizeDiffusion } from '../../pipelines/colorize/colorizeDiffusionPipeline.ts';
+import { writeFileAtomic } from '../../files/atomicWrite.ts';
+import { decodeImage, insertPngText } from '../../imaging/image.ts';
+import { isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
+import type { ApiPrompt } from '../../workflow/api.ts';
+import { dataFolderEnv } from '../../workflow/dataFolder.ts';
+import { randomSeed } from '../../workflow/nodes/inkflowNodes.ts';
 import { type Command, UsageError } from '../command.ts';
-import { progressBar } from '../progress.ts';
+import { runCliWorkflow } from '../runWorkflow.ts';
 
 const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
 
@@ -107,74 +105,71 @@ export const colorizeCommand: Command = {
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
     const t0 = performance.now();
-    const reference = await decodeImage(readInput(v.reference), 3, v.reference);
-    const lineArt = await decodeImage(readInput(v.lineart), 3, v.lineart);
-    const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
-    const extraFiles: [string, Image][] = [];
-    let result: Image;
-    if (v.flat) {
-      const flat = flatColorize({ reference, lineArt });
-      Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
-      result = flat.composite;
-      extraFiles.push([output.replace(/\.png$/i, '-flat.png'), flat.flat]);
-    } else if (colorizeDiffusionModel) {
-      const cp = await loadColorizeDiffusion(v.model!, {
-        provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],
-      });
-      try {
-        if (!cp.modes.includes(mode)) console.error(`warning: ${v.model} supports ${cp.modes.join(', ')}`);
-        const bar = progressBar(`colouring (${mode})`, steps);
-        const out = await colorizeDiffusion({
-          model: cp, reference, sketch: lineArt, mode, steps, seed, referenceGuidance: refGuidance, sketchGuidance,
-          onProgress: (p) => p.phase === 'step' && bar.update(p.step),
-        });
-        bar.done();
-        for (const w of out.warnings) console.error(`warning: ${w}`);
-        Object.assign(settings, {
-          method: 'colorize-diffusion', model: v.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
-          prediction: cp.prediction, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
-        });
-        result = out.image;
-      } finally {
-        await cp.release();
+    const reference = resolve(v.reference);
+    const lineart = resolve(v.lineart);
+    for (const f of [reference, lineart]) readInput(f); // a clear "cannot read" before anything runs
+    const seedValue = seed ?? BigInt(randomSeed());
+
+    // The command is a small workflow run by the same executor as the server, in a throwaway data folder.
+    const work = mkdtempSync(join(tmpdir(), 'inkflow-colorize-'));
+    try {
+      const env = dataFolderEnv(work, { device: v.device as 'cpu' | 'cuda' });
+      const refName = `reference${extname(reference)}`;
+      const lineName = `lineart${extname(lineart)}`;
+      copyFileSync(reference, join(env.inputDir, refName));
+      copyFileSync(lineart, join(env.inputDir, lineName));
+      const prompt: ApiPrompt = {
+        1: { class_type: 'LoadImage', inputs: { image: refName } },
+        2: { class_type: 'LoadImage', inputs: { image: lineName } },
+      };
+      if (v.flat) {
+        prompt[3] = { class_type: 'InkflowFlatColorize', inputs: { reference: ['1', 0], lineart: ['2', 0] } };
+        prompt[12] = { class_type: 'SaveImage', inputs: { images: ['3', 1], filename_prefix: 'flat' } };
+      } else {
+        env.modelDirs.colorize.push(dirname(resolve(v.model!)));
+        const inputs: Record<string, unknown> = { reference: ['1', 0], lineart: ['2', 0], model_name: basename(resolve(v.model!)), steps, seed: Number(seedValue) };
+        if (colorizeDiffusionModel) {
+          Object.assign(inputs, { mode, ref_guidance: refGuidance, sketch_guidance: sketchGuidance });
+          if (v.prediction !== undefined) inputs.prediction = predictions[v.prediction] === 'epsilon' ? 'eps' : 'v';
+          if (v['reference-encoder'] !== undefined) {
+            env.modelDirs.clip_vision.push(dirname(resolve(v['reference-encoder'])));
+            inputs.reference_encoder = basename(v['reference-encoder']);
+          }
+        } else inputs.segment = v.segment;
+        prompt[3] = { class_type: 'InkflowReferenceColorize', inputs };
       }
-    } else {
-      const pipe = await loadSdroPipeline(v.model!, { provider: v.device as 'cpu' | 'cuda' });
-      try {
-        const prepared = await prepareBlueprint(lineArt, { source: 'lineart', segment: v.segment ? 'border' : false });
-        for (const w of prepared.warnings) console.error(`warning: ${w}`);
-        const bar = progressBar('colouring', steps);
-        const out = await pipe.colorize({ reference, blueprint: prepared.blueprint, steps, seed, onProgress: (p) => p.phase === 'step' && bar.update(p.step) });
-        bar.done();
-        for (const w of out.warnings) console.error(`warning: ${w}`);
-        Object.assign(settings, { method: 'sdro', model: v.model, steps, seed: out.seed.toString(), segment: v.segment });
-        result = out.image;
-      } finally {
-        await pipe.release();
+      let result: [string, number] = ['3', 0];
+      if (v['palette-lock']) {
+        prompt[4] = { class_type: 'InkflowPaletteLock', inputs: { image: result, lineart: ['2', 0], reference: ['1', 0], keep_shading: v['keep-shading'] } };
+        result = ['4', 0];
+        if (v['keep-shading']) prompt[13] = { class_type: 'SaveImage', inputs: { images: ['4', 1], filename_prefix: 'shading' } };
       }
+      prompt[11] = { class_type: 'SaveImage', inputs: { images: result, filename_prefix: 'colored' } };
+      const run = await runCliWorkflow(prompt, env, { label: 'colorize', quietNodes: true });
+      if (run.status === 'interrupted') {
+        process.stderr.write('inkflow: interrupted — nothing was written\n');
+        return 130;
+      }
+      const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
+      for (const id of ['3', '4']) {
+        const ui = run.outputs[id]?.ui;
+        Object.assign(settings, ...((ui?.inkflow_settings as Record<string, unknown>[] | undefined) ?? []));
+        for (const w of (ui?.inkflow_warnings as string[] | undefined) ?? []) console.error(`warning: ${w}`);
+      }
+      const text = { inkflow: JSON.stringify(settings) };
+      const files: [string, string][] = [[output, run.outputs['11'].files[0]]];
+      if (run.outputs['12']) files.push([output.replace(/\.png$/i, '-flat.png'), run.outputs['12'].files[0]]);
+      if (run.outputs['13']) files.push([output.replace(/\.png$/i, '-shading.png'), run.outputs['13'].files[0]]);
+      mkdirSync(dirname(output) || '.', { recursive: true });
+      for (const [path, saved] of files) writeFileAtomic(path, insertPngText(readInput(saved), text), { overwrite: true });
+      const size = await decodeImage(readInput(files[0][1]), 3);
+      console.log(`coloured ${size.width}×${size.height} in ${(performance.now() - t0).toFixed(0)} ms → ${files.map(([p]) => p).join(', ')}`);
+      return 0;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
-    if (v['palette-lock']) {
-      const palette = extractPalette(reference);
-      const line = result.width === lineArt.width && result.height === lineArt.height ? lineArt : resizeTo(lineArt, result);
-      const locked = paletteLock(result, line, palette, { keepShading: v['keep-shading'] });
-      result = locked.locked;
-      settings.paletteLock = { colors: palette.colors, keepShading: v['keep-shading'] };
-      if (locked.shading) extraFiles.push([output.replace(/\.png$/i, '-shading.png'), locked.shading]);
-    }
-    const text = { inkflow: JSON.stringify(settings) };
-    mkdirSync(dirname(output) || '.', { recursive: true });
-    writeFileSync(output, await encodePng(result, text));
-    for (const [path, img] of extraFiles) writeFileSync(path, await encodePng(img, text));
-    const ms = performance.now() - t0;
-    console.log(`coloured ${result.width}×${result.height} in ${ms.toFixed(0)} ms → ${[output, ...extraFiles.map(([p]) => p)].join(', ')}`);
-    return 0;
   },
 };
-
-/** Nearest-neighbour resize of the line art to the result's size (SDRO floors sizes to multiples of 8). */
-function resizeTo(img: Image, like: Image): Image {
-  return resizeImage(img, like.width, like.height, 'nearest-exact', 'disabled');
-}
 
 function parseScale(flag: string, text: string): number {
   const n = Number(text);

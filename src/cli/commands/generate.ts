@@ -1,19 +1,22 @@
 // `inkflow generate`: txt2img / img2img / inpainting / ControlNet / T2I-Adapter from the command line, with ComfyUI's
 // sampler and scheduler names and seeds. Every setting goes into the PNG (tEXt `prompt` = ComfyUI API
 // prompt, `inkflow` = the exact record), and `--from image.png` regenerates from it.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { dirname, extname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeImage, encodePng, readPngText, type Image } from '../../imaging/image.ts';
-import { maskFromAlpha, maskFromImage, type Mask } from '../../imaging/masks.ts';
-import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
-import { openControlNet, type ControlNetRunner } from '../../models/checkpoint/controlNetRunner.ts';
+import { writeFileAtomic } from '../../files/atomicWrite.ts';
+import { decodeImage, insertPngText, readPngText } from '../../imaging/image.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
-import { generate, type GenerateProgress } from '../../pipelines/generate/generate.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
-import { fromComfyPrompt, serializeComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
+import { GENERATE_DEFAULTS as D } from '../../pipelines/generate/defaults.ts';
+import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
+import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { type Command, UsageError } from '../command.ts';
+import { parseGenerationRecord } from '../generationRecord.ts';
+import { checkNodeOption } from '../nodeOptions.ts';
+import { runCliWorkflow } from '../runWorkflow.ts';
 
 const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OUT.png
        inkflow generate --from IMAGE.png [overrides] -o OUT.png
@@ -135,22 +138,27 @@ export function recordFromImage(path: string): Partial<GenerationRecord> {
   }
   const text = readPngText(png);
   if (text.inkflow) {
+    let rec: unknown;
     try {
-      const rec = JSON.parse(text.inkflow);
-      if (rec && rec.kind === 'generate') return rec as GenerationRecord;
+      rec = JSON.parse(text.inkflow);
     } catch {
-      // fall through to the ComfyUI prompt
+      // not JSON: fall through to the ComfyUI prompt
+    }
+    if (rec && typeof rec === 'object' && (rec as { kind?: unknown }).kind === 'generate') {
+      const parsed = parseGenerationRecord(rec);
+      if (!parsed.ok) throw new UsageError(`${path}: its inkflow generation record is damaged — ${parsed.problems} (regenerate without --from, or fix the PNG's metadata)`);
+      return parsed.record;
     }
   }
   if (text.prompt) return fromComfyPrompt(text.prompt);
   throw new UsageError(`${path} has no generation metadata (no "inkflow" or ComfyUI "prompt" tEXt chunk)`);
 }
 
-async function loadMask(path: string): Promise<Mask> {
+/** Does the mask file use transparency (then transparent = repaint, as ComfyUI's LoadImage mask)? */
+async function hasTransparency(path: string): Promise<boolean> {
   const img = await decodeImage(readInput(path), 4, path);
-  let transparent = false;
-  for (let i = 3; i < img.data.length; i += 4) if (img.data[i] < 255) { transparent = true; break; }
-  return transparent ? maskFromAlpha(img) : maskFromImage(img, 'red');
+  for (let i = 3; i < img.data.length; i += 4) if (img.data[i] < 255) return true;
+  return false;
 }
 
 function readInput(path: string): Buffer {
@@ -159,30 +167,6 @@ function readInput(path: string): Buffer {
   } catch (err) {
     throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-}
-
-/** A one-line progress bar on stderr (redrawn in place on a terminal, one line per update otherwise). */
-function progressBar(): (p: GenerateProgress) => void {
-  const tty = process.stderr.isTTY;
-  let t0 = performance.now();
-  let lastStage = '';
-  return (p) => {
-    if (p.stage !== lastStage) {
-      if (tty && lastStage) process.stderr.write('\n');
-      lastStage = p.stage;
-      t0 = performance.now();
-    }
-    if (p.stage !== 'sample') {
-      if (p.step === p.total) process.stderr.write(`${p.stage} done in ${((performance.now() - t0) / 1000).toFixed(1)} s${tty ? '' : '\n'}`);
-      return;
-    }
-    const width = 30;
-    const filled = Math.round((width * p.step) / p.total);
-    const rate = p.step ? (performance.now() - t0) / 1000 / p.step : 0;
-    const line = `sample [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.total}  ${rate.toFixed(2)} s/it`;
-    process.stderr.write(tty ? `\r${line}` : `${line}\n`);
-    if (tty && p.step === p.total) process.stderr.write('\n');
-  };
 }
 
 export const generateCommand: Command = {
@@ -259,76 +243,88 @@ export const generateCommand: Command = {
     const mask = v.mask ? resolve(v.mask) : v.init ? undefined : from.mask;
     const rec: GenerationRecord = {
       model, prompt, negative: v.negative ?? from.negative ?? '', seed: seedText,
-      steps: num('steps', v.steps, true) ?? from.steps ?? 20,
-      cfg: num('cfg', v.cfg) ?? from.cfg ?? 8,
-      sampler: v.sampler ?? from.sampler ?? 'dpmpp_2m',
-      scheduler: v.scheduler ?? from.scheduler ?? 'karras',
-      width: num('width', v.width, true) ?? from.width ?? 512,
-      height: num('height', v.height, true) ?? from.height ?? 512,
-      batch: num('batch', v.batch, true) ?? from.batch ?? 1,
-      denoise: num('denoise', v.denoise) ?? from.denoise ?? 1,
-      clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? 1,
+      steps: num('steps', v.steps, true) ?? from.steps ?? D.steps,
+      cfg: num('cfg', v.cfg) ?? from.cfg ?? D.cfg,
+      sampler: v.sampler ?? from.sampler ?? D.sampler,
+      scheduler: v.scheduler ?? from.scheduler ?? D.scheduler,
+      width: num('width', v.width, true) ?? from.width ?? D.width,
+      height: num('height', v.height, true) ?? from.height ?? D.height,
+      batch: num('batch', v.batch, true) ?? from.batch ?? D.batch,
+      denoise: num('denoise', v.denoise) ?? from.denoise ?? D.denoise,
+      clipSkip: num('clip-skip', v['clip-skip'], true) ?? from.clipSkip ?? D.clipSkip,
       loras: v.lora ? v.lora.map(parseLora).map((l) => ({ ...l, path: resolve(l.path) })) : from.loras ?? [],
       controlNets: controls,
       ...(adapters.length ? { adapters } : {}),
       ...(init ? { init } : {}),
-      ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? 6 } : {}),
+      ...(mask ? { mask, growMaskBy: num('grow-mask', v['grow-mask'], true) ?? from.growMaskBy ?? D.growMaskBy } : {}),
       ...(inpaintMode ? { inpaintMode } : {}),
       ...(fidelity !== undefined ? { sketchFidelity: fidelity } : {}),
       ...(prediction ? { prediction } : {}),
     };
-    if (!(COMFY_SAMPLERS as readonly string[]).includes(rec.sampler)) throw new UsageError(`unknown sampler "${rec.sampler}"; one of: ${COMFY_SAMPLERS.join(', ')}`);
-    if (!(COMFY_SCHEDULERS as readonly string[]).includes(rec.scheduler)) throw new UsageError(`unknown scheduler "${rec.scheduler}"; one of: ${COMFY_SCHEDULERS.join(', ')}`);
+    checkNodeOption('KSampler', 'sampler_name', 'sampler', rec.sampler);
+    checkNodeOption('KSampler', 'scheduler', 'scheduler', rec.scheduler);
+    checkNodeOption('KSampler', 'steps', 'steps', rec.steps);
+    checkNodeOption('KSampler', 'cfg', 'cfg', rec.cfg);
+    checkNodeOption('KSampler', 'denoise', 'denoise', rec.denoise);
+    checkNodeOption('CLIPSetLastLayer', 'stop_at_clip_layer', 'clip-skip', -rec.clipSkip);
+    checkNodeOption(init ? 'RepeatLatentBatch' : 'EmptyLatentImage', init ? 'amount' : 'batch_size', 'batch', rec.batch);
+    if (rec.growMaskBy !== undefined) checkNodeOption('VAEEncodeForInpaint', 'grow_mask_by', 'grow-mask', rec.growMaskBy);
+    for (const c of controls) {
+      checkNodeOption('ControlNetApplyAdvanced', 'strength', 'strength', c.strength);
+      checkNodeOption('ControlNetApplyAdvanced', 'start_percent', 'start', c.startPercent);
+      checkNodeOption('ControlNetApplyAdvanced', 'end_percent', 'end', c.endPercent);
+    }
     if (mask && !init) throw new UsageError('--mask needs --init');
-
-    const initImage: Image | undefined = init ? await decodeImage(readInput(init), 3, init) : undefined;
-    const maskImage = mask ? await loadMask(mask) : undefined;
-    const hints = await Promise.all(controls.map((c) => decodeImage(readInput(c.hint), 3, c.hint)));
-    const adapterImages = await Promise.all(adapters.map((a) => decodeImage(readInput(a.image), 3, a.image)));
     for (const a of adapters) if (!existsSync(a.path)) throw new UsageError(`T2I-Adapter not found: ${a.path}`);
-    const ckpt = loadCheckpoint(model, {
-      provider: device, residency: 'one', tokenizerDir: v.tokenizer,
-      prediction: prediction === undefined ? undefined : prediction === 'eps' ? 'eps' : 'v_prediction',
-      embeddingsDirs: v.embeddings ?? [],
-    });
-    const nets: ControlNetRunner[] = [];
+    for (const c of controls) if (!existsSync(c.path)) throw new UsageError(`ControlNet not found: ${c.path}`);
+    if (mask) {
+      rec.maskChannel = (await hasTransparency(mask)) ? 'alpha' : 'red';
+      rec.inpaintMode ??= rec.denoise >= 1 ? 'vae-encode-for-inpaint' : 'noise-mask';
+    }
+
+    // The command is a small workflow: the record's ComfyUI graph, run by the same executor as the server,
+    // in a throwaway data folder whose model folders are the ones the files live in.
+    const work = mkdtempSync(join(tmpdir(), 'inkflow-generate-'));
     try {
-      for (const c of controls) nets.push(openControlNet(c.path, { provider: device }));
-      const ac = new AbortController();
-      const onSigint = () => ac.abort(new Error('interrupted'));
-      process.once('SIGINT', onSigint);
-      let result;
-      try {
-        result = await generate(ckpt, {
-          prompt: rec.prompt, negative: rec.negative, seed: BigInt(rec.seed), steps: rec.steps, cfg: rec.cfg,
-          sampler: rec.sampler, scheduler: rec.scheduler, batch: rec.batch, denoise: rec.denoise, clipSkip: rec.clipSkip,
-          ...(initImage ? (v.width !== undefined && v.height !== undefined ? { width: rec.width, height: rec.height } : {}) : { width: rec.width, height: rec.height }),
-          init: initImage, mask: maskImage, growMaskBy: rec.growMaskBy, inpaintMode: rec.inpaintMode,
-          loras: rec.loras, lorasDirs: v.loras ?? [],
-          controlNets: controls.map((c, i) => ({ controlNet: nets[i], hint: hints[i], strength: c.strength, startPercent: c.startPercent, endPercent: c.endPercent, guessMode: c.guessMode })),
-          adapters: adapters.map((a, i) => ({ path: a.path, image: adapterImages[i], scale: a.scale })),
-        }, { onProgress: progressBar(), signal: ac.signal, compile: { provider: device } });
-      } finally {
-        process.off('SIGINT', onSigint);
+      const env = dataFolderEnv(work, { device, tokenizerDir: v.tokenizer });
+      const addDir = (kind: string, dir: string) => {
+        if (!env.modelDirs[kind].includes(dir)) env.modelDirs[kind].push(dir);
+      };
+      addDir('checkpoints', dirname(model));
+      for (const l of rec.loras) addDir('loras', dirname(l.path));
+      for (const d of v.loras ?? []) addDir('loras', resolve(d));
+      for (const d of v.embeddings ?? []) addDir('embeddings', resolve(d));
+      for (const c of controls) addDir('controlnet', dirname(c.path));
+      for (const a of adapters) addDir('controlnet', dirname(a.path));
+      // Input images are copied under their own names (the names the saved ComfyUI graph shows).
+      for (const f of new Set([init, mask, ...controls.map((c) => c.hint), ...adapters.map((a) => a.image)].filter((x): x is string => !!x))) {
+        const target = join(env.inputDir, basename(f));
+        if (existsSync(target)) throw new UsageError(`two input images are both named ${basename(f)} — rename one of them`);
+        writeFileSync(target, readInput(f));
       }
-      rec.width = result.settings.width;
-      rec.height = result.settings.height;
-      if (result.settings.inpaintMode) rec.inpaintMode = result.settings.inpaintMode;
-      const comfy = serializeComfyPrompt(toComfyPrompt(rec));
+      const resizeInit = init && v.width !== undefined && v.height !== undefined ? { width: rec.width, height: rec.height } : undefined;
+      const graph = toComfyPrompt(rec, { resizeInit });
+      const t0 = performance.now();
+      const result = await runCliWorkflow(graph, env, { label: 'generate', quietNodes: true });
+      if (result.status === 'interrupted') {
+        process.stderr.write('inkflow: interrupted — nothing was written\n');
+        return 130;
+      }
+      const first = await decodeImage(readInput(result.files[0]), 3, result.files[0]);
+      rec.width = first.width;
+      rec.height = first.height;
       mkdirSync(dirname(output) || '.', { recursive: true });
       const written: string[] = [];
-      for (let i = 0; i < result.images.length; i++) {
+      for (let i = 0; i < result.files.length; i++) {
         const path = i === 0 ? output : output.replace(/\.png$/i, `-${i + 1}.png`);
         const meta = JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i });
-        writeFileSync(path, await encodePng(result.images[i], { prompt: comfy, inkflow: meta }));
+        writeFileAtomic(path, insertPngText(readInput(result.files[i]), { inkflow: meta }), { overwrite: true });
         written.push(path);
       }
-      const t = result.timings;
-      console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${(t.totalMs / 1000).toFixed(1)} s [text ${(t.textMs / 1000).toFixed(1)} s, sampling ${(t.sampleMs / 1000).toFixed(1)} s, decode ${(t.decodeMs / 1000).toFixed(1)} s]`);
+      console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return 0;
     } finally {
-      for (const n of nets) await n.release();
-      await ckpt.release();
+      rmSync(work, { recursive: true, force: true });
     }
   },
 };

@@ -10,6 +10,7 @@
 import { basename } from 'node:path';
 import { parsePromptWeights } from '../../models/prompt/weights.ts';
 import type { ResolvedSettings } from './generate.ts';
+import { GENERATE_DEFAULTS } from './defaults.ts';
 
 export interface ComfyNode {
   class_type: string;
@@ -35,12 +36,19 @@ export interface GenerationRecord extends Omit<ResolvedSettings, 'growMaskBy'> {
   adapters?: { path: string; image: string; scale: number }[];
   sketchFidelity?: number;
   prediction?: string;
+  /** Which channel of the mask file marks the area to repaint: red (white = repaint) or alpha (transparent = repaint). */
+  maskChannel?: 'red' | 'alpha';
 }
 
 type Link = [string, number];
 
+export interface ComfyPromptOptions {
+  /** Resize the init image to this size first (ImageScale, lanczos), as `--width/--height` with `--init` ask. */
+  resizeInit?: { width: number; height: number };
+}
+
 /** Builds the ComfyUI API prompt for a record. */
-export function toComfyPrompt(rec: GenerationRecord): ComfyPrompt {
+export function toComfyPrompt(rec: GenerationRecord, opts: ComfyPromptOptions = {}): ComfyPrompt {
   const nodes: ComfyPrompt = {};
   let next = 1;
   const add = (class_type: string, inputs: Record<string, unknown>): string => {
@@ -91,42 +99,54 @@ export function toComfyPrompt(rec: GenerationRecord): ComfyPrompt {
     negative = [apply, 1];
   }
   let latent: Link;
+  let pastedImage: Link | undefined;
+  let pasteMask: Link | undefined;
   if (!rec.init) {
     latent = [add('EmptyLatentImage', { width: rec.width, height: rec.height, batch_size: rec.batch }), 0];
   } else {
-    const image = add('LoadImage', { image: basename(rec.init) });
+    let image = add('LoadImage', { image: basename(rec.init) });
+    if (opts.resizeInit) image = add('ImageScale', { image: [image, 0], upscale_method: 'lanczos', width: opts.resizeInit.width, height: opts.resizeInit.height, crop: 'disabled' });
+    pastedImage = [image, 0];
     if (rec.mask && rec.inpaintMode === 'vae-encode-for-inpaint') {
-      const mask = add('LoadImageMask', { image: basename(rec.mask), channel: 'red' });
-      latent = [add('VAEEncodeForInpaint', { pixels: [image, 0], vae, mask: [mask, 0], grow_mask_by: rec.growMaskBy ?? 6 }), 0];
+      const mask = add('LoadImageMask', { image: basename(rec.mask), channel: rec.maskChannel ?? 'red' });
+      pasteMask = [mask, 0];
+      latent = [add('VAEEncodeForInpaint', { pixels: [image, 0], vae, mask: [mask, 0], grow_mask_by: rec.growMaskBy ?? GENERATE_DEFAULTS.growMaskBy }), 0];
     } else {
       latent = [add('VAEEncode', { pixels: [image, 0], vae }), 0];
       if (rec.mask) {
-        const mask = add('LoadImageMask', { image: basename(rec.mask), channel: 'red' });
+        const mask = add('LoadImageMask', { image: basename(rec.mask), channel: rec.maskChannel ?? 'red' });
+        pasteMask = [mask, 0];
         latent = [add('SetLatentNoiseMask', { samples: latent, mask: [mask, 0] }), 0];
       }
     }
     if (rec.batch > 1) latent = [add('RepeatLatentBatch', { samples: latent, amount: rec.batch }), 0];
   }
+  if (rec.prediction) model = [add('ModelSamplingDiscrete', { model, sampling: rec.prediction === 'eps' ? 'eps' : 'v_prediction', zsnr: false }), 0];
   const sampler = add('KSampler', {
-    seed: new RawNumber(rec.seed), steps: rec.steps, cfg: rec.cfg, sampler_name: rec.sampler, scheduler: rec.scheduler,
+    seed: seedLiteral(rec.seed), steps: rec.steps, cfg: rec.cfg, sampler_name: rec.sampler, scheduler: rec.scheduler,
     denoise: rec.denoise, model, positive, negative, latent_image: latent,
   });
-  const decoded = add('VAEDecode', { samples: [sampler, 0], vae });
-  add('SaveImage', { filename_prefix: 'inkflow', images: [decoded, 0] });
+  let decoded: Link = [add('VAEDecode', { samples: [sampler, 0], vae }), 0];
+  if (rec.init && rec.mask && pastedImage && pasteMask) {
+    // Only the masked part of the original changes: paste the result back through the (ungrown) mask.
+    decoded = [add('ImageCompositeMasked', { destination: pastedImage, source: decoded, x: 0, y: 0, resize_source: false, mask: pasteMask }), 0];
+  }
+  add('SaveImage', { filename_prefix: 'inkflow', images: decoded });
   return nodes;
 }
 
-/** A number written verbatim into JSON (seeds beyond 2^53 stay exact). */
-class RawNumber {
-  constructor(readonly digits: string) {}
+/** A seed as a JSON literal: a number while exact, a bigint beyond 2^53 (serializeComfyPrompt keeps it exact). */
+function seedLiteral(seed: string): number | bigint {
+  const b = BigInt(seed);
+  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
-/** JSON for a ComfyPrompt, keeping RawNumber seeds as bare integer literals. */
+/** JSON for a ComfyUI prompt, keeping bigint seeds as bare integer literals. */
 export function serializeComfyPrompt(prompt: ComfyPrompt): string {
   const marks: string[] = [];
   const json = JSON.stringify(prompt, (_k, v) => {
-    if (v instanceof RawNumber) {
-      marks.push(v.digits);
+    if (typeof v === 'bigint') {
+      marks.push(v.toString());
       return `\u0000raw${marks.length - 1}\u0000`;
     }
     return v;

@@ -18,6 +18,7 @@ import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
+import { GENERATE_DEFAULTS } from './defaults.ts';
 import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 
 export type InpaintMode = 'vae-encode-for-inpaint' | 'noise-mask';
@@ -142,32 +143,32 @@ function checkSeed(seed: number | bigint): bigint {
 
 /** Fills defaults and validates everything that does not need the models. */
 export function resolveSettings(req: GenerateRequest): ResolvedSettings {
-  const sampler = req.sampler ?? 'dpmpp_2m';
-  const scheduler = req.scheduler ?? 'karras';
+  const sampler = req.sampler ?? GENERATE_DEFAULTS.sampler;
+  const scheduler = req.scheduler ?? GENERATE_DEFAULTS.scheduler;
   if (!(COMFY_SAMPLERS as readonly string[]).includes(sampler)) throw new GenerateError(`unknown sampler "${sampler}" (one of ${COMFY_SAMPLERS.join(', ')})`);
   if (!(COMFY_SCHEDULERS as readonly string[]).includes(scheduler)) throw new GenerateError(`unknown scheduler "${scheduler}" (one of ${COMFY_SCHEDULERS.join(', ')})`);
-  const cfg = req.cfg ?? 8;
+  const cfg = req.cfg ?? GENERATE_DEFAULTS.cfg;
   if (!(Number.isFinite(cfg) && cfg >= 0 && cfg <= 100)) throw new GenerateError(`cfg must be in [0, 100], got ${cfg}`);
-  const denoise = req.denoise ?? 1;
+  const denoise = req.denoise ?? GENERATE_DEFAULTS.denoise;
   if (!(denoise >= 0 && denoise <= 1)) throw new GenerateError(`denoise must be in [0, 1], got ${denoise}`);
   if (req.mask && !req.init) throw new GenerateError('a mask needs an init image to inpaint');
   req.adapters?.forEach(validateAdapterUse);
-  const width = req.width ?? req.init?.width ?? 512;
-  const height = req.height ?? req.init?.height ?? 512;
+  const width = req.width ?? req.init?.width ?? GENERATE_DEFAULTS.width;
+  const height = req.height ?? req.init?.height ?? GENERATE_DEFAULTS.height;
   const s: ResolvedSettings = {
     prompt: req.prompt ?? '',
     negative: req.negative ?? '',
     seed: checkSeed(req.seed).toString(),
-    steps: intIn('steps', req.steps ?? 20, 1, 10000),
+    steps: intIn('steps', req.steps ?? GENERATE_DEFAULTS.steps, 1, 10000),
     cfg,
     sampler,
     scheduler,
     width: intIn('width', width, 8, 16384),
     height: intIn('height', height, 8, 16384),
-    batch: intIn('batch', req.batch ?? 1, 1, 64),
+    batch: intIn('batch', req.batch ?? GENERATE_DEFAULTS.batch, 1, 64),
     denoise,
-    clipSkip: req.clipSkip ?? 1,
-    growMaskBy: intIn('grow_mask_by', req.growMaskBy ?? 6, 0, 64),
+    clipSkip: req.clipSkip ?? GENERATE_DEFAULTS.clipSkip,
+    growMaskBy: intIn('grow_mask_by', req.growMaskBy ?? GENERATE_DEFAULTS.growMaskBy, 0, 64),
   };
   if (req.mask) s.inpaintMode = req.inpaintMode ?? (denoise >= 1 ? 'vae-encode-for-inpaint' : 'noise-mask');
   return s;

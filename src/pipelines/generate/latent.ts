@@ -6,12 +6,27 @@ export interface Latent {
   /** [N, C, h, w]. */
   shape: [number, number, number, number];
   noiseMask?: { data: Float32Array; shape: [number, number, number] };
+  /** VAEEncodeForInpaint's output: the samples encode the image with the masked part greyed out (what
+   *  inpainting checkpoints take as their extra input channels). */
+  maskedForInpaint?: boolean;
+  /** EmptyLatentImage's pixel size: an all-zero latent is re-made at the sampling model's own VAE factor
+   *  and channel count (ComfyUI assumes 8 and 4; inkflow's tiny test models differ). */
+  emptyPixels?: { width: number; height: number };
 }
 
 /** EmptyLatentImage: zeros of [batch, channels, height / 8, width / 8] (integer division, as ComfyUI). */
 export function emptyLatent(width: number, height: number, batch: number, channels = 4, factor = 8): Latent {
   const shape: Latent['shape'] = [batch, channels, Math.floor(height / factor), Math.floor(width / factor)];
-  return { samples: new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]), shape };
+  return { samples: new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]), shape, emptyPixels: { width, height } };
+}
+
+/** An empty latent sized for a model with VAE factor `factor` and `channels` latent channels. */
+export function resizeEmptyLatent(latent: Latent, channels: number, factor: number): Latent {
+  if (!latent.emptyPixels) return latent;
+  const { width, height } = latent.emptyPixels;
+  const [n, c, h, w] = latent.shape;
+  if (c === channels && h === Math.floor(height / factor) && w === Math.floor(width / factor)) return latent;
+  return { ...emptyLatent(width, height, n, channels, factor), ...(latent.noiseMask ? { noiseMask: latent.noiseMask } : {}) };
 }
 
 /** RepeatLatentBatch: the batch repeated `amount` times (the noise mask too). */
@@ -19,7 +34,7 @@ export function repeatLatent(latent: Latent, amount: number): Latent {
   const [n, c, h, w] = latent.shape;
   const samples = new Float32Array(latent.samples.length * amount);
   for (let i = 0; i < amount; i++) samples.set(latent.samples, i * latent.samples.length);
-  const out: Latent = { samples, shape: [n * amount, c, h, w] };
+  const out: Latent = { samples, shape: [n * amount, c, h, w], ...(latent.emptyPixels ? { emptyPixels: latent.emptyPixels } : {}) };
   if (latent.noiseMask) {
     const m = latent.noiseMask;
     // ComfyUI repeats the mask only when it has more than one entry (a single mask broadcasts).

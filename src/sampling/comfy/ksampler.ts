@@ -106,6 +106,11 @@ export interface ComfySampleOptions {
   latentScaleFactor?: number;
   /** Replaces the seeded noise (e.g. zeros for ComfyUI's disable_noise). */
   noise?: Float32Array;
+  /** KSamplerAdvanced: run only steps [startStep, lastStep] of the schedule. */
+  startStep?: number;
+  lastStep?: number;
+  /** With lastStep before the end: set the last sigma to 0 (return_with_leftover_noise disabled). */
+  forceFullDenoise?: boolean;
 }
 
 export interface ComfySampleResult {
@@ -143,7 +148,16 @@ export async function comfySample(options: ComfySampleOptions): Promise<ComfySam
   const noise = options.noise ?? prepareNoise(latentShape, seed);
   if (noise.length !== size) throw new Error(`noise has ${noise.length} values, expected ${size}`);
 
-  const sigmas = ksamplerSigmas(ms, sampler, scheduler, steps, denoise);
+  let sigmas = ksamplerSigmas(ms, sampler, scheduler, steps, denoise);
+  // KSamplerAdvanced's window (comfy/samplers.py KSampler.sample): cut after last_step, then before start_step.
+  if (options.lastStep !== undefined && options.lastStep < sigmas.length - 1) {
+    sigmas = sigmas.slice(0, options.lastStep + 1);
+    if (options.forceFullDenoise) sigmas[sigmas.length - 1] = 0;
+  }
+  if (options.startStep !== undefined) {
+    if (options.startStep < sigmas.length - 1) sigmas = sigmas.slice(options.startStep);
+    else sigmas = new Float32Array(0);
+  }
   if (sigmas.length === 0) {
     // CFGGuider.sample returns the input latent untouched when there is nothing to sample.
     return { latent: latentImage.slice(), samples: latentImage.slice(), sigmas, noise, xInit: latentImage.slice(), maxDenoise: false };

@@ -43,7 +43,11 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const queued = { id, number, prompt: body.prompt, extraData, outputs: checked.outputs, clientId };
     ctx.store.insert(queued);
     ctx.life.broadcastStatus();
-    await ctx.runner.submitted(queued);
+    // Start it only after this answer is written: clients (e.g. @saintno/comfyui-sdk's CallWrapper) listen
+    // for their prompt id once they have it. The prompt is already durable, so nothing waits on this.
+    setImmediate(() => {
+      ctx.runner.submitted(queued).catch((e: Error) => req.log.error(e, 'could not hand the prompt to the runner'));
+    });
     return { prompt_id: id, number, node_errors: checked.node_errors ?? {} };
   });
 }

@@ -1,4 +1,5 @@
 // Latent nodes that need no model: EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask.
+import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
 import { emptyLatent, repeatLatent, type Latent } from '../../pipelines/generate/latent.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import type { MaskBatch } from '../values.ts';
@@ -9,9 +10,9 @@ export const EmptyLatentImage: NodeDef = {
   description: 'Create a new batch of empty latent images to be denoised via sampling.',
   category: 'latent',
   required: {
-    width: { type: 'INT', default: 512, min: 16, max: 16384, step: 8, tooltip: 'The width of the latent images in pixels.' },
-    height: { type: 'INT', default: 512, min: 16, max: 16384, step: 8, tooltip: 'The height of the latent images in pixels.' },
-    batch_size: { type: 'INT', default: 1, min: 1, max: 4096, tooltip: 'The number of latent images in the batch.' },
+    width: { type: 'INT', default: GENERATE_DEFAULTS.width, min: 16, max: 16384, step: 8, tooltip: 'The width of the latent images in pixels.' },
+    height: { type: 'INT', default: GENERATE_DEFAULTS.height, min: 16, max: 16384, step: 8, tooltip: 'The height of the latent images in pixels.' },
+    batch_size: { type: 'INT', default: GENERATE_DEFAULTS.batch, min: 1, max: 4096, tooltip: 'The number of latent images in the batch.' },
   },
   outputs: [{ type: 'LATENT', tooltip: 'The empty latent image batch.' }],
   run(v) {

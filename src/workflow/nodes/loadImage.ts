@@ -30,7 +30,7 @@ export async function readInputImage(env: WorkflowEnv, name: string): Promise<De
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new ImageLimitError(`${name}: not an image (${(e as Error).message})`);
+    throw new ImageLimitError(`${name}: cannot decode image (${(e as Error).message})`);
   }
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > env.limits.maxImagePixels) throw new ImageLimitError(`${name}: ${meta.width}×${meta.height} is more than the limit of ${env.limits.maxImagePixels} pixels`);

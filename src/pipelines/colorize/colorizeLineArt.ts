@@ -1,0 +1,127 @@
+// Colouring line art from a reference sheet, whichever way: the model-free paint bucket (flat), a Stable
+// Diffusion Reference Only model folder, or a ColorizeDiffusion single file (told apart by its keys),
+// then optionally palette lock. The dispatch the CLI used to hold, here so the workflow nodes (and with
+// them the server) run exactly the same thing.
+import { statSync } from 'node:fs';
+import type { Image } from '../../imaging/image.ts';
+import { extractPalette } from '../../imaging/palette.ts';
+import { resizeImage } from '../../imaging/resize.ts';
+import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
+import { flatColorize } from '../flat/colorize.ts';
+import { paletteLock } from '../flat/paletteLock.ts';
+import { prepareBlueprint } from './blueprint.ts';
+import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from './colorizeDiffusionCheckpoint.ts';
+import { COLORIZE_DIFFUSION_DEFAULTS } from './colorizeDiffusion.ts';
+import { colorizeDiffusion } from './colorizeDiffusionPipeline.ts';
+import { loadSdroPipeline, SDRO_DEFAULT_STEPS } from './sdro.ts';
+
+export class ColorizeRequestError extends Error {
+  override name = 'ColorizeRequestError';
+}
+
+export type ColorizeModelKind = 'sdro' | 'colorize-diffusion';
+
+/** SDRO for a folder, ColorizeDiffusion for a .safetensors with its keys; anything else is refused. */
+export function colorizeModelKind(path: string): ColorizeModelKind {
+  let file: boolean;
+  try {
+    file = statSync(path).isFile();
+  } catch {
+    throw new ColorizeRequestError(`model ${path} does not exist`);
+  }
+  if (!file) return 'sdro';
+  if (!isColorizeDiffusionFile(path)) {
+    throw new ColorizeRequestError(`model ${path} is a file but not a ColorizeDiffusion checkpoint (a .safetensors with control_encoder.* or split-attention LoRA keys); for SDRO give the model folder`);
+  }
+  return 'colorize-diffusion';
+}
+
+export interface ColorizeModelRequest {
+  reference: Image;
+  lineArt: Image;
+  model: string;
+  steps?: number;
+  seed?: bigint;
+  /** ColorizeDiffusion: vanilla (default), bg2fig, fig2fig. */
+  mode?: ColorizeMode;
+  referenceGuidance?: number;
+  sketchGuidance?: number;
+  referenceEncoder?: string;
+  prediction?: PredictionKind;
+  /** SDRO: clear the line art's background (border flood fill) first. */
+  segment?: boolean;
+  device?: 'cpu' | 'cuda';
+  onStep?: (step: number, total: number) => void;
+}
+
+export interface ColorizeOutcome {
+  image: Image;
+  /** Extra layers written beside the result (flat: the flat colours; palette lock: the shading). */
+  layers: { suffix: string; image: Image }[];
+  /** The settings that reproduce the result (embedded in the PNG). */
+  settings: Record<string, unknown>;
+  warnings: string[];
+}
+
+/** Model-free paint-bucket colouring: line-art regions matched to the reference's flat regions. */
+export function colorizeFlat(reference: Image, lineArt: Image): ColorizeOutcome {
+  const flat = flatColorize({ reference, lineArt });
+  return { image: flat.composite, layers: [{ suffix: 'flat', image: flat.flat }], settings: { method: 'flat', palette: flat.palette.colors }, warnings: [] };
+}
+
+/** Colouring with an SDRO folder or a ColorizeDiffusion file. */
+export async function colorizeWithModel(r: ColorizeModelRequest): Promise<ColorizeOutcome> {
+  const kind = colorizeModelKind(r.model);
+  const steps = r.steps ?? SDRO_DEFAULT_STEPS;
+  const warnings: string[] = [];
+  if (kind === 'colorize-diffusion') {
+    if (r.segment) throw new ColorizeRequestError('segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
+    const mode = r.mode ?? 'vanilla';
+    const refGuidance = r.referenceGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance;
+    const sketchGuidance = r.sketchGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance;
+    const cp = await loadColorizeDiffusion(r.model, { provider: r.device ?? 'cpu', referenceEncoder: r.referenceEncoder, prediction: r.prediction });
+    try {
+      if (!cp.modes.includes(mode)) warnings.push(`${r.model} supports ${cp.modes.join(', ')}`);
+      const out = await colorizeDiffusion({
+        model: cp, reference: r.reference, sketch: r.lineArt, mode, steps, seed: r.seed, referenceGuidance: refGuidance, sketchGuidance,
+        onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps),
+      });
+      warnings.push(...out.warnings);
+      return {
+        image: out.image, layers: [], warnings,
+        settings: {
+          method: 'colorize-diffusion', model: r.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
+          prediction: cp.prediction, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
+        },
+      };
+    } finally {
+      await cp.release();
+    }
+  }
+  const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction'] as const).filter((k) => r[k] !== undefined);
+  if (given.length) throw new ColorizeRequestError(`${given.join(', ')} apply to ColorizeDiffusion checkpoints only; ${r.model} is an SDRO model folder`);
+  const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu' });
+  try {
+    const prepared = await prepareBlueprint(r.lineArt, { source: 'lineart', segment: r.segment ? 'border' : false });
+    warnings.push(...prepared.warnings);
+    const out = await pipe.colorize({ reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps) });
+    warnings.push(...out.warnings);
+    return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false } };
+  } finally {
+    await pipe.release();
+  }
+}
+
+/** Palette lock: every line-art region of `colored` snapped to the reference's nearest palette colour. */
+export function lockToPalette(colored: Image, lineArt: Image, reference: Image, keepShading: boolean): ColorizeOutcome {
+  const palette = extractPalette(reference);
+  // SDRO floors sizes to multiples of 8: the line art follows the result's size.
+  const line = colored.width === lineArt.width && colored.height === lineArt.height ? lineArt : resizeImage(lineArt, colored.width, colored.height, 'nearest-exact', 'disabled');
+  const locked = paletteLock(colored, line, palette, { keepShading });
+  return {
+    image: locked.locked,
+    layers: locked.shading ? [{ suffix: 'shading', image: locked.shading }] : [],
+    settings: { paletteLock: { colors: palette.colors, keepShading } },
+    warnings: [],
+  };
+}

@@ -1,0 +1,129 @@
+// KSampler as a node-sized step: a model, positive and negative CONDITIONING (text + the ControlNets and
+// T2I-Adapters attached to it) and a LATENT in, the denoised LATENT out. The same pieces generate() uses
+// (denoiser, ControlNet preparation, adapter features, ComfyUI's sampler), so a workflow and generate()
+// sample alike.
+import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import type { PredictionType } from '../../models/predictionType.ts';
+import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
+import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import type { CompileOptions } from '../../runtime/session.ts';
+import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
+import { prepareControls, type ControlNetUse } from './controlNet.ts';
+import { createDenoiser } from './denoiser.ts';
+import { resizeEmptyLatent, type Latent } from './latent.ts';
+import { bilinearResize } from './pixels.ts';
+import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
+
+/** ComfyUI's CONDITIONING for one prompt: the text embedding and what ControlNetApply attached to it. */
+export interface Conditioning {
+  text: TextConditioning;
+  controls: readonly ControlNetUse[];
+  adapters: readonly T2IAdapterUse[];
+}
+
+export interface KSampleSettings {
+  seed: number | bigint;
+  steps: number;
+  cfg: number;
+  sampler: string;
+  scheduler: string;
+  denoise: number;
+  /** ModelSamplingDiscrete override (eps / v_prediction); default: the checkpoint's. */
+  prediction?: PredictionType;
+  /** KSamplerAdvanced: add_noise disable (zero noise), the step window and leftover noise. */
+  addNoise?: boolean;
+  startStep?: number;
+  lastStep?: number;
+  forceFullDenoise?: boolean;
+}
+
+export interface KSampleOptions {
+  signal?: AbortSignal;
+  /** After each step: 1-based step, total, and the step's denoised latent (model space) for previews. */
+  onStep?: (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => void;
+  compile?: CompileOptions;
+}
+
+export class KSampleError extends Error {
+  override name = 'KSampleError';
+}
+
+/** KSamplerX0Inpaint's mask: [B, H, W] → bilinear to the latent size, over channels and batch. */
+function latentNoiseMask(mask: NonNullable<Latent['noiseMask']>, shape: Latent['shape']): Float32Array {
+  const [n, c, h, w] = shape;
+  const [mb, mh, mw] = mask.shape;
+  const out = new Float32Array(n * c * h * w);
+  for (let b = 0; b < n; b++) {
+    const k = Math.min(b, mb - 1);
+    const plane = mask.data.subarray(k * mh * mw, (k + 1) * mh * mw);
+    const small = mh === h && mw === w ? plane : bilinearResize(plane, mw, mh, w, h);
+    for (let ch = 0; ch < c; ch++) out.set(small, (b * c + ch) * h * w);
+  }
+  return out;
+}
+
+export async function ksample(model: Checkpoint, positive: Conditioning, negative: Conditioning, latentIn: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
+  const { signal } = opts;
+  const latent = resizeEmptyLatent(latentIn, model.vaeConfig.latent_channels, model.vaeScaleFactor);
+  if (!(COMFY_SAMPLERS as readonly string[]).includes(s.sampler)) throw new KSampleError(`unknown sampler "${s.sampler}" (one of ${COMFY_SAMPLERS.join(', ')})`);
+  if (!(COMFY_SCHEDULERS as readonly string[]).includes(s.scheduler)) throw new KSampleError(`unknown scheduler "${s.scheduler}" (one of ${COMFY_SCHEDULERS.join(', ')})`);
+  const shape = latent.shape;
+  const [n, c, h, w] = shape;
+  if (c !== model.vaeConfig.latent_channels) throw new KSampleError(`the latent has ${c} channels, the model ${model.vaeConfig.latent_channels}`);
+  const m = model.latentMultiple;
+  if (h < m || w < m || h % m || w % m) throw new KSampleError(`latent ${w}×${h} must be a multiple of ${m} (image ${w * model.vaeScaleFactor}×${h * model.vaeScaleFactor})`);
+  const [pos, neg] = alignTokenLengths([positive.text, negative.text]);
+  const scale = Math.fround(model.latentScale);
+  let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
+  if (model.isInpaint) {
+    if (!latent.noiseMask || !latent.maskedForInpaint) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint (an image and a mask)`);
+    const mk = latent.noiseMask;
+    const small = mk.shape[1] === h && mk.shape[2] === w ? mk.data.subarray(0, h * w) : bilinearResize(mk.data.subarray(0, mk.shape[1] * mk.shape[2]), mk.shape[2], mk.shape[1], w, h);
+    inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: latent.samples.map((v) => v * scale) };
+  }
+  signal?.throwIfAborted();
+  const adapter = await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
+  signal?.throwIfAborted();
+  const unet = await model.useUNet();
+  const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
+  const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
+  const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
+  const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
+  const denoiser = createDenoiser({
+    unet, modelSampling, batch: n, channels: c, height: h, width: w,
+    positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
+    noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
+  });
+  const result = await comfySample({
+    sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
+    model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
+    modelSampling, latentScaleFactor: model.latentScale,
+    startStep: s.startStep, lastStep: s.lastStep, forceFullDenoise: s.forceFullDenoise,
+    callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised, shape),
+  });
+  // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).
+  return { ...latent, samples: result.latent };
+}
+
+/** ComfyUI's Latent2RGB preview factors for SD1.x latents (4 channels → RGB, roughly in [-1, 1]). */
+const SD1_LATENT_RGB = [
+  [0.3512, 0.2297, 0.3227],
+  [0.325, 0.4974, 0.235],
+  [-0.2829, 0.1762, 0.2721],
+  [-0.212, -0.2616, -0.7177],
+];
+
+/** A quick RGB preview of the first batch entry of a model-space latent: [h·w·3] bytes. */
+export function latentPreviewRgb(latent: Float32Array, shape: Latent['shape']): Uint8Array {
+  const [, c, h, w] = shape;
+  const out = new Uint8Array(h * w * 3);
+  if (c !== 4) return out;
+  for (let i = 0; i < h * w; i++) {
+    for (let k = 0; k < 3; k++) {
+      let v = 0;
+      for (let ch = 0; ch < 4; ch++) v += latent[ch * h * w + i] * SD1_LATENT_RGB[ch][k];
+      out[i * 3 + k] = Math.max(0, Math.min(255, Math.round(((v + 1) / 2) * 255)));
+    }
+  }
+  return out;
+}

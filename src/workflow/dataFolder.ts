@@ -1,0 +1,64 @@
+// A ComfyUI-style data folder as a WorkflowEnv: input/, output/, temp/, models/<kind>/, plus optionally
+// an existing ComfyUI or A1111 models folder searched too (so nobody copies gigabytes).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { WorkflowEnv } from './api.ts';
+
+/** inkflow's model kinds (ComfyUI folder names) and what A1111 calls the same folders. */
+export const MODEL_KINDS: Record<string, readonly string[]> = {
+  checkpoints: ['Stable-diffusion'],
+  loras: ['Lora', 'LyCORIS'],
+  controlnet: ['ControlNet'],
+  t2i_adapter: ['T2I-Adapter'],
+  clip_vision: ['clip_vision'],
+  vae: ['VAE'],
+  embeddings: ['embeddings'],
+  colorize: [],
+  detectors: ['ultralytics/bbox'],
+};
+
+export interface DataFolderOptions {
+  /** An existing ComfyUI `models/` or A1111 `models/` folder, searched after the data folder's own. */
+  models?: string;
+  device?: 'cpu' | 'cuda';
+  limits?: Partial<WorkflowEnv['limits']>;
+  tokenizerDir?: string;
+  /** Create missing folders (default true). */
+  create?: boolean;
+}
+
+export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): WorkflowEnv {
+  const root = resolve(dataDir);
+  const create = opts.create ?? true;
+  const dir = (p: string) => {
+    const d = join(root, p);
+    if (create) mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const modelDirs: Record<string, string[]> = {};
+  for (const [kind, a1111] of Object.entries(MODEL_KINDS)) {
+    const dirs = [dir(join('models', kind))];
+    if (opts.models) {
+      const m = resolve(opts.models);
+      for (const name of [kind, ...a1111]) {
+        const p = join(m, name);
+        if (existsSync(p) && !dirs.includes(p)) dirs.push(p);
+      }
+      // A1111 keeps embeddings beside models/, not in it.
+      if (kind === 'embeddings' && existsSync(join(m, '..', 'embeddings'))) dirs.push(resolve(m, '..', 'embeddings'));
+    }
+    modelDirs[kind] = dirs;
+  }
+  return {
+    inputDir: dir('input'),
+    outputDir: dir('output'),
+    tempDir: dir('temp'),
+    modelDirs,
+    limits: {
+      maxImagePixels: opts.limits?.maxImagePixels ?? 8192 * 8192,
+      maxInputBytes: opts.limits?.maxInputBytes ?? 256 * 1024 * 1024,
+    },
+    ...(opts.device ? { device: opts.device } : {}),
+    ...(opts.tokenizerDir ? { tokenizerDir: opts.tokenizerDir } : {}),
+  };
+}

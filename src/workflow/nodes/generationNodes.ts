@@ -1,0 +1,177 @@
+// Generation nodes over the node-sized pipeline steps: CLIPTextEncode, ControlNetApplyAdvanced, KSampler,
+// VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
+import sharp from 'sharp';
+import { encodePrompt } from '../../pipelines/generate/conditioning.ts';
+import { ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
+import type { Latent } from '../../pipelines/generate/latent.ts';
+import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
+import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
+import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
+import type { NodeContext, NodeDef } from '../nodeSpec.ts';
+import { batchEntryToImage, type ImageBatch, type MaskBatch } from '../values.ts';
+import type { ControlModel } from './loaders.ts';
+import { withLoraView, type ClipHandle, type ModelHandle, type VaeHandle } from './modelHandles.ts';
+
+export const CLIPTextEncode: NodeDef = {
+  name: 'CLIPTextEncode',
+  displayName: 'CLIP Text Encode (Prompt)',
+  description: 'Encodes a text prompt using a CLIP model into an embedding that can be used to guide the diffusion model towards generating specific images.',
+  category: 'conditioning',
+  required: {
+    text: { type: 'STRING', multiline: true, extra: { dynamicPrompts: true }, tooltip: 'The text to be encoded.' },
+    clip: { type: 'CLIP', link: true, tooltip: 'The CLIP model used for encoding the text.' },
+  },
+  outputs: [{ type: 'CONDITIONING', tooltip: 'A conditioning containing the embedded text used to guide the diffusion model.' }],
+  async run(v, ctx) {
+    const clip = v.clip as ClipHandle;
+    const text = await withLoraView(clip, (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
+    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning] };
+  },
+};
+
+export const ControlNetApplyAdvanced: NodeDef = {
+  name: 'ControlNetApplyAdvanced',
+  displayName: 'Apply ControlNet',
+  category: 'conditioning/controlnet',
+  required: {
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    control_net: { type: 'CONTROL_NET', link: true },
+    image: { type: 'IMAGE', link: true },
+    strength: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+    start_percent: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.001 },
+    end_percent: { type: 'FLOAT', default: 1, min: 0, max: 1, step: 0.001 },
+  },
+  optional: { vae: { type: 'VAE', link: true } },
+  outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }],
+  run(v) {
+    const pos = v.positive as Conditioning;
+    const neg = v.negative as Conditioning;
+    const strength = Number(v.strength);
+    if (strength === 0) return { outputs: [pos, neg] };
+    const net = v.control_net as ControlModel;
+    const hint = batchEntryToImage(v.image as ImageBatch, 0);
+    if (net.kind === 't2i-adapter') {
+      // T2I-Adapters run with diffusers semantics (features × strength at every step): the percents do not apply.
+      const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, { path: net.path, image: hint, scale: strength }] });
+      return { outputs: [add(pos), add(neg)] };
+    }
+    const use = { controlNet: net.runner, hint, strength, startPercent: Number(v.start_percent), endPercent: Number(v.end_percent), guessMode: false };
+    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    return { outputs: [add(pos), add(neg)] };
+  },
+};
+
+async function previewJpeg(denoised: Float32Array, shape: Latent['shape']): Promise<Uint8Array> {
+  const [, , h, w] = shape;
+  return sharp(latentPreviewRgb(denoised, shape), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+}
+
+function progressWithPreview(ctx: NodeContext) {
+  return (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => {
+    // Previews are best effort: progress goes out at once, the JPEG when it is encoded.
+    ctx.progress(step, total);
+    void previewJpeg(denoised, shape).then((bytes) => ctx.emit({ type: 'preview', format: 'JPEG', bytes }), () => undefined);
+  };
+}
+
+export const KSampler: NodeDef = {
+  name: 'KSampler',
+  description: 'Uses the provided model, positive and negative conditioning to denoise the latent image.',
+  category: 'sampling',
+  required: {
+    model: { type: 'MODEL', link: true, tooltip: 'The model used for denoising the input latent.' },
+    seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true }, tooltip: 'The random seed used for creating the noise.' },
+    steps: { type: 'INT', default: GENERATE_DEFAULTS.steps, min: 1, max: 10000, tooltip: 'The number of steps used in the denoising process.' },
+    cfg: { type: 'FLOAT', default: GENERATE_DEFAULTS.cfg, min: 0, max: 100, step: 0.1, round: 0.01, tooltip: 'The Classifier-Free Guidance scale balances creativity and adherence to the prompt. Higher values result in images more closely matching the prompt however too high values will negatively impact quality.' },
+    sampler_name: { type: 'COMBO', options: COMFY_SAMPLERS, tooltip: 'The algorithm used when sampling, this can affect the quality, speed, and style of the generated output.' },
+    scheduler: { type: 'COMBO', options: COMFY_SCHEDULERS, tooltip: 'The scheduler controls how noise is gradually removed to form the image.' },
+    positive: { type: 'CONDITIONING', link: true, tooltip: 'The conditioning describing the attributes you want to include in the image.' },
+    negative: { type: 'CONDITIONING', link: true, tooltip: 'The conditioning describing the attributes you want to exclude from the image.' },
+    latent_image: { type: 'LATENT', link: true, tooltip: 'The latent image to denoise.' },
+    denoise: { type: 'FLOAT', default: GENERATE_DEFAULTS.denoise, min: 0, max: 1, step: 0.01, tooltip: 'The amount of denoising applied, lower values will maintain the structure of the initial image allowing for image to image sampling.' },
+  },
+  outputs: [{ type: 'LATENT', tooltip: 'The denoised latent.' }],
+  async run(v, ctx) {
+    const model = v.model as ModelHandle;
+    const latent = v.latent_image as Latent;
+    const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
+    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
+      seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    return { outputs: [out] };
+  },
+};
+
+export const KSamplerAdvanced: NodeDef = {
+  name: 'KSamplerAdvanced',
+  displayName: 'KSampler (Advanced)',
+  category: 'sampling',
+  required: {
+    model: { type: 'MODEL', link: true },
+    add_noise: { type: 'COMBO', options: ['enable', 'disable'] },
+    noise_seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true } },
+    steps: { type: 'INT', default: GENERATE_DEFAULTS.steps, min: 1, max: 10000 },
+    cfg: { type: 'FLOAT', default: GENERATE_DEFAULTS.cfg, min: 0, max: 100, step: 0.1, round: 0.01 },
+    sampler_name: { type: 'COMBO', options: COMFY_SAMPLERS },
+    scheduler: { type: 'COMBO', options: COMFY_SCHEDULERS },
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    latent_image: { type: 'LATENT', link: true },
+    start_at_step: { type: 'INT', default: 0, min: 0, max: 10000 },
+    end_at_step: { type: 'INT', default: 10000, min: 0, max: 10000 },
+    return_with_leftover_noise: { type: 'COMBO', options: ['disable', 'enable'] },
+  },
+  outputs: [{ type: 'LATENT' }],
+  async run(v, ctx) {
+    const model = v.model as ModelHandle;
+    const seed = typeof v.noise_seed === 'bigint' ? v.noise_seed : BigInt(Number(v.noise_seed));
+    const out = await withLoraView(model, (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
+      seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
+      addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    return { outputs: [out] };
+  },
+};
+
+export const VAEDecode: NodeDef = {
+  name: 'VAEDecode',
+  displayName: 'VAE Decode',
+  description: 'Decodes latent images back into pixel space images.',
+  category: 'latent',
+  required: {
+    samples: { type: 'LATENT', link: true, tooltip: 'The latent to be decoded.' },
+    vae: { type: 'VAE', link: true, tooltip: 'The VAE model used for decoding the latent.' },
+  },
+  outputs: [{ type: 'IMAGE', tooltip: 'The decoded image.' }],
+  async run(v, ctx) {
+    return { outputs: [await vaeDecode((v.vae as VaeHandle).base, v.samples as Latent, ctx.signal)] };
+  },
+};
+
+export const VAEEncode: NodeDef = {
+  name: 'VAEEncode',
+  displayName: 'VAE Encode',
+  category: 'latent',
+  required: { pixels: { type: 'IMAGE', link: true }, vae: { type: 'VAE', link: true } },
+  outputs: [{ type: 'LATENT' }],
+  async run(v, ctx) {
+    return { outputs: [await vaeEncode((v.vae as VaeHandle).base, v.pixels as ImageBatch, ctx.signal)] };
+  },
+};
+
+export const VAEEncodeForInpaint: NodeDef = {
+  name: 'VAEEncodeForInpaint',
+  displayName: 'VAE Encode (for Inpainting)',
+  category: 'latent/inpaint',
+  required: {
+    pixels: { type: 'IMAGE', link: true },
+    vae: { type: 'VAE', link: true },
+    mask: { type: 'MASK', link: true },
+    grow_mask_by: { type: 'INT', default: GENERATE_DEFAULTS.growMaskBy, min: 0, max: 64, step: 1 },
+  },
+  outputs: [{ type: 'LATENT' }],
+  async run(v, ctx) {
+    return { outputs: [await vaeEncodeForInpaint((v.vae as VaeHandle).base, v.pixels as ImageBatch, v.mask as MaskBatch, Number(v.grow_mask_by), ctx.signal)] };
+  },
+};

@@ -1,0 +1,194 @@
+// inkflow's own nodes (category inkflow/): reference colouring (SDRO and ColorizeDiffusion, one node that
+// tells them apart by the model), flat colouring, palette lock, line-art extraction (threshold, XDoG,
+// Canny), background segmentation, and two conditioning helpers — the comic study's sketch-fidelity
+// slider on a ControlNet, and T2I-Adapter apply with diffusers' scale.
+import { randomInt } from 'node:crypto';
+import { foregroundFromLineArt, clearBackground } from '../../imaging/borderFill.ts';
+import { convertChannels, type Image } from '../../imaging/image.ts';
+import { blueprintFromColour, canny, xdogLines } from '../../imaging/lineart.ts';
+import { COLORIZE_MODES, type ColorizeMode } from '../../models/splitAttention/modes.ts';
+import { colorizeFlat, colorizeWithModel, lockToPalette } from '../../pipelines/colorize/colorizeLineArt.ts';
+import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
+import type { Conditioning } from '../../pipelines/generate/ksample.ts';
+import { listModels, resolveModel } from '../folders.ts';
+import type { NodeDef } from '../nodeSpec.ts';
+import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch } from '../values.ts';
+import type { ControlModel } from './loaders.ts';
+
+const rgb = (b: ImageBatch, i = 0): Image => convertChannels(batchEntryToImage(b, i), 3);
+const batchOf = (img: Image): ImageBatch => imagesToBatch([convertChannels(img, 3)]);
+
+export const InkflowFlatColorize: NodeDef = {
+  name: 'InkflowFlatColorize',
+  displayName: 'Flat Colorize (paint bucket)',
+  description: 'Colours line art without a model: each line-art region gets the colour of the matching flat region of the reference sheet.',
+  category: 'inkflow/colorize',
+  pythonModule: 'inkflow',
+  required: {
+    reference: { type: 'IMAGE', link: true, tooltip: 'The character reference sheet.' },
+    lineart: { type: 'IMAGE', link: true, tooltip: 'The line art to colour (dark lines on light paper, or white on black).' },
+  },
+  outputs: [{ type: 'IMAGE', name: 'colored' }, { type: 'IMAGE', name: 'flat' }],
+  run(v) {
+    const r = colorizeFlat(rgb(v.reference as ImageBatch), rgb(v.lineart as ImageBatch));
+    return { outputs: [batchOf(r.image), batchOf(r.layers[0].image)], ui: { inkflow_settings: [r.settings] } };
+  },
+};
+
+export const InkflowReferenceColorize: NodeDef = {
+  name: 'InkflowReferenceColorize',
+  displayName: 'Reference Colorize (SDRO / ColorizeDiffusion)',
+  description: 'Colours line art from a reference with a Stable Diffusion Reference Only folder or a ColorizeDiffusion file from the colorize models folder.',
+  category: 'inkflow/colorize',
+  pythonModule: 'inkflow',
+  required: {
+    reference: { type: 'IMAGE', link: true },
+    lineart: { type: 'IMAGE', link: true },
+    model_name: { type: 'COMBO', options: (env) => listModels(env, 'colorize'), tooltip: 'An SDRO model folder or a ColorizeDiffusion .safetensors in models/colorize.' },
+    steps: { type: 'INT', default: 20, min: 1, max: 1000 },
+    seed: { type: 'INT', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, extra: { control_after_generate: true } },
+  },
+  optional: {
+    mode: { type: 'COMBO', options: COLORIZE_MODES, tooltip: 'ColorizeDiffusion only: vanilla, bg2fig (foreground LoRA) or fig2fig (both LoRAs).' },
+    ref_guidance: { type: 'FLOAT', default: 4, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: reference guidance scale.' },
+    sketch_guidance: { type: 'FLOAT', default: 1, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: sketch guidance scale.' },
+    prediction: { type: 'COMBO', options: ['eps', 'v'], tooltip: 'ColorizeDiffusion only: override the prediction type.' },
+    segment: { type: 'BOOLEAN', default: false, tooltip: 'SDRO only: clear the line art background first.' },
+    reference_encoder: { type: 'COMBO', options: (env) => listModels(env, 'clip_vision'), tooltip: 'ColorizeDiffusion only: an open_clip ViT-H-14 file, for checkpoints saved without their cond stage.' },
+  },
+  outputs: [{ type: 'IMAGE' }],
+  async run(v, ctx) {
+    const model = resolveModel(ctx.env, 'colorize', String(v.model_name));
+    const r = await colorizeWithModel({
+      reference: rgb(v.reference as ImageBatch), lineArt: rgb(v.lineart as ImageBatch), model,
+      steps: Number(v.steps), seed: BigInt(Number(v.seed)),
+      mode: v.mode as ColorizeMode | undefined,
+      referenceGuidance: v.ref_guidance === undefined ? undefined : Number(v.ref_guidance),
+      sketchGuidance: v.sketch_guidance === undefined ? undefined : Number(v.sketch_guidance),
+      prediction: v.prediction === undefined ? undefined : v.prediction === 'eps' ? 'epsilon' : 'v_prediction',
+      segment: v.segment === true ? true : undefined,
+      referenceEncoder: v.reference_encoder === undefined ? undefined : resolveModel(ctx.env, 'clip_vision', String(v.reference_encoder)),
+      device: ctx.env.device,
+      onStep: (step, total) => {
+        ctx.signal.throwIfAborted();
+        ctx.progress(step, total);
+      },
+    });
+    return { outputs: [batchOf(r.image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
+  },
+};
+
+export const InkflowPaletteLock: NodeDef = {
+  name: 'InkflowPaletteLock',
+  displayName: 'Palette Lock',
+  description: "Snaps every line-art region of a coloured image to the reference's nearest palette colour.",
+  category: 'inkflow/colorize',
+  pythonModule: 'inkflow',
+  required: {
+    image: { type: 'IMAGE', link: true },
+    lineart: { type: 'IMAGE', link: true },
+    reference: { type: 'IMAGE', link: true },
+    keep_shading: { type: 'BOOLEAN', default: false, tooltip: 'Also output the shading layer (the image before locking, relative to the flat colours).' },
+  },
+  outputs: [{ type: 'IMAGE', name: 'locked' }, { type: 'IMAGE', name: 'shading' }],
+  run(v) {
+    const r = lockToPalette(rgb(v.image as ImageBatch), rgb(v.lineart as ImageBatch), rgb(v.reference as ImageBatch), v.keep_shading === true);
+    const locked = batchOf(r.image);
+    return { outputs: [locked, r.layers[0] ? batchOf(r.layers[0].image) : locked], ui: { inkflow_settings: [r.settings] } };
+  },
+};
+
+export const InkflowLineArt: NodeDef = {
+  name: 'InkflowLineArt',
+  displayName: 'Line Art Extraction',
+  description: 'Line art from an image: adaptive threshold (SDRO blueprint), XDoG or Canny; white lines on black.',
+  category: 'inkflow/lineart',
+  pythonModule: 'inkflow',
+  required: {
+    image: { type: 'IMAGE', link: true },
+    method: { type: 'COMBO', options: ['threshold', 'xdog', 'canny'] },
+    low_threshold: { type: 'INT', default: 100, min: 0, max: 255, tooltip: 'Canny only.' },
+    high_threshold: { type: 'INT', default: 200, min: 0, max: 255, tooltip: 'Canny only.' },
+  },
+  outputs: [{ type: 'IMAGE' }],
+  run(v) {
+    const img = rgb(v.image as ImageBatch);
+    const method = String(v.method);
+    const lines = method === 'threshold' ? blueprintFromColour(img) : method === 'xdog' ? xdogLines(img) : canny(img, Number(v.low_threshold), Number(v.high_threshold));
+    return { outputs: [batchOf(lines)] };
+  },
+};
+
+export const InkflowSegmentBackground: NodeDef = {
+  name: 'InkflowSegmentBackground',
+  displayName: 'Segment Character (line art)',
+  description: 'Finds the character in line art by flood-filling the background from the border; the background becomes white paper.',
+  category: 'inkflow/segmentation',
+  pythonModule: 'inkflow',
+  required: {
+    image: { type: 'IMAGE', link: true },
+    gap_close: { type: 'INT', default: 2, min: 0, max: 64, tooltip: 'Closes line gaps up to this many pixels before filling.' },
+  },
+  outputs: [{ type: 'IMAGE', name: 'image' }, { type: 'MASK', name: 'foreground' }],
+  run(v) {
+    const img = rgb(v.image as ImageBatch);
+    const fg = foregroundFromLineArt(img, { gapClose: Number(v.gap_close) });
+    return { outputs: [batchOf(clearBackground(img, fg)), maskBatch(1, fg.height, fg.width, Float32Array.from(fg.data))] };
+  },
+};
+
+export const InkflowSketchFidelityControlNet: NodeDef = {
+  name: 'InkflowSketchFidelityControlNet',
+  displayName: 'Apply ControlNet (sketch fidelity)',
+  description: "The comic study's one slider: strength and end_percent move together (0 ignores the sketch, 1 follows it all the way).",
+  category: 'inkflow/conditioning',
+  pythonModule: 'inkflow',
+  required: {
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    control_net: { type: 'CONTROL_NET', link: true },
+    image: { type: 'IMAGE', link: true },
+    fidelity: { type: 'FLOAT', default: 0.75, min: 0, max: 1, step: 0.01 },
+    max_strength: { type: 'FLOAT', default: 1, min: 0.01, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }],
+  run(v) {
+    const sf = sketchFidelity(Number(v.fidelity), Number(v.max_strength));
+    const net = v.control_net as ControlModel;
+    if (net.kind !== 'controlnet') throw new Error('sketch fidelity needs a ControlNet (this is a T2I-Adapter; use InkflowT2IAdapterApply)');
+    if (sf.strength === 0) return { outputs: [v.positive, v.negative] };
+    const use = { controlNet: net.runner, hint: batchEntryToImage(v.image as ImageBatch, 0), ...sf, guessMode: false };
+    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
+  },
+};
+
+export const InkflowT2IAdapterApply: NodeDef = {
+  name: 'InkflowT2IAdapterApply',
+  displayName: 'Apply T2I-Adapter',
+  description: 'Adds a T2I-Adapter (loaded with Load ControlNet Model) with diffusers semantics: its features × scale at every step.',
+  category: 'inkflow/conditioning',
+  pythonModule: 'inkflow',
+  required: {
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    adapter: { type: 'CONTROL_NET', link: true },
+    image: { type: 'IMAGE', link: true },
+    scale: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }],
+  run(v) {
+    const net = v.adapter as ControlModel;
+    if (net.kind !== 't2i-adapter') throw new Error('this model is a ControlNet, not a T2I-Adapter (use Apply ControlNet)');
+    const scale = Number(v.scale);
+    if (scale === 0) return { outputs: [v.positive, v.negative] };
+    const use = { path: net.path, image: batchEntryToImage(v.image as ImageBatch, 0), scale };
+    const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, use] });
+    return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
+  },
+};
+
+/** A fresh seed for a colouring the user gave none for (recorded, so it can be reproduced). */
+export function randomSeed(): number {
+  return randomInt(0, 2 ** 48 - 1);
+}
