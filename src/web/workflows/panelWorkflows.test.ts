@@ -21,10 +21,11 @@ describe('panel workflows', () => {
     expect(panelSeed({ ...panel, characterIds: [ren.id] }, [mika, ren], 9)).toBe(9);
   });
 
-  it('sizes a panel by its aspect ratio in multiples of 8', () => {
+  it('sizes a panel by its aspect ratio in multiples of 8, the short side at least 64', () => {
     expect(panelPixels({ w: 190, h: 90 }, 512)).toEqual({ width: 512, height: 240 });
     expect(panelPixels({ w: 60, h: 120 }, 512)).toEqual({ width: 256, height: 512 });
-    expect(panelPixels({ w: 190, h: 10 }, 512)).toEqual({ width: 512, height: 64 });
+    expect(panelPixels({ w: 190, h: 10 }, 512)).toEqual({ width: 1216, height: 64 });
+    expect(panelPixels({ w: 190, h: 89.7 }, 64)).toEqual({ width: 136, height: 64 });
   });
 
   it('text → panel chains LoRAs between the checkpoint and the sampler', () => {

@@ -48,10 +48,17 @@ export function panelSeed(panel: Panel, characters: readonly Character[], fallba
   return fallback;
 }
 
-/** Pixel size for a panel: its aspect ratio, the long side `longSide`, both sides multiples of 8 and at least 64. */
+/**
+ * Pixel size for a panel: its aspect ratio with the long side `longSide`, both sides multiples of 8; a
+ * very flat panel grows so its short side still has 64 px (the picture keeps the panel's shape, so the
+ * sketch, the picture and the frame line up).
+ */
 export function panelPixels(panel: Pick<Panel, 'w' | 'h'>, longSide: number): { width: number; height: number } {
+  const w = Math.max(panel.w, 1e-6);
+  const h = Math.max(panel.h, 1e-6);
+  const scale = Math.max(longSide / Math.max(w, h), 64 / Math.min(w, h));
   const r8 = (v: number) => Math.max(64, Math.round(v / 8) * 8);
-  return panel.w >= panel.h ? { width: r8(longSide), height: r8((longSide * panel.h) / Math.max(panel.w, 1e-6)) } : { width: r8((longSide * panel.w) / Math.max(panel.h, 1e-6)), height: r8(longSide) };
+  return { width: r8(w * scale), height: r8(h * scale) };
 }
 
 function base(s: GenerateSettings): { prompt: ComfyPrompt; model: [string, number]; clip: [string, number]; vae: [string, number] } {

@@ -48,7 +48,8 @@ export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; 
   ctx.lineJoin = 'round';
   for (const s of strokes) {
     ctx.strokeStyle = s.eraser ? '#ffffff' : '#000000';
-    ctx.lineWidth = (s.size * (sx + sy)) / 2;
+    // At small generation sizes a pen stroke would fall below a pixel and fade into grey: keep 1.5 px.
+    ctx.lineWidth = Math.max(1.5, (s.size * (sx + sy)) / 2);
     trace(ctx, s, (x, y) => [x * sx, y * sy]);
   }
   return encode(c);
