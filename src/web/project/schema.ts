@@ -23,6 +23,8 @@ export const imageLayer = z.object({
   opacity: z.number().min(0).max(1),
   /** Shading multiplies over the colours under it; everything else paints normally. */
   blend: z.enum(['normal', 'multiply']),
+  /** cover (default): fill the panel, cropping the overflow; contain: show the whole picture. */
+  fit: z.enum(['cover', 'contain']).optional(),
   /** The ComfyUI API prompt that made this picture, kept so exported PNGs carry it. */
   workflow: z.record(z.string(), z.unknown()).optional(),
 });

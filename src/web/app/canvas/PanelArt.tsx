@@ -3,12 +3,8 @@
 import { Group, Image as KImage, Rect, Text } from 'react-konva';
 import type { Panel } from '../../project/schema.ts';
 import type { ImageMap } from './images.ts';
+import { placeImage } from '../../render/imageFit.ts';
 
-/** Scales a picture to cover the frame (cropping the overflow), centred. */
-function cover(iw: number, ih: number, w: number, h: number) {
-  const s = Math.max(w / iw, h / ih);
-  return { x: (w - iw * s) / 2, y: (h - ih * s) / 2, width: iw * s, height: ih * s };
-}
 
 export function PanelArt({ panel, images, placeholder }: { panel: Panel; images: ImageMap; placeholder?: boolean }) {
   const { w, h } = panel;
@@ -20,7 +16,7 @@ export function PanelArt({ panel, images, placeholder }: { panel: Panel; images:
         {visible.map((l) => {
           const img = images.get(l.asset);
           if (!img) return <Rect key={l.id} width={w} height={h} fill="#e9e9e9" />;
-          return <KImage key={l.id} image={img} opacity={l.opacity} globalCompositeOperation={l.blend === 'multiply' ? 'multiply' : 'source-over'} {...cover(img.naturalWidth, img.naturalHeight, w, h)} />;
+          return <KImage key={l.id} image={img} opacity={l.opacity} globalCompositeOperation={l.blend === 'multiply' ? 'multiply' : 'source-over'} {...placeImage(l.fit ?? 'cover', img.naturalWidth, img.naturalHeight, w, h)} />;
         })}
         {placeholder && visible.length === 0 && (
           <Text width={w} height={h} align="center" verticalAlign="middle" text={panel.prompt ? `“${panel.prompt.slice(0, 80)}”` : 'empty panel'} fontSize={Math.min(5, w / 12)} fill="#b0b0b0" padding={3} />

@@ -121,7 +121,8 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
     if (!page || !panel) return;
     try {
       const asset = await uploadAsset(comic.id, file);
-      edit((c) => putLayer(c, page.id, panel.id, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal' }, kind !== 'generated'));
+      // A picture from a file is shown whole at first (it may not have the panel's shape); "Fill" crops it to the frame.
+      edit((c) => putLayer(c, page.id, panel.id, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal', fit: 'contain' }, kind !== 'generated'));
     } catch (e) {
       say(`The picture was not added: ${describeError(e)}`);
     }

@@ -94,6 +94,14 @@ export function PanelInspector({ page, panel, edit, comic, onAddPicture, childre
               <input type="checkbox" checked={l.visible} onChange={(e) => edit((c) => mapLayer(c, page.id, panel.id, l.id, (x) => ({ ...x, visible: e.target.checked })))} />
               {LAYER_LABELS[l.kind]}
             </label>
+            <button
+              className="small"
+              title={(l.fit ?? 'cover') === 'cover' ? 'Fills the panel (cropped): click to show the whole picture' : 'Shows the whole picture: click to fill the panel'}
+              data-testid={`fit-${l.kind}`}
+              onClick={() => edit((c) => mapLayer(c, page.id, panel.id, l.id, (x) => ({ ...x, fit: (x.fit ?? 'cover') === 'cover' ? 'contain' : 'cover' })))}
+            >
+              {(l.fit ?? 'cover') === 'cover' ? 'Fill' : 'Fit'}
+            </button>
             <input type="range" min={0} max={1} step={0.05} value={l.opacity} title="Opacity" onChange={(e) => edit((c) => mapLayer(c, page.id, panel.id, l.id, (x) => ({ ...x, opacity: Number(e.target.value) })), `op-${l.id}`)} />
             <button className="small" title="Remove this layer" onClick={() => edit((c) => removeLayer(c, page.id, panel.id, l.id))}>
               ✕

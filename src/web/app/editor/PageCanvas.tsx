@@ -44,7 +44,7 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
   const ox = (stageW - page.size.width * scale) / 2;
 
   const transformer = useRef<Konva.Transformer>(null);
-  const nodes = useRef(new Map<string, Konva.Group>());
+  const nodes = useRef(new Map<string, Konva.Node>());
   const selectedId = selection.kind === 'page' ? null : selection.id;
   useEffect(() => {
     const t = transformer.current;
@@ -54,7 +54,7 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
     t.getLayer()?.batchDraw();
   }, [selectedId, page]);
 
-  const register = (id: string) => (n: Konva.Group | null) => {
+  const register = (id: string) => (n: Konva.Node | null) => {
     if (n) nodes.current.set(id, n);
     else nodes.current.delete(id);
   };
@@ -74,7 +74,6 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
           {page.panels.map((p) => (
             <Group
               key={p.id}
-              ref={register(p.id)}
               name="panel"
               x={p.x}
               y={p.y}
@@ -90,12 +89,21 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
                 n.position({ x: p.x, y: p.y }); // the document decides where it ends up
                 edit((c) => swapPanelsAt(c, page.id, p.id, x + p.w / 2, y + p.h / 2) ?? setPanelRect(c, page.id, p.id, { x, y, w: p.w, h: p.h }));
               }}
-              onTransformEnd={(e) => {
-                const r = readRect(e.target);
-                edit((c) => setPanelRect(c, page.id, p.id, r));
-              }}
             >
-              <Rect width={p.w} height={p.h} fill="rgba(0,0,0,0)" />
+              {/* The frame is what the transformer holds: a group's bounds would include the overflow of a
+                  picture that covers the panel, and the handles would sit outside the frame. */}
+              <Rect
+                ref={register(p.id)}
+                width={p.w}
+                height={p.h}
+                fill="rgba(0,0,0,0)"
+                onTransformEnd={(e) => {
+                  const n = e.target;
+                  const r = { x: p.x + n.x(), y: p.y + n.y(), w: n.width() * n.scaleX(), h: n.height() * n.scaleY() };
+                  n.setAttrs({ x: 0, y: 0, scaleX: 1, scaleY: 1 });
+                  edit((c) => setPanelRect(c, page.id, p.id, r));
+                }}
+              />
               <PanelArt panel={p} images={images} placeholder />
               {selection.kind === 'panel' && selection.id === p.id && <Rect width={p.w} height={p.h} stroke="#2f7cf6" strokeWidth={2 / scale} listening={false} />}
             </Group>

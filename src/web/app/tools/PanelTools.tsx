@@ -13,7 +13,8 @@ import { choices, fetchImage, objectInfo, runWorkflow, uploadImage, viewUrl } fr
 import type { JobCallbacks } from './comfyClient.ts';
 import type { Jobs } from './useJobs.ts';
 import type { PaintMode, SketchState } from './sketch.ts';
-import { coverMapping, maskPng, sketchPng, startPainting } from './sketch.ts';
+import { maskPng, sketchPng, startPainting } from './sketch.ts';
+import { frameToImage } from '../../render/imageFit.ts';
 import { loadImage } from '../canvas/images.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
@@ -88,7 +89,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const sketchLayer = [...panel.layers].reverse().find((l) => l.kind === 'sketch');
 
   /** Runs a workflow and puts its first picture on this panel as a layer of `kind`. */
-  const generate = (label: string, kind: ImageLayer['kind'], build: () => Promise<ComfyPrompt>, replace = false) => {
+  const generate = (label: string, kind: ImageLayer['kind'], build: () => Promise<ComfyPrompt>, replace = false, fit: ImageLayer['fit'] = 'cover') => {
     const { id: pageId } = page;
     const panelId = panel.id;
     jobs.start(panelId, label, async (cb: JobCallbacks) => {
@@ -98,7 +99,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
       cb.onStatus?.('adding the picture to the panel…');
       const place = async (out: (typeof outputs)[number]) => {
         const asset = await uploadAsset(comic.id, await fetchImage(out));
-        edit((c) => putLayer(c, pageId, panelId, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal', workflow: prompt }, kind !== 'generated' || replace));
+        edit((c) => putLayer(c, pageId, panelId, { id: newId('layer'), kind, asset, visible: true, opacity: 1, blend: 'normal', fit, workflow: prompt }, kind !== 'generated' || replace));
       };
       if (outputs.length > 1) {
         return { status: `${outputs.length} candidates: click the one to keep`, candidates: outputs.map((o) => ({ url: viewUrl(o), pick: () => place(o) })) };
@@ -139,6 +140,47 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   return (
     <div className="tools" data-testid="panel-tools">
       <h4>Make this panel</h4>
+      {job && (
+        <div className="job" data-testid="job">
+          <strong>{job.label}</strong>: <span data-testid="job-status">{job.status}</span>
+          {job.max > 0 && (
+            <div className="progress" data-testid="job-progress">
+              <div style={{ width: `${(100 * job.value) / job.max}%` }} />
+            </div>
+          )}
+          {job.preview && job.running && <img className="preview" src={job.preview} alt="preview of the picture being made" data-testid="job-preview" />}
+          {job.candidates.length > 0 && (
+            <div className="candidates" data-testid="candidates">
+              {job.candidates.map((c, i) => (
+                <button
+                  key={c.url}
+                  className="candidate"
+                  title={`Use candidate ${i + 1}`}
+                  onClick={() => c.pick().then(() => jobs.dismiss(panel.id), (e) => say(`That picture could not be used: ${describeError(e)}`))}
+                >
+                  <img src={c.url} alt={`candidate ${i + 1}`} />
+                </button>
+              ))}
+            </div>
+          )}
+          {job.error && (
+            <p className="error-box" data-testid="job-error">
+              {job.error}
+            </p>
+          )}
+          <div className="row">
+            {job.running ? (
+              <button onClick={() => jobs.cancel(panel.id)} data-testid="job-cancel">
+                Cancel
+              </button>
+            ) : (
+              <button className="small" onClick={() => jobs.dismiss(panel.id)}>
+                OK
+              </button>
+            )}
+          </div>
+        </div>
+      )}
       {infoError && (
         <p className="error-box">
           The generation tools need the inkflow server: {infoError}{' '}
@@ -268,7 +310,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
               async () => {
                 const pictureBlob = await blobOfAsset(comic.id, basePicture!.asset);
                 const img = await loadImage(assetUrl(comic.id, basePicture!.asset));
-                const mask = await maskPng(strokes, snapshot, img.naturalWidth, img.naturalHeight);
+                const mask = await maskPng(strokes, snapshot, img.naturalWidth, img.naturalHeight, basePicture!.fit ?? 'cover');
                 const [picture, maskName] = await Promise.all([toServerInput(pictureBlob, 'panel'), toServerInput(mask, 'mask')]);
                 return inpaintPanel(s, picture, maskName);
               },
@@ -298,7 +340,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
               'generated',
               async () => {
                 const img = await loadImage(assetUrl(comic.id, basePicture!.asset));
-                const map = coverMapping(img.naturalWidth, img.naturalHeight, snapshot.w, snapshot.h);
+                const map = frameToImage(basePicture!.fit ?? 'cover', img.naturalWidth, img.naturalHeight, snapshot.w, snapshot.h);
                 const [x0, y0] = map(b.x, b.y);
                 const [x1, y1] = map(b.x + b.w, b.y + b.h);
                 const box = { x: Math.max(0, x0), y: Math.max(0, y0), width: Math.min(img.naturalWidth, x1) - Math.max(0, x0), height: Math.min(img.naturalHeight, y1) - Math.max(0, y0) };
@@ -337,7 +379,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
             const [line, sheet] = await Promise.all([blobOfAsset(comic.id, lineart!.asset), blobOfAsset(comic.id, sheetChar!.sheets[0])]);
             const [lineName, sheetName] = await Promise.all([toServerInput(line, 'lineart'), toServerInput(sheet, 'sheet')]);
             return flatColourPanel(flat!, lineName, sheetName);
-          })
+          }, false, lineart!.fit ?? 'cover') // the colours sit exactly where the line art is
         }
       >
         Flat colours{sheetChar ? ` from ${sheetChar.name}'s sheet` : ''}
@@ -349,47 +391,6 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
         </ul>
       )}
 
-      {job && (
-        <div className="job" data-testid="job">
-          <strong>{job.label}</strong>: <span data-testid="job-status">{job.status}</span>
-          {job.max > 0 && (
-            <div className="progress" data-testid="job-progress">
-              <div style={{ width: `${(100 * job.value) / job.max}%` }} />
-            </div>
-          )}
-          {job.preview && job.running && <img className="preview" src={job.preview} alt="preview of the picture being made" data-testid="job-preview" />}
-          {job.candidates.length > 0 && (
-            <div className="candidates" data-testid="candidates">
-              {job.candidates.map((c, i) => (
-                <button
-                  key={c.url}
-                  className="candidate"
-                  title={`Use candidate ${i + 1}`}
-                  onClick={() => c.pick().then(() => jobs.dismiss(panel.id), (e) => say(`That picture could not be used: ${describeError(e)}`))}
-                >
-                  <img src={c.url} alt={`candidate ${i + 1}`} />
-                </button>
-              ))}
-            </div>
-          )}
-          {job.error && (
-            <p className="error-box" data-testid="job-error">
-              {job.error}
-            </p>
-          )}
-          <div className="row">
-            {job.running ? (
-              <button onClick={() => jobs.cancel(panel.id)} data-testid="job-cancel">
-                Cancel
-              </button>
-            ) : (
-              <button className="small" onClick={() => jobs.dismiss(panel.id)}>
-                OK
-              </button>
-            )}
-          </div>
-        </div>
-      )}
     </div>
   );
 }

@@ -1,5 +1,8 @@
 // Painting on a panel: sketch strokes (dark on a white sheet), mask strokes (the area to repaint) or a
 // box (for the detailer), all in panel-local millimetres; and their rasterisation at picture size.
+import { frameToImage, placeImage } from '../../render/imageFit.ts';
+import type { ImageFit } from '../../render/imageFit.ts';
+
 export interface Stroke {
   points: number[];
   eraser: boolean;
@@ -55,24 +58,17 @@ export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; 
   return encode(c);
 }
 
-/** How a picture of `iw × ih` pixels covers a panel of `w × h` mm: panel mm → picture pixels. */
-export function coverMapping(iw: number, ih: number, w: number, h: number): (x: number, y: number) => [number, number] {
-  const s = Math.max(w / iw, h / ih);
-  const ox = (w - iw * s) / 2;
-  const oy = (h - ih * s) / 2;
-  return (x, y) => [(x - ox) / s, (y - oy) / s];
-}
 
 /** The inpainting mask at the picture's size: opaque everywhere, transparent where painted (repaint there). */
-export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number }, iw: number, ih: number): Promise<Blob> {
+export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number }, iw: number, ih: number, fit: ImageFit): Promise<Blob> {
   const c = document.createElement('canvas');
   c.width = iw;
   c.height = ih;
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = '#000000';
   ctx.fillRect(0, 0, iw, ih);
-  const map = coverMapping(iw, ih, panel.w, panel.h);
-  const pxPerMm = Math.max(iw / panel.w, ih / panel.h);
+  const map = frameToImage(fit, iw, ih, panel.w, panel.h);
+  const pxPerMm = iw / placeImage(fit, iw, ih, panel.w, panel.h).width;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
   ctx.globalCompositeOperation = 'destination-out';
