@@ -3,7 +3,7 @@
 // first start. The build writes to a temporary folder and is renamed into place, so a server that is
 // reading the old build, or a second server building at the same time, never sees half a build.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -52,28 +52,54 @@ export function studioBuildIsCurrent(distDir = DEFAULT_STUDIO_DIST, srcDir = STU
 export async function ensureStudioBuilt(opts: { distDir?: string; log?: (line: string) => void } = {}): Promise<boolean> {
   const distDir = opts.distDir ?? DEFAULT_STUDIO_DIST;
   if (studioBuildIsCurrent(distDir)) return false;
-  opts.log?.('building the studio web app (first start after install or update; about half a minute)…');
-  const hash = studioSourceHash();
-  const tmp = `${distDir}.building-${process.pid}-${Date.now()}`;
-  let vite: typeof import('vite');
+  // One build at a time (two servers, or two test files, starting together): the others wait for it.
+  const lock = await takeLock(`${distDir}.lock`);
   try {
-    vite = await import('vite');
-  } catch {
-    throw new Error('the studio web app is not built and the build tool (vite) is not installed: run `npm ci` (without --omit=dev)');
-  }
-  try {
-    await vite.build({
-      configFile: join(STUDIO_SOURCE_DIR, 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir: tmp, emptyOutDir: true },
-    });
-    writeFileSync(join(tmp, STAMP), hash);
-    rmSync(distDir, { recursive: true, force: true });
-    renameSync(tmp, distDir);
+    if (studioBuildIsCurrent(distDir)) return false;
+    opts.log?.('building the studio web app (first start after install or update; about half a minute)…');
+    const hash = studioSourceHash();
+    const tmp = `${distDir}.building-${process.pid}-${Date.now()}`;
+    let vite: typeof import('vite');
+    try {
+      vite = await import('vite');
+    } catch {
+      throw new Error('the studio web app is not built and the build tool (vite) is not installed: run `npm ci` (without --omit=dev)');
+    }
+    try {
+      await vite.build({
+        configFile: join(STUDIO_SOURCE_DIR, 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { outDir: tmp, emptyOutDir: true },
+      });
+      writeFileSync(join(tmp, STAMP), hash);
+      rmSync(distDir, { recursive: true, force: true });
+      renameSync(tmp, distDir);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return true;
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    lock.release();
   }
-  return true;
+}
+
+/** An exclusive lock as a folder (mkdir is atomic); a lock older than 10 minutes is from a crashed build. */
+async function takeLock(path: string): Promise<{ release(): void }> {
+  mkdirSync(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(path);
+      return { release: () => rmSync(path, { recursive: true, force: true }) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 10 * 60_000) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** GET / (the app) and its files (/assets/…, /favicon.svg). Call after the API routes; it adds no catch-all. */
