@@ -15,7 +15,7 @@ export class StudioError extends Error {
 }
 
 function statusSentence(status: number): string {
-  if (status === 404) return 'the server does not know this address (is this an inkflow server?)';
+  if (status === 404) return 'this server does not offer that (is it `inkflow serve`, and up to date?)';
   if (status === 413) return 'that is too large for the server to accept';
   if (status >= 500) return 'the server ran into a problem; see its console for details';
   return `the server refused the request (HTTP ${status})`;
@@ -44,7 +44,9 @@ export async function requestJson<T>(method: string, url: string, body?: unknown
   if (!res.ok) {
     const j = json as { error?: unknown; message?: unknown; problems?: unknown } | null;
     // Our routes send { error: sentence }; Fastify's own errors send { error: 'Bad Request', message }.
-    const message = typeof j?.message === 'string' && typeof j?.error === 'string' && /^[A-Z][a-z]+( [A-Z][a-z]+)*$/.test(j.error) ? j.message : typeof j?.error === 'string' ? j.error : statusSentence(res.status);
+    // Fastify's own "Route GET:/x not found" means this server lacks the feature: say that, not the route.
+    const fastifyTitle = typeof j?.error === 'string' && /^[A-Z][a-z]+( [A-Z][a-z]+)*$/.test(j.error);
+    const message = fastifyTitle && typeof j?.message === 'string' && !/^Route \S+ not found$/.test(j.message) ? j.message : typeof j?.error === 'string' && !fastifyTitle ? j.error : statusSentence(res.status);
     throw new StudioError(message, res.status, Array.isArray(j?.problems) ? j.problems.map(String) : []);
   }
   return json as T;
