@@ -55,15 +55,18 @@ beforeAll(async () => {
   server = await startStudioServer();
   browser = await launchChromium();
   page = await browser.context.newPage();
+  // The machine may be shared and busy: waits are generous (nothing here measures speed).
+  page.setDefaultTimeout(120_000);
+  page.setDefaultNavigationTimeout(120_000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
-});
+}, 600_000); // a first start builds the studio: slow on a busy machine
 
 afterAll(async () => {
   await browser?.close();
   await server?.close();
 });
 
-describe('the comic studio in chromium', () => {
+describe('the comic studio in chromium', { timeout: 600_000 }, () => {
   it('creates a comic with a 3-panel page and a speech bubble, and keeps it across a reload', async () => {
     await page.goto(server.url);
     await page.waitForSelector('[data-testid=new-title]');
@@ -134,6 +137,22 @@ describe('the comic studio in chromium', () => {
     expect(after.map((p) => p.id)).toEqual([p3.id, before[1].id, p1.id]);
     expect(after[2]).toMatchObject({ x: p3.x, y: p3.y });
     await shot('05-panels-swapped');
+
+    // Resize the dropped panel (still selected) by its bottom-right handle.
+    const moved = after[2];
+    const corner = await toScreen(moved.x + moved.w, moved.y + moved.h);
+    const target = await toScreen(moved.x + moved.w - 30, moved.y + moved.h - 12);
+    await page.mouse.move(corner.x, corner.y);
+    await page.mouse.down();
+    await page.mouse.move(target.x, target.y, { steps: 6 });
+    await page.mouse.up();
+    await waitSaved();
+    const resized = (await stored(projectId())).pages[0];
+    expect(resized.layout.template).toBe('custom');
+    expect(resized.panels[2].w).toBeCloseTo(moved.w - 30, 0);
+    expect(resized.panels[2].h).toBeCloseTo(moved.h - 12, 0);
+    expect({ x: resized.panels[2].x, y: resized.panels[2].y }).toEqual({ x: moved.x, y: moved.y });
+    await shot('05b-panel-resized');
   });
 
   it('exports the comic as a PDF that renders, with the bubble text as real text', async () => {

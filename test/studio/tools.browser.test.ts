@@ -42,8 +42,11 @@ beforeAll(async () => {
   front = await startFrontProxy(studio.url, api.url);
   browser = await launchChromium();
   page = await browser.context.newPage();
+  // The machine may be shared and busy: waits are generous (nothing here measures speed).
+  page.setDefaultTimeout(120_000);
+  page.setDefaultNavigationTimeout(120_000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
-});
+}, 600_000); // a first start builds the studio: slow on a busy machine
 
 afterAll(async () => {
   await browser?.close();
@@ -53,7 +56,7 @@ afterAll(async () => {
   rmSync(apiData, { recursive: true, force: true });
 });
 
-describe('panel tools against a real inkflow server without models', () => {
+describe('panel tools against a real inkflow server without models', { timeout: 600_000 }, () => {
   it('the Models page says nothing is installed, where files go, and what still works', async () => {
     await page.goto(`${front.url}/#/models`);
     await page.waitForSelector('[data-testid=no-models]');
@@ -134,11 +137,11 @@ async function watchJob(): Promise<void> {
 const seen = () => page.evaluate('window.__seen') as Promise<{ statuses: string[]; preview: boolean; progress: boolean }>;
 const jobEnds = () => page.waitForFunction("/^(done|failed|cancelled)/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? '')", undefined, { timeout: 120_000 });
 
-describe('panel tools with the tiny checkpoint and ControlNet installed', () => {
+describe('panel tools with the tiny checkpoint and ControlNet installed', { timeout: 600_000 }, () => {
   beforeAll(async () => {
     await writeTinyDiffusersCheckpoint(join(apiData, 'models', 'checkpoints', 'tiny'));
     cpSync(TINY_CONTROLNET, join(apiData, 'models', 'controlnet', 'cn_tiny'), { recursive: true });
-  });
+  }, 600_000); // a first start builds the studio: slow on a busy machine
 
   it('the Models page lists them', async () => {
     await page.goto(`${front.url}/#/models`);
@@ -264,6 +267,59 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', () => 
     await page.waitForFunction("document.querySelector('[data-testid=job-status]')?.textContent === 'cancelled'", undefined, { timeout: 60_000 });
     await page.screenshot({ path: join(SHOTS, '19-cancelled.png') });
     expect((await stored()).pages[0].panels[2].layers.length).toBe(before);
+  });
+
+  it('inpaints a painted part of the generated panel: two candidates side by side, the picked one replaces the picture', async () => {
+    const p = await selectPanel(0);
+    await page.fill('[data-testid=steps]', '3');
+    const before = (await stored()).pages[0].panels[0].layers.find((l) => l.kind === 'generated')!;
+    await page.click('[data-testid=paint-mask]');
+    const a = await toScreen(p.x + p.w * 0.3, p.y + p.h * 0.5);
+    const b = await toScreen(p.x + p.w * 0.7, p.y + p.h * 0.5);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps: 8 });
+    await page.mouse.up();
+    await page.screenshot({ path: join(SHOTS, '19a-inpaint-mask.png') });
+    await page.click('[data-testid=inpaint]');
+    await page.waitForSelector('[data-testid=candidates] img', { timeout: 120_000 });
+    expect(await page.$$eval('[data-testid=candidates] img', (imgs) => imgs.length)).toBe(2);
+    await page.waitForFunction("[...document.querySelectorAll('[data-testid=candidates] img')].every((i) => i.complete && i.naturalWidth > 0)");
+    await page.screenshot({ path: join(SHOTS, '19b-inpaint-candidates.png') });
+    await page.click('[data-testid=candidates] button >> nth=1');
+    await page.waitForSelector('[data-testid=candidates]', { state: 'detached' });
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+    const layers = (await stored()).pages[0].panels[0].layers;
+    const now = layers.filter((l) => l.kind === 'generated');
+    expect(now).toHaveLength(1);
+    expect(now[0].asset).not.toBe(before.asset);
+    const wf = now[0].workflow as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    expect(wf.encode.class_type).toBe('VAEEncodeForInpaint');
+    expect(wf.encode.inputs.grow_mask_by).toBe(32);
+  });
+
+  it('details a box drawn on the panel and pastes it back into a picture of the same size', async () => {
+    const p = await selectPanel(0);
+    const before = (await stored()).pages[0].panels[0].layers.find((l) => l.kind === 'generated')!;
+    await page.click('[data-testid=draw-box]');
+    const a = await toScreen(p.x + p.w * 0.2, p.y + p.h * 0.2);
+    const b = await toScreen(p.x + p.w * 0.6, p.y + p.h * 0.8);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps: 6 });
+    await page.mouse.up();
+    await page.screenshot({ path: join(SHOTS, '19c-detailer-box.png') });
+    await watchJob();
+    await page.click('[data-testid=detail]');
+    await jobEnds();
+    expect((await seen()).statuses.at(-1)).toMatch(/^done/);
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+    const after = (await stored()).pages[0].panels[0].layers.find((l) => l.kind === 'generated')!;
+    expect(after.asset).not.toBe(before.asset);
+    const wf = after.workflow as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    expect(wf.crop.inputs).toMatchObject({ x: 27, y: 13, width: 54, height: 38 }); // 20–60 % × 20–80 % of 136 × 64
+    const meta = await sharp(Buffer.from(await (await fetch(`${front.url}/studio/projects/${projectId()}/assets/${after.asset}`)).arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([136, 64]);
   });
 
   it('exports the page with the generated and coloured panels as a PDF that renders', async () => {
