@@ -22,6 +22,7 @@ import { textToPanel } from '../../src/web/workflows/panelWorkflows.ts';
 import { explainPromptError } from '../../src/web/workflows/promptErrors.ts';
 import { TINY_CONTROLNET, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
 import type { Comic } from '../../src/web/project/schema.ts';
+import { readTextChunks } from '../../src/web/render/png.ts';
 
 const SHOTS = join(import.meta.dirname, '../../out/studio');
 const EXAMPLES = join(import.meta.dirname, '../../examples');
@@ -254,6 +255,7 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
   });
 
   it('cancels a running generation and the panel stays as it was', async () => {
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
     const before = (await stored()).pages[0].panels[2].layers.length;
     await page.fill('[data-testid=panel-prompt]', 'a long night market street');
     await page.fill('[data-testid=long-side]', '64');
@@ -266,6 +268,7 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
     await page.click('[data-testid=job-cancel]');
     await page.waitForFunction("document.querySelector('[data-testid=job-status]')?.textContent === 'cancelled'", undefined, { timeout: 60_000 });
     await page.screenshot({ path: join(SHOTS, '19-cancelled.png') });
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
     expect((await stored()).pages[0].panels[2].layers.length).toBe(before);
   });
 
@@ -338,6 +341,18 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
       if (Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60) coloured++;
     }
     expect(coloured / ((y1 - y0) * info.width)).toBeGreaterThan(0.05);
+
+    // The page PNG carries the workflows that made its pictures: ComfyUI's `prompt` chunk and inkflow's.
+    await page.click('[data-testid=export-menu]');
+    const [png] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-png]')]);
+    const pngPath = join(SHOTS, 'tools-page.png');
+    await png.saveAs(pngPath);
+    const chunks = readTextChunks(new Uint8Array(readFileSync(pngPath)));
+    const prompt = JSON.parse(chunks.prompt) as Record<string, { class_type: string }>;
+    expect(Object.values(prompt).map((n) => n.class_type)).toEqual(expect.arrayContaining(['CheckpointLoaderSimple', 'KSampler', 'SaveImage']));
+    const record = JSON.parse(chunks.inkflow) as { dpi: number; workflows: unknown[] };
+    expect(record.dpi).toBe(300);
+    expect(record.workflows.length).toBe(2); // the generated panel and the flat colours
     expect(pageErrors).toEqual([]);
   });
 });
