@@ -13,9 +13,9 @@ afterAll(() => cleanupAll());
 /** A prompt that takes a little while (two lanczos resizes) and saves one PNG under dur/p<k>. */
 function slowPrompt(k: number): Record<string, unknown> {
   return {
-    '1': { class_type: 'EmptyImage', inputs: { width: 512, height: 512, batch_size: 1, color: 1000 + k } },
-    '2': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'lanczos', width: 2048, height: 2048, crop: 'disabled' } },
-    '3': { class_type: 'ImageScale', inputs: { image: ['2', 0], upscale_method: 'lanczos', width: 256, height: 256, crop: 'disabled' } },
+    '1': { class_type: 'EmptyImage', inputs: { width: 192, height: 192, batch_size: 1, color: 1000 + k } },
+    '2': { class_type: 'ImageScale', inputs: { image: ['1', 0], upscale_method: 'lanczos', width: 768, height: 768, crop: 'disabled' } },
+    '3': { class_type: 'ImageScale', inputs: { image: ['2', 0], upscale_method: 'lanczos', width: 128, height: 128, crop: 'disabled' } },
     '4': { class_type: 'SaveImage', inputs: { images: ['3', 0], filename_prefix: `dur/p${k}` } },
   };
 }
@@ -26,7 +26,7 @@ describe('durability', () => {
     const first = await spawnServe(['--data', data]);
     const ws = await openWs(first.url, 'dur');
     const ids: string[] = [];
-    const n = 10;
+    const n = 6;
     for (let k = 0; k < n; k++) {
       const r = await postJson(first.url, '/prompt', { prompt: slowPrompt(k), client_id: 'dur' });
       expect(r.status).toBe(200);

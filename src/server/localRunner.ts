@@ -11,7 +11,7 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
   let current: { id: string; abort: AbortController } | undefined;
   let closed = false;
 
-  async function runOne(id: string): Promise<void> {
+  async function runOne(id: string, dispatchStart: ReturnType<PromptLifecycle['meter']['start']>): Promise<void> {
     const p = life.store.get(id)!;
     const abort = new AbortController();
     current = { id, abort };
@@ -19,10 +19,19 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
     life.broadcastStatus();
     let outcome: JobOutcome;
     try {
-      outcome = await executor.run(
+      const running = executor.run(
         { promptId: p.id, prompt: p.prompt as ApiPrompt, extraData: p.extraData, clientId: p.clientId },
-        { signal: abort.signal, emit: (ev) => relay.forward(ev) },
+        {
+          signal: abort.signal,
+          emit: (ev) => {
+            const mark = life.meter.start();
+            relay.forward(ev);
+            life.meter.stop(id, mark);
+          },
+        },
       );
+      life.meter.stop(id, dispatchStart);
+      outcome = await running;
     } catch (err) {
       outcome = crashedOutcome(p.id, err);
     } finally {
@@ -34,10 +43,11 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
   async function drain(): Promise<void> {
     for (;;) {
       if (closed) return;
+      const t0 = life.meter.start();
       const next = life.store.nextPending();
       if (!next) return;
       if (!life.store.markRunning(next.id)) continue;
-      await runOne(next.id);
+      await runOne(next.id, t0);
     }
   }
 

@@ -5,12 +5,15 @@
 import type { HistoryRecord, PromptStore, QueuedPrompt } from './store.ts';
 import type { SocketHub } from './socketHub.ts';
 import type { JobOutcome } from './workflowApi.ts';
+import type { OverheadMeter } from './overheadMeter.ts';
 import { createPromptRelay, TERMINAL_EVENTS, type PromptRelay } from './eventRelay.ts';
 
 export interface PromptLifecycle {
   readonly store: PromptStore;
   readonly hub: SocketHub;
   broadcastStatus(): void;
+  /** The same, once for all queue changes of this event-loop turn (a burst of 50 POSTs sends one status). */
+  broadcastStatusSoon(): void;
   /** The prompt now runs: its relay for events (created once per prompt). */
   started(p: Pick<QueuedPrompt, 'id' | 'clientId'>): PromptRelay;
   relayOf(promptId: string): PromptRelay | undefined;
@@ -18,6 +21,8 @@ export interface PromptLifecycle {
   completed(p: Pick<QueuedPrompt, 'id' | 'clientId'>, outcome: JobOutcome): boolean;
   /** Session id → the prompt it is running, for `executing` on reconnect. */
   runningFor(sid: string): { promptId: string; node: string | null } | undefined;
+  /** Main-thread time spent on each prompt (accepting, dispatching, relaying, completing), for the bench. */
+  readonly meter: OverheadMeter;
 }
 
 export function historyRecordOf(outcome: JobOutcome): HistoryRecord {
@@ -59,13 +64,22 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
   return { status: 'error', outputs: {}, meta: {}, messages: [['execution_start', { prompt_id: promptId, timestamp: data.timestamp }], ['execution_error', data]] };
 }
 
-export function createPromptLifecycle(store: PromptStore, hub: SocketHub): PromptLifecycle {
+export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter: OverheadMeter): PromptLifecycle {
   const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
-  const broadcastStatus = () => hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+  let soon: NodeJS.Immediate | undefined;
+  const broadcastStatus = () => {
+    if (soon) clearImmediate(soon);
+    soon = undefined;
+    hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+  };
+  const broadcastStatusSoon = () => {
+    soon ??= setImmediate(broadcastStatus);
+  };
   return {
     store,
     hub,
     broadcastStatus,
+    broadcastStatusSoon,
     started(p) {
       let entry = relays.get(p.id);
       if (!entry) {
@@ -75,12 +89,16 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub): Promp
       return entry.relay;
     },
     relayOf: (id) => relays.get(id)?.relay,
+    meter,
     completed(p, outcome) {
+      const mark = meter.start();
       const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId);
       relays.delete(p.id);
       if (!store.finish(p.id, historyRecordOf(outcome))) return false;
       const [type, data] = terminalMessageOf(p.id, outcome);
       relay.sendTerminal(type, data, broadcastStatus);
+      meter.stop(p.id, mark);
+      meter.complete(p.id);
       return true;
     },
     runningFor(sid) {

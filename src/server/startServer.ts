@@ -8,6 +8,7 @@ import { openDataFolder, type DataFolder } from './dataFolder.ts';
 import { openPromptStore } from './store.ts';
 import { createSocketHub } from './socketHub.ts';
 import { createPromptLifecycle } from './promptLifecycle.ts';
+import { createOverheadMeter, type OverheadListener } from './overheadMeter.ts';
 import { createLocalRunner } from './localRunner.ts';
 import { createThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   argv?: string[];
   /** Logs requests (off by default: the queue must stay fast). */
   logger?: boolean;
+  /** Per completed prompt, the server's own main-thread time for it (bench/server.ts). */
+  onPromptOverhead?: OverheadListener;
 }
 
 export interface RunningServer {
@@ -82,9 +85,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const data = openDataFolder(opts.dataDir, opts.modelsDir);
   const env = workflowEnvOf(data, limits, opts.device);
   const store = openPromptStore(data.databasePath);
-  const recovered = store.recoverInterrupted();
+  // In-process, a prompt found running was cut off by our own crash; with Redis a worker may still be on
+  // it (the runner asks BullMQ what became of each job).
+  const recovered = opts.redisUrl ? { requeued: store.resetRunning(), failed: [] } : store.recoverInterrupted();
   const hub = createSocketHub();
-  const life = createPromptLifecycle(store, hub);
+  const life = createPromptLifecycle(store, hub, createOverheadMeter(opts.onPromptOverhead));
   let runner: JobRunner;
   if (opts.redisUrl) {
     const { createRedisRunner } = await import('./redis/redisRunner.ts');

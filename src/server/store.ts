@@ -77,6 +77,8 @@ export interface PromptStore {
   minNumber(): number;
   /** After a crash: running prompts go back to pending, or are finished with an error after MAX_ATTEMPTS. */
   recoverInterrupted(now?: number): { requeued: string[]; failed: string[] };
+  /** With Redis workers a running prompt may still be running elsewhere: back to pending, no attempt rule. */
+  resetRunning(): string[];
   close(): void;
 }
 
@@ -136,7 +138,8 @@ export function openPromptStore(path: string): PromptStore {
     ),
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
     byState: db.prepare(`SELECT * FROM prompts WHERE state = ? ORDER BY number`),
-    remaining: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE state != 'done'`),
+    // IN (…) seeks the (state, number) index; `!= 'done'` would scan every history row.
+    remaining: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE state IN ('pending', 'running')`),
     deletePending: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'pending'`),
     pendingIds: db.prepare(`SELECT id FROM prompts WHERE state = 'pending'`),
     clearPending: db.prepare(`DELETE FROM prompts WHERE state = 'pending'`),
@@ -145,7 +148,7 @@ export function openPromptStore(path: string): PromptStore {
     deleteHistory: db.prepare(`DELETE FROM prompts WHERE id = ? AND state = 'done'`),
     clearHistory: db.prepare(`DELETE FROM prompts WHERE state = 'done'`),
     maxNumber: db.prepare(`SELECT MAX(number) AS n FROM prompts`),
-    minNumber: db.prepare(`SELECT MIN(number) AS n FROM prompts WHERE state != 'done'`),
+    minNumber: db.prepare(`SELECT MIN(number) AS n FROM prompts WHERE state IN ('pending', 'running')`),
   };
   const deleteMany = db.transaction((ids: readonly string[]) => ids.filter((id) => st.deletePending.run(id).changes > 0));
   const clearPending = db.transaction(() => {
@@ -231,6 +234,11 @@ export function openPromptStore(path: string): PromptStore {
     maxNumber: () => (st.maxNumber.get() as { n: number | null }).n ?? -1,
     minNumber: () => (st.minNumber.get() as { n: number | null }).n ?? 0,
     recoverInterrupted: (now = Date.now()) => recover(now),
+    resetRunning() {
+      const ids = (st.byState.all('running') as Row[]).map((r) => r.id);
+      db.prepare(`UPDATE prompts SET state = 'pending' WHERE state = 'running'`).run();
+      return ids;
+    },
     close: () => db.close(),
   };
 }

@@ -23,45 +23,71 @@ function bootstrapSource(): string {
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(THREAD_MODULE)}); });`;
 }
 
+interface Pending {
+  resolve(o: JobOutcome): void;
+  reject(e: Error): void;
+  emit(ev: ExecutionEvent): void;
+}
+
+type ThreadMessage = { ready?: true; event?: ExecutionEvent; outcome?: JobOutcome; failed?: { name: string; message: string; stack?: string } };
+
+/**
+ * One executor thread. If it dies (an uncaught error, out of memory), the job it was running fails with
+ * that reason and the next job gets a fresh thread: the queue goes on.
+ */
 export function createThreadExecutor(env: WorkflowEnv, workflowModule = WORKFLOW_MODULE): ThreadExecutor {
   const abortFlag = new SharedArrayBuffer(4);
   const flag = new Int32Array(abortFlag);
-  const worker = new Worker(bootstrapSource(), { eval: true, workerData: { env, abortFlag, workflowModule } });
-  worker.unref();
-  let pending: { resolve(o: JobOutcome): void; reject(e: Error): void; emit(ev: ExecutionEvent): void } | undefined;
+  let pending: Pending | undefined;
   let queue: Promise<unknown> = Promise.resolve();
-  let dead: Error | undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
-  worker.on('message', (msg: { event?: ExecutionEvent; outcome?: JobOutcome; failed?: { name: string; message: string; stack?: string } }) => {
-    if (!pending) return;
-    if (msg.event) pending.emit(msg.event);
-    else if (msg.outcome) pending.resolve(msg.outcome);
-    else if (msg.failed) pending.reject(Object.assign(new Error(msg.failed.message), { name: msg.failed.name, stack: msg.failed.stack }));
-  });
-  const onDeath = (err: Error) => {
-    dead = err;
-    pending?.reject(err);
+  let closed = false;
+
+  interface Thread {
+    worker: Worker;
+    ready: Promise<void>;
+    dead?: Error;
+  }
+  const spawn = (): Thread => {
+    const worker = new Worker(bootstrapSource(), { eval: true, workerData: { env, abortFlag, workflowModule } });
+    worker.unref();
+    const thread: Thread = { worker, ready: Promise.resolve() };
+    thread.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: ThreadMessage) => {
+        if (msg.ready) return resolve();
+        if (!pending) return;
+        if (msg.event) pending.emit(msg.event);
+        else if (msg.outcome) pending.resolve(msg.outcome);
+        else if (msg.failed) pending.reject(Object.assign(new Error(msg.failed.message), { name: msg.failed.name, stack: msg.failed.stack }));
+      });
+      const onDeath = (err: Error) => {
+        thread.dead ??= err;
+        reject(err);
+        pending?.reject(err);
+      };
+      worker.on('error', onDeath);
+      worker.on('exit', (code) => onDeath(new Error(`the executor thread stopped (exit code ${code})`)));
+    });
+    thread.ready.catch(() => {}); // reported through the job that waits on it
+    return thread;
   };
-  worker.on('error', onDeath);
-  worker.on('exit', (code) => onDeath(new Error(`the executor thread exited (code ${code})`)));
+  let thread = spawn();
 
   const runOne = async (job: ExecutorJob, hooks: { signal: AbortSignal; emit(ev: ExecutionEvent): void }): Promise<JobOutcome> => {
-    await ready;
-    if (dead) throw dead;
+    if (thread.dead && !closed) thread = spawn();
+    const t = thread;
+    await t.ready;
     Atomics.store(flag, 0, 0);
     const onAbort = () => {
       Atomics.store(flag, 0, 1);
-      worker.postMessage({ abort: true });
+      t.worker.postMessage({ abort: true });
     };
     if (hooks.signal.aborted) onAbort();
     hooks.signal.addEventListener('abort', onAbort);
     try {
       return await new Promise<JobOutcome>((resolve, reject) => {
         pending = { resolve, reject, emit: hooks.emit };
-        worker.postMessage({ run: job });
+        if (t.dead) return reject(t.dead);
+        t.worker.postMessage({ run: job });
       });
     } finally {
       pending = undefined;
@@ -76,10 +102,11 @@ export function createThreadExecutor(env: WorkflowEnv, workflowModule = WORKFLOW
       return next;
     },
     free(opts) {
-      worker.postMessage({ free: opts });
+      if (!thread.dead) thread.worker.postMessage({ free: opts });
     },
     async close() {
-      await worker.terminate();
+      closed = true;
+      await thread.worker.terminate();
     },
   };
 }

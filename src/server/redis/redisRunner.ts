@@ -5,6 +5,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { JobRunner } from '../jobRunner.ts';
 import type { PromptLifecycle } from '../promptLifecycle.ts';
 import { crashedOutcome } from '../promptLifecycle.ts';
+import { TERMINAL_EVENTS } from '../eventRelay.ts';
 import type { QueuedPrompt } from '../store.ts';
 import type { JobOutcome } from '../workflowApi.ts';
 import { connectRedis } from './redisConnection.ts';
@@ -30,6 +31,28 @@ export async function createRedisRunner(life: PromptLifecycle, url: string): Pro
     life.completed(p, outcome);
   };
 
+  // A job's completion (BullMQ's stream) and its last progress messages (pub/sub) travel on different
+  // connections, so the completion can overtake `executed`. The worker's own terminal event comes last on
+  // the pub/sub channel: completion waits for it (briefly — pub/sub may drop it) before closing the prompt.
+  const TERMINAL_WAIT_MS = 2000;
+  const terminalSeen = new Set<string>();
+  const waitingForTerminal = new Map<string, { outcome: JobOutcome; timer: NodeJS.Timeout }>();
+  const completeWhenOrdered = (id: string, outcome: JobOutcome) => {
+    if (terminalSeen.delete(id) || !life.relayOf(id)) return finish(id, outcome);
+    const timer = setTimeout(() => {
+      waitingForTerminal.delete(id);
+      finish(id, outcome);
+    }, TERMINAL_WAIT_MS);
+    waitingForTerminal.set(id, { outcome, timer });
+  };
+  const terminalArrived = (id: string) => {
+    const waiting = waitingForTerminal.get(id);
+    if (!waiting) return void terminalSeen.add(id);
+    clearTimeout(waiting.timer);
+    waitingForTerminal.delete(id);
+    finish(id, waiting.outcome);
+  };
+
   sub.on('message', (channel: string, raw: string) => {
     if (channel !== EVENTS_CHANNEL) return;
     const msg = decodeEvent(raw);
@@ -43,10 +66,11 @@ export async function createRedisRunner(life: PromptLifecycle, url: string): Pro
       life.broadcastStatus();
     }
     relay.forward(msg.ev);
+    if (TERMINAL_EVENTS.has(msg.ev.type)) terminalArrived(p.id);
   });
   queueEvents.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => {
     const outcome = parseOutcome(returnvalue);
-    finish(jobId, outcome ?? crashedOutcome(jobId, new Error('worker returned no outcome')));
+    completeWhenOrdered(jobId, outcome ?? crashedOutcome(jobId, new Error('worker returned no outcome')));
   });
   queueEvents.on('failed', ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
     finish(jobId, crashedOutcome(jobId, new Error(`worker failed: ${failedReason}`)));
@@ -95,6 +119,7 @@ export async function createRedisRunner(life: PromptLifecycle, url: string): Pro
       void conn.publish(FREE_CHANNEL, JSON.stringify(opts));
     },
     async close() {
+      for (const w of waitingForTerminal.values()) clearTimeout(w.timer);
       await queueEvents.close();
       await queue.close();
       await sub.quit().catch(() => {});

@@ -18,6 +18,7 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/prompt', async () => ({ exec_info: { queue_remaining: ctx.store.remaining() } }));
 
   app.post('/prompt', async (req, reply) => {
+    const mark = ctx.life.meter.start();
     const body = req.body;
     if (!isPlainObject(body) || !('prompt' in body)) {
       return reply.code(400).send(envelopeError('no_prompt', 'No prompt provided', 'No prompt provided'));
@@ -34,7 +35,8 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
     if (clientId !== undefined) extraData.client_id = clientId;
 
-    const checked = await ctx.workflow.validatePrompt(body.prompt, ctx.env);
+    const validated = ctx.workflow.validatePrompt(body.prompt, ctx.env);
+    const checked = validated instanceof Promise ? await validated : validated;
     if (!checked.ok) return reply.code(400).send(checked.body);
 
     let number = ctx.nextNumber();
@@ -42,7 +44,8 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (typeof body.number === 'number' && Number.isFinite(body.number)) number = body.number;
     const queued = { id, number, prompt: body.prompt, extraData, outputs: checked.outputs, clientId };
     ctx.store.insert(queued);
-    ctx.life.broadcastStatus();
+    ctx.life.broadcastStatusSoon();
+    ctx.life.meter.stop(id, mark);
     // Start it only after this answer is written: clients (e.g. @saintno/comfyui-sdk's CallWrapper) listen
     // for their prompt id once they have it. The prompt is already durable, so nothing waits on this.
     setImmediate(() => {

@@ -25,7 +25,7 @@ export function queueRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (b.delete !== undefined) removed.push(...ctx.store.deletePending(stringList(b.delete)));
     if (removed.length) {
       await ctx.runner.removed(removed);
-      ctx.life.broadcastStatus();
+      ctx.life.broadcastStatusSoon();
     }
     return reply.code(200).send();
   });
