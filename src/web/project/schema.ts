@@ -21,8 +21,8 @@ export const imageLayer = z.object({
   asset: assetName,
   visible: z.boolean(),
   opacity: z.number().min(0).max(1),
-  /** Shading multiplies over the colours under it; everything else paints normally. */
-  blend: z.enum(['normal', 'multiply']),
+  /** How the layer mixes with the ones under it: shading from the palette lock is `overlay` (mid grey = no change). */
+  blend: z.enum(['normal', 'multiply', 'overlay']),
   /** cover (default): fill the panel, cropping the overflow; contain: show the whole picture. */
   fit: z.enum(['cover', 'contain']).optional(),
   /** The ComfyUI API prompt that made this picture, kept so exported PNGs carry it. */

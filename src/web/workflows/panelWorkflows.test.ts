@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, inpaintPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from './panelWorkflows.ts';
+import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, inpaintPanel, modelColourPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from './panelWorkflows.ts';
 import type { GenerateSettings } from './panelWorkflows.ts';
 import { newCharacter, newPanel } from '../project/newDocument.ts';
 
@@ -79,5 +79,21 @@ describe('inpaint and detailer workflows', () => {
     expect(p.sample.inputs.denoise).toBe(0.45);
     expect(p.paste.inputs).toMatchObject({ destination: ['picture', 0], source: ['down', 0], x: 40, y: 10 });
     expect(p.save.inputs.images).toEqual(['paste', 0]);
+  });
+});
+
+describe('model colouring workflow', () => {
+  it('colours with the chosen model, and with the palette lock saves the locked picture and its shading apart', () => {
+    const plain = modelColourPanel('line.png', 'sheet.png', { model: 'sdro', steps: 20, seed: 3, paletteLock: false, keepShading: false });
+    linksResolve(plain);
+    expect(plain.colour.inputs).toMatchObject({ model_name: 'sdro', steps: 20, seed: 3, reference: ['sheet', 0], lineart: ['lineart', 0] });
+    expect(plain.save.inputs.images).toEqual(['colour', 0]);
+    expect(plain.lock).toBeUndefined();
+
+    const locked = modelColourPanel('line.png', 'sheet.png', { model: 'sdro', steps: 20, seed: 3, paletteLock: true, keepShading: true });
+    linksResolve(locked);
+    expect(locked.lock.inputs).toMatchObject({ image: ['colour', 0], keep_shading: true });
+    expect(locked.save.inputs.images).toEqual(['lock', 0]);
+    expect(locked.saveShading.inputs.images).toEqual(['lock', 1]);
   });
 });

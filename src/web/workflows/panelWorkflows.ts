@@ -198,3 +198,34 @@ export function detailBox(s: GenerateSettings, picture: string, box: { x: number
   prompt.save.inputs.images = ['paste', 0];
   return prompt;
 }
+
+export interface ModelColouring {
+  model: string;
+  steps: number;
+  seed: number;
+  /** Snap every region to the sheet's nearest palette colour (InkflowPaletteLock). */
+  paletteLock: boolean;
+  /** With the palette lock: also save the shading it took out, as a separate picture. */
+  keepShading: boolean;
+}
+
+/**
+ * Colouring with a model (Stable Diffusion Reference Only folder or ColorizeDiffusion file in
+ * models/colorize) through InkflowReferenceColorize, optionally locked to the sheet's palette; the locked
+ * picture is saved by `save`, the shading (when kept) by `saveShading`.
+ */
+export function modelColourPanel(lineart: string, reference: string, m: ModelColouring): ComfyPrompt {
+  const prompt: ComfyPrompt = {
+    lineart: { class_type: 'LoadImage', inputs: { image: lineart }, _meta: { title: 'Line art' } },
+    sheet: { class_type: 'LoadImage', inputs: { image: reference }, _meta: { title: 'Character sheet' } },
+    colour: { class_type: 'InkflowReferenceColorize', inputs: { reference: ['sheet', 0], lineart: ['lineart', 0], model_name: m.model, steps: m.steps, seed: m.seed }, _meta: { title: 'Colouring' } },
+  };
+  let result: [string, number] = ['colour', 0];
+  if (m.paletteLock) {
+    prompt.lock = { class_type: 'InkflowPaletteLock', inputs: { image: ['colour', 0], lineart: ['lineart', 0], reference: ['sheet', 0], keep_shading: m.keepShading }, _meta: { title: 'Palette lock' } };
+    result = ['lock', 0];
+    if (m.keepShading) prompt.saveShading = { class_type: 'SaveImage', inputs: { images: ['lock', 1], filename_prefix: 'studio/shading' }, _meta: { title: 'Save shading' } };
+  }
+  prompt.save = { class_type: 'SaveImage', inputs: { images: result, filename_prefix: 'studio/colour' }, _meta: { title: 'Save' } };
+  return prompt;
+}

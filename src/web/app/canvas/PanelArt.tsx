@@ -16,7 +16,7 @@ export function PanelArt({ panel, images, placeholder }: { panel: Panel; images:
         {visible.map((l) => {
           const img = images.get(l.asset);
           if (!img) return <Rect key={l.id} width={w} height={h} fill="#e9e9e9" />;
-          return <KImage key={l.id} image={img} opacity={l.opacity} globalCompositeOperation={l.blend === 'multiply' ? 'multiply' : 'source-over'} {...placeImage(l.fit ?? 'cover', img.naturalWidth, img.naturalHeight, w, h)} />;
+          return <KImage key={l.id} image={img} opacity={l.opacity} globalCompositeOperation={l.blend === 'normal' ? 'source-over' : l.blend} {...placeImage(l.fit ?? 'cover', img.naturalWidth, img.naturalHeight, w, h)} />;
         })}
         {placeholder && visible.length === 0 && (
           <Text width={w} height={h} align="center" verticalAlign="middle" text={panel.prompt ? `“${panel.prompt.slice(0, 80)}”` : 'empty panel'} fontSize={Math.min(5, w / 12)} fill="#b0b0b0" padding={3} />

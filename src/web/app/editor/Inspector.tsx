@@ -7,7 +7,7 @@ import { TEMPLATE_LABELS } from '../../project/layouts.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
 
-const LAYER_LABELS: Record<ImageLayerKind, string> = { generated: 'Generated picture', lineart: 'Line art', flat: 'Colour flats', shading: 'Shading', sketch: 'Sketch' };
+const LAYER_LABELS: Record<ImageLayerKind, string> = { generated: 'Generated picture', lineart: 'Line art', flat: 'Colours', shading: 'Shading', sketch: 'Sketch' };
 
 export function PageInspector({ page, edit, say }: { page: Page; edit: Edit; say: (m: string) => void }) {
   return (

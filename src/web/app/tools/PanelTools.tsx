@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import type { Comic, ImageLayer, Page, Panel } from '../../project/schema.ts';
 import { putLayer } from '../../project/edits.ts';
 import { newId } from '../../project/newDocument.ts';
-import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, GENERATE_DEFAULTS, inpaintPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from '../../workflows/panelWorkflows.ts';
+import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, GENERATE_DEFAULTS, inpaintPanel, modelColourPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from '../../workflows/panelWorkflows.ts';
 import type { ComfyPrompt, NodeInfo } from '../../workflows/panelWorkflows.ts';
 import { assetUrl, uploadAsset } from '../api/projectsApi.ts';
 import { describeError } from '../api/http.ts';
@@ -61,6 +61,9 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const [steps, setSteps] = useState(GENERATE_DEFAULTS.steps);
   const [fidelity, setFidelity] = useState(0.75);
   const [sheetOwner, setSheetOwner] = useState('');
+  const [colourModel, setColourModel] = useState('');
+  const [paletteLock, setPaletteLock] = useState(true);
+  const [keepShading, setKeepShading] = useState(true);
 
   const load = (refresh = false) =>
     serverNodes(refresh).then(
@@ -75,6 +78,8 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const checkpoints = info ? choices(info, 'CheckpointLoaderSimple', 'ckpt_name') : [];
   const controlNets = info ? choices(info, 'ControlNetLoader', 'control_net_name') : [];
   const flat = info ? findFlatColouriser(info) : null;
+  const colourModels = info ? choices(info, 'InkflowReferenceColorize', 'model_name') : [];
+  const model = colourModels.includes(colourModel) ? colourModel : colourModels[0];
   useEffect(() => {
     if (!checkpoints.includes(checkpoint) && checkpoints[0]) setCheckpoint(checkpoints[0]);
     if (!controlNets.includes(controlNet) && controlNets[0]) setControlNet(controlNets[0]);
@@ -384,6 +389,57 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
       >
         Flat colours{sheetChar ? ` from ${sheetChar.name}'s sheet` : ''}
       </button>
+      {colourModels.length > 0 && (
+        <div className="model-colouring" data-testid="model-colouring">
+          <label>
+            Colouring model
+            <select value={model} onChange={(e) => setColourModel(e.target.value)}>
+              {colourModels.map((m) => (
+                <option key={m}>{m}</option>
+              ))}
+            </select>
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={paletteLock} onChange={(e) => setPaletteLock(e.target.checked)} />
+            Palette lock (exactly the sheet's colours)
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={keepShading} disabled={!paletteLock} onChange={(e) => setKeepShading(e.target.checked)} />
+            Shading as its own layer
+          </label>
+          <button
+            className="primary"
+            disabled={busy || !lineart || !sheetChar}
+            title={!lineart || !sheetChar ? (colourReason ?? '') : ''}
+            onClick={() => {
+              const { id: pageId } = page;
+              const panelId = panel.id;
+              const fit = lineart!.fit ?? 'cover';
+              const seed = panelSeed(panel, comic.characters, Math.floor(Math.random() * 2 ** 32));
+              jobs.start(panelId, 'Colouring', async (cb) => {
+                const [line, sheet] = await Promise.all([blobOfAsset(comic.id, lineart!.asset), blobOfAsset(comic.id, sheetChar!.sheets[0])]);
+                const [lineName, sheetName] = await Promise.all([toServerInput(line, 'lineart'), toServerInput(sheet, 'sheet')]);
+                const prompt = modelColourPanel(lineName, sheetName, { model: model!, steps, seed, paletteLock, keepShading: paletteLock && keepShading });
+                const outputs = await runWorkflow(prompt, cb);
+                const main = outputs.find((o) => o.node === 'save') ?? outputs[0];
+                if (!main) throw new Error('the server finished but sent no picture back');
+                const shading = outputs.find((o) => o.node === 'saveShading');
+                cb.onStatus?.('adding the pictures to the panel…');
+                const colours = await uploadAsset(comic.id, await fetchImage(main));
+                const shade = shading ? await uploadAsset(comic.id, await fetchImage(shading)) : null;
+                edit((c) => {
+                  let next = putLayer(c, pageId, panelId, { id: newId('layer'), kind: 'flat', asset: colours, visible: true, opacity: 1, blend: 'normal', fit, workflow: prompt });
+                  if (shade) next = putLayer(next, pageId, panelId, { id: newId('layer'), kind: 'shading', asset: shade, visible: true, opacity: 1, blend: 'overlay', fit, workflow: prompt });
+                  return next;
+                });
+                return { status: shade ? 'done — colours and shading are new layers of this panel' : 'done — the colours are a new layer of this panel' };
+              });
+            }}
+          >
+            Colour with {model}
+          </button>
+        </div>
+      )}
       {info && (textReason || colourReason) && (
         <ul className="hint" data-testid="tool-reasons">
           {textReason && <li>Text → panel: {textReason}.</li>}

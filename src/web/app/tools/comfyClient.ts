@@ -11,6 +11,8 @@ export interface OutputImage {
   filename: string;
   subfolder: string;
   type: string;
+  /** The node that saved it (set by runWorkflow), to tell a workflow's outputs apart. */
+  node?: string;
 }
 
 export const clientId = `studio-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
@@ -119,7 +121,7 @@ export async function runWorkflow(prompt: ComfyPrompt, cb: JobCallbacks = {}, ex
     if (d.prompt_id && d.prompt_id !== promptId) return;
     if (msg.type === 'progress') cb.onProgress?.(d.value, d.max);
     else if (msg.type === 'executing' && d.node) cb.onStatus?.(`running ${prompt[d.node]?._meta?.title ?? prompt[d.node]?.class_type ?? 'a step'}`);
-    else if (msg.type === 'executed') images.push(...((d.output?.images ?? []) as OutputImage[]));
+    else if (msg.type === 'executed') images.push(...((d.output?.images ?? []) as OutputImage[]).map((i) => ({ ...i, node: String(d.node) })));
     else if (msg.type === 'execution_success' || (msg.type === 'executing' && d.node === null)) settle.resolve(images);
     else if (msg.type === 'execution_interrupted') settle.reject(new JobCancelled());
     else if (msg.type === 'execution_error') {
