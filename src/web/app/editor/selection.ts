@@ -1,0 +1,1 @@
+export type Selection = { kind: 'page' } | { kind: 'panel'; id: string } | { kind: 'bubble'; id: string };

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { wrapText } from './textLayout.ts';
+
+const mono = (s: string) => s.length; // every character 1 unit wide
+
+describe('wrapText', () => {
+  it('wraps by words, keeps paragraphs and blank lines', () => {
+    expect(wrapText('the quick brown fox jumps', 10, mono)).toEqual(['the quick', 'brown fox', 'jumps']);
+    expect(wrapText('one\n\ntwo three', 20, mono)).toEqual(['one', '', 'two three']);
+  });
+
+  it('breaks a word wider than the box between letters', () => {
+    expect(wrapText('AAAAAAAAAAAAA!', 5, mono)).toEqual(['AAAAA', 'AAAAA', 'AAA!']);
+    expect(wrapText('hi AAAAAAAAAAA', 5, mono)).toEqual(['hi', 'AAAAA', 'AAAAA', 'A']);
+  });
+});
