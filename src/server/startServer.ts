@@ -20,6 +20,9 @@ import { queueRoutes } from './routes/queueRoutes.ts';
 import { viewRoute } from './routes/viewRoute.ts';
 import { uploadRoutes } from './routes/uploadRoutes.ts';
 import { infoRoutes } from './routes/infoRoutes.ts';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { registerStudio } from './projects/index.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -39,6 +42,11 @@ export interface ServerOptions {
   argv?: string[];
   /** Logs requests (off by default: the queue must stay fast). */
   logger?: boolean;
+  /**
+   * Serve the comic studio: its project API under /studio/ and the web app at / (built on first start).
+   * `inkflow serve` turns it on; API-only servers (tests, benches, workers' peers) leave it off.
+   */
+  studio?: boolean;
   /** Per completed prompt, the server's own main-thread time for it (bench/server.ts). */
   onPromptOverhead?: OverheadListener;
 }
@@ -133,6 +141,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   }
   registerRoutes(app, ctx);
+  const studioDb = opts.studio ? new Database(join(data.root, 'studio.sqlite')) : undefined;
+  if (studioDb) await registerStudio(app, { db: studioDb, dataDir: data.root, log: (line) => console.log(`inkflow: ${line}`) });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   app.server.on('upgrade', (req, socket, head) => {
@@ -169,6 +179,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await runner.close();
         await app.close();
         store.close();
+        studioDb?.close();
       })();
       return closing;
     },

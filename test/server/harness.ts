@@ -264,9 +264,9 @@ export function spawnInkflow(args: string[], label = `inkflow ${args[0]}`): Chil
   return watchChild(proc, label);
 }
 
-/** `inkflow serve` in a child process on a free port; resolves with its URL once it listens. */
+/** `inkflow serve` (API only: the studio's build is tested in test/studio) in a child process on a free port; resolves with its URL once it listens. */
 export async function spawnServe(args: string[]): Promise<Child & { url: string }> {
-  const child = spawnInkflow(['serve', '--port', '0', ...args], 'inkflow serve');
+  const child = spawnInkflow(['serve', '--port', '0', '--no-studio', ...args], 'inkflow serve');
   const m = await child.waitForOutput(/listening on (http:\/\/\S+)/);
   return Object.assign(child, { url: m[1] });
 }

@@ -1,5 +1,5 @@
-// The panel tools in chromium against a real `inkflow serve` (ComfyUI API, in-process runner) and the
-// studio plugin, joined on one origin by the test proxy: what the studio says when no model is installed,
+// The panel tools in chromium against a real server as `inkflow serve` runs it (ComfyUI API, in-process
+// runner, the studio mounted on the same origin): what the studio says when no model is installed,
 // the server's refusal of a missing checkpoint in words; then, with the tiny checkpoint and ControlNet
 // installed, a drawn sketch generated into a panel with visible progress and previews, a line-art panel
 // coloured from a character sheet by the flat colouriser, a node failure in words, and a cancelled job.
@@ -11,9 +11,6 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page as BrowserPage } from 'playwright-core';
-import { startStudioServer } from './studioServer.ts';
-import type { StudioServer } from './studioServer.ts';
-import { startFrontProxy } from './frontProxy.ts';
 import { launchChromium } from './browser.ts';
 import { startServer } from '../../src/server/startServer.ts';
 import type { RunningServer } from '../../src/server/startServer.ts';
@@ -27,20 +24,19 @@ import { readTextChunks } from '../../src/web/render/png.ts';
 const SHOTS = join(import.meta.dirname, '../../out/studio');
 const EXAMPLES = join(import.meta.dirname, '../../examples');
 
-let studio: StudioServer;
 let api: RunningServer;
 let apiData: string;
-let front: Awaited<ReturnType<typeof startFrontProxy>>;
+let front: { url: string };
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 let page: BrowserPage;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  studio = await startStudioServer();
   apiData = mkdtempSync(join(tmpdir(), 'inkflow-api-'));
-  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0 });
-  front = await startFrontProxy(studio.url, api.url);
+  // The real server with the studio mounted, as `inkflow serve` runs it: app, project API and ComfyUI API on one origin.
+  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true });
+  front = { url: api.url };
   browser = await launchChromium();
   page = await browser.context.newPage();
   // The machine may be shared and busy: waits are generous (nothing here measures speed).
@@ -51,9 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await front?.close();
   await api?.close();
-  await studio?.close();
   rmSync(apiData, { recursive: true, force: true });
 });
 

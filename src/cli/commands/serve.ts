@@ -27,6 +27,8 @@ options:
   --device cpu|cuda   execution provider for model nodes (default cpu)
   --tokenizer DIR     CLIP tokenizer tables (vocab.json + merges.txt) for single-file checkpoints
                       (default: INKFLOW_TOKENIZER, the model folder, or the Hugging Face cache)
+  --no-studio         serve only the ComfyUI API (by default the comic studio is served at /, built
+                      on first start)
   -h, --help          this help`;
 
 export function positiveNumber(name: string, v: string | undefined, fallback: number, integer = true): number {
@@ -64,6 +66,7 @@ export const serveCommand: Command = {
           'max-pixels': { type: 'string' },
           device: { type: 'string' },
           tokenizer: { type: 'string' },
+          'no-studio': { type: 'boolean' },
         },
       }).values;
     } catch (e) {
@@ -81,6 +84,7 @@ export const serveCommand: Command = {
       redisUrl: v.redis,
       device: parseDevice(v.device),
       tokenizerDir: v.tokenizer,
+      studio: !v['no-studio'],
       limits: {
         maxUploadBytes: Math.round(positiveNumber('max-upload-mb', v['max-upload-mb'], 100, false) * 1024 * 1024),
         maxImagePixels: positiveNumber('max-pixels', v['max-pixels'], 64 * 1024 * 1024),

@@ -18,6 +18,9 @@ export function useAutosave(comic: Comic, initialRevision: number): SaveState {
   const latest = useRef(comic);
   latest.current = comic;
   const [retryTick, setRetryTick] = useState(0);
+  // Every save goes through one chain, so the last save on leaving the editor waits for one in flight
+  // (two saves from the same base revision would conflict).
+  const chain = useRef<Promise<void>>(Promise.resolve());
 
   useEffect(() => {
     if (state.kind === 'conflict') return;
@@ -33,24 +36,47 @@ export function useAutosave(comic: Comic, initialRevision: number): SaveState {
       if (doc === saved.current) return;
       inFlight.current = true;
       setState({ kind: 'saving' });
-      try {
-        const r = await saveProject(doc, revision.current);
-        revision.current = r.revision;
-        saved.current = doc;
-        setState(latest.current === doc ? { kind: 'saved' } : { kind: 'pending' });
-      } catch (e) {
-        if (e instanceof StudioError && e.status === 409) setState({ kind: 'conflict', message: describeError(e) });
-        else {
-          setState({ kind: 'failed', message: describeError(e) });
-          setTimeout(() => setRetryTick((t) => t + 1), RETRY_MS);
+      const run = (async () => {
+        try {
+          const r = await saveProject(doc, revision.current);
+          revision.current = r.revision;
+          saved.current = doc;
+          setState(latest.current === doc ? { kind: 'saved' } : { kind: 'pending' });
+        } catch (e) {
+          if (e instanceof StudioError && e.status === 409) setState({ kind: 'conflict', message: describeError(e) });
+          else {
+            setState({ kind: 'failed', message: describeError(e) });
+            setTimeout(() => setRetryTick((t) => t + 1), RETRY_MS);
+          }
+        } finally {
+          inFlight.current = false;
         }
-      } finally {
-        inFlight.current = false;
-      }
+      })();
+      chain.current = run;
+      await run;
     }, DEBOUNCE_MS);
     return () => clearTimeout(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [comic, retryTick]);
+
+  // Leaving the editor inside the app (the Models page, the project list) within the debounce would
+  // otherwise drop the last change: save it once whatever is in flight has finished.
+  useEffect(
+    () => () => {
+      chain.current = chain.current.then(async () => {
+        const doc = latest.current;
+        if (doc === saved.current) return;
+        try {
+          const r = await saveProject(doc, revision.current);
+          revision.current = r.revision;
+          saved.current = doc;
+        } catch {
+          // The editor is gone: nothing left to tell. A conflict keeps the other tab's version.
+        }
+      });
+    },
+    [],
+  );
 
   // Closing the tab with unsaved changes asks first.
   useEffect(() => {
