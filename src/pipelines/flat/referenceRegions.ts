@@ -136,7 +136,7 @@ function explainPixel(r: number, g: number, b: number, palette: Palette, maxResi
   return best;
 }
 
-/** Non-background, non-line pixels with at least two 4-neighbours of exactly the same RGB. */
+/** Non-background, non-line pixels with at least two 4-neighbours of exactly the same RGB, outline fringes excepted. */
 function relaxedFill(image: Image, pixels: { background: Uint8Array; line: Uint8Array }): Uint8Array {
   const { width: w, height: h } = image;
   const rgb = toRgb(image);
@@ -152,5 +152,52 @@ function relaxedFill(image: Image, pixels: { background: Uint8Array; line: Uint8
       if (same >= 2) fill[i] = 1;
     }
   }
+  dropOutlineFringes(fill, key, pixels.line, w, h);
   return fill;
+}
+
+/**
+ * Removes from `fill` the colours that are only an outline's anti-aliased fringe: every one of their pixels
+ * touches a line pixel, and the colour is about a half blend of the line black with a colour c that has
+ * pixels away from the lines (or with the white paper). In a sliver between two close outlines (a hair
+ * strand, the gap between the legs) such a blend runs for dozens of pixels of one exact RGB and would
+ * otherwise become a palette colour, stealing the regions next to it (the bundled example lost its
+ * shirt, a leg and the irises to them). A real small detail (a pupil, even one as dark as a half blend) has
+ * pixels that do not touch the outline.
+ */
+function dropOutlineFringes(fill: Uint8Array, key: Int32Array, line: Uint8Array, w: number, h: number): void {
+  const n = w * h;
+  const interior = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    if (!fill[i] || interior.has(key[i])) continue;
+    const x = i % w;
+    const touches = (x > 0 && line[i - 1] === 1) || (x < w - 1 && line[i + 1] === 1) || (i >= w && line[i - w] === 1) || (i + w < n && line[i + w] === 1);
+    if (!touches) interior.add(key[i]);
+  }
+  const solid = [0xffffff, ...interior];
+  const verdict = new Map<number, boolean>(); // fringe-only colour → is a line blend
+  for (let i = 0; i < n; i++) {
+    if (!fill[i] || interior.has(key[i])) continue;
+    let blend = verdict.get(key[i]);
+    if (blend === undefined) verdict.set(key[i], (blend = isLineBlendOf(key[i], solid)));
+    if (blend) fill[i] = 0;
+  }
+}
+
+/**
+ * True when colour `k` ≈ f·c for one of `solid` with 0.3 ≤ f ≤ 0.6: a fill darkened by a line about half
+ * covering the pixel. Lighter multiples (f > 0.6) are left alone: a shade of a colour drawn next to it is
+ * usually 0.6–0.9 of it, and a thin shade strip can touch the outline everywhere.
+ */
+function isLineBlendOf(k: number, solid: number[]): boolean {
+  const r = (k >> 16) & 255, g = (k >> 8) & 255, b = k & 255;
+  for (const c of solid) {
+    const cr = (c >> 16) & 255, cg = (c >> 8) & 255, cb = c & 255;
+    const norm = cr * cr + cg * cg + cb * cb;
+    if (!norm) continue;
+    const f = (r * cr + g * cg + b * cb) / norm; // least-squares factor
+    if (f < 0.3 || f > 0.6) continue;
+    if (Math.abs(r - f * cr) <= 3 && Math.abs(g - f * cg) <= 3 && Math.abs(b - f * cb) <= 3) return true;
+  }
+  return false;
 }
