@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { colorizeCommand } from '../../src/cli/commands/colorize.ts';
-import { createImage, decodeImage, encodePng, readPngText, type Image } from '../../src/imaging/image.ts';
+import { convertChannels, createImage, decodeImage, encodePng, readPngText, type Image } from '../../src/imaging/image.ts';
 import { maskFromImage } from '../../src/imaging/masks.ts';
 import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { colorizeWithModel } from '../../src/pipelines/colorize/colorizeLineArt.ts';
@@ -72,7 +72,9 @@ describe('inkflow colorize = its API workflow through the executor', () => {
     samePixels(await pixels(join(work, 'flat', 'out-uncertain.png')), await saved('7'), 'uncertain mask');
     samePixels(await pixels(join(work, 'flat', 'out-shading.png')), await saved('8'), 'shading layer');
 
-    // The alpha reached the pipeline: the flat layer is the pipeline's own on the RGBA pictures.
+    // The alpha reached the pipeline: the flat layer is the pipeline's own on the RGBA pictures (dropping
+    // the alpha would leave a line layer with no lines: its transparent paper is RGB black).
+    expect(() => flatColorize({ reference: convertChannels(sheet, 3), lineArt: convertChannels(line, 3) })).toThrow(/no lines/);
     const direct = flatColorize({ reference: sheet, lineArt: line });
     samePixels(await pixels(join(work, 'flat', 'out-flat.png')), await decodeImage(await encodePng(direct.flat), 3), 'flat layer vs the pipeline on RGBA');
     const settings = JSON.parse(readPngText(readFileSync(o)).inkflow);
