@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { colorizeCommand } from '../../src/cli/commands/colorize.ts';
 import { convertChannels, createImage, decodeImage, encodePng, readPngText, type Image } from '../../src/imaging/image.ts';
 import { maskFromImage } from '../../src/imaging/masks.ts';
+import { attentionPaths } from '../../src/models/splitAttention/colorizeModel.ts';
+import { inferLdmUNetConfig } from '../../src/models/unet/ldmConfig.ts';
+import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { colorizeWithModel } from '../../src/pipelines/colorize/colorizeLineArt.ts';
 import { flatColorize } from '../../src/pipelines/flat/colorize.ts';
@@ -125,5 +128,18 @@ describe('inkflow colorize = its API workflow through the executor', () => {
     const plain = await colorizeWithModel({ reference: ref, lineArt: line, model, steps: 2, seed: 5n, mode: 'fig2fig' });
     expect(Buffer.compare(Buffer.from(cli.data), Buffer.from(plain.image.data))).not.toBe(0);
     expect(JSON.parse(readPngText(readFileSync(o)).inkflow)).toMatchObject({ method: 'colorize-diffusion', mode: 'fig2fig', steps: 2, seed: '5', referenceStrength: 0.6 });
+
+    // One strength per cross-attention: the CLI's list reaches the node as block_strengths.
+    const reader = openSafetensors(model);
+    const blocks = attentionPaths(inferLdmUNetConfig(reader)).length;
+    reader.close();
+    const strengths = Array.from({ length: blocks }, (_, i) => (i % 3) * 0.5);
+    const o2 = join(work, 'cd-blocks.png');
+    expect(await colorizeCommand.run(['--model', model, '--reference', paths.ref, '--lineart', paths.line, '--reference-strength', strengths.join(','), '--steps', '2', '--seed', '5', '-o', o2])).toBe(0);
+    const blockRun = await colorizeWithModel({ reference: ref, lineArt: line, model, steps: 2, seed: 5n, referenceStrength: strengths });
+    samePixels(await pixels(o2), blockRun.image, 'per-block strengths: CLI vs colorizeWithModel');
+    const uniform = await colorizeWithModel({ reference: ref, lineArt: line, model, steps: 2, seed: 5n });
+    expect(Buffer.compare(Buffer.from(blockRun.image.data), Buffer.from(uniform.image.data))).not.toBe(0);
+    expect(JSON.parse(readPngText(readFileSync(o2)).inkflow).referenceStrength).toEqual(strengths);
   }, 120_000);
 });
