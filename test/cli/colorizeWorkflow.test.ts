@@ -2,7 +2,7 @@
 // hand, as a ComfyUI user would build it) run through the server's executor — pixel for pixel, for the
 // flat path with alpha (a transparent sheet and a line layer on transparency, --uncertain, palette lock
 // with the shading layer) and for ColorizeDiffusion with picture masks and a reference strength.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +58,14 @@ describe('inkflow colorize = its API workflow through the executor', () => {
     writeFileSync(art, await encodePng(line));
     const o = join(work, 'flat', 'out.png');
     mkdirSync(join(work, 'flat'));
-    expect(await colorizeCommand.run(['--flat', '--uncertain', '--palette-lock', '--keep-shading', '--reference', ref, '--lineart', art, '-o', o])).toBe(0);
+    const spy = vi.spyOn(console, 'error');
+    let printed: string[];
+    try {
+      expect(await colorizeCommand.run(['--flat', '--uncertain', '--palette-lock', '--keep-shading', '--reference', ref, '--lineart', art, '-o', o])).toBe(0);
+    } finally {
+      printed = spy.mock.calls.map((c) => String(c[0]));
+      spy.mockRestore();
+    }
 
     const { out, saved } = await runWorkflow({
       1: { class_type: 'LoadImage', inputs: { image: 'sheet.png' } },
@@ -70,6 +77,10 @@ describe('inkflow colorize = its API workflow through the executor', () => {
       7: { class_type: 'SaveImage', inputs: { images: ['3', 2], filename_prefix: 'uncertain' } },
       8: { class_type: 'SaveImage', inputs: { images: ['4', 1], filename_prefix: 'shading' } },
     }, { 'sheet.png': ref, 'line.png': art });
+    // The node's warnings (here: uncertain regions) are the ones the command prints.
+    const warnings = out.outputs['3'].inkflow_warnings as string[];
+    expect(warnings.some((w) => /uncertain/.test(w))).toBe(true);
+    expect(printed).toEqual(warnings.map((w) => `warning: ${w}`));
     samePixels(await pixels(o), await saved('5'), 'result');
     samePixels(await pixels(join(work, 'flat', 'out-flat.png')), await saved('6'), 'flat layer');
     samePixels(await pixels(join(work, 'flat', 'out-uncertain.png')), await saved('7'), 'uncertain mask');
