@@ -64,7 +64,10 @@ export async function runCliWorkflow(
   }
   if (outcome.status === 'error') {
     const f = failure ?? {};
-    throw new WorkflowRunError(opts.quietNodes ? String(f.exception_message) : `${opts.label}: node ${String(f.node_id)} (${String(f.node_type)}) failed — ${String(f.exception_message)}`);
+    const err = new WorkflowRunError(opts.quietNodes ? String(f.exception_message) : `${opts.label}: node ${String(f.node_id)} (${String(f.node_type)}) failed — ${String(f.exception_message)}`);
+    // A bare NaN/inf report keeps its kind, so the error line explains it as for a direct pipeline call.
+    if (f.exception_type === 'NonFiniteError') err.name = 'NonFiniteError';
+    throw err;
   }
   const files: string[] = [];
   const outputs: CliRunResult['outputs'] = {};

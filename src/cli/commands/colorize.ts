@@ -2,28 +2,20 @@
 // (--flat), with a Stable Diffusion Reference Only model folder (--model DIR) or with a ColorizeDiffusion
 // single file (--model FILE.safetensors, told apart by its sketch-encoder / split-LoRA keys; --mode picks
 // vanilla, bg2fig or fig2fig). --palette-lock snaps the result to the reference's exact colours. Every
-// setting is embedded in the output PNG as tEXt.
+// setting is embedded in the output PNG as tEXt. The command only checks its options and plans its outputs;
+// the colouring runs as a small workflow through the server's executor (colorizeRun.ts), except .npy
+// tensors and frame sequences, which call the same pipeline functions directly.
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { type Image, decodeImage, encodePng } from '../../imaging/image.ts';
-import { extractPalette } from '../../imaging/palette.ts';
-import { resizeImage } from '../../imaging/resize.ts';
-import { flatColorize } from '../../pipelines/flat/colorize.ts';
-import { paletteLock } from '../../pipelines/flat/paletteLock.ts';
-import { isFramePattern, runFlatSequence } from './colorizeFlatSequence.ts';
-import { loadSdroPipeline } from '../../pipelines/colorize/sdro.ts';
-import { prepareBlueprint } from '../../pipelines/colorize/blueprint.ts';
-import { assertColorizeDiffusionFile, isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
-import { colorizeDiffusion } from '../../pipelines/colorize/colorizeDiffusionPipeline.ts';
-import { readColorizeImage, readColorizeMask } from '../../pipelines/colorize/colorizeDiffusionInputs.ts';
+import { insertPngText } from '../../imaging/image.ts';
+import { assertColorizeDiffusionFile, isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import { type Command, UsageError } from '../command.ts';
-import { progressBar } from '../progress.ts';
 import { parseOptions, parseSeed } from '../options.ts';
 import { planOutputs, writeOutputs } from '../outputPlan.ts';
-import { readImageBytes } from '../../imaging/limits.ts';
-import { decodeLineArt } from '../../imaging/lineArtInput.ts';
+import { isFramePattern, runFlatSequence } from './colorizeFlatSequence.ts';
+import { type ColorizeRun, colorizeAsWorkflow, colorizeTensors } from './colorizeRun.ts';
 
 const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
 
@@ -127,6 +119,8 @@ export const colorizeCommand: Command = {
     const predictions: Record<string, PredictionKind> = { eps: 'epsilon', epsilon: 'epsilon', v: 'v_prediction', v_prediction: 'v_prediction' };
     if (v.prediction !== undefined && !predictions[v.prediction]) throw new UsageError(`--prediction must be eps or v, got ${v.prediction}`);
 
+    // A frame sequence stays a direct pipeline call: each frame is coloured from the previous one's result,
+    // a loop over a variable number of files that one fixed ComfyUI graph does not express.
     if (v.flat && isFramePattern(v.lineart)) {
       const t0 = performance.now();
       const written = await runFlatSequence({ reference: v.reference, pattern: v.lineart, output, uncertain: v.uncertain! });
@@ -137,89 +131,37 @@ export const colorizeCommand: Command = {
     const sideFlat = output.replace(/\.png$/i, '-flat.png');
     const sideShading = output.replace(/\.png$/i, '-shading.png');
     const sideUncertain = output.replace(/\.png$/i, '-uncertain.png');
-    const plan = planOutputs([output, ...(v.flat ? [sideFlat] : []), ...(v.flat && v.uncertain ? [sideUncertain] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])], [
+    const files = [output, ...(v.flat ? [sideFlat] : []), ...(v.flat && v.uncertain ? [sideUncertain] : []), ...(v['palette-lock'] && v['keep-shading'] ? [sideShading] : [])];
+    const plan = planOutputs(files, [
       { flag: '--reference', path: v.reference }, { flag: '--lineart', path: v.lineart }, { flag: '--model', path: v.model }, { flag: '--reference-encoder', path: v['reference-encoder'] },
       { flag: '--sketch-mask', path: v['sketch-mask'] }, { flag: '--reference-mask', path: v['reference-mask'] },
     ], { overwrite: v.overwrite });
     const referenceStrength = v['reference-strength'] === undefined ? undefined : parseStrength(v['reference-strength']);
+    const npyGiven = [v.reference, v.lineart, v['sketch-mask'], v['reference-mask']].some((p) => p !== undefined && isNpyPath(p));
+    if (npyGiven && v['palette-lock']) throw new UsageError('--palette-lock needs picture inputs, not .npy tensors');
     const t0 = performance.now();
-    // ColorizeDiffusion reads its own inputs (pictures or .npy tensors); the flat path keeps alpha
-    // (transparent sheets and line layers on transparency); SDRO takes line art drawn on white.
-    let reference = colorizeDiffusionModel ? undefined : await decodeImage(readInput(v.reference), v.flat ? 4 : 3, v.reference);
-    let lineArt = colorizeDiffusionModel ? undefined : await decodeLineArt(readInput(v.lineart), v.lineart, undefined, { keepAlpha: v.flat });
-    const settings: Record<string, unknown> = { reference: v.reference, lineart: v.lineart };
-    const extraFiles: [string, Image][] = [];
-    let result: Image;
-    if (v.flat) {
-      const flat = flatColorize({ reference: reference!, lineArt: lineArt! });
-      for (const w of flat.warnings) console.error(`warning: ${w}`);
-      Object.assign(settings, { method: 'flat', palette: flat.palette.colors });
-      result = flat.composite;
-      extraFiles.push([sideFlat, flat.flat]);
-      if (v.uncertain) extraFiles.push([sideUncertain, flat.uncertain]);
-    } else if (colorizeDiffusionModel) {
-      const cp = await loadColorizeDiffusion(v.model!, {
-        provider: v.device as 'cpu' | 'cuda', referenceEncoder: v['reference-encoder'], prediction: v.prediction === undefined ? undefined : predictions[v.prediction],
-      });
-      try {
-        if (!cp.modes.includes(mode)) console.error(`warning: ${v.model} supports ${cp.modes.join(', ')}`);
-        const bar = progressBar(`colouring (${mode})`, steps);
-        const ref = await readColorizeImage(v.reference, 'reference');
-        const sketch = await readColorizeImage(v.lineart, 'line art');
-        if ('channels' in ref) reference = ref;
-        if ('channels' in sketch) lineArt = sketch;
-        const out = await colorizeDiffusion({
-          model: cp, reference: ref, sketch, mode, steps, seed, referenceGuidance: refGuidance, sketchGuidance, referenceScale: referenceStrength,
-          sketchMask: v['sketch-mask'] === undefined ? undefined : await readColorizeMask(v['sketch-mask'], 'sketch mask'),
-          referenceMask: v['reference-mask'] === undefined ? undefined : await readColorizeMask(v['reference-mask'], 'reference mask'),
-          onProgress: (p) => p.phase === 'step' && bar.update(p.step),
-        });
-        bar.done();
-        for (const w of out.warnings) console.error(`warning: ${w}`);
-        Object.assign(settings, {
-          method: 'colorize-diffusion', model: v.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
-          prediction: cp.prediction, referenceStrength, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
-        });
-        result = out.image;
-      } finally {
-        await cp.release();
-      }
-    } else {
-      const pipe = await loadSdroPipeline(v.model!, { provider: v.device as 'cpu' | 'cuda' });
-      try {
-        const prepared = await prepareBlueprint(lineArt!, { source: 'lineart', segment: v.segment ? 'border' : false });
-        for (const w of prepared.warnings) console.error(`warning: ${w}`);
-        const bar = progressBar('colouring', steps);
-        const out = await pipe.colorize({ reference: reference!, blueprint: prepared.blueprint, steps, seed, onProgress: (p) => p.phase === 'step' && bar.update(p.step) });
-        bar.done();
-        for (const w of out.warnings) console.error(`warning: ${w}`);
-        Object.assign(settings, { method: 'sdro', model: v.model, steps, seed: out.seed.toString(), segment: v.segment });
-        result = out.image;
-      } finally {
-        await pipe.release();
-      }
+    const run: ColorizeRun = {
+      reference: v.reference, lineart: v.lineart, flat: v.flat!, model: v.model, device: v.device as 'cpu' | 'cuda', steps, seed, mode,
+      refGuidance, sketchGuidance, prediction: v.prediction === undefined ? undefined : predictions[v.prediction], referenceEncoder: v['reference-encoder'],
+      sketchMask: v['sketch-mask'], referenceMask: v['reference-mask'], referenceStrength, segment: v.segment!,
+      paletteLock: v['palette-lock']!, keepShading: v['keep-shading']!, uncertain: v.uncertain!, colorizeDiffusion: colorizeDiffusionModel,
+    };
+    // .npy tensors (ColorizeDiffusion only) are not ComfyUI IMAGE/MASK values — they bypass line detection
+    // and keep float precision — so they go to the same colouring function directly; pictures run as a workflow.
+    const done = npyGiven ? await colorizeTensors(run) : await colorizeAsWorkflow(run);
+    if (done === 'interrupted') {
+      process.stderr.write('inkflow: interrupted — nothing was written\n');
+      return 130;
     }
-    if (v['palette-lock']) {
-      if (!reference || !lineArt) throw new UsageError('--palette-lock needs picture inputs, not .npy tensors');
-      const palette = extractPalette(reference);
-      const line = result.width === lineArt.width && result.height === lineArt.height ? lineArt : resizeTo(lineArt, result);
-      const locked = paletteLock(result, line, palette, { keepShading: v['keep-shading'] });
-      result = locked.locked;
-      settings.paletteLock = { colors: palette.colors, keepShading: v['keep-shading'] };
-      if (locked.shading) extraFiles.push([sideShading, locked.shading]);
-    }
+    for (const w of done.warnings) console.error(`warning: ${w}`);
+    const settings = { reference: v.reference, lineart: v.lineart, ...done.settings, ...(v.model === undefined ? {} : { model: v.model }) };
     const text = { inkflow: JSON.stringify(settings) };
-    writeOutputs(plan, await Promise.all([result, ...extraFiles.map(([, img]) => img)].map((img) => encodePng(img, text))));
-    const ms = performance.now() - t0;
-    console.log(`coloured ${result.width}×${result.height} in ${ms.toFixed(0)} ms → ${[output, ...extraFiles.map(([p]) => p)].join(', ')}`);
+    // In the plan's order: the result, the flat layer, the uncertain mask, the shading layer.
+    writeOutputs(plan, done.pngs.map((png) => insertPngText(png, text)));
+    console.log(`coloured ${done.width}×${done.height} in ${(performance.now() - t0).toFixed(0)} ms → ${files.join(', ')}`);
     return 0;
   },
 };
-
-/** Nearest-neighbour resize of the line art to the result's size (SDRO floors sizes to multiples of 8). */
-function resizeTo(img: Image, like: Image): Image {
-  return resizeImage(img, like.width, like.height, 'nearest-exact', 'disabled');
-}
 
 /** One reference strength, or one per cross-attention (comma-separated). */
 function parseStrength(text: string): number | number[] {
@@ -256,7 +198,5 @@ function parseInteger(flag: string, text: string, min: number, max: number): num
   return n;
 }
 
-/** Input images are read with the byte limit (imaging/limits: a FIFO or /dev/zero cannot fill memory). */
-function readInput(path: string): Buffer {
-  return readImageBytes(path);
-}
+
+const isNpyPath = (path: string) => path.toLowerCase().endsWith('.npy');

@@ -6,12 +6,13 @@ import { statSync } from 'node:fs';
 import type { Image } from '../../imaging/image.ts';
 import { extractPalette } from '../../imaging/palette.ts';
 import { resizeImage } from '../../imaging/resize.ts';
+import type { Mask } from '../../imaging/masks.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { flatColorize } from '../flat/colorize.ts';
 import { paletteLock } from '../flat/paletteLock.ts';
 import { prepareBlueprint } from './blueprint.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from './colorizeDiffusionCheckpoint.ts';
-import { COLORIZE_DIFFUSION_DEFAULTS } from './colorizeDiffusion.ts';
+import { COLORIZE_DIFFUSION_DEFAULTS, type F32Tensor } from './colorizeDiffusion.ts';
 import { colorizeDiffusion } from './colorizeDiffusionPipeline.ts';
 import { loadSdroPipeline, SDRO_DEFAULT_STEPS } from './sdro.ts';
 
@@ -37,8 +38,9 @@ export function colorizeModelKind(path: string): ColorizeModelKind {
 }
 
 export interface ColorizeModelRequest {
-  reference: Image;
-  lineArt: Image;
+  /** ColorizeDiffusion also takes a [1,3,H,W] tensor in [−1,1] (a .npy of the original's inputs), used as is. */
+  reference: Image | F32Tensor;
+  lineArt: Image | F32Tensor;
   model: string;
   steps?: number;
   seed?: bigint;
@@ -48,6 +50,11 @@ export interface ColorizeModelRequest {
   sketchGuidance?: number;
   referenceEncoder?: string;
   prediction?: PredictionKind;
+  /** ColorizeDiffusion: the line art's / the reference's foreground mask (default: border flood fill). */
+  sketchMask?: Mask | F32Tensor;
+  referenceMask?: Mask | F32Tensor;
+  /** ColorizeDiffusion: reference strength of every cross-attention, or one per cross-attention. */
+  referenceStrength?: number | readonly number[];
   /** SDRO: clear the line art's background (border flood fill) first. */
   segment?: boolean;
   device?: 'cpu' | 'cuda';
@@ -63,10 +70,19 @@ export interface ColorizeOutcome {
   warnings: string[];
 }
 
-/** Model-free paint-bucket colouring: line-art regions matched to the reference's flat regions. */
+/**
+ * Model-free paint-bucket colouring: line-art regions matched to the reference's flat regions. RGBA inputs
+ * keep their alpha (transparent sheets, line layers on transparency). Layers: the flat colours, then the
+ * uncertain-region mask.
+ */
 export function colorizeFlat(reference: Image, lineArt: Image): ColorizeOutcome {
   const flat = flatColorize({ reference, lineArt });
-  return { image: flat.composite, layers: [{ suffix: 'flat', image: flat.flat }], settings: { method: 'flat', palette: flat.palette.colors }, warnings: [] };
+  return {
+    image: flat.composite,
+    layers: [{ suffix: 'flat', image: flat.flat }, { suffix: 'uncertain', image: flat.uncertain }],
+    settings: { method: 'flat', palette: flat.palette.colors },
+    warnings: flat.warnings,
+  };
 }
 
 /** Colouring with an SDRO folder or a ColorizeDiffusion file. */
@@ -84,6 +100,7 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
       if (!cp.modes.includes(mode)) warnings.push(`${r.model} supports ${cp.modes.join(', ')}`);
       const out = await colorizeDiffusion({
         model: cp, reference: r.reference, sketch: r.lineArt, mode, steps, seed: r.seed, referenceGuidance: refGuidance, sketchGuidance,
+        sketchMask: r.sketchMask, referenceMask: r.referenceMask, referenceScale: r.referenceStrength,
         onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps),
       });
       warnings.push(...out.warnings);
@@ -91,15 +108,16 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
         image: out.image, layers: [], warnings,
         settings: {
           method: 'colorize-diffusion', model: r.model, mode, steps, seed: out.seed.toString(), refGuidance, sketchGuidance,
-          prediction: cp.prediction, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
+          prediction: cp.prediction, referenceStrength: r.referenceStrength, referenceThreshold: COLORIZE_DIFFUSION_DEFAULTS.referenceThreshold, sketchThreshold: COLORIZE_DIFFUSION_DEFAULTS.sketchThreshold,
         },
       };
     } finally {
       await cp.release();
     }
   }
-  const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction'] as const).filter((k) => r[k] !== undefined);
+  const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction', 'sketchMask', 'referenceMask', 'referenceStrength'] as const).filter((k) => r[k] !== undefined);
   if (given.length) throw new ColorizeRequestError(`${given.join(', ')} apply to ColorizeDiffusion checkpoints only; ${r.model} is an SDRO model folder`);
+  if (!isPicture(r.reference) || !isPicture(r.lineArt)) throw new ColorizeRequestError(`SDRO takes pictures, not tensors (${r.model} is an SDRO model folder)`);
   const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu' });
   try {
     const prepared = await prepareBlueprint(r.lineArt, { source: 'lineart', segment: r.segment ? 'border' : false });
@@ -125,3 +143,5 @@ export function lockToPalette(colored: Image, lineArt: Image, reference: Image, 
     warnings: [],
   };
 }
+
+const isPicture = (x: Image | F32Tensor): x is Image => 'channels' in x;

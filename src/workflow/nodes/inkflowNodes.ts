@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { foregroundFromLineArt, clearBackground } from '../../imaging/borderFill.ts';
 import { convertChannels, type Image } from '../../imaging/image.ts';
+import type { Mask } from '../../imaging/masks.ts';
 import { blueprintFromColour, canny, xdogLines } from '../../imaging/lineart.ts';
 import { COLORIZE_MODES, type ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { colorizeFlat, colorizeWithModel, lockToPalette } from '../../pipelines/colorize/colorizeLineArt.ts';
@@ -14,11 +15,30 @@ import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import type { Conditioning } from '../../pipelines/generate/ksample.ts';
 import { listModels, resolveModel } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
-import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch } from '../values.ts';
+import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
 import type { ControlModel } from './loaders.ts';
 
 const rgb = (b: ImageBatch, i = 0): Image => convertChannels(batchEntryToImage(b, i), 3);
 const batchOf = (img: Image): ImageBatch => imagesToBatch([convertChannels(img, 3)]);
+
+/**
+ * The RGBA picture LoadImage split into IMAGE + MASK (= 1 − alpha). No mask: RGB. A mask of another size
+ * (LoadImage's 64×64 zero placeholder for a file without alpha) means opaque.
+ */
+function withAlpha(b: ImageBatch, mask: MaskBatch | undefined): Image {
+  const img = rgb(b);
+  if (!mask) return img;
+  const same = mask.height === img.height && mask.width === img.width;
+  const n = img.width * img.height;
+  const data = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    data[i * 4] = img.data[i * 3];
+    data[i * 4 + 1] = img.data[i * 3 + 1];
+    data[i * 4 + 2] = img.data[i * 3 + 2];
+    data[i * 4 + 3] = same ? Math.round((1 - mask.data[i]) * 255) : 255;
+  }
+  return { width: img.width, height: img.height, channels: 4, data };
+}
 
 export const InkflowFlatColorize: NodeDef = {
   name: 'InkflowFlatColorize',
@@ -30,10 +50,14 @@ export const InkflowFlatColorize: NodeDef = {
     reference: { type: 'IMAGE', link: true, tooltip: 'The character reference sheet.' },
     lineart: { type: 'IMAGE', link: true, tooltip: 'The line art to colour (dark lines on light paper, or white on black).' },
   },
-  outputs: [{ type: 'IMAGE', name: 'colored' }, { type: 'IMAGE', name: 'flat' }],
+  optional: {
+    reference_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the reference (1 − alpha): transparent sheet background is not a colour region." },
+    lineart_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the line art (1 − alpha): a line layer on transparency." },
+  },
+  outputs: [{ type: 'IMAGE', name: 'colored' }, { type: 'IMAGE', name: 'flat' }, { type: 'IMAGE', name: 'uncertain' }],
   run(v) {
-    const r = colorizeFlat(rgb(v.reference as ImageBatch), rgb(v.lineart as ImageBatch));
-    return { outputs: [batchOf(r.image), batchOf(r.layers[0].image)], ui: { inkflow_settings: [r.settings] } };
+    const r = colorizeFlat(withAlpha(v.reference as ImageBatch, v.reference_mask as MaskBatch | undefined), withAlpha(v.lineart as ImageBatch, v.lineart_mask as MaskBatch | undefined));
+    return { outputs: [batchOf(r.image), batchOf(r.layers[0].image), batchOf(r.layers[1].image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
   },
 };
 
@@ -51,7 +75,11 @@ export const InkflowReferenceColorize: NodeDef = {
     seed: { type: 'INT', default: 0, min: 0, max: 18446744073709551615, extra: { control_after_generate: true } },
   },
   optional: {
-    mode: { type: 'COMBO', options: COLORIZE_MODES, tooltip: 'ColorizeDiffusion only: vanilla, bg2fig (foreground LoRA) or fig2fig (both LoRAs).' },
+    mode: { type: 'COMBO', options: COLORIZE_MODES, tooltip: 'ColorizeDiffusion only: vanilla, fg_enhance (= bg2fig, foreground LoRA), bg_enhance (background LoRA) or fig2fig (both LoRAs).' },
+    sketch_mask: { type: 'MASK', link: true, tooltip: "ColorizeDiffusion only: the line art's foreground mask (default: border flood fill)." },
+    reference_mask: { type: 'MASK', link: true, tooltip: "ColorizeDiffusion only: the reference's foreground mask (default: border flood fill)." },
+    reference_strength: { type: 'FLOAT', default: 1, min: 0, max: 100, step: 0.01, tooltip: 'ColorizeDiffusion only: reference strength of every cross-attention.' },
+    block_strengths: { type: 'STRING', default: '', tooltip: 'ColorizeDiffusion only: comma-separated reference strengths, one per cross-attention in the original order (overrides reference_strength).' },
     ref_guidance: { type: 'FLOAT', default: COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: reference guidance scale.' },
     sketch_guidance: { type: 'FLOAT', default: COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance, min: 0, max: 100, step: 0.1, tooltip: 'ColorizeDiffusion only: sketch guidance scale.' },
     prediction: { type: 'COMBO', options: ['eps', 'v'], tooltip: 'ColorizeDiffusion only: override the prediction type.' },
@@ -69,6 +97,9 @@ export const InkflowReferenceColorize: NodeDef = {
       sketchGuidance: v.sketch_guidance === undefined ? undefined : Number(v.sketch_guidance),
       prediction: v.prediction === undefined ? undefined : v.prediction === 'eps' ? 'epsilon' : 'v_prediction',
       segment: v.segment === true ? true : undefined,
+      sketchMask: maskOf(v.sketch_mask as MaskBatch | undefined),
+      referenceMask: maskOf(v.reference_mask as MaskBatch | undefined),
+      referenceStrength: referenceStrength(v.reference_strength, v.block_strengths),
       referenceEncoder: v.reference_encoder === undefined ? undefined : resolveModel(ctx.env, 'clip_vision', String(v.reference_encoder)),
       device: ctx.env.device,
       onStep: (step, total) => {
@@ -79,6 +110,22 @@ export const InkflowReferenceColorize: NodeDef = {
     return { outputs: [batchOf(r.image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
   },
 };
+
+/** The first mask of a batch as a pipeline mask. */
+function maskOf(m: MaskBatch | undefined): Mask | undefined {
+  return m && { width: m.width, height: m.height, data: m.data.subarray(0, m.width * m.height) };
+}
+
+/** block_strengths (comma-separated, one per cross-attention) wins over the single reference_strength. */
+function referenceStrength(single: unknown, blocks: unknown): number | number[] | undefined {
+  const text = typeof blocks === 'string' ? blocks.trim() : '';
+  if (text) {
+    const parts = text.split(',').map((t) => Number(t));
+    if (parts.some((n, i) => !Number.isFinite(n) || n < 0 || text.split(',')[i].trim() === '')) throw new Error(`block_strengths must be comma-separated numbers ≥ 0, got "${text}"`);
+    return parts;
+  }
+  return single === undefined ? undefined : Number(single);
+}
 
 export const InkflowPaletteLock: NodeDef = {
   name: 'InkflowPaletteLock',
@@ -92,9 +139,13 @@ export const InkflowPaletteLock: NodeDef = {
     reference: { type: 'IMAGE', link: true },
     keep_shading: { type: 'BOOLEAN', default: false, tooltip: 'Also output the shading layer (the image before locking, relative to the flat colours).' },
   },
+  optional: {
+    lineart_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the line art (1 − alpha): a line layer on transparency." },
+    reference_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the reference (1 − alpha): its transparent background is not a palette colour." },
+  },
   outputs: [{ type: 'IMAGE', name: 'locked' }, { type: 'IMAGE', name: 'shading' }],
   run(v) {
-    const r = lockToPalette(rgb(v.image as ImageBatch), rgb(v.lineart as ImageBatch), rgb(v.reference as ImageBatch), v.keep_shading === true);
+    const r = lockToPalette(rgb(v.image as ImageBatch), withAlpha(v.lineart as ImageBatch, v.lineart_mask as MaskBatch | undefined), withAlpha(v.reference as ImageBatch, v.reference_mask as MaskBatch | undefined), v.keep_shading === true);
     const locked = batchOf(r.image);
     return { outputs: [locked, r.layers[0] ? batchOf(r.layers[0].image) : locked], ui: { inkflow_settings: [r.settings] } };
   },
