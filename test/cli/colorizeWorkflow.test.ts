@@ -77,9 +77,10 @@ describe('inkflow colorize = its API workflow through the executor', () => {
       7: { class_type: 'SaveImage', inputs: { images: ['3', 2], filename_prefix: 'uncertain' } },
       8: { class_type: 'SaveImage', inputs: { images: ['4', 1], filename_prefix: 'shading' } },
     }, { 'sheet.png': ref, 'line.png': art });
-    // The node's warnings (here: uncertain regions) are the ones the command prints.
+    // The node's warnings are the ones the command prints. (The example colours cleanly now, so there may be
+    // none; "many uncertain regions" used to appear only because fringe colours had entered the palette.)
     const warnings = out.outputs['3'].inkflow_warnings as string[];
-    expect(warnings.some((w) => /uncertain/.test(w))).toBe(true);
+    expect(Array.isArray(warnings)).toBe(true);
     expect(printed).toEqual(warnings.map((w) => `warning: ${w}`));
     samePixels(await pixels(o), await saved('5'), 'result');
     samePixels(await pixels(join(work, 'flat', 'out-flat.png')), await saved('6'), 'flat layer');
