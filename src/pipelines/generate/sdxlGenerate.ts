@@ -188,7 +188,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     return {
       images, latent: result.latent, latentShape,
       settings: { ...s, width, height },
-      loras: { applied: loras, unet: r.unet, text: mergeReports(r.te1, r.te2) },
+      loras: { applied: loras, unet: r.unet, text: mergeTowerReports(r.te1, r.te2) },
       timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, decodeMs, totalMs: performance.now() - tStart },
     };
   } finally {
@@ -197,7 +197,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
 }
 
 /** One text report for both towers: patched from either; a LoRA module is unmatched only if neither tower took it. */
-function mergeReports(a?: { patched: string[]; unmatched: string[] }, b?: { patched: string[]; unmatched: string[] }) {
+export function mergeTowerReports(a?: { patched: string[]; unmatched: string[] }, b?: { patched: string[]; unmatched: string[] }) {
   if (!a && !b) return undefined;
   if (!a || !b) return a ?? b;
   const bSet = new Set(b.unmatched);
