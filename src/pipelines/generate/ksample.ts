@@ -17,6 +17,7 @@ import { resizeEmptyLatent, type Latent } from './latent.ts';
 import { bilinearResize } from './pixels.ts';
 import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
 import { sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
+import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures } from './adapterRanges.ts';
 
 /** A checkpoint KSampler can sample with: SD1/SD2 or SDXL (family 'sdxl'). */
 export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
@@ -66,6 +67,8 @@ export interface KSampleOptions {
   /** After each step: 1-based step, total, and the step's denoised latent (model space) for previews. */
   onStep?: (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => void;
   compile?: CompileOptions;
+  /** Accumulates UNet wall time and calls (benchmarks, generate timings). */
+  timing?: { unetMs: number; calls: number };
 }
 
 export class KSampleError extends Error {
@@ -104,7 +107,8 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const [n, c, h, w] = shape;
   if (c !== model.vaeConfig.latent_channels) throw new KSampleError(`the latent has ${c} channels, the model ${model.vaeConfig.latent_channels}`);
   const m = model.latentMultiple;
-  if (h < m || w < m || h % m || w % m) throw new KSampleError(`latent ${w}×${h} must be a multiple of ${m} (image ${w * model.vaeScaleFactor}×${h * model.vaeScaleFactor})`);
+  // As generate(): any size from one UNet downsampling unit up (the UNet's upsampling meets odd skip sizes).
+  if (h < m || w < m) throw new KSampleError(`latent ${w}×${h} is too small: at least ${m}×${m} (image ${m * model.vaeScaleFactor}×${m * model.vaeScaleFactor})`);
   const posParts = conditioningParts(positive);
   const negParts = conditioningParts(negative);
   const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
@@ -128,20 +132,23 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: latent.samples.map((v) => v * scale) };
   }
   signal?.throwIfAborted();
-  const adapter = await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
+  const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
+  // Adapters with a step range (generateSdxl's ComfyUI semantics) are summed per step; otherwise once.
+  const ranged = hasAdapterRanges(positive.adapters) ? await rangedAdapterFeatures(positive.adapters, model.unetConfig, modelSampling, w, h, opts.compile, signal) : undefined;
+  if (ranged?.length && posParts.length + negParts.length > 2) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
+  const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
-  const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
-  const setup = {
-    unet, modelSampling, batch: n, channels: c, height: h, width: w,
+  const setup: DenoiserSetup = {
+    timing: opts.timing, unet, modelSampling, batch: n, channels: c, height: h, width: w,
     positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
     added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
-  let denoiser = createDenoiser(setup);
+  let denoiser = ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   if (posParts.length + negParts.length > 2) {
     // Combined prompts: each predicted on its own (cfg 1 = that prompt only), averaged per side, then CFG
     // as ComfyUI's calc_cond_batch + cfg_function do for full-image conditionings.
