@@ -8,18 +8,17 @@
 // The VAE decodes in float32 (the graphs always compute in f32, so SDXL's fp16-overflow problem does
 // not arise), tiled automatically above a 96×96 latent (768² px).
 import { convertChannels, type Image } from '../../imaging/image.ts';
-import { growMaskForInpaint, type Mask } from '../../imaging/masks.ts';
-import { resizeImage } from '../../imaging/resize.ts';
+import { growMaskForInpaint } from '../../imaging/masks.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch } from '../../imaging/tensorBatch.ts';
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { resolveLoraPath, type LoraSpec } from '../../models/checkpoint/loras.ts';
 import { chooseResidency, estimateMemory, type MemoryEstimate } from '../../models/checkpoint/memoryEstimate.ts';
 import { validateAdapterRanges, type RangedAdapterUse } from './adapterRanges.ts';
 import { parsePrompt, promptLoras } from './conditioning.ts';
-import { GenerateError, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
+import { GenerateError, prepareInit, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
 import { ksample, type Conditioning } from './ksample.ts';
 import { emptyLatent, repeatLatent, type Latent } from './latent.ts';
-import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets } from './pixels.ts';
+import { compositeMasked } from './pixels.ts';
 import { encodeSdxlParsed, type SdxlMicroConditioning } from './sdxlConditioning.ts';
 import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from './vaeSteps.ts';
 
@@ -97,24 +96,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
 
     // The latent image: EmptyLatentImage, or the init image (resized, cropped to the VAE factor) encoded.
     t0 = performance.now();
-    let width = s.width;
-    let height = s.height;
-    let init = req.init;
-    let pixelMask: Mask | undefined;
-    if (init) {
-      if (req.width !== undefined && req.height !== undefined && (init.width !== req.width || init.height !== req.height)) init = resizeImage(init, req.width, req.height, 'lanczos');
-      const crop = cropOffsets(init.width, init.height, f);
-      if (crop.width === 0 || crop.height === 0) throw new GenerateError(`init image ${init.width}×${init.height} is smaller than the VAE factor ${f}`);
-      if (req.mask) {
-        const m = req.mask.width === init.width && req.mask.height === init.height ? req.mask : { width: init.width, height: init.height, data: bilinearResize(req.mask.data, req.mask.width, req.mask.height, init.width, init.height) };
-        pixelMask = cropMask(m, crop.x, crop.y, crop.width, crop.height);
-      }
-      init = cropImage(init, crop.x, crop.y, crop.width, crop.height);
-      width = init.width;
-      height = init.height;
-    } else if (width % f !== 0 || height % f !== 0) {
-      throw new GenerateError(`width and height must be multiples of ${f}, got ${width}×${height}`);
-    }
+    const { width, height, init, pixelMask } = prepareInit(req, s.width, s.height, f);
     const h = height / f;
     const w = width / f;
     if (h < ckpt.latentMultiple || w < ckpt.latentMultiple) throw new GenerateError(`image ${width}×${height} is too small: the latent must be at least ${ckpt.latentMultiple}×${ckpt.latentMultiple}`);
