@@ -1,10 +1,11 @@
 // SDXL through the workflow on the tiny random-weight SDXL (golden/sdxl_pipeline, a diffusers folder):
 // CheckpointLoaderSimple opens it, CLIPTextEncode / CLIPTextEncodeSDXL give SDXL conditioning, and the graph
-// gives exactly generateSdxl()'s pixels for txt2img, img2img and explicit micro-conditioning.
+// gives exactly generateSdxl()'s pixels for txt2img, img2img, explicit micro-conditioning and inkflow generate's inpainting graph.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, encodePng, type Image } from '../../imaging/image.ts';
+import { createImage, decodeImage, encodePng, type Image } from '../../imaging/image.ts';
+import { toComfyPrompt } from '../../pipelines/generate/comfyPrompt.ts';
 import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from '../../pipelines/generate/sdxlGenerate.ts';
 import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR } from '../../pipelines/generate/tinySdxlCheckpoint.ts';
@@ -86,6 +87,26 @@ describe('SDXL workflow (tiny SDXL)', () => {
     expect(same(big, plain)).toBe(false);
     const want = await generateSdxl(xl, { ...base, micro: { width: 1024, height: 1024 } });
     expect(same(big, want.images[0])).toBe(true);
+  });
+
+  it('inpainting as inkflow generate builds it (VAEEncodeForInpaint, paste back): exactly generateSdxl()\'s pixels', async () => {
+    const init = await decodeImage(join(SDXL_GOLDEN, 'inputs', 'img2img_init.png'), 3);
+    writeFileSync(join(env.inputDir, 'base.png'), await encodePng(init));
+    const m = createImage(64, 64, 1);
+    for (let y = 0; y < 32; y++) m.data.fill(255, y * 64, y * 64 + 64);
+    writeFileSync(join(env.inputDir, 'mask.png'), await encodePng(m));
+    const prompt = toComfyPrompt({
+      model: 'tiny_sdxl', prompt: base.prompt, negative: base.negative!, seed: '42', steps: 3, cfg: 5, sampler: 'euler', scheduler: 'normal',
+      width: 64, height: 64, batch: 1, denoise: 1, clipSkip: 1, loras: [], controlNets: [], init: 'base.png', mask: 'mask.png', inpaintMode: 'vae-encode-for-inpaint', growMaskBy: 6,
+    });
+    const { out, images } = await run(prompt);
+    expect(out.status).toBe('success');
+    const mask = { width: 64, height: 64, data: Float32Array.from(m.data, (v) => v / 255) };
+    const want = await generateSdxl(xl, { ...base, width: undefined, height: undefined, init, mask, growMaskBy: 6, inpaintMode: 'vae-encode-for-inpaint' });
+    expect(same(images[0], want.images[0])).toBe(true);
+    // Below the grown mask the original pixels are back.
+    expect(Buffer.from(images[0].data.subarray(40 * 64 * 3)).equals(Buffer.from(init.data.subarray(40 * 64 * 3)))).toBe(true);
+    expect(same(images[0], init)).toBe(false);
   });
 
   it('refuses what SDXL does not support yet with a clear error: CLIPSetLastLayer, the refiner encoder on a base model', async () => {
