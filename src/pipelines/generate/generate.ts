@@ -7,7 +7,6 @@
 import type { Image } from '../../imaging/image.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import { growMaskForInpaint } from '../../imaging/masks.ts';
-import { resizeImage } from '../../imaging/resize.ts';
 import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { resolveLoraPath, type LoraSpec } from '../../models/checkpoint/loras.ts';
 import type { LoraReport } from '../../weights/lora.ts';
@@ -16,12 +15,13 @@ import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingD
 import { alignTokenLengths, encodeParsedPrompt, parsePrompt, promptLoras } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
+import { InitImageError, prepareInitImage, type InitRequest, type PreparedInit } from './initImage.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { GENERATE_DEFAULTS } from './defaults.ts';
 import { assertFiniteStage, withFiniteStage } from '../nonFiniteStage.ts';
 import { assertGenerationFits } from '../memoryEstimate.ts';
-import { bilinearResize, compositeMasked, cropImage, cropMask, cropOffsets, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
+import { bilinearResize, compositeMasked, imageToUnitTensor, vaeOutputToImages } from './pixels.ts';
 
 export type InpaintMode = 'vae-encode-for-inpaint' | 'noise-mask';
 
@@ -177,6 +177,15 @@ export function resolveSettings(req: GenerateRequest): ResolvedSettings {
 }
 
 /** Runs one generation. LoRA views created for the request are released before returning. */
+/** prepareInitImage with its refusals as GenerateErrors. */
+export function prepareInit(req: InitRequest, width: number, height: number, factor: number): PreparedInit {
+  try {
+    return prepareInitImage(req, width, height, factor);
+  } catch (e) {
+    throw e instanceof InitImageError ? new GenerateError(e.message) : e;
+  }
+}
+
 export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: GenerateOptions = {}): Promise<GenerateResult> {
   const tStart = performance.now();
   const { signal, onProgress } = opts;
@@ -204,24 +213,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
 
     // Latent image.
     t0 = performance.now();
-    let width = s.width;
-    let height = s.height;
-    let init = req.init;
-    let pixelMask: Mask | undefined;
-    if (init) {
-      if (req.width !== undefined && req.height !== undefined && (init.width !== req.width || init.height !== req.height)) init = resizeImage(init, req.width, req.height, 'lanczos');
-      const crop = cropOffsets(init.width, init.height, f);
-      if (crop.width === 0 || crop.height === 0) throw new GenerateError(`init image ${init.width}×${init.height} is smaller than the VAE factor ${f}`);
-      if (req.mask) {
-        const m = req.mask.width === init.width && req.mask.height === init.height ? req.mask : { width: init.width, height: init.height, data: bilinearResize(req.mask.data, req.mask.width, req.mask.height, init.width, init.height) };
-        pixelMask = cropMask(m, crop.x, crop.y, crop.width, crop.height);
-      }
-      init = cropImage(init, crop.x, crop.y, crop.width, crop.height);
-      width = init.width;
-      height = init.height;
-    } else if (width % f !== 0 || height % f !== 0) {
-      throw new GenerateError(`width and height must be multiples of ${f}, got ${width}×${height}`);
-    }
+    const { width, height, init, pixelMask } = prepareInit(req, s.width, s.height, f);
     const h = height / f;
     const w = width / f;
     const m = ckpt.latentMultiple;

@@ -3,6 +3,7 @@
 // (denoiser, ControlNet preparation, adapter features, ComfyUI's sampler), so a workflow and generate()
 // sample alike.
 import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
@@ -11,10 +12,15 @@ import { withFiniteStage } from '../nonFiniteStage.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
 import { prepareControls, type ControlNetUse } from './controlNet.ts';
-import { createDenoiser } from './denoiser.ts';
+import { createDenoiser, type DenoiserSetup } from './denoiser.ts';
 import { resizeEmptyLatent, type Latent } from './latent.ts';
 import { bilinearResize } from './pixels.ts';
 import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
+import { sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
+import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures } from './adapterRanges.ts';
+
+/** A checkpoint KSampler can sample with: SD1/SD2 or SDXL (family 'sdxl'). */
+export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
 
 /** ComfyUI's CONDITIONING for one prompt: the text embedding and what ControlNetApply attached to it. */
 export interface Conditioning {
@@ -23,6 +29,9 @@ export interface Conditioning {
   adapters: readonly T2IAdapterUse[];
   /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are averaged. */
   others?: readonly Conditioning[];
+  /** SDXL: the bigG pooled embedding and the micro-conditioning (unset sizes = the latent's image size,
+   *  filled at sampling as ComfyUI's SDXL.encode_adm does). */
+  sdxl?: { pooled: Float32Array; micro?: SdxlMicroConditioning };
 }
 
 /** Every prompt of a (combined) conditioning, each on its own. */
@@ -58,6 +67,8 @@ export interface KSampleOptions {
   /** After each step: 1-based step, total, and the step's denoised latent (model space) for previews. */
   onStep?: (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => void;
   compile?: CompileOptions;
+  /** Accumulates UNet wall time and calls (benchmarks, generate timings). */
+  timing?: { unetMs: number; calls: number };
 }
 
 export class KSampleError extends Error {
@@ -78,7 +89,16 @@ function latentNoiseMask(mask: NonNullable<Latent['noiseMask']>, shape: Latent['
   return out;
 }
 
-export async function ksample(model: Checkpoint, positive: Conditioning, negative: Conditioning, latentIn: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
+/** SDXL's UNet inputs text_embeds / time_ids for each side (the negative side gets the refiner's 2.5 score default). */
+function sdxlAdded(model: SdxlCheckpoint, positive: Conditioning, negative: Conditioning, width: number, height: number): DenoiserSetup['added'] {
+  if (!positive.sdxl || !negative.sdxl) throw new KSampleError(`${model.path} is an SDXL checkpoint: encode both prompts with its CLIP (CLIPTextEncode / CLIPTextEncodeSDXL)`);
+  return {
+    positive: { textEmbeds: positive.sdxl.pooled, timeIds: sdxlTimeIds(model, width, height, positive.sdxl.micro) },
+    negative: { textEmbeds: negative.sdxl.pooled, timeIds: sdxlTimeIds(model, width, height, negative.sdxl.micro, true) },
+  };
+}
+
+export async function ksample(model: SamplingCheckpoint, positive: Conditioning, negative: Conditioning, latentIn: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
   const { signal } = opts;
   const latent = resizeEmptyLatent(latentIn, model.vaeConfig.latent_channels, model.vaeScaleFactor);
   if (!(COMFY_SAMPLERS as readonly string[]).includes(s.sampler)) throw new KSampleError(`unknown sampler "${s.sampler}" (one of ${COMFY_SAMPLERS.join(', ')})`);
@@ -87,13 +107,22 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
   const [n, c, h, w] = shape;
   if (c !== model.vaeConfig.latent_channels) throw new KSampleError(`the latent has ${c} channels, the model ${model.vaeConfig.latent_channels}`);
   const m = model.latentMultiple;
-  if (h < m || w < m || h % m || w % m) throw new KSampleError(`latent ${w}×${h} must be a multiple of ${m} (image ${w * model.vaeScaleFactor}×${h * model.vaeScaleFactor})`);
+  // As generate(): any size from one UNet downsampling unit up (the UNet's upsampling meets odd skip sizes).
+  if (h < m || w < m) throw new KSampleError(`latent ${w}×${h} is too small: at least ${m}×${m} (image ${m * model.vaeScaleFactor}×${m * model.vaeScaleFactor})`);
   const posParts = conditioningParts(positive);
   const negParts = conditioningParts(negative);
   const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
   const [pos, neg] = [aligned[0], aligned[posParts.length]];
-  // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
-  assertGenerationFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg, tokens: pos.tokens });
+  const xl = model.family === 'sdxl' ? model : undefined;
+  if (model.family === 'sdxl') {
+    if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
+    if (positive.controls.length || negative.controls.length) throw new KSampleError('ControlNets are not supported with SDXL checkpoints yet');
+    if (model.isInpaint) throw new KSampleError(`${model.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
+  } else {
+    if (positive.sdxl || negative.sdxl) throw new KSampleError(`${model.path} is not an SDXL checkpoint: SDXL conditioning (CLIPTextEncodeSDXL) needs an SDXL model`);
+    // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
+    assertGenerationFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg, tokens: pos.tokens });
+  }
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
@@ -103,19 +132,23 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
     inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: latent.samples.map((v) => v * scale) };
   }
   signal?.throwIfAborted();
-  const adapter = await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
+  const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
+  // Adapters with a step range (generateSdxl's ComfyUI semantics) are summed per step; otherwise once.
+  const ranged = hasAdapterRanges(positive.adapters) ? await rangedAdapterFeatures(positive.adapters, model.unetConfig, modelSampling, w, h, opts.compile, signal) : undefined;
+  if (ranged?.length && posParts.length + negParts.length > 2) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
+  const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
-  const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
-  const setup = {
-    unet, modelSampling, batch: n, channels: c, height: h, width: w,
+  const setup: DenoiserSetup = {
+    timing: opts.timing, unet, modelSampling, batch: n, channels: c, height: h, width: w,
     positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
+    added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
-  let denoiser = createDenoiser(setup);
+  let denoiser = ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   if (posParts.length + negParts.length > 2) {
     // Combined prompts: each predicted on its own (cfg 1 = that prompt only), averaged per side, then CFG
     // as ComfyUI's calc_cond_batch + cfg_function do for full-image conditionings.
@@ -139,7 +172,7 @@ export async function ksample(model: Checkpoint, positive: Conditioning, negativ
       return cond.map((v, i) => uncond[i] + (v - uncond[i]) * g);
     };
   }
-  const result = await withFiniteStage('sampling', 'unet', () => model.weightFiles('unet'), () => comfySample({
+  const result = await withFiniteStage('sampling', 'unet', () => (xl ? [] : (model as Checkpoint).weightFiles('unet')), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
     modelSampling, latentScaleFactor: model.latentScale,

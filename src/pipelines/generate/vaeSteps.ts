@@ -4,11 +4,17 @@
 //                        noise_mask = the grown, rounded mask
 //   VAEDecode            clamp((x + 1) / 2, 0, 1) as float32 (SaveImage truncates 255·x later)
 import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { growMaskForInpaint } from '../../imaging/masks.ts';
 import { imageBatch, type ImageBatch, type MaskBatch } from '../../imaging/tensorBatch.ts';
 import { bilinearResize, cropOffsets } from './pixels.ts';
 import type { Latent } from './latent.ts';
 import { assertFiniteStage } from '../nonFiniteStage.ts';
+
+/** SD1/SD2 or SDXL: the VAE steps only need the VAE. */
+type VaeCheckpoint = Checkpoint | SdxlCheckpoint;
+
+const vaeFiles = (model: VaeCheckpoint) => () => ('weightFiles' in model ? model.weightFiles('vae') : []);
 
 export class VaeStepError extends Error {
   override name = 'VaeStepError';
@@ -34,13 +40,13 @@ function entryTensor(pixels: ImageBatch, b: number, crop: { x: number; y: number
   return out;
 }
 
-function cropFor(model: Checkpoint, pixels: ImageBatch) {
+function cropFor(model: VaeCheckpoint, pixels: ImageBatch) {
   const crop = cropOffsets(pixels.width, pixels.height, model.vaeScaleFactor);
   if (crop.width === 0 || crop.height === 0) throw new VaeStepError(`image ${pixels.width}×${pixels.height} is smaller than the VAE factor ${model.vaeScaleFactor}`);
   return crop;
 }
 
-async function encodeEntries(model: Checkpoint, pixels: ImageBatch, crop: ReturnType<typeof cropFor>, keep?: (b: number) => Float32Array, signal?: AbortSignal): Promise<Latent> {
+async function encodeEntries(model: VaeCheckpoint, pixels: ImageBatch, crop: ReturnType<typeof cropFor>, keep?: (b: number) => Float32Array, signal?: AbortSignal): Promise<Latent> {
   const vae = await model.useVae();
   const f = model.vaeScaleFactor;
   const c = model.vaeConfig.latent_channels;
@@ -51,17 +57,17 @@ async function encodeEntries(model: Checkpoint, pixels: ImageBatch, crop: Return
     signal?.throwIfAborted();
     const x = entryTensor(pixels, b, crop, keep?.(b));
     const one = (await vae.encode({ shape: [1, 3, crop.height, crop.width], data: x })).mean.data;
-    assertFiniteStage('VAE encode', one, 'encoded image', 'vae', () => model.weightFiles('vae'));
+    assertFiniteStage('VAE encode', one, 'encoded image', 'vae', vaeFiles(model));
     samples.set(one, b * per);
   }
   return { samples, shape };
 }
 
-export async function vaeEncode(model: Checkpoint, pixels: ImageBatch, signal?: AbortSignal): Promise<Latent> {
+export async function vaeEncode(model: VaeCheckpoint, pixels: ImageBatch, signal?: AbortSignal): Promise<Latent> {
   return encodeEntries(model, pixels, cropFor(model, pixels), undefined, signal);
 }
 
-export async function vaeEncodeForInpaint(model: Checkpoint, pixels: ImageBatch, mask: MaskBatch, growMaskBy: number, signal?: AbortSignal): Promise<Latent> {
+export async function vaeEncodeForInpaint(model: VaeCheckpoint, pixels: ImageBatch, mask: MaskBatch, growMaskBy: number, signal?: AbortSignal): Promise<Latent> {
   const crop = cropFor(model, pixels);
   const masks: Float32Array[] = [];
   const grown: Float32Array[] = [];
@@ -82,13 +88,13 @@ export async function vaeEncodeForInpaint(model: Checkpoint, pixels: ImageBatch,
   return { ...latent, noiseMask: { data, shape: [grown.length, crop.height, crop.width] }, maskedForInpaint: true };
 }
 
-export async function vaeDecode(model: Checkpoint, latent: Latent, signal?: AbortSignal): Promise<ImageBatch> {
+export async function vaeDecode(model: VaeCheckpoint, latent: Latent, signal?: AbortSignal): Promise<ImageBatch> {
   signal?.throwIfAborted();
   const vae = await model.useVae();
   const [n, , h, w] = latent.shape;
   const f = model.vaeScaleFactor;
   const decoded = (await vae.decode({ shape: latent.shape, data: latent.samples })).data;
-  assertFiniteStage('VAE decode', decoded, 'decoded image', 'vae', () => model.weightFiles('vae'));
+  assertFiniteStage('VAE decode', decoded, 'decoded image', 'vae', vaeFiles(model));
   const H = h * f;
   const W = w * f;
   if (decoded.length !== n * 3 * H * W) throw new VaeStepError(`decoded image has ${decoded.length} values, expected ${n}×3×${H}×${W}`);

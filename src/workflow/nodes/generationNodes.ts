@@ -1,13 +1,18 @@
-// Generation nodes over the node-sized pipeline steps: CLIPTextEncode, ControlNetApplyAdvanced, KSampler,
-// VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
+// Generation nodes over the node-sized pipeline steps: CLIPTextEncode (+ the SDXL encoders), ControlNetApplyAdvanced,
+// KSampler, VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
+// SD1/SD2 and SDXL checkpoints go through the same nodes; SDXL conditioning carries the pooled bigG embedding
+// and the micro-conditioning KSampler feeds to the UNet.
 import sharp from 'sharp';
 import { encodePrompt } from '../../pipelines/generate/conditioning.ts';
-import { combineConditioning, ksample, latentPreviewRgb, type Conditioning } from '../../pipelines/generate/ksample.ts';
+import { encodeSdxlPrompt, type SdxlMicroConditioning, type SdxlPromptText } from '../../pipelines/generate/sdxlConditioning.ts';
+import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { combineConditioning, ksample, latentPreviewRgb, type Conditioning, type SamplingCheckpoint } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
 import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
 import type { NodeContext, NodeDef } from '../nodeSpec.ts';
+import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { batchEntryToImage, type ImageBatch, type MaskBatch } from '../values.ts';
 import type { ControlModel } from './loaders.ts';
 import { withLoraView, type ClipHandle, type ModelHandle, type VaeHandle } from './modelHandles.ts';
@@ -24,8 +29,74 @@ export const CLIPTextEncode: NodeDef = {
   outputs: [{ type: 'CONDITIONING', tooltip: 'A conditioning containing the embedded text used to guide the diffusion model.' }],
   async run(v, ctx) {
     const clip = v.clip as ClipHandle;
-    const { value: text, ui } = await withLoraView(clip, 'text', (c) => encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }));
-    return { outputs: [{ text, controls: [], adapters: [] } satisfies Conditioning], ui };
+    const { value, ui } = await withLoraView(clip, 'text',
+      async (c): Promise<Conditioning> => ({ text: await encodePrompt(c, String(v.text), { clipSkip: clip.clipSkip, signal: ctx.signal }), controls: [], adapters: [] }),
+      (c) => encodeSdxlConditioning(c, clip, { g: String(v.text) }, {}, ctx.signal));
+    return { outputs: [value], ui };
+  },
+};
+
+/** SDXL CONDITIONING: both towers (or the refiner's bigG), pooled output and micro-conditioning. */
+async function encodeSdxlConditioning(c: SdxlCheckpoint, clip: ClipHandle, text: SdxlPromptText, micro: SdxlMicroConditioning, signal: AbortSignal): Promise<Conditioning> {
+  // ComfyUI's CLIPSetLastLayer moves both towers' layer; inkflow's SDXL encoders use the penultimate layer only.
+  if (clip.clipSkip !== 1) throw new Error(`${c.path} is an SDXL checkpoint: CLIPSetLastLayer is not supported with SDXL yet`);
+  const { context, pooled } = await encodeSdxlPrompt(c, text, { signal });
+  return { text: context, controls: [], adapters: [], sdxl: { pooled, micro } };
+}
+
+function sdxlOnly(name: string) {
+  return (c: Checkpoint): Promise<Conditioning> => Promise.reject(new Error(`${name} needs an SDXL checkpoint's CLIP; ${c.path} is ${c.family}`));
+}
+
+const SIZE = { type: 'INT', default: 1024, min: 0, max: 16384 } as const;
+
+export const CLIPTextEncodeSDXL: NodeDef = {
+  name: 'CLIPTextEncodeSDXL',
+  category: 'advanced/conditioning',
+  required: {
+    width: SIZE,
+    height: SIZE,
+    crop_w: { type: 'INT', default: 0, min: 0, max: 16384 },
+    crop_h: { type: 'INT', default: 0, min: 0, max: 16384 },
+    target_width: SIZE,
+    target_height: SIZE,
+    text_g: { type: 'STRING', multiline: true, extra: { dynamicPrompts: true } },
+    clip: { type: 'CLIP', link: true },
+    text_l: { type: 'STRING', multiline: true, extra: { dynamicPrompts: true } },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  async run(v, ctx) {
+    const clip = v.clip as ClipHandle;
+    const micro: SdxlMicroConditioning = {
+      width: Number(v.width), height: Number(v.height), cropW: Number(v.crop_w), cropH: Number(v.crop_h), targetWidth: Number(v.target_width), targetHeight: Number(v.target_height),
+    };
+    const { value, ui } = await withLoraView(clip, 'text', sdxlOnly('CLIPTextEncodeSDXL'), (c) => {
+      if (c.kind === 'refiner') throw new Error(`${c.path} is an SDXL refiner: use CLIPTextEncodeSDXLRefiner`);
+      return encodeSdxlConditioning(c, clip, { g: String(v.text_g), l: String(v.text_l) }, micro, ctx.signal);
+    });
+    return { outputs: [value], ui };
+  },
+};
+
+export const CLIPTextEncodeSDXLRefiner: NodeDef = {
+  name: 'CLIPTextEncodeSDXLRefiner',
+  category: 'advanced/conditioning',
+  required: {
+    ascore: { type: 'FLOAT', default: 6, min: 0, max: 1000, step: 0.01 },
+    width: SIZE,
+    height: SIZE,
+    text: { type: 'STRING', multiline: true, extra: { dynamicPrompts: true } },
+    clip: { type: 'CLIP', link: true },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  async run(v, ctx) {
+    const clip = v.clip as ClipHandle;
+    const micro: SdxlMicroConditioning = { width: Number(v.width), height: Number(v.height), aestheticScore: Number(v.ascore) };
+    const { value, ui } = await withLoraView(clip, 'text', sdxlOnly('CLIPTextEncodeSDXLRefiner'), (c) => {
+      if (c.kind !== 'refiner') throw new Error(`${c.path} is an SDXL base checkpoint: use CLIPTextEncodeSDXL`);
+      return encodeSdxlConditioning(c, clip, { g: String(v.text) }, micro, ctx.signal);
+    });
+    return { outputs: [value], ui };
   },
 };
 
@@ -112,9 +183,10 @@ export const KSampler: NodeDef = {
     const model = v.model as ModelHandle;
     const latent = v.latent_image as Latent;
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
-    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
+    const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } });
+    const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },
 };
@@ -142,10 +214,11 @@ export const KSamplerAdvanced: NodeDef = {
   async run(v, ctx) {
     const model = v.model as ModelHandle;
     const seed = typeof v.noise_seed === 'bigint' ? v.noise_seed : BigInt(Number(v.noise_seed));
-    const { value: out, ui } = await withLoraView(model, 'unet', (m) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
+    const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
       addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } }));
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } });
+    const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },
 };
