@@ -1,8 +1,8 @@
 // `inkflow serve`: the ComfyUI-compatible HTTP + WebSocket server over a data folder.
-import { parseArgs } from 'node:util';
 import { startServer } from '../../server/startServer.ts';
 import { inkflowWorkflow } from '../../server/inkflowWorkflow.ts';
 import { type Command, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 
 const HELP = `usage: inkflow serve [--port 8188] [--data DIR] [--listen 127.0.0.1] [options]
 
@@ -50,28 +50,19 @@ export const serveCommand: Command = {
   summary: 'ComfyUI-compatible HTTP + WebSocket server with a durable queue (--redis for workers)',
   help: HELP,
   async run(argv) {
-    let v;
-    try {
-      v = parseArgs({
-        args: argv,
-        strict: true,
-        options: {
-          port: { type: 'string' },
-          data: { type: 'string' },
-          listen: { type: 'string' },
-          token: { type: 'string' },
-          models: { type: 'string' },
-          redis: { type: 'string' },
-          'max-upload-mb': { type: 'string' },
-          'max-pixels': { type: 'string' },
-          device: { type: 'string' },
-          tokenizer: { type: 'string' },
-          'no-studio': { type: 'boolean' },
-        },
-      }).values;
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values: v } = parseOptions('serve', argv, {
+      port: { type: 'string' },
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      token: { type: 'string' },
+      models: { type: 'string' },
+      redis: { type: 'string' },
+      'max-upload-mb': { type: 'string' },
+      'max-pixels': { type: 'string' },
+      device: { type: 'string' },
+      tokenizer: { type: 'string' },
+      'no-studio': { type: 'boolean' },
+    });
     const port = positiveNumber('port', v.port, 8188);
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const server = await startServer({

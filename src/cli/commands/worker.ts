@@ -1,8 +1,8 @@
 // `inkflow worker`: one process per GPU or machine, pulling prompts that `inkflow serve --redis` queued.
-import { parseArgs } from 'node:util';
 import { startWorker } from '../../server/redis/redisWorker.ts';
 import { inkflowWorkflow } from '../../server/inkflowWorkflow.ts';
 import { type Command, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 import { parseDevice, positiveNumber } from './serve.ts';
 
 const HELP = `usage: inkflow worker --redis URL --data DIR [options]
@@ -27,24 +27,15 @@ export const workerCommand: Command = {
   summary: 'run prompts queued in Redis by `inkflow serve --redis` (scale-out)',
   help: HELP,
   async run(argv) {
-    let v;
-    try {
-      v = parseArgs({
-        args: argv,
-        strict: true,
-        options: {
-          redis: { type: 'string' },
-          data: { type: 'string' },
-          models: { type: 'string' },
-          'max-pixels': { type: 'string' },
-          device: { type: 'string' },
-          tokenizer: { type: 'string' },
-          name: { type: 'string' },
-        },
-      }).values;
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values: v } = parseOptions('worker', argv, {
+      redis: { type: 'string' },
+      data: { type: 'string' },
+      models: { type: 'string' },
+      'max-pixels': { type: 'string' },
+      device: { type: 'string' },
+      tokenizer: { type: 'string' },
+      name: { type: 'string' },
+    });
     if (!v.redis) throw new UsageError('--redis URL is required');
     if (!v.data) throw new UsageError('--data DIR is required (the server\'s data folder)');
     const worker = await startWorker({
