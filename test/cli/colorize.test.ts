@@ -48,6 +48,20 @@ describe('inkflow CLI', () => {
     for (let i = 0; i < flat.data.length; i += 3 * 97) expect(allowed.has(`${flat.data[i]},${flat.data[i + 1]},${flat.data[i + 2]}`)).toBe(true);
   });
 
+  it('says why when tiny line art cannot be coloured reliably (the flat node warnings reach the terminal)', async () => {
+    // The bundled line art scaled to 40×40: lines close few regions, so the colouriser warns instead of
+    // leaving a silently uncoloured picture.
+    const line = await decodeImage(readFileSync(join(root, 'examples/lineart.png')));
+    const small = createImage(40, 40, 3);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) for (let c = 0; c < 3; c++) {
+      small.data[(y * 40 + x) * 3 + c] = line.data[(Math.floor((y * line.height) / 40) * line.width + Math.floor((x * line.width) / 40)) * 3 + c];
+    }
+    writeFileSync(join(out, 'small-line.png'), await encodePng(small));
+    const r = await inkflow('colorize', '--flat', '--reference', 'examples/character-sheet.png', '--lineart', join(out, 'small-line.png'), '-o', join(out, 'small.png'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: line art is only 40×40/m);
+  });
+
   it('colours with an SDRO model folder, reproducibly for a seed', async () => {
     const g = join(goldenRoot, 'sdro_pipeline');
     const args = ['colorize', '--model', g, '--reference', join(g, 'reference.png'), '--lineart', join(g, 'blueprint.png'), '--steps', '4', '--seed', '7'];

@@ -77,8 +77,8 @@ describe('inkflow colorize = its API workflow through the executor', () => {
       7: { class_type: 'SaveImage', inputs: { images: ['3', 2], filename_prefix: 'uncertain' } },
       8: { class_type: 'SaveImage', inputs: { images: ['4', 1], filename_prefix: 'shading' } },
     }, { 'sheet.png': ref, 'line.png': art });
-    // The node's warnings are the ones the command prints. (The example colours cleanly now, so there may be
-    // none; "many uncertain regions" used to appear only because fringe colours had entered the palette.)
+    // The node's warnings are the ones the command prints (the bundled example colours cleanly, so there may
+    // be none here; test/cli/colorize.test.ts checks a non-empty warning on tiny line art).
     const warnings = out.outputs['3'].inkflow_warnings as string[];
     expect(Array.isArray(warnings)).toBe(true);
     expect(printed).toEqual(warnings.map((w) => `warning: ${w}`));
