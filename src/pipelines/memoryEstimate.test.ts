@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '../models/checkpoint/loadCheckpoint.ts';
 import { generate } from './generate/generate.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './generate/tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from './generate/tinyCheckpoint.ts';
 import { assertGenerationFits, estimateGenerationMemory, MemoryLimitError } from './memoryEstimate.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-mem-'));
@@ -15,7 +15,8 @@ afterEach(() => {
   delete process.env.INKFLOW_MAX_MEMORY_BYTES;
 });
 
-describe.skipIf(!tinyModelsAvailable())('generation memory estimate (tiny models)', () => {
+assertTinyModels();
+describe('generation memory estimate (tiny models)', () => {
   let ckpt: Checkpoint;
   beforeAll(async () => {
     ckpt = loadCheckpoint(await writeTinyDiffusersCheckpoint(join(dir, 'tiny')), { cacheDir: false });

@@ -13,7 +13,7 @@ import { colorizeCommand } from '../../src/cli/commands/colorize.ts';
 import { generateCommand } from '../../src/cli/commands/generate.ts';
 import { describeError, exitCodeFor } from '../../src/cli/errors.ts';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/weights/safetensors.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
 
 const root = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-harden-'));
@@ -158,7 +158,8 @@ describe('bounded inputs and clear cases (colorize)', () => {
   });
 });
 
-describe.skipIf(!tinyModelsAvailable())('generate (tiny checkpoint)', () => {
+assertTinyModels();
+describe('generate (tiny checkpoint)', () => {
   const work = join(dir, 'gen');
   let model: string;
   beforeAll(async () => {

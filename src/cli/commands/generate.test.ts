@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createImage, decodeImage, encodePng, readPngText } from '../../imaging/image.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
-import { tinyModelsAvailable, TINY_CONTROLNET, TINY_T2I_ADAPTER, writeTinyDiffusersCheckpoint } from '../../pipelines/generate/tinyCheckpoint.ts';
+import { assertTinyModels, TINY_CONTROLNET, TINY_T2I_ADAPTER, writeTinyDiffusersCheckpoint } from '../../pipelines/generate/tinyCheckpoint.ts';
 import { fromComfyPrompt, serializeComfyPrompt, toComfyPrompt } from '../../pipelines/generate/comfyPrompt.ts';
 import { generateCommand } from './generate.ts';
 
@@ -58,7 +58,8 @@ describe('ComfyUI prompt metadata', () => {
   });
 });
 
-describe.skipIf(!tinyModelsAvailable())('inkflow generate (tiny checkpoint)', () => {
+assertTinyModels();
+describe('inkflow generate (tiny checkpoint)', () => {
   let model: string;
   const prev = process.env.INKFLOW_CACHE;
   beforeAll(async () => {

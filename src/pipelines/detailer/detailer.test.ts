@@ -10,7 +10,7 @@ import { emitOnnx } from '../../graph/emitOnnx.ts';
 import { memoryWeights } from '../../graph/weights.ts';
 import { createImage, type Image } from '../../imaging/image.ts';
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from '../generate/tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from '../generate/tinyCheckpoint.ts';
 import { decodeYolo, letterbox, loadOnnxDetector } from './detector.ts';
 import { cropRegion, detail, processingSize } from './detailer.ts';
 
@@ -88,7 +88,8 @@ describe('detailer geometry', () => {
   });
 });
 
-describe.skipIf(!tinyModelsAvailable())('detailer (tiny checkpoint)', () => {
+assertTinyModels();
+describe('detailer (tiny checkpoint)', () => {
   let ckpt: Checkpoint;
   beforeAll(async () => {
     ckpt = loadCheckpoint(await writeTinyDiffusersCheckpoint(join(dir, 'tiny')), { cacheDir: false });

@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { weightedTokenChunks } from '../../models/prompt/weights.ts';
 import { alignTokenLengths, encodePrompt, parsePrompt, promptLoras, ConditioningError } from './conditioning.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-cond-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!tinyModelsAvailable())('text conditioning (tiny CLIP)', () => {
+assertTinyModels();
+describe('text conditioning (tiny CLIP)', () => {
   let ckpt: Checkpoint;
   beforeAll(async () => {
     ckpt = loadCheckpoint(await writeTinyDiffusersCheckpoint(join(dir, 'tiny')), { cacheDir: false });

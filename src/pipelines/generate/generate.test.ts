@@ -12,7 +12,7 @@ import { openControlNet, type ControlNetRunner } from '../../models/checkpoint/c
 import { writeSafetensors } from '../../weights/safetensors.ts';
 import { generate, GenerateError, type GenerateRequest } from './generate.ts';
 import { sketchFidelity } from './controlNet.ts';
-import { TINY_CONTROLNET, TOKENIZER_DIR, tinyModelsAvailable, writeTinyDiffusersCheckpoint, writeTinySingleFile } from './tinyCheckpoint.ts';
+import { TINY_CONTROLNET, TOKENIZER_DIR, assertTinyModels, writeTinyDiffusersCheckpoint, writeTinySingleFile } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-generate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 const same = (a: Image, b: Image) => Buffer.from(a.data).equals(Buffer.from(b.data));
 
-describe.skipIf(!tinyModelsAvailable())('generate pipeline (tiny models)', () => {
+assertTinyModels();
+describe('generate pipeline (tiny models)', () => {
   let ckpt: Checkpoint;
   let cn: ControlNetRunner;
   let plain: Awaited<ReturnType<typeof generate>>;

@@ -5,12 +5,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../../models/checkpoint/loadCheckpoint.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-hostile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!tinyModelsAvailable())('hostile model folders', () => {
+assertTinyModels();
+describe('hostile model folders', () => {
   let clean: string;
   beforeAll(async () => {
     clean = await writeTinyDiffusersCheckpoint(join(dir, 'clean'));

@@ -11,7 +11,7 @@ import type { StDType } from '../../weights/dtype.ts';
 import { NonFiniteStageError } from '../nonFiniteStage.ts';
 import { alignTokenLengths, ConditioningError } from './conditioning.ts';
 import { generate, type GenerateRequest } from './generate.ts';
-import { tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { assertTinyModels, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-nonfinite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +30,8 @@ async function rewriteTensor(file: string, name: string, change: (v: Float32Arra
   await writeSafetensors(file, tensors);
 }
 
-describe.skipIf(!tinyModelsAvailable())('non-finite numbers (tiny models)', () => {
+assertTinyModels();
+describe('non-finite numbers (tiny models)', () => {
   let clean: string;
   beforeAll(async () => {
     clean = await writeTinyDiffusersCheckpoint(join(dir, 'clean'));

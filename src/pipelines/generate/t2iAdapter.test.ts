@@ -2,7 +2,7 @@
 // is no adapter, scales sum over adapters, features reach both CFG halves and every batch entry, the
 // control image's preprocessing, and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertChannels, createImage, type Image } from '../../imaging/image.ts';
@@ -11,7 +11,7 @@ import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadChe
 import { loadT2IAdapter } from '../../models/t2iAdapter/load.ts';
 import { generate, GenerateError, type GenerateRequest } from './generate.ts';
 import { adapterFeatures } from './t2iAdapter.ts';
-import { TINY_T2I_ADAPTER, tinyModelsAvailable, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { TINY_T2I_ADAPTER, assertTinyModels, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-t2i-generate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 const same = (a: Image, b: Image) => Buffer.from(a.data).equals(Buffer.from(b.data));
 
-describe.skipIf(!tinyModelsAvailable() || !existsSync(TINY_T2I_ADAPTER))('generate with T2I-Adapters (tiny models)', () => {
+assertTinyModels(TINY_T2I_ADAPTER);
+describe('generate with T2I-Adapters (tiny models)', () => {
   let ckpt: Checkpoint;
   let plain: Awaited<ReturnType<typeof generate>>;
   let adapted: Awaited<ReturnType<typeof generate>>;

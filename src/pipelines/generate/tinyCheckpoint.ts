@@ -18,8 +18,14 @@ const VAE = join(GOLDEN_ROOT, 'models', 'vae_tiny');
 const CLIP = join(GOLDEN_ROOT, 'clip');
 
 /** True when the golden files the fixtures need are present. */
-export function tinyModelsAvailable(): boolean {
-  return [join(UNET, 'weights.safetensors'), join(VAE, 'weights.safetensors'), join(CLIP, 'clip_text.safetensors'), join(TOKENIZER_DIR, 'vocab.json')].every(existsSync);
+/**
+ * Tests built on the tiny golden models call this first: missing test data is a failure that names the files
+ * (and where they come from), never a silent skip.
+ */
+export function assertTinyModels(...extra: string[]): void {
+  const needed = [join(UNET, 'weights.safetensors'), join(VAE, 'weights.safetensors'), join(CLIP, 'clip_text.safetensors'), join(TOKENIZER_DIR, 'vocab.json'), ...extra];
+  const missing = needed.filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`tiny test models missing (../shared/golden and ../shared/data, or INKFLOW_GOLDEN): ${missing.join(', ')}`);
 }
 
 function tensorsOf(file: string, rename: (k: string) => string | undefined = (k) => k, reshape?: (k: string, shape: number[]) => number[]): TensorToWrite[] {
