@@ -1,7 +1,7 @@
 // Painting on a panel: sketch strokes (dark on a white sheet), mask strokes (the area to repaint) or a
 // box (for the detailer), all in panel-local millimetres; and their rasterisation at picture size.
 import { frameToImage, placeImage } from '../../render/imageFit.ts';
-import type { ImageFit } from '../../render/imageFit.ts';
+import type { FramingLike, ImageFit } from '../../render/imageFit.ts';
 
 export interface Stroke {
   points: number[];
@@ -60,15 +60,15 @@ export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; 
 
 
 /** The inpainting mask at the picture's size: opaque everywhere, transparent where painted (repaint there). */
-export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number }, iw: number, ih: number, fit: ImageFit): Promise<Blob> {
+export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number; framing?: FramingLike }, iw: number, ih: number, fit: ImageFit): Promise<Blob> {
   const c = document.createElement('canvas');
   c.width = iw;
   c.height = ih;
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = '#000000';
   ctx.fillRect(0, 0, iw, ih);
-  const map = frameToImage(fit, iw, ih, panel.w, panel.h);
-  const pxPerMm = iw / placeImage(fit, iw, ih, panel.w, panel.h).width;
+  const map = frameToImage(fit, iw, ih, panel.w, panel.h, panel.framing);
+  const pxPerMm = iw / placeImage(fit, iw, ih, panel.w, panel.h, panel.framing).width;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
   ctx.globalCompositeOperation = 'destination-out';
