@@ -54,7 +54,7 @@ export function ExportMenu({ comic, page, say }: { comic: Comic; page: Page | nu
             </button>
             <label className="inline">
               at
-              <select value={dpi} onChange={(e) => setDpi(Number(e.target.value))}>
+              <select value={dpi} onChange={(e) => setDpi(Number(e.target.value))} data-testid="export-dpi">
                 {[150, 300, 600].map((d) => (
                   <option key={d} value={d}>
                     {d} dpi

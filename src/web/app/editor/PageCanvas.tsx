@@ -89,6 +89,7 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
               onMouseDown={() => onSelect({ kind: 'panel', id: p.id })}
               onTap={() => onSelect({ kind: 'panel', id: p.id })}
               onDragEnd={(e) => {
+                if (e.target !== e.currentTarget) return; // a drag inside the panel (framing the picture), not of it
                 const n = e.target;
                 const x = n.x();
                 const y = n.y();
@@ -127,7 +128,10 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
                     const f = { ...panStart.current, x: round(panStart.current.x + d.x), y: round(panStart.current.y + d.y) };
                     edit((c) => mapPanel(c, page.id, p.id, (pn) => ({ ...pn, framing: f })), `frame-${p.id}`);
                   }}
-                  onDragEnd={(e) => e.target.position({ x: 0, y: 0 })}
+                  onDragEnd={(e) => {
+                    e.cancelBubble = true;
+                    e.target.position({ x: 0, y: 0 });
+                  }}
                   onWheel={(e) => {
                     e.evt.preventDefault();
                     const at = e.target.getRelativePointerPosition();
