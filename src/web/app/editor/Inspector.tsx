@@ -4,7 +4,7 @@ import type { Bubble, Comic, ImageLayerKind, LayoutTemplate, Page, Panel } from 
 import { bubbleFonts, bubbleKinds, imageLayerKinds, layoutTemplates } from '../../project/schema.ts';
 import { mapBubble, mapLayer, mapPage, mapPanel, movePanelOrder, removeBubble, removeLayer, removePanel, setSpacing, setTemplate } from '../../project/edits.ts';
 import { TEMPLATE_LABELS } from '../../project/layouts.ts';
-import { MAX_ZOOM, NO_FRAMING } from '../../render/imageFit.ts';
+import { MAX_ZOOM, MIN_ZOOM, NO_FRAMING } from '../../render/imageFit.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
 
@@ -114,7 +114,7 @@ export function PanelInspector({ page, panel, edit, comic, onAddPicture, framing
           </div>
           <label>
             Zoom {f.zoom.toFixed(2)}×
-            <input type="range" min={1} max={MAX_ZOOM} step={0.05} value={Math.max(1, f.zoom)} data-testid="picture-zoom" onChange={(e) => up((p) => ({ ...p, framing: { ...(p.framing ?? NO_FRAMING), zoom: Number(e.target.value) } }), `zoom-${panel.id}`)} />
+            <input type="range" min={MIN_ZOOM} max={MAX_ZOOM} step={0.05} value={f.zoom} data-testid="picture-zoom" onChange={(e) => up((p) => ({ ...p, framing: { ...(p.framing ?? NO_FRAMING), zoom: Number(e.target.value) } }), `zoom-${panel.id}`)} />
           </label>
         </fieldset>
       )}

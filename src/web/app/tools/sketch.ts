@@ -38,22 +38,27 @@ function trace(ctx: CanvasRenderingContext2D, s: Stroke, map: (x: number, y: num
   ctx.stroke();
 }
 
-export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; h: number }, width: number, height: number): Promise<Blob> {
+/**
+ * The sketch at the generation size. The picture it guides will be shown in the panel with `cover` and the
+ * panel's framing, so the strokes are mapped through that same placement: what was drawn over a spot of
+ * the panel guides the part of the picture that will be shown there.
+ */
+export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; h: number; framing?: FramingLike }, width: number, height: number): Promise<Blob> {
   const c = document.createElement('canvas');
   c.width = width;
   c.height = height;
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, width, height);
-  const sx = width / panel.w;
-  const sy = height / panel.h;
+  const map = frameToImage('cover', width, height, panel.w, panel.h, panel.framing);
+  const pxPerMm = width / placeImage('cover', width, height, panel.w, panel.h, panel.framing).width;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
   for (const s of strokes) {
     ctx.strokeStyle = s.eraser ? '#ffffff' : '#000000';
     // At small generation sizes a pen stroke would fall below a pixel and fade into grey: keep 1.5 px.
-    ctx.lineWidth = Math.max(1.5, (s.size * (sx + sy)) / 2);
-    trace(ctx, s, (x, y) => [x * sx, y * sy]);
+    ctx.lineWidth = Math.max(1.5, s.size * pxPerMm);
+    trace(ctx, s, map);
   }
   return encode(c);
 }
