@@ -282,4 +282,40 @@ describe('pictures framed in their panels, slanted panels, CJK text in the PDF, 
     }
     expect(pageErrors).toEqual([]);
   });
+
+  it('on a server without a CJK font, draws the Japanese text as pixels and says why', async () => {
+    const bare = await startStudioServer({ cjkFonts: [] });
+    try {
+      await page.goto(bare.url);
+      await page.fill('[data-testid=new-title]', 'No font');
+      await page.click('[data-testid=create]');
+      await page.waitForSelector('[data-testid=add-page]');
+      await page.selectOption('[data-testid=new-page-layout]', '1');
+      await page.click('[data-testid=add-page]');
+      await page.waitForSelector('[data-testid=page-canvas] canvas');
+      await page.click('[data-testid=add-bubble-oval]');
+      await page.fill('[data-testid=bubble-text]', JAPANESE);
+      await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+      await page.click('[data-testid=export-menu]');
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-pdf]')]);
+      const pdfPath = join(SHOTS, 'no-font.pdf');
+      await dl.saveAs(pdfPath);
+      await expect
+        .poll(() => page.textContent('[data-testid=toast]'))
+        .toMatch(/1 bubble\(s\) were drawn as pixels instead of text: no font for Japanese, Chinese or Korean text is installed on the server \(on Debian: apt-get install fonts-wqy-zenhei\)/);
+      await shot('36-no-cjk-font-said-so');
+      expect(execFileSync('pdftotext', [pdfPath, '-']).toString()).not.toMatch(/こんにちは/);
+      // …but the text is in the picture: the bubble holds dark pixels besides its outline.
+      const c = ((await (await fetch(`${bare.url}/studio/projects/${projectId()}`)).json()) as { comic: Comic }).comic;
+      const b = c.pages[0].bubbles[0];
+      execFileSync('pdftoppm', ['-r', String(DPI), '-png', '-singlefile', pdfPath, join(SHOTS, '37-no-font-pdf')]);
+      const { data, info } = await sharp(join(SHOTS, '37-no-font-pdf.png')).greyscale().raw().toBuffer({ resolveWithObject: true });
+      let dark = 0;
+      let n = 0;
+      for (let y = b.y + b.h * 0.3; y < b.y + b.h * 0.7; y += 0.2) for (let x = b.x + b.w * 0.2; x < b.x + b.w * 0.8; x += 0.2, n++) if (at({ data, width: info.width }, x, y) < 128) dark++;
+      expect(dark / n).toBeGreaterThan(0.02);
+    } finally {
+      await bare.close();
+    }
+  });
 });

@@ -24,7 +24,8 @@ export async function registerFontRoutes(app: FastifyInstance, opts: { candidate
   app.get('/studio/fonts/cjk', async (_req, reply) => {
     const path = findCjkFont(candidates);
     if (!path) {
-      return reply.code(404).send({ error: `no font for Japanese, Chinese or Korean text is installed on the server (on Debian: apt-get install ${candidates[0].pkg})` });
+      const pkg = (candidates[0] ?? CJK_FONT_CANDIDATES[0]).pkg;
+      return reply.code(404).send({ error: `no font for Japanese, Chinese or Korean text is installed on the server (on Debian: apt-get install ${pkg})` });
     }
     return reply
       .type('application/octet-stream')

@@ -18,11 +18,13 @@ export interface StudioOptions {
   /** Where the built app lives (default <repo>/dist/studio). */
   distDir?: string;
   log?: (line: string) => void;
+  /** Where to look for the CJK font PDFs embed (default: the Debian packages' paths; [] = none). */
+  cjkFonts?: readonly { path: string; pkg: string }[];
 }
 
 export async function registerStudio(app: FastifyInstance, opts: StudioOptions): Promise<void> {
   await ensureStudioBuilt({ distDir: opts.distDir, log: opts.log });
   await registerProjectRoutes(app, { db: opts.db, dataDir: opts.dataDir });
-  await registerFontRoutes(app);
+  await registerFontRoutes(app, { candidates: opts.cjkFonts });
   await registerStudioApp(app, { distDir: opts.distDir });
 }
