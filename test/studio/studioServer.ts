@@ -16,12 +16,12 @@ export interface StudioServer {
   close(): Promise<void>;
 }
 
-export async function startStudioServer(opts: { extra?: (app: FastifyInstance) => Promise<void> } = {}): Promise<StudioServer> {
+export async function startStudioServer(opts: { extra?: (app: FastifyInstance) => Promise<void>; cjkFonts?: readonly { path: string; pkg: string }[] } = {}): Promise<StudioServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inkflow-studio-'));
   const db = new Database(join(dataDir, 'studio.sqlite'));
   const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
   await opts.extra?.(app);
-  await registerStudio(app, { db, dataDir, log: (l) => console.log(l) });
+  await registerStudio(app, { db, dataDir, log: (l) => console.log(l), cjkFonts: opts.cjkFonts });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url: address,

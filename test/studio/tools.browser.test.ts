@@ -17,7 +17,8 @@ import type { RunningServer } from '../../src/server/startServer.ts';
 import { inkflowWorkflow } from '../../src/server/inkflowWorkflow.ts';
 import { textToPanel } from '../../src/web/workflows/panelWorkflows.ts';
 import { explainPromptError } from '../../src/web/workflows/promptErrors.ts';
-import { TINY_CONTROLNET, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
+import { TINY_CONTROLNET, TINY_T2I_ADAPTER, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
+import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import type { Comic } from '../../src/web/project/schema.ts';
 import { readTextChunks } from '../../src/web/render/png.ts';
 
@@ -136,6 +137,9 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
   beforeAll(async () => {
     await writeTinyDiffusersCheckpoint(join(apiData, 'models', 'checkpoints', 'tiny'));
     cpSync(TINY_CONTROLNET, join(apiData, 'models', 'controlnet', 'cn_tiny'), { recursive: true });
+    cpSync(TINY_T2I_ADAPTER, join(apiData, 'models', 't2i_adapter', 'adapter_tiny'), { recursive: true });
+    mkdirSync(join(apiData, 'models', 'colorize'), { recursive: true });
+    await writeTinyColorizeCheckpoint(join(apiData, 'models', 'colorize', 'tiny-cd.safetensors'));
   }, 600_000); // a first start builds the studio: slow on a busy machine
 
   it('the Models page lists them', async () => {
@@ -144,6 +148,8 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
     const text = await page.textContent('[data-testid=models-page]');
     expect(text).toContain('tiny');
     expect(text).toContain('cn_tiny');
+    expect(text).toContain('adapter_tiny');
+    expect(text).toContain('tiny-cd.safetensors');
     expect(await page.$('[data-testid=no-models]')).toBeNull();
     await page.screenshot({ path: join(SHOTS, '12-models-installed.png') });
   });
@@ -347,6 +353,84 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
     const record = JSON.parse(chunks.inkflow) as { dpi: number; workflows: unknown[] };
     expect(record.dpi).toBe(300);
     expect(record.workflows.length).toBe(2); // the generated panel and the flat colours
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('sketch → panel with a T2I-Adapter: the fidelity slider sets the adapter scale and end_percent, with progress', async () => {
+    const p = await selectPanel(2);
+    await page.fill('[data-testid=panel-prompt]', 'a lighthouse at night');
+    await page.fill('[data-testid=long-side]', '64');
+    await page.fill('[data-testid=steps]', '3');
+    await page.click('[data-testid=draw-sketch]');
+    const a = await toScreen(p.x + p.w * 0.3, p.y + p.h * 0.8);
+    const b = await toScreen(p.x + p.w * 0.5, p.y + p.h * 0.2);
+    const c = await toScreen(p.x + p.w * 0.7, p.y + p.h * 0.8);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps: 5 });
+    await page.mouse.move(c.x, c.y, { steps: 5 });
+    await page.mouse.up();
+    await page.selectOption('[data-testid=guide-kind]', 't2i-adapter');
+    expect(await page.$$eval('[data-testid=controlnet] option', (o) => o.map((x) => x.textContent))).toEqual(['adapter_tiny']);
+    await page.screenshot({ path: join(SHOTS, '21-adapter-chosen.png') });
+    await watchJob();
+    await page.click('[data-testid=sketch-to-panel]');
+    await jobEnds();
+    const s = await seen();
+    expect(s.statuses.at(-1)).toMatch(/^done/);
+    expect(s.statuses).toEqual(expect.arrayContaining(['step 1 of 3', 'step 3 of 3']));
+    expect(s.progress).toBe(true);
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+    const layers = (await stored()).pages[0].panels[2].layers;
+    const made = layers.filter((l) => l.kind === 'generated').at(-1)!;
+    const wf = made.workflow as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    expect(wf.apply.class_type).toBe('InkflowT2IAdapterApply');
+    expect(wf.apply.inputs).toMatchObject({ scale: 0.75, start_percent: 0, end_percent: 0.75 });
+    expect(wf.cn.inputs.control_net_name).toBe('adapter_tiny');
+    await page.screenshot({ path: join(SHOTS, '22-adapter-generated.png') });
+  });
+
+  it('colours the line-art panel with the ColorizeDiffusion model from the sheet: progress, then colours and shading land in the panel', async () => {
+    await selectPanel(1);
+    // The bundled line art at 160 px keeps the model run short (the flat colours of the earlier test stay until replaced).
+    const small = join(SHOTS, 'lineart-160.png');
+    await sharp(join(EXAMPLES, 'lineart.png')).resize(160, 160).png().toFile(small);
+    await page.setInputFiles('[data-testid=add-lineart]', small);
+    await page.waitForFunction("document.querySelectorAll('[data-testid=layer-lineart]').length === 1");
+    await page.fill('[data-testid=steps]', '2');
+    await page.waitForSelector('[data-testid=model-colouring]');
+    expect(await page.$$eval('[data-testid=colour-model-select] option', (o) => o.map((x) => x.textContent))).toEqual(['tiny-cd.safetensors']);
+    const before = (await stored()).pages[0].panels[1].layers.find((l) => l.kind === 'flat')!;
+    await watchJob();
+    await page.click('[data-testid=colour-model]');
+    await jobEnds();
+    const s = await seen();
+    expect(s.statuses.at(-1)).toBe('done — colours and shading are new layers of this panel');
+    expect(s.statuses).toEqual(expect.arrayContaining(['step 1 of 2', 'step 2 of 2']));
+    expect(s.progress).toBe(true);
+    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+    const layers = (await stored()).pages[0].panels[1].layers;
+    expect(layers.map((l) => [l.kind, l.blend])).toEqual([['lineart', 'normal'], ['flat', 'normal'], ['shading', 'overlay']]);
+    const flat = layers[1];
+    expect(flat.asset).not.toBe(before.asset);
+    const wf = flat.workflow as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+    expect(wf.colour.class_type).toBe('InkflowReferenceColorize');
+    expect(wf.colour.inputs).toMatchObject({ model_name: 'tiny-cd.safetensors', steps: 2 });
+    expect(wf.lock.class_type).toBe('InkflowPaletteLock');
+    // The random-weight model paints noise; the palette lock snaps it to a few flat colours, at the line art's size.
+    const asset = async (name: string) => sharp(Buffer.from(await (await fetch(`${front.url}/studio/projects/${projectId()}/assets/${name}`)).arrayBuffer())).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await asset(flat.asset);
+    expect([info.width, info.height]).toEqual([160, 160]);
+    const colours = new Map<number, number>();
+    for (let i = 0; i < data.length; i += 3) colours.set((data[i] << 16) | (data[i + 1] << 8) | data[i + 2], (colours.get((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]) ?? 0) + 1);
+    const palette = new Set((await stored()).characters[0].palette.map((h) => parseInt(h.slice(1), 16)));
+    console.log('model colouring:', colours.size, 'colours; in the sheet palette:', [...colours].filter(([c]) => palette.has(c)).reduce((a, [, n]) => a + n, 0) / (data.length / 3));
+    expect(colours.size).toBeGreaterThan(1);
+    // Most pixels are exactly sheet colours (the rest are the lines).
+    expect([...colours].filter(([c]) => palette.has(c)).reduce((a, [, n]) => a + n, 0) / (data.length / 3)).toBeGreaterThan(0.8);
+    const shading = await asset(layers[2].asset);
+    expect([shading.info.width, shading.info.height]).toEqual([160, 160]);
+    await page.screenshot({ path: join(SHOTS, '23-model-coloured.png') });
     expect(pageErrors).toEqual([]);
   });
 });

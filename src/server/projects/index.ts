@@ -3,9 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import type Database from 'better-sqlite3';
 import { registerProjectRoutes } from './routes.ts';
+import { registerFontRoutes } from './fontRoutes.ts';
 import { ensureStudioBuilt, registerStudioApp } from './studioApp.ts';
 
 export { registerProjectRoutes } from './routes.ts';
+export { registerFontRoutes, findCjkFont, CJK_FONT_CANDIDATES } from './fontRoutes.ts';
 export { ensureStudioBuilt, registerStudioApp, studioBuildIsCurrent, DEFAULT_STUDIO_DIST } from './studioApp.ts';
 
 export interface StudioOptions {
@@ -16,10 +18,13 @@ export interface StudioOptions {
   /** Where the built app lives (default <repo>/dist/studio). */
   distDir?: string;
   log?: (line: string) => void;
+  /** Where to look for the CJK font PDFs embed (default: the Debian packages' paths; [] = none). */
+  cjkFonts?: readonly { path: string; pkg: string }[];
 }
 
 export async function registerStudio(app: FastifyInstance, opts: StudioOptions): Promise<void> {
   await ensureStudioBuilt({ distDir: opts.distDir, log: opts.log });
   await registerProjectRoutes(app, { db: opts.db, dataDir: opts.dataDir });
+  await registerFontRoutes(app, { candidates: opts.cjkFonts });
   await registerStudioApp(app, { distDir: opts.distDir });
 }

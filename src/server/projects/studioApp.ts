@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { resolveInside } from '../../files/safePath.ts';
@@ -14,6 +15,17 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const STUDIO_SOURCE_DIR = join(repoRoot, 'src/web');
 export const DEFAULT_STUDIO_DIST = join(repoRoot, 'dist/studio');
 const STAMP = '.source-hash';
+/** Packages the app builds without (vite.config.ts's optionalDependency): installing one must rebuild. */
+const OPTIONAL_DEPENDENCIES = ['@pdf-lib/fontkit'];
+
+function installedVersion(name: string, fromDir: string): string {
+  try {
+    const pkg = createRequire(join(fromDir, 'x.js')).resolve(`${name}/package.json`);
+    return String((JSON.parse(readFileSync(pkg, 'utf8')) as { version?: unknown }).version);
+  } catch {
+    return 'missing';
+  }
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -28,15 +40,17 @@ const TYPES: Record<string, string> = {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.name !== 'node_modules' && (e.isDirectory() || e.isFile()))
     .flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : [join(dir, e.name)]))
     .filter((p) => !p.endsWith('.test.ts'))
     .sort();
 }
 
-/** A hash of every file the build reads (names and bytes), so a changed source means a stale build. */
+/** A hash of every file the build reads (names and bytes) and of which optional packages are installed, so a changed source means a stale build. */
 export function studioSourceHash(srcDir = STUDIO_SOURCE_DIR): string {
   const h = createHash('sha256');
   for (const f of sourceFiles(srcDir)) h.update(relative(srcDir, f).split(sep).join('/')).update('\0').update(readFileSync(f)).update('\0');
+  for (const name of OPTIONAL_DEPENDENCIES) h.update(`${name}@${installedVersion(name, srcDir)}`).update('\0');
   return h.digest('hex');
 }
 

@@ -41,4 +41,22 @@ describe('page edits', () => {
     const still = setSpacing(moved, page.id, { gutter: 20 });
     expect(still.pages[0].panels[0]).toMatchObject({ x: 30, y: 30, w: 50, h: 50 });
   });
+
+  it('slanting a template page gives every panel an outline; resizing stretches it; swapping exchanges it; slant 0 removes it', () => {
+    const { comic, page } = comicWithPage('6');
+    const slanted = setSpacing(comic, page.id, { slant: 6 });
+    const panels = slanted.pages[0].panels;
+    expect(panels.every((pn) => pn.outline?.length === 8)).toBe(true);
+    expect(panels[0].layers).toHaveLength(1); // pictures stay
+    const a = panels[0];
+    const resized = setPanelRect(slanted, page.id, a.id, { x: a.x, y: a.y, w: a.w * 2, h: a.h / 2 }).pages[0];
+    expect(resized.layout.template).toBe('custom');
+    expect(resized.panels[0].outline).toEqual(a.outline!.map((v, k) => Math.round((k % 2 === 0 ? v * 2 : v / 2) * 100) / 100));
+    const b = panels[1];
+    const swapped = swapPanelsAt(slanted, page.id, a.id, b.x + b.w / 2, b.y + b.h / 2)!.pages[0].panels;
+    expect(swapped[0].outline).toEqual(a.outline);
+    expect(swapped[1].outline).toEqual(b.outline);
+    const upright = setSpacing(slanted, page.id, { slant: 0 }).pages[0].panels;
+    expect(upright.every((pn) => pn.outline === undefined)).toBe(true);
+  });
 });

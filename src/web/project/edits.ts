@@ -61,24 +61,26 @@ export function setTemplate(c: Comic, pageId: string, template: Page['layout']['
   return { comic, dropped };
 }
 
-/** New margin or gutter: a page laid out by a template is laid out again; a hand-drawn one keeps its panels. */
-export function setSpacing(c: Comic, pageId: string, spacing: { margin?: number; gutter?: number }): Comic {
+/** New margin, gutter or slant: a page laid out by a template is laid out again; a hand-drawn one keeps its panels. */
+export function setSpacing(c: Comic, pageId: string, spacing: { margin?: number; gutter?: number; slant?: number }): Comic {
   return mapPage(c, pageId, (p) => {
     const layout = { ...p.layout, ...spacing };
     const next = { ...p, layout };
     if (layout.template === 'custom') return next;
     const rects = layoutPanels(next, layout.template);
-    return { ...next, panels: p.panels.map((pn, i) => (rects[i] ? { ...pn, ...rects[i] } : pn)) };
+    return { ...next, panels: p.panels.map((pn, i) => (rects[i] ? { ...pn, outline: undefined, ...rects[i] } : pn)) };
   });
 }
 
-/** A panel moved or resized by hand: the page's layout becomes "custom" so a later spacing change keeps it. */
+/** A panel moved or resized by hand: the page's layout becomes "custom" so a later spacing change keeps it; a slanted outline stretches with its box. */
 export function setPanelRect(c: Comic, pageId: string, panelId: string, r: Rect): Comic {
   const clean = { x: round2(r.x), y: round2(r.y), w: Math.max(5, round2(r.w)), h: Math.max(5, round2(r.h)) };
   return mapPage(c, pageId, (p) => {
     const i = p.panels.findIndex((pn) => pn.id === panelId);
     if (i < 0) return p;
-    return { ...p, layout: { ...p.layout, template: 'custom' }, panels: p.panels.with(i, { ...p.panels[i], ...clean }) };
+    const old = p.panels[i];
+    const outline = old.outline?.map((v, k) => round2(k % 2 === 0 ? (v * clean.w) / Math.max(old.w, 1e-6) : (v * clean.h) / Math.max(old.h, 1e-6)));
+    return { ...p, layout: { ...p.layout, template: 'custom' }, panels: p.panels.with(i, { ...old, ...clean, ...(outline ? { outline } : {}) }) };
   });
 }
 
@@ -95,8 +97,8 @@ export function swapPanelsAt(c: Comic, pageId: string, panelId: string, dropX: n
   const a = page.panels[i];
   const b = page.panels[j];
   const panels = [...page.panels];
-  panels[i] = { ...b, x: a.x, y: a.y, w: a.w, h: a.h };
-  panels[j] = { ...a, x: b.x, y: b.y, w: b.w, h: b.h };
+  panels[i] = { ...b, x: a.x, y: a.y, w: a.w, h: a.h, outline: a.outline };
+  panels[j] = { ...a, x: b.x, y: b.y, w: b.w, h: b.h, outline: b.outline };
   return mapPage(c, pageId, (p) => ({ ...p, panels }));
 }
 

@@ -29,7 +29,7 @@ export function newPage(preset: PagePreset = 'A4', template: LayoutTemplate = '3
   return { ...page, panels: layoutPanels(page, tpl).map((r) => newPanel(r)) };
 }
 
-export function newPanel(rect: { x: number; y: number; w: number; h: number }): Panel {
+export function newPanel(rect: { x: number; y: number; w: number; h: number; outline?: number[] }): Panel {
   return { id: newId('panel'), ...rect, borderWidth: 0.8, borderColour: '#111111', layers: [], prompt: '', characterIds: [] };
 }
 

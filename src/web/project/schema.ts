@@ -29,6 +29,19 @@ export const imageLayer = z.object({
   workflow: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * How the panel's pictures sit in it, all layers together (so colours stay on their line art): zoom about
+ * the panel's centre, then a shift in millimetres. Absent = zoom 1, centred.
+ */
+export const framing = z.object({ zoom: z.number().min(0.2).max(8), x: length, y: length });
+
+/**
+ * A slanted panel: its outline as four corners in panel-local millimetres (top-left, top-right,
+ * bottom-right, bottom-left), inside the panel's box (x, y, w, h is the outline's bounding box). Absent =
+ * the box itself. Pictures are placed in the box and clipped to the outline.
+ */
+export const panelOutline = z.array(z.number().finite().min(-1).max(100_001)).length(8);
+
 export const panel = z.object({
   id,
   x: length,
@@ -42,6 +55,8 @@ export const panel = z.object({
   /** What the panel should show, for text→panel; the characters' snippets are added when generating. */
   prompt: z.string().max(4000),
   characterIds: z.array(id).max(16),
+  framing: framing.optional(),
+  outline: panelOutline.optional(),
 });
 
 export const bubbleKinds = ['oval', 'cloud', 'shout', 'rectangle', 'caption'] as const;
@@ -69,7 +84,8 @@ export const layoutTemplates = ['1', '2', '3', '3-top', '4', '5', '6', 'manga', 
 export const page = z.object({
   id,
   size: z.object({ preset: z.enum(pagePresets), width: z.number().min(20).max(2000), height: z.number().min(20).max(20_000) }),
-  layout: z.object({ template: z.enum(layoutTemplates), margin: z.number().min(0).max(100), gutter: z.number().min(0).max(100) }),
+  /** slant (mm): how far the template's gutters lean (0 = upright); the gutters stay even. */
+  layout: z.object({ template: z.enum(layoutTemplates), margin: z.number().min(0).max(100), gutter: z.number().min(0).max(100), slant: z.number().min(-60).max(60).optional() }),
   background: colour,
   /** Reading order. */
   panels: z.array(panel).max(64),
@@ -100,6 +116,7 @@ export const comic = z.object({
 export type ImageLayer = z.infer<typeof imageLayer>;
 export type ImageLayerKind = (typeof imageLayerKinds)[number];
 export type Panel = z.infer<typeof panel>;
+export type Framing = z.infer<typeof framing>;
 export type Bubble = z.infer<typeof bubble>;
 export type BubbleKind = (typeof bubbleKinds)[number];
 export type BubbleFont = (typeof bubbleFonts)[number];

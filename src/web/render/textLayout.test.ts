@@ -13,4 +13,9 @@ describe('wrapText', () => {
     expect(wrapText('AAAAAAAAAAAAA!', 5, mono)).toEqual(['AAAAA', 'AAAAA', 'AAA!']);
     expect(wrapText('hi AAAAAAAAAAA', 5, mono)).toEqual(['hi', 'AAAAA', 'AAAAA', 'A']);
   });
+
+  it('does not begin a line with a closing mark when it breaks Japanese text (kinsoku)', () => {
+    expect(wrapText('こんにちは、世界！', 8, mono)).toEqual(['こんにちは、世', '界！']);
+    expect(wrapText('ありがとう。', 5, mono)).toEqual(['ありがと', 'う。']);
+  });
 });

@@ -16,6 +16,9 @@ export const FONT_FAMILIES: Record<BubbleFont, string> = {
 
 export type Measure = (text: string) => number;
 
+/** Characters a Japanese or Chinese line must not begin with (kinsoku): closing marks, small kana, the long-vowel mark. */
+const NO_LINE_START = /^[、。，．,.!?！？：；）」』】〕〉》’”ゝゞーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…‥・]/u;
+
 /** Greedy word wrap: paragraphs stay paragraphs; a word wider than the box is broken between letters. */
 export function wrapText(text: string, maxWidth: number, measure: Measure): string[] {
   const lines: string[] = [];
@@ -38,6 +41,8 @@ export function wrapText(text: string, maxWidth: number, measure: Measure): stri
       while (measure(line) > maxWidth && line.length > 1) {
         let cut = line.length - 1;
         while (cut > 1 && measure(line.slice(0, cut)) > maxWidth) cut--;
+        // A closing mark goes with the character before it, so the next line does not begin with it.
+        while (cut > 1 && NO_LINE_START.test(line.slice(cut))) cut--;
         lines.push(line.slice(0, cut));
         line = line.slice(cut);
       }

@@ -38,11 +38,21 @@ describe('panel workflows', () => {
   });
 
   it('sketch → panel: one fidelity value sets ControlNet strength and end_percent', () => {
-    const p = sketchToPanel(settings, { image: 'sketch.png', controlNet: 'scribble.safetensors', fidelity: 0.75 });
+    const p = sketchToPanel(settings, { image: 'sketch.png', guide: 'scribble.safetensors', kind: 'controlnet', fidelity: 0.75 });
     linksResolve(p);
+    expect(p.apply.class_type).toBe('ControlNetApplyAdvanced');
     expect(p.apply.inputs).toMatchObject({ strength: 0.75, start_percent: 0, end_percent: 0.75, image: ['invert', 0] });
     expect(p.sample.inputs.positive).toEqual(['apply', 0]);
     expect(p.sample.inputs.negative).toEqual(['apply', 1]);
+  });
+
+  it('sketch → panel with a T2I-Adapter: the fidelity sets the adapter scale and end_percent (inkflow adapter apply node)', () => {
+    const p = sketchToPanel(settings, { image: 'sketch.png', guide: 'sketch_adapter', kind: 't2i-adapter', fidelity: 0.4 });
+    linksResolve(p);
+    expect(p.cn.inputs.control_net_name).toBe('sketch_adapter');
+    expect(p.apply.class_type).toBe('InkflowT2IAdapterApply');
+    expect(p.apply.inputs).toMatchObject({ adapter: ['cn', 0], scale: 0.4, start_percent: 0, end_percent: 0.4, image: ['invert', 0] });
+    expect(p.sample.inputs.positive).toEqual(['apply', 0]);
   });
 
   it('finds the flat colouriser from /object_info and fills its other inputs with their defaults', () => {

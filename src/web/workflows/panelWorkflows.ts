@@ -93,22 +93,36 @@ export function textToPanel(s: GenerateSettings): ComfyPrompt {
   return sampleAndSave(prompt, s, model, ['pos', 0], ['neg', 0], vae);
 }
 
+/** What makes a generation follow the sketch: a ControlNet, or a (lighter, faster) T2I-Adapter. */
+export type SketchGuideKind = 'controlnet' | 't2i-adapter';
+
 /**
- * Sketch → panel through a ControlNet. The one "sketch fidelity" slider of the study sets strength and
- * end_percent together: 0 ignores the sketch, 1 follows it to the last step. The sketch is drawn dark on
- * white; scribble ControlNets were trained on white lines on black, so it is inverted first.
+ * Sketch → panel through a ControlNet or a T2I-Adapter. The one "sketch fidelity" slider of the study sets
+ * strength and end_percent together: 0 ignores the sketch, 1 follows it to the last step (for an adapter:
+ * its scale and the last step its features are added at, inkflow's adapter apply node). The sketch is drawn
+ * dark on white; scribble ControlNets and sketch adapters were trained on white lines on black, so it is
+ * inverted first. Loaded with ControlNetLoader either way (it lists both folders, as ComfyUI does).
  */
-export function sketchToPanel(s: GenerateSettings, sketch: { image: string; controlNet: string; fidelity: number }): ComfyPrompt {
+export function sketchToPanel(s: GenerateSettings, sketch: { image: string; guide: string; kind: SketchGuideKind; fidelity: number }): ComfyPrompt {
   const { prompt, model, vae } = base(s);
   const f = Math.min(1, Math.max(0, sketch.fidelity));
   prompt.sketch = { class_type: 'LoadImage', inputs: { image: sketch.image }, _meta: { title: 'Sketch' } };
   prompt.invert = { class_type: 'ImageInvert', inputs: { image: ['sketch', 0] }, _meta: { title: 'Sketch as white lines' } };
-  prompt.cn = { class_type: 'ControlNetLoader', inputs: { control_net_name: sketch.controlNet }, _meta: { title: 'Load ControlNet' } };
-  prompt.apply = {
-    class_type: 'ControlNetApplyAdvanced',
-    inputs: { positive: ['pos', 0], negative: ['neg', 0], control_net: ['cn', 0], image: ['invert', 0], strength: f, start_percent: 0, end_percent: f },
-    _meta: { title: 'Follow the sketch' },
-  };
+  if (sketch.kind === 't2i-adapter') {
+    prompt.cn = { class_type: 'ControlNetLoader', inputs: { control_net_name: sketch.guide }, _meta: { title: 'Load T2I-Adapter' } };
+    prompt.apply = {
+      class_type: 'InkflowT2IAdapterApply',
+      inputs: { positive: ['pos', 0], negative: ['neg', 0], adapter: ['cn', 0], image: ['invert', 0], scale: f, start_percent: 0, end_percent: f },
+      _meta: { title: 'Follow the sketch' },
+    };
+  } else {
+    prompt.cn = { class_type: 'ControlNetLoader', inputs: { control_net_name: sketch.guide }, _meta: { title: 'Load ControlNet' } };
+    prompt.apply = {
+      class_type: 'ControlNetApplyAdvanced',
+      inputs: { positive: ['pos', 0], negative: ['neg', 0], control_net: ['cn', 0], image: ['invert', 0], strength: f, start_percent: 0, end_percent: f },
+      _meta: { title: 'Follow the sketch' },
+    };
+  }
   return sampleAndSave(prompt, s, model, ['apply', 0], ['apply', 1], vae);
 }
 

@@ -13,6 +13,7 @@ import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDi
 import { SDRO_DEFAULT_STEPS } from '../../pipelines/colorize/sdro.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import type { Conditioning } from '../../pipelines/generate/ksample.ts';
+import type { RangedAdapterUse } from '../../pipelines/generate/adapterRanges.ts';
 import { listModels, resolveModel } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
@@ -219,7 +220,7 @@ export const InkflowSketchFidelityControlNet: NodeDef = {
 export const InkflowT2IAdapterApply: NodeDef = {
   name: 'InkflowT2IAdapterApply',
   displayName: 'Apply T2I-Adapter',
-  description: 'Adds a T2I-Adapter (loaded with Load ControlNet Model) with diffusers semantics: its features × scale at every step.',
+  description: 'Adds a T2I-Adapter (loaded with Load ControlNet Model) with diffusers semantics: its features × scale at every step, or only between start_percent and end_percent when either is given (the sketch-fidelity slider sets scale and end_percent together).',
   category: 'inkflow/conditioning',
   pythonModule: 'inkflow',
   required: {
@@ -229,13 +230,24 @@ export const InkflowT2IAdapterApply: NodeDef = {
     image: { type: 'IMAGE', link: true },
     scale: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
   },
+  // Optional, so a workflow without them keeps the every-step semantics it was written for.
+  optional: {
+    start_percent: { type: 'FLOAT', default: 0, min: 0, max: 1, step: 0.001 },
+    end_percent: { type: 'FLOAT', default: 1, min: 0, max: 1, step: 0.001 },
+  },
   outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }],
   run(v) {
     const net = v.adapter as ControlModel;
     if (net.kind !== 't2i-adapter') throw new Error('this model is a ControlNet, not a T2I-Adapter (use Apply ControlNet)');
     const scale = Number(v.scale);
     if (scale === 0) return { outputs: [v.positive, v.negative] };
-    const use = { path: net.path, image: batchEntryToImage(v.image as ImageBatch, 0), scale };
+    const ranged = v.start_percent !== undefined || v.end_percent !== undefined;
+    const use: RangedAdapterUse = { path: net.path, image: batchEntryToImage(v.image as ImageBatch, 0), scale };
+    if (ranged) {
+      use.startPercent = Number(v.start_percent ?? 0);
+      use.endPercent = Number(v.end_percent ?? 1);
+      if (use.startPercent > use.endPercent) throw new Error(`start_percent (${use.startPercent}) must not be after end_percent (${use.endPercent})`);
+    }
     const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, use] });
     return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
   },

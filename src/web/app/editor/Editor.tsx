@@ -82,6 +82,8 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
   const images = useImages(comic.id, assetsOf(comic));
   const jobs = useJobs();
   const [sketch, setSketch] = useState<SketchState | null>(null);
+  /** The panel whose picture a drag moves and the wheel zooms (instead of moving the panel). */
+  const [framingId, setFramingId] = useState<string | null>(null);
 
   const page = comic.pages.find((p) => p.id === pageId) ?? comic.pages[0] ?? null;
   const panel = page && selection.kind === 'panel' ? page.panels.find((p) => p.id === selection.id) : undefined;
@@ -188,6 +190,7 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
             onSelect={setSelection}
             edit={edit}
             onEditText={() => textRef.current?.focus()}
+            framingId={framingId === panel?.id && !sketch ? framingId : null}
             overlay={sketchPanel && sketch ? <SketchOverlay panel={sketchPanel} sketch={sketch} onChange={setSketch} /> : null}
           />
         ) : (
@@ -202,7 +205,7 @@ function EditorReady({ initial, revision }: { initial: Comic; revision: number }
       <aside className="right">
         {page && selection.kind === 'page' && <PageInspector page={page} edit={edit} say={say} />}
         {page && panel && (
-          <PanelInspector page={page} panel={panel} edit={edit} comic={comic} onAddPicture={addPicture}>
+          <PanelInspector page={page} panel={panel} edit={edit} comic={comic} onAddPicture={addPicture} framing={framingId === panel.id} onFraming={(on) => setFramingId(on ? panel.id : null)}>
             <PanelTools comic={comic} page={page} panel={panel} edit={edit} say={say} jobs={jobs} sketch={sketch} setSketch={setSketch} />
           </PanelInspector>
         )}

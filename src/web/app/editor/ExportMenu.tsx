@@ -14,6 +14,9 @@ export function ExportMenu({ comic, page, say }: { comic: Comic; page: Page | nu
   const [dpi, setDpi] = useState(300);
   const [width, setWidth] = useState(800);
   const [busy, setBusy] = useState<string | null>(null);
+  /** Pages chosen for the several-pages PNG export (ids); the current page when nothing was chosen yet. */
+  const [chosen, setChosen] = useState<string[] | null>(null);
+  const picked = comic.pages.filter((p) => (chosen ?? (page ? [page.id] : [])).includes(p.id));
   const name = safeFileName(comic.title);
 
   const run = async (what: string, job: () => Promise<string>) => {
@@ -51,7 +54,7 @@ export function ExportMenu({ comic, page, say }: { comic: Comic; page: Page | nu
             </button>
             <label className="inline">
               at
-              <select value={dpi} onChange={(e) => setDpi(Number(e.target.value))}>
+              <select value={dpi} onChange={(e) => setDpi(Number(e.target.value))} data-testid="export-dpi">
                 {[150, 300, 600].map((d) => (
                   <option key={d} value={d}>
                     {d} dpi
@@ -60,6 +63,44 @@ export function ExportMenu({ comic, page, say }: { comic: Comic; page: Page | nu
               </select>
             </label>
           </div>
+          {comic.pages.length > 1 && (
+            <fieldset className="page-picker">
+              <legend>Several pages as PNG (one file each, at {dpi} dpi)</legend>
+              <div className="row">
+                {comic.pages.map((p, i) => (
+                  <label key={p.id} className="inline">
+                    <input
+                      type="checkbox"
+                      data-testid={`png-page-${i + 1}`}
+                      checked={picked.includes(p)}
+                      onChange={(e) => setChosen((e.target.checked ? [...picked, p] : picked.filter((x) => x !== p)).map((x) => x.id))}
+                    />
+                    {i + 1}
+                  </label>
+                ))}
+                <button className="small" onClick={() => setChosen(comic.pages.map((p) => p.id))}>
+                  All
+                </button>
+              </div>
+              <button
+                disabled={!picked.length || !!busy}
+                data-testid="export-pngs"
+                onClick={() =>
+                  run(`${picked.length} pages as PNG`, async () => {
+                    for (const p of picked) {
+                      const bytes = await exportPagePng(comic, p, dpi);
+                      download(bytes, `${name}-page-${comic.pages.indexOf(p) + 1}.png`, 'image/png');
+                      // One download at a time: the browser names and saves each before the next starts.
+                      await new Promise((r) => setTimeout(r, 250));
+                    }
+                    return `${picked.length} page${picked.length === 1 ? '' : 's'} exported as PNG at ${dpi} dpi (pages ${picked.map((p) => comic.pages.indexOf(p) + 1).join(', ')}), one file each.`;
+                  })
+                }
+              >
+                Export {picked.length} page{picked.length === 1 ? '' : 's'} as PNG
+              </button>
+            </fieldset>
+          )}
           <button
             disabled={!comic.pages.length || !!busy}
             data-testid="export-pdf"
@@ -67,7 +108,7 @@ export function ExportMenu({ comic, page, say }: { comic: Comic; page: Page | nu
               run('PDF', async () => {
                 const r = await exportComicPdf(comic);
                 download(r.bytes, `${name}.pdf`, 'application/pdf');
-                return `Comic exported as PDF (${comic.pages.length} page${comic.pages.length === 1 ? '' : 's'}, 300 dpi artwork, bubble text as real text).${r.rasterisedBubbles ? ` ${r.rasterisedBubbles} bubble(s) use characters the PDF's built-in fonts cannot write; their text was drawn into the picture.` : ''}`;
+                return `Comic exported as PDF (${comic.pages.length} page${comic.pages.length === 1 ? '' : 's'}, 300 dpi artwork, bubble text as real text${r.cjkBubbles ? `; ${r.cjkBubbles} bubble(s) in the embedded Japanese/Chinese/Korean font` : ''}).${r.rasterisedBubbles ? ` ${r.rasterisedBubbles} bubble(s) were drawn as pixels instead of text: ${r.rasterReason ?? 'their characters have no font'}.` : ''}`;
               })
             }
           >

@@ -4,6 +4,7 @@ import type { Bubble, Comic, ImageLayerKind, LayoutTemplate, Page, Panel } from 
 import { bubbleFonts, bubbleKinds, imageLayerKinds, layoutTemplates } from '../../project/schema.ts';
 import { mapBubble, mapLayer, mapPage, mapPanel, movePanelOrder, removeBubble, removeLayer, removePanel, setSpacing, setTemplate } from '../../project/edits.ts';
 import { TEMPLATE_LABELS } from '../../project/layouts.ts';
+import { MAX_ZOOM, MIN_ZOOM, NO_FRAMING } from '../../render/imageFit.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
 
@@ -47,6 +48,20 @@ export function PageInspector({ page, edit, say }: { page: Page; edit: Edit; say
         <input type="range" min={0} max={page.size.preset === 'webtoon' ? 100 : 30} step={0.5} value={page.layout.gutter} data-testid="gutter" onChange={(e) => edit((c) => setSpacing(c, page.id, { gutter: Number(e.target.value) }), `gutter-${page.id}`)} />
       </label>
       <label>
+        Slanted gutters {page.layout.slant ?? 0} mm
+        <input
+          type="range"
+          min={-20}
+          max={20}
+          step={1}
+          value={page.layout.slant ?? 0}
+          data-testid="slant"
+          disabled={page.layout.template === 'custom'}
+          title={page.layout.template === 'custom' ? 'choose a layout template to slant its gutters' : 'how far the gutters lean; they stay evenly wide'}
+          onChange={(e) => edit((c) => setSpacing(c, page.id, { slant: Number(e.target.value) }), `slant-${page.id}`)}
+        />
+      </label>
+      <label>
         Paper colour
         <input type="color" value={page.background} onChange={(e) => edit((c) => mapPage(c, page.id, (p) => ({ ...p, background: e.target.value })), `bg-${page.id}`)} />
       </label>
@@ -55,7 +70,8 @@ export function PageInspector({ page, edit, say }: { page: Page; edit: Edit; say
   );
 }
 
-export function PanelInspector({ page, panel, edit, comic, onAddPicture, children }: { page: Page; panel: Panel; edit: Edit; comic: Comic; onAddPicture: (kind: ImageLayerKind, file: File) => void; children?: React.ReactNode }) {
+export function PanelInspector({ page, panel, edit, comic, onAddPicture, framing, onFraming, children }: { page: Page; panel: Panel; edit: Edit; comic: Comic; onAddPicture: (kind: ImageLayerKind, file: File) => void; framing: boolean; onFraming: (on: boolean) => void; children?: React.ReactNode }) {
+  const f = panel.framing ?? NO_FRAMING;
   const up = (fn: (p: Panel) => Panel, key?: string) => edit((c) => mapPanel(c, page.id, panel.id, fn), key);
   const index = page.panels.findIndex((p) => p.id === panel.id);
   return (
@@ -85,6 +101,23 @@ export function PanelInspector({ page, panel, edit, comic, onAddPicture, childre
         Border colour
         <input type="color" value={panel.borderColour} onChange={(e) => up((p) => ({ ...p, borderColour: e.target.value }), `bc-${panel.id}`)} />
       </label>
+      {panel.layers.length > 0 && (
+        <fieldset data-testid="picture-framing">
+          <legend>Picture in the panel</legend>
+          <div className="row">
+            <button className={framing ? 'primary' : ''} data-testid="frame-picture" onClick={() => onFraming(!framing)} title="Drag on the panel to move its picture; the mouse wheel zooms">
+              {framing ? 'Done moving' : 'Move / zoom the picture'}
+            </button>
+            <button className="small" data-testid="frame-reset" disabled={!panel.framing} onClick={() => up((p) => ({ ...p, framing: undefined }))}>
+              Reset
+            </button>
+          </div>
+          <label>
+            Zoom {f.zoom.toFixed(2)}×
+            <input type="range" min={MIN_ZOOM} max={MAX_ZOOM} step={0.05} value={f.zoom} data-testid="picture-zoom" onChange={(e) => up((p) => ({ ...p, framing: { ...(p.framing ?? NO_FRAMING), zoom: Number(e.target.value) } }), `zoom-${panel.id}`)} />
+          </label>
+        </fieldset>
+      )}
       <h4>Layers (top first)</h4>
       {panel.layers.length === 0 && <p className="muted">No pictures yet. Generate one below or add a file.</p>}
       <ul className="layers">

@@ -2,10 +2,13 @@
 // them), resize with handles, drag bubbles and their tail tips. Coordinates are page millimetres; the
 // layer's scale turns them into screen pixels.
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { Circle, Group, Layer, Rect, Stage, Transformer } from 'react-konva';
+import { Circle, Group, Layer, Line, Rect, Stage, Transformer } from 'react-konva';
 import type Konva from 'konva';
 import type { Comic, Page } from '../../project/schema.ts';
-import { mapBubble, setPanelRect, swapPanelsAt } from '../../project/edits.ts';
+import { mapBubble, mapPanel, setPanelRect, swapPanelsAt } from '../../project/edits.ts';
+import { NO_FRAMING, zoomFramingAt } from '../../render/imageFit.ts';
+import type { FramingLike } from '../../render/imageFit.ts';
+import { outlineOf } from '../../render/panelOutline.ts';
 import { BubbleArt } from '../canvas/BubbleArt.tsx';
 import { PanelArt } from '../canvas/PanelArt.tsx';
 import type { ImageMap } from '../canvas/images.ts';
@@ -22,9 +25,12 @@ interface Props {
   onEditText: () => void;
   /** Extra Konva content drawn over the page (sketch and mask painting), in page millimetres. */
   overlay?: React.ReactNode;
+  /** A panel whose picture is being framed: dragging pans the picture, the wheel zooms it. */
+  framingId?: string | null;
 }
 
-export function PageCanvas({ page, images, selection, onSelect, edit, onEditText, overlay }: Props) {
+export function PageCanvas({ page, images, selection, onSelect, edit, onEditText, overlay, framingId }: Props) {
+  const panStart = useRef<FramingLike>(NO_FRAMING);
   const box = useRef<HTMLDivElement>(null);
   const [area, setArea] = useState({ w: 800, h: 600 });
   useLayoutEffect(() => {
@@ -79,10 +85,11 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
               y={p.y}
               width={p.w}
               height={p.h}
-              draggable
+              draggable={framingId !== p.id}
               onMouseDown={() => onSelect({ kind: 'panel', id: p.id })}
               onTap={() => onSelect({ kind: 'panel', id: p.id })}
               onDragEnd={(e) => {
+                if (e.target !== e.currentTarget) return; // a drag inside the panel (framing the picture), not of it
                 const n = e.target;
                 const x = n.x();
                 const y = n.y();
@@ -97,6 +104,7 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
                 width={p.w}
                 height={p.h}
                 fill="rgba(0,0,0,0)"
+                listening={!p.outline} // a slanted panel is hit inside its outline only (the Line below)
                 onTransformEnd={(e) => {
                   const n = e.target;
                   const r = { x: p.x + n.x(), y: p.y + n.y(), w: n.width() * n.scaleX(), h: n.height() * n.scaleY() };
@@ -105,7 +113,35 @@ export function PageCanvas({ page, images, selection, onSelect, edit, onEditText
                 }}
               />
               <PanelArt panel={p} images={images} placeholder />
-              {selection.kind === 'panel' && selection.id === p.id && <Rect width={p.w} height={p.h} stroke="#2f7cf6" strokeWidth={2 / scale} listening={false} />}
+              {p.outline && <Line points={p.outline} closed fill="rgba(0,0,0,0)" />}
+              {framingId === p.id && (
+                // Framing: a drag on the panel pans its picture, the wheel zooms it about the pointer.
+                <Rect
+                  name="framing-handle"
+                  width={p.w}
+                  height={p.h}
+                  fill="rgba(47,124,246,0.06)"
+                  draggable
+                  onDragStart={() => void (panStart.current = p.framing ?? NO_FRAMING)}
+                  onDragMove={(e) => {
+                    const d = e.target.position();
+                    const f = { ...panStart.current, x: round(panStart.current.x + d.x), y: round(panStart.current.y + d.y) };
+                    edit((c) => mapPanel(c, page.id, p.id, (pn) => ({ ...pn, framing: f })), `frame-${p.id}`);
+                  }}
+                  onDragEnd={(e) => {
+                    e.cancelBubble = true;
+                    e.target.position({ x: 0, y: 0 });
+                  }}
+                  onWheel={(e) => {
+                    e.evt.preventDefault();
+                    const at = e.target.getRelativePointerPosition();
+                    if (!at) return;
+                    const f = zoomFramingAt(p.framing ?? NO_FRAMING, p.w, p.h, at.x, at.y, Math.pow(1.0015, -e.evt.deltaY));
+                    edit((c) => mapPanel(c, page.id, p.id, (pn) => ({ ...pn, framing: f })), `frame-${p.id}`);
+                  }}
+                />
+              )}
+              {selection.kind === 'panel' && selection.id === p.id && <Line points={outlineOf(p)} closed stroke="#2f7cf6" strokeWidth={2 / scale} listening={false} />}
             </Group>
           ))}
           {overlay}

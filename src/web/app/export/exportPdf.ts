@@ -1,12 +1,14 @@
 // The whole comic as a PDF: each page's artwork is a 300 dpi picture, and the bubble text is drawn over
 // it as real PDF text in the PDF reader's built-in fonts (Helvetica, Times, Courier — the metrics of the
 // Liberation fonts the editor measures with), so it stays sharp, searchable and selectable. Text those
-// fonts cannot write (e.g. Japanese) is drawn into the picture instead, and the caller is told.
+// fonts cannot write (Japanese, Chinese, Korean) is written in the server's CJK font, embedded as a subset;
+// only when there is no such font (or it lacks a character) is it drawn into the picture, and the caller is told why.
 import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
 import type { PDFFont } from 'pdf-lib';
 import type { Bubble, BubbleFont, Comic } from '../../project/schema.ts';
 import { layoutBubbleText } from '../canvas/bubbleText.ts';
 import { canvasPng, imagesFor, renderPageCanvas } from './renderPage.tsx';
+import { embedCjkFont } from './cjkFont.ts';
 
 const MM_TO_PT = 72 / 25.4;
 /** Distance from a line's middle to its baseline, in ems (canvas draws each line middle-aligned). */
@@ -16,6 +18,10 @@ export interface PdfResult {
   bytes: Uint8Array;
   /** Bubbles whose text had to be drawn as pixels. */
   rasterisedBubbles: number;
+  /** Bubbles written in the embedded CJK font. */
+  cjkBubbles: number;
+  /** Why text was drawn as pixels (no CJK font on the server, a character it lacks), in words. */
+  rasterReason: string | null;
 }
 
 function hex(c: string) {
@@ -32,7 +38,7 @@ export async function exportComicPdf(comic: Comic, dpi = 300, onPage?: (done: nu
     serif: await pdf.embedFont(StandardFonts.TimesRoman),
     mono: await pdf.embedFont(StandardFonts.Courier),
   };
-  const writable = (b: Bubble) => {
+  const standard = (b: Bubble) => {
     try {
       fonts[b.font].encodeText(b.text);
       return true;
@@ -40,6 +46,20 @@ export async function exportComicPdf(comic: Comic, dpi = 300, onPage?: (done: nu
       return false;
     }
   };
+  // The CJK font is fetched and embedded only when some bubble needs it.
+  const needCjk = comic.pages.some((p) => p.bubbles.some((b) => b.text.trim() && !standard(b)));
+  const cjk = needCjk ? await embedCjkFont(pdf) : null;
+  let rasterReason: string | null = cjk && 'missing' in cjk ? cjk.missing : null;
+  const fontFor = (b: Bubble): PDFFont | null => {
+    if (standard(b)) return fonts[b.font];
+    if (cjk && 'font' in cjk) {
+      if (cjk.covers(b.text)) return cjk.font;
+      rasterReason = 'the font for Japanese, Chinese and Korean text lacks some of the characters';
+    }
+    return null;
+  };
+  const writable = (b: Bubble) => fontFor(b) !== null;
+  let cjkBubbles = 0;
   const images = await imagesFor(comic, comic.pages);
   let rasterisedBubbles = 0;
   for (const [i, page] of comic.pages.entries()) {
@@ -53,12 +73,13 @@ export async function exportComicPdf(comic: Comic, dpi = 300, onPage?: (done: nu
     p.drawImage(png, { x: 0, y: 0, width: W, height: H });
     for (const b of page.bubbles) {
       if (!b.text.trim()) continue;
-      if (!writable(b)) {
+      const font = fontFor(b);
+      if (!font) {
         rasterisedBubbles++;
         continue;
       }
+      if (font !== fonts[b.font]) cjkBubbles++;
       const t = layoutBubbleText(b);
-      const font = fonts[b.font];
       const size = t.fontSizeMm * MM_TO_PT;
       const blockTop = b.y + t.box.y + (t.box.h - t.lines.length * t.lineHeightMm) / 2;
       t.lines.forEach((line, li) => {
@@ -72,5 +93,5 @@ export async function exportComicPdf(comic: Comic, dpi = 300, onPage?: (done: nu
     }
     onPage?.(i + 1, comic.pages.length);
   }
-  return { bytes: await pdf.save(), rasterisedBubbles };
+  return { bytes: await pdf.save(), rasterisedBubbles, cjkBubbles, rasterReason: rasterisedBubbles ? rasterReason : null };
 }

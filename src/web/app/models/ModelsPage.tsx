@@ -6,7 +6,8 @@ import { listModelFolders, listModels } from '../tools/comfyClient.ts';
 const FOLDERS: { folder: string; title: string; what: string }[] = [
   { folder: 'checkpoints', title: 'Checkpoints', what: 'Stable Diffusion models (.safetensors) for text → panel, sketch → panel, inpainting and the detailer' },
   { folder: 'loras', title: 'LoRAs', what: 'small add-on files that teach a checkpoint a character or style' },
-  { folder: 'controlnet', title: 'ControlNets and T2I-Adapters', what: 'make generations follow your sketch' },
+  { folder: 'controlnet', title: 'ControlNets', what: 'make generations follow your sketch' },
+  { folder: 't2i_adapter', title: 'T2I-Adapters', what: 'lighter, faster than a ControlNet: also make generations follow your sketch' },
   { folder: 'colorize', title: 'Colouring models', what: 'Stable Diffusion Reference Only or ColorizeDiffusion, for colouring line art from a sheet with shading' },
   { folder: 'clip_vision', title: 'CLIP vision encoders', what: 'used by reference-based colouring' },
   { folder: 'vae', title: 'VAEs', what: 'optional replacement decoders' },

@@ -6,10 +6,10 @@ import type { Comic, ImageLayer, Page, Panel } from '../../project/schema.ts';
 import { putLayer } from '../../project/edits.ts';
 import { newId } from '../../project/newDocument.ts';
 import { characterLoras, composePrompt, detailBox, findFlatColouriser, flatColourPanel, GENERATE_DEFAULTS, inpaintPanel, modelColourPanel, panelPixels, panelSeed, sketchToPanel, textToPanel } from '../../workflows/panelWorkflows.ts';
-import type { ComfyPrompt, NodeInfo } from '../../workflows/panelWorkflows.ts';
+import type { ComfyPrompt, NodeInfo, SketchGuideKind } from '../../workflows/panelWorkflows.ts';
 import { assetUrl, uploadAsset } from '../api/projectsApi.ts';
 import { describeError } from '../api/http.ts';
-import { choices, fetchImage, objectInfo, runWorkflow, uploadImage, viewUrl } from './comfyClient.ts';
+import { choices, fetchImage, listModels, objectInfo, runWorkflow, uploadImage, viewUrl } from './comfyClient.ts';
 import type { JobCallbacks } from './comfyClient.ts';
 import type { Jobs } from './useJobs.ts';
 import type { PaintMode, SketchState } from './sketch.ts';
@@ -57,6 +57,9 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const [infoError, setInfoError] = useState<string | null>(null);
   const [checkpoint, setCheckpoint] = useState('');
   const [controlNet, setControlNet] = useState('');
+  const [guideKind, setGuideKind] = useState<SketchGuideKind>('controlnet');
+  /** Names in models/t2i_adapter: ControlNetLoader lists them with the ControlNets, this tells them apart. */
+  const [adapterNames, setAdapterNames] = useState<string[]>([]);
   const [longSide, setLongSide] = useState(512);
   const [steps, setSteps] = useState(GENERATE_DEFAULTS.steps);
   const [fidelity, setFidelity] = useState(0.75);
@@ -74,16 +77,24 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
       (e) => setInfoError(describeError(e)),
     );
   useEffect(() => void load(), []);
+  useEffect(() => {
+    if (info) listModels('t2i_adapter').then(setAdapterNames, () => setAdapterNames([])); // a server without the folder has none
+  }, [info]);
 
   const checkpoints = info ? choices(info, 'CheckpointLoaderSimple', 'ckpt_name') : [];
-  const controlNets = info ? choices(info, 'ControlNetLoader', 'control_net_name') : [];
+  const sketchGuides = info ? choices(info, 'ControlNetLoader', 'control_net_name') : [];
+  const adapters = sketchGuides.filter((n) => adapterNames.includes(n));
+  const controlNets = sketchGuides.filter((n) => !adapterNames.includes(n));
+  const guides = guideKind === 't2i-adapter' ? adapters : controlNets;
+  const guide = guides.includes(controlNet) ? controlNet : guides[0];
   const flat = info ? findFlatColouriser(info) : null;
   const colourModels = info ? choices(info, 'InkflowReferenceColorize', 'model_name') : [];
   const model = colourModels.includes(colourModel) ? colourModel : colourModels[0];
   useEffect(() => {
     if (!checkpoints.includes(checkpoint) && checkpoints[0]) setCheckpoint(checkpoints[0]);
-    if (!controlNets.includes(controlNet) && controlNets[0]) setControlNet(controlNets[0]);
-  }, [info]); // eslint-disable-line react-hooks/exhaustive-deps
+    // Offer what is installed: adapters only when no ControlNet is.
+    if (controlNets.length === 0 && adapters.length > 0) setGuideKind('t2i-adapter');
+  }, [info, adapterNames]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const job = jobs.byPanel[panel.id];
   const busy = job?.running ?? false;
@@ -139,7 +150,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
 
   const noCheckpoint = info !== null && checkpoints.length === 0;
   const textReason = noCheckpoint ? 'no checkpoint is installed: put a .safetensors file in models/checkpoints' : !composePrompt(panel, comic.characters) ? 'write what happens in this panel first (the prompt above)' : null;
-  const sketchReason = textReason ?? (info !== null && controlNets.length === 0 ? 'sketch → panel needs a ControlNet: put one in models/controlnet' : !(drawing && sketch!.strokes.length) && !sketchLayer ? 'draw a sketch on the panel (or add a sketch picture) first' : null);
+  const sketchReason = textReason ?? (info !== null && sketchGuides.length === 0 ? 'sketch → panel needs a ControlNet (models/controlnet) or a T2I-Adapter (models/t2i_adapter)' : !guide ? (guideKind === 't2i-adapter' ? 'no T2I-Adapter is installed: put one in models/t2i_adapter, or choose ControlNet' : 'no ControlNet is installed: put one in models/controlnet, or choose T2I-Adapter') : !(drawing && sketch!.strokes.length) && !sketchLayer ? 'draw a sketch on the panel (or add a sketch picture) first' : null);
   const colourReason = !info ? null : !flat ? 'this server has no flat colouriser node' : !lineart ? 'add the line art to colour to this panel first (Add a picture as: Line art)' : !sheetChar ? 'add a character with a reference sheet first (Characters, on the left)' : null;
 
   return (
@@ -248,15 +259,26 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
           <input type="range" min={0.3} max={8} step={0.1} value={sketch!.size} onChange={(e) => setSketch({ ...sketch!, size: Number(e.target.value) })} />
         </label>
       )}
-      {controlNets.length > 0 && (
-        <label>
-          ControlNet
-          <select value={controlNet} onChange={(e) => setControlNet(e.target.value)} data-testid="controlnet">
-            {controlNets.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </label>
+      {sketchGuides.length > 0 && (
+        <div className="row">
+          <label>
+            Follow the sketch with
+            <select value={guideKind} onChange={(e) => setGuideKind(e.target.value as SketchGuideKind)} data-testid="guide-kind">
+              <option value="controlnet">ControlNet ({controlNets.length})</option>
+              <option value="t2i-adapter">T2I-Adapter ({adapters.length})</option>
+            </select>
+          </label>
+          {guides.length > 0 && (
+            <label>
+              {guideKind === 't2i-adapter' ? 'Adapter' : 'ControlNet'}
+              <select value={guide} onChange={(e) => setControlNet(e.target.value)} data-testid="controlnet">
+                {guides.map((c) => (
+                  <option key={c}>{c}</option>
+                ))}
+              </select>
+            </label>
+          )}
+        </div>
       )}
       <label>
         Sketch fidelity {fidelity.toFixed(2)} <span className="hint">(0 ignores the sketch; 0.75 follows it closely; 1 sticks to it)</span>
@@ -281,7 +303,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
               edit((c) => putLayer(c, pageId, panelSnapshot.id, { id: newId('layer'), kind: 'sketch', asset, visible: false, opacity: 1, blend: 'normal' }));
             } else sketchBlob = await blobOfAsset(comic.id, sketchLayer!.asset);
             const image = await toServerInput(sketchBlob, 'sketch');
-            return sketchToPanel(s, { image, controlNet, fidelity });
+            return sketchToPanel(s, { image, guide: guide!, kind: guideKind, fidelity });
           });
           setSketch(null);
         }}
@@ -345,7 +367,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
               'generated',
               async () => {
                 const img = await loadImage(assetUrl(comic.id, basePicture!.asset));
-                const map = frameToImage(basePicture!.fit ?? 'cover', img.naturalWidth, img.naturalHeight, snapshot.w, snapshot.h);
+                const map = frameToImage(basePicture!.fit ?? 'cover', img.naturalWidth, img.naturalHeight, snapshot.w, snapshot.h, snapshot.framing);
                 const [x0, y0] = map(b.x, b.y);
                 const [x1, y1] = map(b.x + b.w, b.y + b.h);
                 const box = { x: Math.max(0, x0), y: Math.max(0, y0), width: Math.min(img.naturalWidth, x1) - Math.max(0, x0), height: Math.min(img.naturalHeight, y1) - Math.max(0, y0) };
@@ -393,7 +415,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
         <div className="model-colouring" data-testid="model-colouring">
           <label>
             Colouring model
-            <select value={model} onChange={(e) => setColourModel(e.target.value)}>
+            <select value={model} onChange={(e) => setColourModel(e.target.value)} data-testid="colour-model-select">
               {colourModels.map((m) => (
                 <option key={m}>{m}</option>
               ))}
@@ -411,6 +433,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
             className="primary"
             disabled={busy || !lineart || !sheetChar}
             title={!lineart || !sheetChar ? (colourReason ?? '') : ''}
+            data-testid="colour-model"
             onClick={() => {
               const { id: pageId } = page;
               const panelId = panel.id;

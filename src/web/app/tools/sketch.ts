@@ -1,7 +1,7 @@
 // Painting on a panel: sketch strokes (dark on a white sheet), mask strokes (the area to repaint) or a
 // box (for the detailer), all in panel-local millimetres; and their rasterisation at picture size.
 import { frameToImage, placeImage } from '../../render/imageFit.ts';
-import type { ImageFit } from '../../render/imageFit.ts';
+import type { FramingLike, ImageFit } from '../../render/imageFit.ts';
 
 export interface Stroke {
   points: number[];
@@ -38,37 +38,42 @@ function trace(ctx: CanvasRenderingContext2D, s: Stroke, map: (x: number, y: num
   ctx.stroke();
 }
 
-export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; h: number }, width: number, height: number): Promise<Blob> {
+/**
+ * The sketch at the generation size. The picture it guides will be shown in the panel with `cover` and the
+ * panel's framing, so the strokes are mapped through that same placement: what was drawn over a spot of
+ * the panel guides the part of the picture that will be shown there.
+ */
+export async function sketchPng(strokes: readonly Stroke[], panel: { w: number; h: number; framing?: FramingLike }, width: number, height: number): Promise<Blob> {
   const c = document.createElement('canvas');
   c.width = width;
   c.height = height;
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, width, height);
-  const sx = width / panel.w;
-  const sy = height / panel.h;
+  const map = frameToImage('cover', width, height, panel.w, panel.h, panel.framing);
+  const pxPerMm = width / placeImage('cover', width, height, panel.w, panel.h, panel.framing).width;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
   for (const s of strokes) {
     ctx.strokeStyle = s.eraser ? '#ffffff' : '#000000';
     // At small generation sizes a pen stroke would fall below a pixel and fade into grey: keep 1.5 px.
-    ctx.lineWidth = Math.max(1.5, (s.size * (sx + sy)) / 2);
-    trace(ctx, s, (x, y) => [x * sx, y * sy]);
+    ctx.lineWidth = Math.max(1.5, s.size * pxPerMm);
+    trace(ctx, s, map);
   }
   return encode(c);
 }
 
 
 /** The inpainting mask at the picture's size: opaque everywhere, transparent where painted (repaint there). */
-export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number }, iw: number, ih: number, fit: ImageFit): Promise<Blob> {
+export async function maskPng(strokes: readonly Stroke[], panel: { w: number; h: number; framing?: FramingLike }, iw: number, ih: number, fit: ImageFit): Promise<Blob> {
   const c = document.createElement('canvas');
   c.width = iw;
   c.height = ih;
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = '#000000';
   ctx.fillRect(0, 0, iw, ih);
-  const map = frameToImage(fit, iw, ih, panel.w, panel.h);
-  const pxPerMm = iw / placeImage(fit, iw, ih, panel.w, panel.h).width;
+  const map = frameToImage(fit, iw, ih, panel.w, panel.h, panel.framing);
+  const pxPerMm = iw / placeImage(fit, iw, ih, panel.w, panel.h, panel.framing).width;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
   ctx.globalCompositeOperation = 'destination-out';
