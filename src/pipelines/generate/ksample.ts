@@ -17,6 +17,8 @@ import { resizeEmptyLatent, type Latent } from './latent.ts';
 import { bilinearResize } from './pixels.ts';
 import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
 import { sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
+import { condBatchDenoiser, type CondRun } from './condBatch.ts';
+import type { LatentArea } from '../../sampling/comfy/condAreas.ts';
 import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures } from './adapterRanges.ts';
 
 /** A checkpoint KSampler can sample with: SD1/SD2 or SDXL (family 'sdxl'). */
@@ -27,7 +29,11 @@ export interface Conditioning {
   text: TextConditioning;
   controls: readonly ControlNetUse[];
   adapters: readonly T2IAdapterUse[];
-  /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are averaged. */
+  /** ConditioningSetArea: where this prompt applies, in latent units (pixels // 8, as ComfyUI); default everywhere. */
+  area?: LatentArea;
+  /** ConditioningSetArea's strength: this prompt's weight in the blend of its side (default 1). */
+  strength?: number;
+  /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are blended. */
   others?: readonly Conditioning[];
   /** SDXL: the bigG pooled embedding and the micro-conditioning (unset sizes = the latent's image size,
    *  filled at sampling as ComfyUI's SDXL.encode_adm does). */
@@ -114,7 +120,12 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
   const [pos, neg] = [aligned[0], aligned[posParts.length]];
   const xl = model.family === 'sdxl' ? model : undefined;
+  const withArea = [...posParts, ...negParts].some((p) => p.area !== undefined || p.strength !== undefined);
+  const usesCondBatch = withArea || posParts.length + negParts.length > 2;
+  if (withArea && (positive.controls.length || negative.controls.length)) throw new KSampleError('ControlNets are not supported together with conditioning areas (ConditioningSetArea) yet');
+  if (withArea && (positive.adapters.length || negative.adapters.length)) throw new KSampleError('T2I-Adapters are not supported together with conditioning areas (ConditioningSetArea) yet');
   if (model.family === 'sdxl') {
+    if (withArea) throw new KSampleError('conditioning areas (ConditioningSetArea) are not supported with SDXL checkpoints yet');
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
     if (positive.controls.length || negative.controls.length) throw new KSampleError('ControlNets are not supported with SDXL checkpoints yet');
     if (model.isInpaint) throw new KSampleError(`${model.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
@@ -135,7 +146,7 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
   // Adapters with a step range (generateSdxl's ComfyUI semantics) are summed per step; otherwise once.
   const ranged = hasAdapterRanges(positive.adapters) ? await rangedAdapterFeatures(positive.adapters, model.unetConfig, modelSampling, w, h, opts.compile, signal) : undefined;
-  if (ranged?.length && posParts.length + negParts.length > 2) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
+  if (ranged?.length && usesCondBatch) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
   const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
@@ -148,30 +159,11 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
-  let denoiser = ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
-  if (posParts.length + negParts.length > 2) {
-    // Combined prompts: each predicted on its own (cfg 1 = that prompt only), averaged per side, then CFG
-    // as ComfyUI's calc_cond_batch + cfg_function do for full-image conditionings.
-    const single = (text: TextConditioning, ctrl: typeof controls) => createDenoiser({ ...setup, positive: text, negative: text, cfg: 1, controls: ctrl });
-    const singleControls = prepareControls(positive.controls, modelSampling, w, h, n);
-    const conds = posParts.map((_, i) => single(aligned[i], singleControls));
-    const unconds = negParts.map((_, j) => single(aligned[posParts.length + j], singleControls));
-    const mean = async (ds: typeof conds, x: Float32Array, sigma: number) => {
-      const acc = new Float32Array(x.length);
-      for (const d of ds) {
-        const y = await d(x, sigma);
-        for (let i = 0; i < acc.length; i++) acc[i] += y[i] / ds.length;
-      }
-      return acc;
-    };
-    const g = Math.fround(s.cfg);
-    denoiser = async (x, sigma) => {
-      const cond = await mean(conds, x, sigma);
-      if (Math.abs(s.cfg - 1) <= 1e-9) return cond;
-      const uncond = await mean(unconds, x, sigma);
-      return cond.map((v, i) => uncond[i] + (v - uncond[i]) * g);
-    };
-  }
+  // Several prompts, areas or strengths: each prompt on its own (its area's crop), blended per side, then CFG.
+  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength }));
+  const denoiser = usesCondBatch
+    ? condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), prepareControls(positive.controls, modelSampling, w, h, n), model.latentMultiple)
+    : ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   const result = await withFiniteStage('sampling', 'unet', () => (xl ? [] : (model as Checkpoint).weightFiles('unet')), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,

@@ -1,4 +1,5 @@
-// Generation nodes over the node-sized pipeline steps: CLIPTextEncode (+ the SDXL encoders), ControlNetApplyAdvanced,
+// Generation nodes over the node-sized pipeline steps: CLIPTextEncode (+ the SDXL encoders), ConditioningCombine,
+// ConditioningSetArea, ControlNetApplyAdvanced,
 // KSampler, VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
 // SD1/SD2 and SDXL checkpoints go through the same nodes; SDXL conditioning carries the pooled bigG embedding
 // and the micro-conditioning KSampler feeds to the UNet.
@@ -108,6 +109,31 @@ export const ConditioningCombine: NodeDef = {
   outputs: [{ type: 'CONDITIONING' }],
   run(v) {
     return { outputs: [combineConditioning(v.conditioning_1 as Conditioning, v.conditioning_2 as Conditioning)] };
+  },
+};
+
+const AREA_SIDE = { type: 'INT', default: 64, min: 64, max: 16384, step: 8 } as const;
+const AREA_OFFSET = { type: 'INT', default: 0, min: 0, max: 16384, step: 8 } as const;
+
+/** ConditioningSetArea: every prompt of the conditioning applies to a box, stored in latent units (pixels // 8). */
+export const ConditioningSetArea: NodeDef = {
+  name: 'ConditioningSetArea',
+  displayName: 'Conditioning (Set Area)',
+  category: 'conditioning',
+  required: {
+    conditioning: { type: 'CONDITIONING', link: true },
+    width: AREA_SIDE,
+    height: AREA_SIDE,
+    x: AREA_OFFSET,
+    y: AREA_OFFSET,
+    strength: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    const div8 = (k: string) => Math.floor(Number(v[k]) / 8);
+    const area = { height: div8('height'), width: div8('width'), y: div8('y'), x: div8('x') };
+    const strength = Number(v.strength);
+    return { outputs: [withEveryPart(v.conditioning as Conditioning, (p) => ({ ...p, area, strength }))] };
   },
 };
 

@@ -1,0 +1,79 @@
+// ConditioningSetArea in KSampler on the tiny checkpoint: a full-size area samples as no area, an area prompt
+// changes (mostly) its own region, strength 0 removes it, and the node stores ComfyUI's pixels // 8.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import { ConditioningSetArea } from '../../workflow/nodes/generationNodes.ts';
+import { encodePrompt } from './conditioning.ts';
+import { combineConditioning, ksample, type Conditioning, type KSampleSettings } from './ksample.ts';
+import { emptyLatent } from './latent.ts';
+import { assertTinyModels, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'inkflow-area-'));
+let ckpt: Checkpoint;
+let cat: Conditioning;
+let house: Conditioning;
+let blurry: Conditioning;
+const S = 24; // latent side (the tiny VAE halves: a 48×48 image)
+const settings: KSampleSettings = { seed: 5, steps: 3, cfg: 6, sampler: 'euler', scheduler: 'normal', denoise: 1 };
+
+beforeAll(async () => {
+  assertTinyModels();
+  ckpt = loadCheckpoint(await writeTinyDiffusersCheckpoint(join(work, 'tiny')), { tokenizerDir: TOKENIZER_DIR });
+  const enc = async (t: string): Promise<Conditioning> => ({ text: await encodePrompt(ckpt, t), controls: [], adapters: [] });
+  [cat, house, blurry] = await Promise.all([enc('a cat on a mat'), enc('a red house by the sea at night'), enc('blurry')]);
+});
+afterAll(async () => {
+  await ckpt?.release();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const sample = async (positive: Conditioning, negative = blurry) => (await ksample(ckpt, positive, negative, emptyLatent(S * 2, S * 2, 1, 4, 2), settings)).samples;
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/** Mean |a − b| over the latent elements (all channels) of rows y0..y1, columns x0..x1. */
+function regionDiff(a: Float32Array, b: Float32Array, y0: number, y1: number, x0: number, x1: number): number {
+  let s = 0;
+  let k = 0;
+  for (let c = 0; c < 4; c++) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++, k++) s += Math.abs(a[c * S * S + y * S + x] - b[c * S * S + y * S + x]);
+  return s / k;
+}
+
+describe('conditioning areas in KSampler (tiny checkpoint)', () => {
+  it('a full-size area (and its automatic opposite) samples as no area', async () => {
+    const plain = await sample(cat);
+    const full = await sample({ ...cat, area: { height: S, width: S, y: 0, x: 0 }, strength: 1 });
+    expect(maxDiff(full, plain)).toBeLessThan(1e-4);
+  });
+
+  it('an area prompt changes its region, barely the far side of the latent; strength 0 removes it', async () => {
+    const plain = await sample(cat);
+    const area = { height: 12, width: 12, y: 12, x: 12 }; // bottom-right quarter
+    const withHouse = await sample(combineConditioning(cat, { ...house, area, strength: 1 }));
+    const inside = regionDiff(withHouse, plain, 14, 24, 14, 24); // past the feather (rr = 3)
+    const farAway = regionDiff(withHouse, plain, 0, 8, 0, 8);
+    expect(inside).toBeGreaterThan(1e-3);
+    expect(inside).toBeGreaterThan(4 * farAway);
+    const off = await sample(combineConditioning(cat, { ...house, area, strength: 0 }));
+    expect(maxDiff(off, plain)).toBeLessThan(1e-4);
+  });
+
+  it('refuses an area outside the latent and areas with ControlNets', async () => {
+    await expect(sample({ ...cat, area: { height: 8, width: 8, y: S, x: 0 } })).rejects.toThrow(/outside the 24×24 latent/);
+    const fakeControl = { controls: [{ hint: { width: 1, height: 1, channels: 3, data: new Uint8Array(3) } }] } as unknown as Partial<Conditioning>;
+    await expect(sample({ ...cat, ...fakeControl, area: { height: 8, width: 8, y: 0, x: 0 } })).rejects.toThrow(/ControlNets are not supported together with conditioning areas/);
+  });
+
+  it('ConditioningSetArea stores ComfyUI\'s area (pixels // 8) and strength on every combined prompt', async () => {
+    const both = combineConditioning(cat, house);
+    const out = (await ConditioningSetArea.run({ conditioning: both, width: 100, height: 64, x: 15, y: 72, strength: 0.5 }, undefined as never)).outputs[0] as Conditioning;
+    expect(out.area).toEqual({ height: 8, width: 12, y: 9, x: 1 });
+    expect(out.strength).toBe(0.5);
+    expect(out.others?.map((o) => [o.area, o.strength])).toEqual([[{ height: 8, width: 12, y: 9, x: 1 }, 0.5]]);
+    expect(ConditioningSetArea.required.width).toMatchObject({ type: 'INT', default: 64, min: 64, max: 16384, step: 8 });
+    expect(ConditioningSetArea.required.x).toMatchObject({ type: 'INT', default: 0, min: 0, max: 16384, step: 8 });
+    expect(ConditioningSetArea.required.strength).toMatchObject({ type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 });
+  });
+});
