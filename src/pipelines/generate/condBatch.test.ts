@@ -1,11 +1,10 @@
 // ConditioningSetArea in KSampler on the tiny checkpoint: a full-size area samples as no area, an area prompt
-// changes (mostly) its own region, strength 0 removes it, and the node stores ComfyUI's pixels // 8.
+// changes (mostly) its own region, strength 0 removes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
-import { ConditioningSetArea } from '../../workflow/nodes/generationNodes.ts';
 import { encodePrompt } from './conditioning.ts';
 import { combineConditioning, ksample, type Conditioning, type KSampleSettings } from './ksample.ts';
 import { emptyLatent } from './latent.ts';
@@ -64,16 +63,5 @@ describe('conditioning areas in KSampler (tiny checkpoint)', () => {
     await expect(sample({ ...cat, area: { height: 8, width: 8, y: S, x: 0 } })).rejects.toThrow(/outside the 24×24 latent/);
     const fakeControl = { controls: [{ hint: { width: 1, height: 1, channels: 3, data: new Uint8Array(3) } }] } as unknown as Partial<Conditioning>;
     await expect(sample({ ...cat, ...fakeControl, area: { height: 8, width: 8, y: 0, x: 0 } })).rejects.toThrow(/ControlNets are not supported together with conditioning areas/);
-  });
-
-  it('ConditioningSetArea stores ComfyUI\'s area (pixels // 8) and strength on every combined prompt', async () => {
-    const both = combineConditioning(cat, house);
-    const out = (await ConditioningSetArea.run({ conditioning: both, width: 100, height: 64, x: 15, y: 72, strength: 0.5 }, undefined as never)).outputs[0] as Conditioning;
-    expect(out.area).toEqual({ height: 8, width: 12, y: 9, x: 1 });
-    expect(out.strength).toBe(0.5);
-    expect(out.others?.map((o) => [o.area, o.strength])).toEqual([[{ height: 8, width: 12, y: 9, x: 1 }, 0.5]]);
-    expect(ConditioningSetArea.required.width).toMatchObject({ type: 'INT', default: 64, min: 64, max: 16384, step: 8 });
-    expect(ConditioningSetArea.required.x).toMatchObject({ type: 'INT', default: 0, min: 0, max: 16384, step: 8 });
-    expect(ConditioningSetArea.required.strength).toMatchObject({ type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 });
   });
 });
