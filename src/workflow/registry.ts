@@ -6,6 +6,7 @@ import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader,
 import { CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
 import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
 import { InkflowDetailer } from './nodes/detailerNode.ts';
+import { CLIPVisionEncode, CLIPVisionLoader } from './nodes/clipVision.ts';
 import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
 import { EmptyLatentImage, LatentUpscale, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
@@ -15,7 +16,7 @@ const ALL: readonly NodeDef[] = [
   ImageInvert, EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop,
   ImageToMask, MaskToImage, InvertMask, GrowMask,
   EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, LatentUpscale, ImageCompositeMasked,
-  CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
+  CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete, CLIPVisionLoader, CLIPVisionEncode,
   CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
   InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
   InkflowSketchFidelityControlNet, InkflowT2IAdapterApply, InkflowDetailer,

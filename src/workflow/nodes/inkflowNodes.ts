@@ -16,6 +16,7 @@ import type { Conditioning } from '../../pipelines/generate/ksample.ts';
 import { listModels, resolveModel } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
+import type { ClipVisionOutput } from './clipVision.ts';
 import type { ControlModel } from './loaders.ts';
 
 const rgb = (b: ImageBatch, i = 0): Image => convertChannels(batchEntryToImage(b, i), 3);
@@ -85,6 +86,7 @@ export const InkflowReferenceColorize: NodeDef = {
     prediction: { type: 'COMBO', options: ['eps', 'v'], tooltip: 'ColorizeDiffusion only: override the prediction type.' },
     segment: { type: 'BOOLEAN', default: false, tooltip: 'SDRO only: clear the line art background first.' },
     reference_encoder: { type: 'COMBO', options: (env) => listModels(env, 'clip_vision'), tooltip: 'ColorizeDiffusion only: an open_clip ViT-H-14 file, for checkpoints saved without their cond stage.' },
+    reference_embedding: { type: 'CLIP_VISION_OUTPUT', link: true, tooltip: "SDRO only: the reference encoded by CLIP Vision Encode (load the SDRO folder's image_encoder with Load CLIP Vision); replaces the model's own encoding of the reference." },
   },
   outputs: [{ type: 'IMAGE' }],
   async run(v, ctx) {
@@ -101,15 +103,21 @@ export const InkflowReferenceColorize: NodeDef = {
       referenceMask: maskOf(v.reference_mask as MaskBatch | undefined),
       referenceStrength: referenceStrength(v.reference_strength, v.block_strengths),
       referenceEncoder: v.reference_encoder === undefined ? undefined : resolveModel(ctx.env, 'clip_vision', String(v.reference_encoder)),
+      referenceEmbedding: firstEmbedding(v.reference_embedding as ClipVisionOutput | undefined),
       device: ctx.env.device,
-      onStep: (step, total) => {
-        ctx.signal.throwIfAborted();
-        ctx.progress(step, total);
-      },
+      signal: ctx.signal,
+      onStep: (step, total) => ctx.progress(step, total),
     });
     return { outputs: [batchOf(r.image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
   },
 };
+
+/** The first image's last_hidden_state of a CLIP_VISION_OUTPUT: [1, tokens, width]. */
+function firstEmbedding(o: ClipVisionOutput | undefined): { shape: number[]; data: Float32Array } | undefined {
+  if (!o) return undefined;
+  const [, tokens, width] = o.lastHiddenState.shape;
+  return { shape: [1, tokens, width], data: o.lastHiddenState.data.subarray(0, tokens * width) };
+}
 
 /** The first mask of a batch as a pipeline mask. */
 function maskOf(m: MaskBatch | undefined): Mask | undefined {
