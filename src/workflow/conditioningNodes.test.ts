@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Conditioning } from '../pipelines/generate/ksample.ts';
 import { combineConditioning } from '../pipelines/generate/ksample.ts';
-import { ConditioningSetArea } from './nodes/generationNodes.ts';
+import { ConditioningSetArea, ControlNetApplyAdvanced } from './nodes/generationNodes.ts';
 import type { NodeContext } from './nodeSpec.ts';
 
 const prompt = (k: number): Conditioning => ({ text: { tokens: 77, hidden: 1, data: new Float32Array(77).fill(k) } as unknown as Conditioning['text'], controls: [], adapters: [] });
@@ -25,5 +25,21 @@ describe('ConditioningSetArea', () => {
     expect(ConditioningSetArea.required.y).toMatchObject({ type: 'INT', default: 0, min: 0, max: 16384, step: 8 });
     expect(ConditioningSetArea.required.strength).toMatchObject({ type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 });
     expect([ConditioningSetArea.category, ConditioningSetArea.displayName]).toEqual(['conditioning', 'Conditioning (Set Area)']);
+  });
+});
+
+describe('ControlNetApplyAdvanced with a T2I-Adapter', () => {
+  const image = { batch: 1, height: 2, width: 2, channels: 3, data: new Float32Array(12) };
+  const apply = async (start: number, end: number) => {
+    const out = await ControlNetApplyAdvanced.run({ positive: prompt(1), negative: prompt(2), control_net: { kind: 't2i-adapter', path: '/a' }, image, strength: 0.8, start_percent: start, end_percent: end }, {} as NodeContext);
+    return out.outputs as Conditioning[];
+  };
+  it('carries start / end percent to both sides; the full range is plain (every step)', async () => {
+    const [p, n] = await apply(0.2, 0.7);
+    expect(p.adapters[0]).toMatchObject({ path: '/a', scale: 0.8, startPercent: 0.2, endPercent: 0.7 });
+    expect(n.adapters[0]).toMatchObject({ startPercent: 0.2, endPercent: 0.7 });
+    const [full] = await apply(0, 1);
+    expect(full.adapters[0].startPercent).toBeUndefined();
+    expect(full.adapters[0].endPercent).toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@ import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
 import { sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
 import { condBatchDenoiser, type CondRun } from './condBatch.ts';
 import type { LatentArea } from '../../sampling/comfy/condAreas.ts';
-import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures } from './adapterRanges.ts';
+import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures, type RangedAdapterUse } from './adapterRanges.ts';
 
 /** A checkpoint KSampler can sample with: SD1/SD2 or SDXL (family 'sdxl'). */
 export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
@@ -28,7 +28,8 @@ export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
 export interface Conditioning {
   text: TextConditioning;
   controls: readonly ControlNetUse[];
-  adapters: readonly T2IAdapterUse[];
+  /** T2I-Adapters, with an optional step range (ControlNetApplyAdvanced's start / end percent). */
+  adapters: readonly RangedAdapterUse[];
   /** ConditioningSetArea: where this prompt applies, in latent units (pixels // 8, as ComfyUI); default everywhere. */
   area?: LatentArea;
   /** ConditioningSetArea's strength: this prompt's weight in the blend of its side (default 1). */

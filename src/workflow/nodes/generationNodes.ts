@@ -159,12 +159,16 @@ export const ControlNetApplyAdvanced: NodeDef = {
     if (strength === 0) return { outputs: [pos, neg] };
     const net = v.control_net as ControlModel;
     const hint = batchEntryToImage(v.image as ImageBatch, 0);
+    const startPercent = Number(v.start_percent);
+    const endPercent = Number(v.end_percent);
     if (net.kind === 't2i-adapter') {
-      // T2I-Adapters run with diffusers semantics (features × strength at every step): the percents do not apply.
-      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength }] }));
+      // Features × strength while σ(end_percent) ≤ σ ≤ σ(start_percent), the ControlNets' percent → σ rule
+      // (pipelines/generate/adapterRanges.ts); the full range is every step, sampled without the per-step switch.
+      const range = startPercent > 0 || endPercent < 1 ? { startPercent, endPercent } : {};
+      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength, ...range }] }));
       return { outputs: [add(pos), add(neg)] };
     }
-    const use = { controlNet: net.runner, hint, strength, startPercent: Number(v.start_percent), endPercent: Number(v.end_percent), guessMode: false };
+    const use = { controlNet: net.runner, hint, strength, startPercent, endPercent, guessMode: false };
     const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(pos), add(neg)] };
   },
