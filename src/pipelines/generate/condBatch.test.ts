@@ -1,14 +1,17 @@
 // ConditioningSetArea in KSampler on the tiny checkpoint: a full-size area samples as no area, an area prompt
-// changes (mostly) its own region, strength 0 removes it.
+// changes (mostly) its own region, strength 0 removes it, ControlNets run on the area's crop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createImage } from '../../imaging/image.ts';
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
+import { openControlNet } from '../../models/checkpoint/controlNetRunner.ts';
+import type { ControlNetUse } from './controlNet.ts';
 import { encodePrompt } from './conditioning.ts';
 import { combineConditioning, ksample, type Conditioning, type KSampleSettings } from './ksample.ts';
 import { emptyLatent } from './latent.ts';
-import { assertTinyModels, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { assertTinyModels, TINY_CONTROLNET, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'inkflow-area-'));
 let ckpt: Checkpoint;
@@ -59,9 +62,26 @@ describe('conditioning areas in KSampler (tiny checkpoint)', () => {
     expect(maxDiff(off, plain)).toBeLessThan(1e-4);
   });
 
-  it('refuses an area outside the latent and areas with ControlNets', async () => {
+  it('refuses an area outside the latent', async () => {
     await expect(sample({ ...cat, area: { height: 8, width: 8, y: S, x: 0 } })).rejects.toThrow(/outside the 24×24 latent/);
-    const fakeControl = { controls: [{ hint: { width: 1, height: 1, channels: 3, data: new Uint8Array(3) } }] } as unknown as Partial<Conditioning>;
-    await expect(sample({ ...cat, ...fakeControl, area: { height: 8, width: 8, y: 0, x: 0 } })).rejects.toThrow(/ControlNets are not supported together with conditioning areas/);
+  });
+
+  it('ControlNets run on an area\'s crop with the hint fitted to it; a full-size area with a ControlNet = no area', async () => {
+    const controlNet = openControlNet(TINY_CONTROLNET);
+    try {
+      const hint = createImage(S * 2, S * 2, 3);
+      for (let i = 0; i < hint.data.length; i += 3) if ((i / 3) % 5 === 0) hint.data.fill(255, i, i + 3);
+      const use: ControlNetUse = { controlNet, hint, strength: 1 };
+      const withCn = (c: Conditioning): Conditioning => ({ ...c, controls: [use] });
+      const plain = await sample(withCn(cat), withCn(blurry));
+      const full = await sample(withCn({ ...cat, area: { height: S, width: S, y: 0, x: 0 } }), withCn(blurry));
+      expect(maxDiff(full, plain)).toBeLessThan(1e-4);
+      const area = { height: 12, width: 12, y: 12, x: 12 };
+      const houseOnly = await sample(combineConditioning(cat, { ...house, area }));
+      const houseControlled = await sample(combineConditioning(cat, withCn({ ...house, area })));
+      expect(regionDiff(houseControlled, houseOnly, 14, 24, 14, 24)).toBeGreaterThan(1e-3);
+    } finally {
+      await controlNet.release();
+    }
   });
 });

@@ -6,14 +6,15 @@
 import { addOppositeAreas, areaWeights, createAreaBlend, cropLatent, type LatentArea } from '../../sampling/comfy/condAreas.ts';
 import type { Denoiser } from '../../sampling/comfy/types.ts';
 import type { TextConditioning } from './conditioning.ts';
-import type { PreparedControl } from './controlNet.ts';
+import type { ControlNetUse, PreparedControl } from './controlNet.ts';
 import { createDenoiser, type DenoiserSetup } from './denoiser.ts';
 
-/** One prompt of a side: its (token-aligned) text, and where and how strongly it applies. */
+/** One prompt of a side: its (token-aligned) text, where and how strongly it applies, and its ControlNets. */
 export interface CondRun {
   text: TextConditioning;
   area?: LatentArea;
   strength?: number;
+  controls?: readonly ControlNetUse[];
 }
 
 export class CondBatchError extends Error {
@@ -21,14 +22,19 @@ export class CondBatchError extends Error {
 }
 
 /**
- * The blended denoiser over `positive` and `negative` prompts. `setup` is the full-size setup (its texts, cfg
- * and noise mask are replaced); `controls` apply to prompts without an area (areas with ControlNets are refused
- * by the caller). `minSide` is the smallest latent side the UNet accepts.
+ * The blended denoiser over `positive` and `negative` prompts. `setup` is the full-size setup (its texts, cfg,
+ * controls and noise mask are replaced). A prompt's ControlNets run on its crop with the hint resized to the
+ * crop (`prepareControls(uses, width, height)`, as ComfyUI's get_control resizes the hint to the input it gets); an
+ * area's opposite copy keeps the source's ControlNets, as ComfyUI's cond copy does. `minSide` is the smallest
+ * latent side the UNet accepts.
  */
-export function condBatchDenoiser(setup: DenoiserSetup, positive: readonly CondRun[], negative: readonly CondRun[], controls: readonly PreparedControl[], minSide: number): Denoiser {
+export function condBatchDenoiser(
+  setup: DenoiserSetup, positive: readonly CondRun[], negative: readonly CondRun[],
+  prepareControls: (uses: readonly ControlNetUse[], width: number, height: number) => PreparedControl[], minSide: number,
+): Denoiser {
   const { batch: n, channels: c, height: h, width: w, cfg } = setup;
   const sides = [[...positive], [...negative]];
-  addOppositeAreas(sides, (source, model) => ({ text: model.text, area: source.area, strength: source.strength }));
+  addOppositeAreas(sides, (source, model) => ({ text: model.text, area: source.area, strength: source.strength, controls: source.controls }));
   const prepare = (r: CondRun) => {
     const { area, mult } = areaWeights(r.area, r.strength ?? 1, h, w);
     if (r.area && (area.height < minSide || area.width < minSide)) {
@@ -40,7 +46,7 @@ export function condBatchDenoiser(setup: DenoiserSetup, positive: readonly CondR
     } : setup.inpaintConcat;
     const denoise = createDenoiser({
       ...setup, height: area.height, width: area.width, positive: r.text, negative: r.text, cfg: 1, noiseMask: undefined, inpaintConcat: concat,
-      controls: r.area ? [] : controls, adapterFeatures: r.area ? undefined : setup.adapterFeatures,
+      controls: prepareControls(r.controls ?? [], area.width, area.height), adapterFeatures: r.area ? undefined : setup.adapterFeatures,
     });
     return { area, mult, denoise };
   };

@@ -123,7 +123,6 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const xl = model.family === 'sdxl' ? model : undefined;
   const withArea = [...posParts, ...negParts].some((p) => p.area !== undefined || p.strength !== undefined);
   const usesCondBatch = withArea || posParts.length + negParts.length > 2;
-  if (withArea && (positive.controls.length || negative.controls.length)) throw new KSampleError('ControlNets are not supported together with conditioning areas (ConditioningSetArea) yet');
   if (withArea && (positive.adapters.length || negative.adapters.length)) throw new KSampleError('T2I-Adapters are not supported together with conditioning areas (ConditioningSetArea) yet');
   if (model.family === 'sdxl') {
     if (withArea) throw new KSampleError('conditioning areas (ConditioningSetArea) are not supported with SDXL checkpoints yet');
@@ -161,9 +160,9 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
   // Several prompts, areas or strengths: each prompt on its own (its area's crop), blended per side, then CFG.
-  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength }));
+  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength, controls: p.controls }));
   const denoiser = usesCondBatch
-    ? condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), prepareControls(positive.controls, modelSampling, w, h, n), model.latentMultiple)
+    ? condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), (uses, aw, ah) => prepareControls(uses, modelSampling, aw, ah, n), model.latentMultiple)
     : ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   const result = await withFiniteStage('sampling', 'unet', () => (xl ? [] : (model as Checkpoint).weightFiles('unet')), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),

@@ -17,6 +17,7 @@ import { listModels, resolveModel } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
 import type { ClipVisionOutput } from './clipVision.ts';
+import { withEveryPart } from './generationNodes.ts';
 import type { ControlModel } from './loaders.ts';
 
 const rgb = (b: ImageBatch, i = 0): Image => convertChannels(batchEntryToImage(b, i), 3);
@@ -219,7 +220,7 @@ export const InkflowSketchFidelityControlNet: NodeDef = {
     if (net.kind !== 'controlnet') throw new Error('sketch fidelity needs a ControlNet (this is a T2I-Adapter; use InkflowT2IAdapterApply)');
     if (sf.strength === 0) return { outputs: [v.positive, v.negative] };
     const use = { controlNet: net.runner, hint: batchEntryToImage(v.image as ImageBatch, 0), ...sf, guessMode: false };
-    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
   },
 };
@@ -244,7 +245,7 @@ export const InkflowT2IAdapterApply: NodeDef = {
     const scale = Number(v.scale);
     if (scale === 0) return { outputs: [v.positive, v.negative] };
     const use = { path: net.path, image: batchEntryToImage(v.image as ImageBatch, 0), scale };
-    const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, use] }));
     return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
   },
 };
