@@ -1,5 +1,5 @@
 // ConditioningSetArea in KSampler on the tiny checkpoint: a full-size area samples as no area, an area prompt
-// changes (mostly) its own region, strength 0 removes it, ControlNets run on the area's crop.
+// changes (mostly) its own region, strength 0 removes it, ControlNets and T2I-Adapters run on the area's crop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import type { ControlNetUse } from './controlNet.ts';
 import { encodePrompt } from './conditioning.ts';
 import { combineConditioning, ksample, type Conditioning, type KSampleSettings } from './ksample.ts';
 import { emptyLatent } from './latent.ts';
-import { assertTinyModels, TINY_CONTROLNET, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
+import { assertTinyModels, TINY_CONTROLNET, TINY_T2I_ADAPTER, TOKENIZER_DIR, writeTinyDiffusersCheckpoint } from './tinyCheckpoint.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'inkflow-area-'));
 let ckpt: Checkpoint;
@@ -22,7 +22,7 @@ const S = 24; // latent side (the tiny VAE halves: a 48×48 image)
 const settings: KSampleSettings = { seed: 5, steps: 3, cfg: 6, sampler: 'euler', scheduler: 'normal', denoise: 1 };
 
 beforeAll(async () => {
-  assertTinyModels();
+  assertTinyModels(TINY_T2I_ADAPTER);
   ckpt = loadCheckpoint(await writeTinyDiffusersCheckpoint(join(work, 'tiny')), { tokenizerDir: TOKENIZER_DIR });
   const enc = async (t: string): Promise<Conditioning> => ({ text: await encodePrompt(ckpt, t), controls: [], adapters: [] });
   [cat, house, blurry] = await Promise.all([enc('a cat on a mat'), enc('a red house by the sea at night'), enc('blurry')]);
@@ -64,6 +64,20 @@ describe('conditioning areas in KSampler (tiny checkpoint)', () => {
 
   it('refuses an area outside the latent', async () => {
     await expect(sample({ ...cat, area: { height: 8, width: 8, y: S, x: 0 } })).rejects.toThrow(/outside the 24×24 latent/);
+  });
+
+  it('T2I-Adapters run on an area\'s crop too; a full-size area with an adapter = no area', async () => {
+    const image = createImage(64, 64, 3, 255);
+    for (let i = 0; i < image.data.length; i += 3) if ((i / 3) % 7 === 0) image.data.fill(0, i, i + 3);
+    const adapters = [{ path: TINY_T2I_ADAPTER, image, scale: 1 }];
+    const withAdapter = (c: Conditioning): Conditioning => ({ ...c, adapters });
+    const plain = await sample(withAdapter(cat), withAdapter(blurry));
+    const full = await sample(withAdapter({ ...cat, area: { height: S, width: S, y: 0, x: 0 } }), withAdapter(blurry));
+    expect(maxDiff(full, plain)).toBeLessThan(1e-4);
+    const area = { height: 12, width: 12, y: 12, x: 12 };
+    const houseOnly = await sample(combineConditioning(cat, { ...house, area }));
+    const houseAdapted = await sample(combineConditioning(cat, withAdapter({ ...house, area })));
+    expect(regionDiff(houseAdapted, houseOnly, 14, 24, 14, 24)).toBeGreaterThan(1e-3);
   });
 
   it('ControlNets run on an area\'s crop with the hint fitted to it; a full-size area with a ControlNet = no area', async () => {

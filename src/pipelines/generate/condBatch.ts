@@ -8,6 +8,7 @@ import type { Denoiser } from '../../sampling/comfy/types.ts';
 import type { TextConditioning } from './conditioning.ts';
 import type { ControlNetUse, PreparedControl } from './controlNet.ts';
 import { createDenoiser, type DenoiserSetup } from './denoiser.ts';
+import type { T2IAdapterUse } from './t2iAdapter.ts';
 
 /** One prompt of a side: its (token-aligned) text, where and how strongly it applies, and its ControlNets. */
 export interface CondRun {
@@ -15,27 +16,33 @@ export interface CondRun {
   area?: LatentArea;
   strength?: number;
   controls?: readonly ControlNetUse[];
+  adapters?: readonly T2IAdapterUse[];
 }
 
 export class CondBatchError extends Error {
   override name = 'CondBatchError';
 }
 
+/** Fits a prompt's ControlNets and T2I-Adapters to a latent (crop) size. */
+export interface CondFitting {
+  controls(uses: readonly ControlNetUse[], width: number, height: number): PreparedControl[];
+  adapters(uses: readonly T2IAdapterUse[], width: number, height: number): Promise<Float32Array[] | undefined>;
+}
+
 /**
  * The blended denoiser over `positive` and `negative` prompts. `setup` is the full-size setup (its texts, cfg,
- * controls and noise mask are replaced). A prompt's ControlNets run on its crop with the hint resized to the
- * crop (`prepareControls(uses, width, height)`, as ComfyUI's get_control resizes the hint to the input it gets); an
- * area's opposite copy keeps the source's ControlNets, as ComfyUI's cond copy does. `minSide` is the smallest
- * latent side the UNet accepts.
+ * controls, adapter features and noise mask are replaced). A prompt's ControlNets and T2I-Adapters run on its
+ * crop with the hint fitted to the crop (as ComfyUI's get_control resizes the hint to the input it gets); an
+ * area's opposite copy keeps the source's ControlNets and adapters, as ComfyUI's cond copy does. `minSide` is
+ * the smallest latent side the UNet accepts.
  */
-export function condBatchDenoiser(
-  setup: DenoiserSetup, positive: readonly CondRun[], negative: readonly CondRun[],
-  prepareControls: (uses: readonly ControlNetUse[], width: number, height: number) => PreparedControl[], minSide: number,
-): Denoiser {
+export async function condBatchDenoiser(
+  setup: DenoiserSetup, positive: readonly CondRun[], negative: readonly CondRun[], fit: CondFitting, minSide: number,
+): Promise<Denoiser> {
   const { batch: n, channels: c, height: h, width: w, cfg } = setup;
   const sides = [[...positive], [...negative]];
-  addOppositeAreas(sides, (source, model) => ({ text: model.text, area: source.area, strength: source.strength, controls: source.controls }));
-  const prepare = (r: CondRun) => {
+  addOppositeAreas(sides, (source, model) => ({ text: model.text, area: source.area, strength: source.strength, controls: source.controls, adapters: source.adapters }));
+  const prepare = async (r: CondRun) => {
     const { area, mult } = areaWeights(r.area, r.strength ?? 1, h, w);
     if (r.area && (area.height < minSide || area.width < minSide)) {
       throw new CondBatchError(`conditioning area ${area.width}×${area.height} (latent) is smaller than this model's ${minSide}×${minSide} minimum`);
@@ -46,13 +53,13 @@ export function condBatchDenoiser(
     } : setup.inpaintConcat;
     const denoise = createDenoiser({
       ...setup, height: area.height, width: area.width, positive: r.text, negative: r.text, cfg: 1, noiseMask: undefined, inpaintConcat: concat,
-      controls: prepareControls(r.controls ?? [], area.width, area.height), adapterFeatures: r.area ? undefined : setup.adapterFeatures,
+      controls: fit.controls(r.controls ?? [], area.width, area.height), adapterFeatures: r.adapters?.length ? await fit.adapters(r.adapters, area.width, area.height) : undefined,
     });
     return { area, mult, denoise };
   };
-  const conds = sides[0].map(prepare);
+  const conds = await Promise.all(sides[0].map(prepare));
   const useUncond = Math.abs(cfg - 1) > 1e-9; // ComfyUI skips the negative side at cfg 1
-  const unconds = useUncond ? sides[1].map(prepare) : [];
+  const unconds = useUncond ? await Promise.all(sides[1].map(prepare)) : [];
   const evaluate = async (runs: typeof conds, x: Float32Array, sigma: number) => {
     const blend = createAreaBlend(n * c, h, w);
     for (const r of runs) blend.add(await r.denoise(cropLatent(x, n * c, h, w, r.area), sigma), r.area, r.mult);

@@ -123,7 +123,6 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const xl = model.family === 'sdxl' ? model : undefined;
   const withArea = [...posParts, ...negParts].some((p) => p.area !== undefined || p.strength !== undefined);
   const usesCondBatch = withArea || posParts.length + negParts.length > 2;
-  if (withArea && (positive.adapters.length || negative.adapters.length)) throw new KSampleError('T2I-Adapters are not supported together with conditioning areas (ConditioningSetArea) yet');
   if (model.family === 'sdxl') {
     if (withArea) throw new KSampleError('conditioning areas (ConditioningSetArea) are not supported with SDXL checkpoints yet');
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
@@ -147,7 +146,7 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   // Adapters with a step range (generateSdxl's ComfyUI semantics) are summed per step; otherwise once.
   const ranged = hasAdapterRanges(positive.adapters) ? await rangedAdapterFeatures(positive.adapters, model.unetConfig, modelSampling, w, h, opts.compile, signal) : undefined;
   if (ranged?.length && usesCondBatch) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
-  const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
+  const adapter = ranged || usesCondBatch ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
@@ -160,9 +159,14 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
   // Several prompts, areas or strengths: each prompt on its own (its area's crop), blended per side, then CFG.
-  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength, controls: p.controls }));
+  // ControlNets and T2I-Adapters belong to each prompt, fitted to its area.
+  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength, controls: p.controls, adapters: p.adapters }));
+  const fit = {
+    controls: (uses: readonly ControlNetUse[], aw: number, ah: number) => prepareControls(uses, modelSampling, aw, ah, n),
+    adapters: (uses: readonly T2IAdapterUse[], aw: number, ah: number) => adapterFeatures(uses, model.unetConfig, aw, ah, opts.compile, signal),
+  };
   const denoiser = usesCondBatch
-    ? condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), (uses, aw, ah) => prepareControls(uses, modelSampling, aw, ah, n), model.latentMultiple)
+    ? await condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), fit, model.latentMultiple)
     : ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   const result = await withFiniteStage('sampling', 'unet', () => (xl ? [] : (model as Checkpoint).weightFiles('unet')), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
