@@ -12,6 +12,7 @@
 // crop 'center' reproduces ComfyUI's offsets, including Python's round-half-to-even.
 // sharp is not used: its kernels (libvips, with antialiasing) do not match torch or Pillow.
 import { assertImage, createImage, ImageError, type Image } from './image.ts';
+import { areaTaps, bicubicTaps, bilinearTaps, centreCropOffsets, nearestExactIndex, type Taps } from './interpolationTaps.ts';
 import { pillowResize } from './pillowResize.ts';
 import { roundHalfEven } from './threshold.ts';
 
@@ -46,11 +47,7 @@ export function resizeImage(img: Image, width: number, height: number, method: U
 
 /** common_upscale's crop: trim the longer side symmetrically so the aspect matches the target. */
 export function centreCrop(img: Image, targetAspect: number): Image {
-  const oldAspect = img.width / img.height;
-  let x = 0;
-  let y = 0;
-  if (oldAspect > targetAspect) x = roundHalfEven((img.width - img.width * (targetAspect / oldAspect)) / 2);
-  else if (oldAspect < targetAspect) y = roundHalfEven((img.height - img.height * (oldAspect / targetAspect)) / 2);
+  const { x, y } = centreCropOffsets(img.width, img.height, targetAspect);
   if (x === 0 && y === 0) return img;
   const w = img.width - 2 * x;
   const h = img.height - 2 * y;
@@ -65,15 +62,8 @@ export function centreCrop(img: Image, targetAspect: number): Image {
 }
 
 function nearestExact(img: Image, w: number, h: number): Image {
-  // torch: idx = min(floor((dst + 0.5) · scale), in − 1) with scale = (float) in / out, in float32.
-  const index = (n: number, out: number) => {
-    const scale = Math.fround(n / out);
-    const idx = new Int32Array(out);
-    for (let d = 0; d < out; d++) idx[d] = Math.min(Math.floor(Math.fround(Math.fround(d + 0.5) * scale)), n - 1);
-    return idx;
-  };
-  const xs = index(img.width, w);
-  const ys = index(img.height, h);
+  const xs = nearestExactIndex(img.width, w);
+  const ys = nearestExactIndex(img.height, h);
   const c = img.channels;
   const out = createImage(w, h, c);
   for (let y = 0; y < h; y++) {
@@ -84,69 +74,6 @@ function nearestExact(img: Image, w: number, h: number): Image {
     }
   }
   return out;
-}
-
-/** Per output index: source indices and weights (already clamped to the image). */
-interface Taps {
-  start: Int32Array; // offset into idx/wt for each output index
-  idx: Int32Array;
-  wt: Float64Array;
-}
-
-function buildTaps(out: number, fill: (d: number, idx: number[], wt: number[]) => void): Taps {
-  const start = new Int32Array(out + 1);
-  const idx: number[] = [];
-  const wt: number[] = [];
-  for (let d = 0; d < out; d++) {
-    start[d] = idx.length;
-    fill(d, idx, wt);
-  }
-  start[out] = idx.length;
-  return { start, idx: Int32Array.from(idx), wt: Float64Array.from(wt) };
-}
-
-function bilinearTaps(n: number, out: number): Taps {
-  const scale = n / out;
-  return buildTaps(out, (d, idx, wt) => {
-    const src = Math.max(0, scale * (d + 0.5) - 0.5);
-    const i0 = Math.floor(src);
-    const i1 = i0 < n - 1 ? i0 + 1 : i0;
-    const l1 = src - i0;
-    idx.push(i0, i1);
-    wt.push(1 - l1, l1);
-  });
-}
-
-function cubicWeight(x: number): number {
-  const A = -0.75;
-  const t = Math.abs(x);
-  if (t <= 1) return ((A + 2) * t - (A + 3)) * t * t + 1;
-  if (t < 2) return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
-  return 0;
-}
-
-function bicubicTaps(n: number, out: number): Taps {
-  const scale = n / out;
-  return buildTaps(out, (d, idx, wt) => {
-    const src = scale * (d + 0.5) - 0.5;
-    const i = Math.floor(src);
-    const t = src - i;
-    for (let k = -1; k <= 2; k++) {
-      idx.push(Math.min(n - 1, Math.max(0, i + k)));
-      wt.push(cubicWeight(t - k));
-    }
-  });
-}
-
-function areaTaps(n: number, out: number): Taps {
-  return buildTaps(out, (d, idx, wt) => {
-    const s = Math.floor((d * n) / out);
-    const e = Math.floor(((d + 1) * n + out - 1) / out);
-    for (let i = s; i < e; i++) {
-      idx.push(i);
-      wt.push(1 / (e - s));
-    }
-  });
 }
 
 function separable(img: Image, w: number, h: number, taps: (n: number, out: number) => Taps): Image {

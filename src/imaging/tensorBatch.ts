@@ -57,15 +57,6 @@ export function batchEntryToImage(batch: ImageBatch, index: number): Image {
   return img;
 }
 
-/** Same batch entry rounded to nearest, for nodes that hand pixels to uint8 image code (resizing). */
-export function batchEntryToImageRounded(batch: ImageBatch, index: number): Image {
-  const c = batch.channels as 1 | 3 | 4;
-  const img = createImage(batch.width, batch.height, c);
-  const per = batch.width * batch.height * c;
-  const src = batch.data.subarray(index * per, (index + 1) * per);
-  for (let i = 0; i < per; i++) img.data[i] = Math.min(255, Math.max(0, Math.round(src[i] * 255)));
-  return img;
-}
 
 export function describeValue(v: unknown): string {
   if (v && typeof v === 'object' && 'data' in v && 'batch' in v) {

@@ -20,6 +20,7 @@ import { queueRoutes } from './routes/queueRoutes.ts';
 import { viewRoute } from './routes/viewRoute.ts';
 import { uploadRoutes } from './routes/uploadRoutes.ts';
 import { infoRoutes } from './routes/infoRoutes.ts';
+import { workflowFromPngRoute } from './routes/workflowFromPngRoute.ts';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { registerStudio } from './projects/index.ts';
@@ -72,6 +73,7 @@ function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         viewRoute(scoped, ctx);
         uploadRoutes(scoped, ctx);
         infoRoutes(scoped, ctx);
+        workflowFromPngRoute(scoped, ctx);
       },
       { prefix },
     );

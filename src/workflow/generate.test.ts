@@ -152,6 +152,30 @@ describe('generation workflow (tiny checkpoint)', () => {
     expect(dist(both, cat) + dist(both, house)).toBeLessThan(dist(cat, house) * 1.5);
   });
 
+  it('ConditioningSetArea through KSampler: an area over the whole latent gives the plain image, a corner area changes it', async () => {
+    const graph = (positive: unknown[], extra: ApiPrompt = {}): ApiPrompt => ({
+      1: { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'tiny' } },
+      2: { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['1', 1] } },
+      3: { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['1', 1] } },
+      4: { class_type: 'EmptyLatentImage', inputs: { width: 32, height: 32, batch_size: 1 } },
+      6: { class_type: 'CLIPTextEncode', inputs: { text: 'a red house by the sea', clip: ['1', 1] } },
+      ...extra,
+      5: { class_type: 'KSampler', inputs: { seed: 4, steps: 3, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['1', 0], positive, negative: ['3', 0], latent_image: ['4', 0] } },
+      7: { class_type: 'VAEDecode', inputs: { samples: ['5', 0], vae: ['1', 2] } },
+      8: { class_type: 'SaveImage', inputs: { images: ['7', 0], filename_prefix: 'area' } },
+    });
+    // The tiny VAE halves: 32 px → a 16×16 latent; ConditioningSetArea counts ComfyUI's latent units (px // 8).
+    const area = (x: number, y: number, w: number, h: number): ApiPrompt => ({
+      9: { class_type: 'ConditioningSetArea', inputs: { conditioning: ['6', 0], width: w, height: h, x, y, strength: 1 } },
+      10: { class_type: 'ConditioningCombine', inputs: { conditioning_1: ['2', 0], conditioning_2: ['9', 0] } },
+    });
+    const plain = (await runPrompt(graph(['2', 0]))).images[0];
+    const full = (await runPrompt(graph(['9', 0], { 9: { class_type: 'ConditioningSetArea', inputs: { conditioning: ['2', 0], width: 128, height: 128, x: 0, y: 0, strength: 1 } } }))).images[0];
+    expect(same(full, plain)).toBe(true);
+    const corner = (await runPrompt(graph(['10', 0], area(64, 64, 64, 64)))).images[0];
+    expect(same(corner, plain)).toBe(false);
+  });
+
   it('LoraLoader merges a kohya LoRA into the UNet and text encoder and reports what it patched; strength 0 changes nothing', async () => {
     const r = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + k) * 0.5);
     await writeSafetensors(join(env.modelDirs.loras[0], 'ink.safetensors'), [

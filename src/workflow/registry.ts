@@ -3,9 +3,10 @@ import type { NodeDef } from './nodeSpec.ts';
 import { LoadImage, LoadImageMask } from './nodes/loadImage.ts';
 import { PreviewImage, SaveImage } from './nodes/saveImage.ts';
 import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader, ModelSamplingDiscrete } from './nodes/loaders.ts';
-import { CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
+import { CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
 import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
 import { InkflowDetailer } from './nodes/detailerNode.ts';
+import { CLIPVisionEncode, CLIPVisionLoader } from './nodes/clipVision.ts';
 import { EmptyImage, ImageBlend, ImageCompositeMasked, ImageCrop, ImageInvert, ImageScale, ImageScaleBy } from './nodes/imageOps.ts';
 import { EmptyLatentImage, LatentUpscale, RepeatLatentBatch, SetLatentNoiseMask } from './nodes/latentOps.ts';
 import { GrowMask, ImageToMask, InvertMask, MaskToImage } from './nodes/maskOps.ts';
@@ -15,8 +16,8 @@ const ALL: readonly NodeDef[] = [
   ImageInvert, EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop,
   ImageToMask, MaskToImage, InvertMask, GrowMask,
   EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, LatentUpscale, ImageCompositeMasked,
-  CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete,
-  CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
+  CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete, CLIPVisionLoader, CLIPVisionEncode,
+  CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
   InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
   InkflowSketchFidelityControlNet, InkflowT2IAdapterApply, InkflowDetailer,
 ];

@@ -4,10 +4,9 @@
 import { extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileLimited } from '../../files/readLimited.ts';
-import { readPngText } from '../../imaging/image.ts';
 import type { ApiPrompt } from '../../workflow/api.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
-import { parseJsonExact } from '../../workflow/jsonExact.ts';
+import { parseApiPrompt, workflowFromPng, WorkflowFileError } from '../../workflow/pngWorkflow.ts';
 import { type Command, UsageError } from '../command.ts';
 import { runCliWorkflow } from '../runWorkflow.ts';
 
@@ -44,36 +43,17 @@ export function readWorkflowFile(path: string): { prompt: ApiPrompt; extraPngInf
   } catch (e) {
     throw new UsageError(`cannot read ${path} — ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (extname(path).toLowerCase() === '.png') {
-    const text = readPngText(bytes);
-    if (!text.prompt) throw new UsageError(`${path} has no workflow — no "prompt" tEXt chunk (only PNGs saved by ComfyUI or inkflow carry one)`);
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(text)) {
-      if (k === 'prompt' || k === 'inkflow') continue;
-      try {
-        extra[k] = JSON.parse(v);
-      } catch {
-        // a chunk that is not JSON (a comment, a tool's note) is not extra_pnginfo
-      }
-    }
-    return { prompt: parsePrompt(text.prompt, path), extraPngInfo: Object.keys(extra).length ? extra : undefined };
-  }
-  return { prompt: parsePrompt(bytes.toString('utf8'), path) };
-}
-
-function parsePrompt(json: string, path: string): ApiPrompt {
-  let v: unknown;
   try {
-    v = parseJsonExact(json);
+    if (extname(path).toLowerCase() === '.png') {
+      const png = workflowFromPng(bytes, path);
+      if (!png.prompt) throw new UsageError(`${path} has no workflow to run — no "prompt" tEXt chunk (its "workflow" chunk is the UI format; open it in ComfyUI or the studio)`);
+      return { prompt: png.prompt, extraPngInfo: Object.keys(png.extraPngInfo).length ? png.extraPngInfo : undefined };
+    }
+    return { prompt: parseApiPrompt(bytes.toString('utf8'), path) };
   } catch (e) {
-    throw new UsageError(`${path} is not JSON — ${(e as Error).message}`);
+    if (e instanceof WorkflowFileError) throw new UsageError(e.message);
+    throw e;
   }
-  if (v && typeof v === 'object' && !Array.isArray(v) && 'prompt' in v && typeof (v as { prompt: unknown }).prompt === 'object') v = (v as { prompt: unknown }).prompt;
-  if (v && typeof v === 'object' && Array.isArray((v as { nodes?: unknown }).nodes)) {
-    throw new UsageError(`${path} is a ComfyUI UI workflow, not the API format (export it with Workflow → Export (API))`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${path} is not an API-format workflow — expected an object of nodes {"1": {"class_type": …, "inputs": …}}`);
-  return v as ApiPrompt;
 }
 
 export const runCommand: Command = {

@@ -62,14 +62,14 @@ function cubic(x: number): number {
 }
 
 /**
- * The [out, in] weights of torch's antialiased bicubic resize with align_corners=True along one axis
- * (aten UpSampleKernel `_compute_index_ranges_weights`): scale = (in−1)/(out−1), centre = scale·(i + ½),
- * support = 2·max(scale, 1), taps xmin = trunc(centre − support + ½) … trunc(centre + support + ½) clamped to
- * the input, weights K((j − centre + ½)/max(scale, 1)) normalised to sum 1.
+ * The [out, in] weights of torch's antialiased bicubic resize along one axis (aten UpSampleKernel
+ * `_compute_index_ranges_weights`): scale = (in−1)/(out−1) with align_corners=True, in/out without;
+ * centre = scale·(i + ½), support = 2·max(scale, 1), taps xmin = trunc(centre − support + ½) …
+ * trunc(centre + support + ½) clamped to the input, weights K((j − centre + ½)/max(scale, 1)) normalised to sum 1.
  */
-export function antialiasBicubicMatrix(inSize: number, outSize: number): Float64Array {
+export function antialiasBicubicMatrix(inSize: number, outSize: number, alignCorners = true): Float64Array {
   if (!Number.isInteger(inSize) || !Number.isInteger(outSize) || inSize < 1 || outSize < 1) throw new Error(`antialiasBicubicMatrix: sizes must be positive integers, got ${inSize} → ${outSize}`);
-  const scale = outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
+  const scale = !alignCorners ? inSize / outSize : outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
   const support = 2 * Math.max(scale, 1);
   const inv = scale >= 1 ? 1 / scale : 1;
   const m = new Float64Array(outSize * inSize);

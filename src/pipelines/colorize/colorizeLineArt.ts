@@ -57,8 +57,12 @@ export interface ColorizeModelRequest {
   referenceStrength?: number | readonly number[];
   /** SDRO: clear the line art's background (border flood fill) first. */
   segment?: boolean;
+  /** SDRO: the reference's CLIP last_hidden_state [1, tokens, width], encoded elsewhere (CLIPVisionEncode). */
+  referenceEmbedding?: { shape: number[]; data: Float32Array };
   device?: 'cpu' | 'cuda';
   onStep?: (step: number, total: number) => void;
+  /** Stops the run between steps (and before loading or encoding) with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface ColorizeOutcome {
@@ -92,9 +96,11 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   const warnings: string[] = [];
   if (kind === 'colorize-diffusion') {
     if (r.segment) throw new ColorizeRequestError('segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
+    if (r.referenceEmbedding) throw new ColorizeRequestError('a reference embedding (CLIP_VISION_OUTPUT) applies to SDRO models; ColorizeDiffusion encodes the reference with its own OpenCLIP tower');
     const mode = r.mode ?? 'vanilla';
     const refGuidance = r.referenceGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance;
     const sketchGuidance = r.sketchGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance;
+    r.signal?.throwIfAborted();
     const cp = await loadColorizeDiffusion(r.model, { provider: r.device ?? 'cpu', referenceEncoder: r.referenceEncoder, prediction: r.prediction });
     try {
       if (!cp.modes.includes(mode)) warnings.push(`${r.model} supports ${cp.modes.join(', ')}`);
@@ -102,6 +108,7 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
         model: cp, reference: r.reference, sketch: r.lineArt, mode, steps, seed: r.seed, referenceGuidance: refGuidance, sketchGuidance,
         sketchMask: r.sketchMask, referenceMask: r.referenceMask, referenceScale: r.referenceStrength,
         onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps),
+        signal: r.signal,
       });
       warnings.push(...out.warnings);
       return {
@@ -118,11 +125,16 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction', 'sketchMask', 'referenceMask', 'referenceStrength'] as const).filter((k) => r[k] !== undefined);
   if (given.length) throw new ColorizeRequestError(`${given.join(', ')} apply to ColorizeDiffusion checkpoints only; ${r.model} is an SDRO model folder`);
   if (!isPicture(r.reference) || !isPicture(r.lineArt)) throw new ColorizeRequestError(`SDRO takes pictures, not tensors (${r.model} is an SDRO model folder)`);
+  r.signal?.throwIfAborted();
   const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu' });
   try {
+    r.signal?.throwIfAborted();
     const prepared = await prepareBlueprint(r.lineArt, { source: 'lineart', segment: r.segment ? 'border' : false });
     warnings.push(...prepared.warnings);
-    const out = await pipe.colorize({ reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps) });
+    const out = await pipe.colorize({
+      reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, referenceEmbedding: r.referenceEmbedding, signal: r.signal,
+      onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps),
+    });
     warnings.push(...out.warnings);
     return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false } };
   } finally {

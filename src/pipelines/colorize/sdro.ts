@@ -69,6 +69,11 @@ export interface ColorizeOptions {
   trace?: boolean;
   onProgress?: (p: ColorizeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * The reference's CLIP last_hidden_state [1, tokens, width], already encoded (ComfyUI's CLIPVisionEncode);
+   * the reference image is then not encoded again.
+   */
+  referenceEmbedding?: F32Tensor;
 }
 
 /** Every tensor the original pipeline computes, named as shared/golden/sdro_pipeline records them. */
@@ -201,6 +206,14 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     return { pixelValues, lastHiddenState: out.last_hidden_state };
   };
 
+  const checkEmbedding = (e: F32Tensor): F32Tensor => {
+    const want = [1, referenceTokens, unetConfig.crossAttentionDim];
+    if (e.shape.join(',') !== want.join(',')) {
+      throw new SdroError(`the reference embedding is [${e.shape.join(', ')}]; this SDRO model needs a CLIP last_hidden_state of [${want.join(', ')}] (encode the reference with its image encoder)`);
+    }
+    return e;
+  };
+
   const colorize: SdroPipeline['colorize'] = async (o) => {
     const steps = o.steps ?? SDRO_DEFAULT_STEPS;
     checkSteps(steps);
@@ -220,7 +233,9 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     if (typeof o.seed === 'number' && !Number.isSafeInteger(o.seed)) throw new SdroError(`seed must be an integer (a bigint beyond 2^53), got ${o.seed}`);
     const seed = o.seed === undefined ? randomSeed() : BigInt(o.seed);
 
-    const { pixelValues, lastHiddenState } = await encodeReference(o.reference);
+    const { pixelValues, lastHiddenState } = o.referenceEmbedding
+      ? { pixelValues: { shape: [0], data: new Float32Array(0) }, lastHiddenState: checkEmbedding(o.referenceEmbedding) }
+      : await encodeReference(o.reference);
     signal?.throwIfAborted();
     const h = bp.height / scaleFactor;
     const w = bp.width / scaleFactor;

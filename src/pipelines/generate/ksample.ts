@@ -17,7 +17,9 @@ import { resizeEmptyLatent, type Latent } from './latent.ts';
 import { bilinearResize } from './pixels.ts';
 import { adapterFeatures, type T2IAdapterUse } from './t2iAdapter.ts';
 import { sdxlTimeIds, type SdxlMicroConditioning } from './sdxlConditioning.ts';
-import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures } from './adapterRanges.ts';
+import { condBatchDenoiser, type CondRun } from './condBatch.ts';
+import type { LatentArea } from '../../sampling/comfy/condAreas.ts';
+import { adapterRangeDenoiser, hasAdapterRanges, rangedAdapterFeatures, type RangedAdapterUse } from './adapterRanges.ts';
 
 /** A checkpoint KSampler can sample with: SD1/SD2 or SDXL (family 'sdxl'). */
 export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
@@ -26,8 +28,13 @@ export type SamplingCheckpoint = Checkpoint | SdxlCheckpoint;
 export interface Conditioning {
   text: TextConditioning;
   controls: readonly ControlNetUse[];
-  adapters: readonly T2IAdapterUse[];
-  /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are averaged. */
+  /** T2I-Adapters, with an optional step range (ControlNetApplyAdvanced's start / end percent). */
+  adapters: readonly RangedAdapterUse[];
+  /** ConditioningSetArea: where this prompt applies, in latent units (pixels // 8, as ComfyUI); default everywhere. */
+  area?: LatentArea;
+  /** ConditioningSetArea's strength: this prompt's weight in the blend of its side (default 1). */
+  strength?: number;
+  /** ConditioningCombine: more prompts evaluated alongside this one; their predictions are blended. */
   others?: readonly Conditioning[];
   /** SDXL: the bigG pooled embedding and the micro-conditioning (unset sizes = the latent's image size,
    *  filled at sampling as ComfyUI's SDXL.encode_adm does). */
@@ -114,7 +121,10 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const aligned = alignTokenLengths([...posParts, ...negParts].map((p) => p.text));
   const [pos, neg] = [aligned[0], aligned[posParts.length]];
   const xl = model.family === 'sdxl' ? model : undefined;
+  const withArea = [...posParts, ...negParts].some((p) => p.area !== undefined || p.strength !== undefined);
+  const usesCondBatch = withArea || posParts.length + negParts.length > 2;
   if (model.family === 'sdxl') {
+    if (withArea) throw new KSampleError('conditioning areas (ConditioningSetArea) are not supported with SDXL checkpoints yet');
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
     if (positive.controls.length || negative.controls.length) throw new KSampleError('ControlNets are not supported with SDXL checkpoints yet');
     if (model.isInpaint) throw new KSampleError(`${model.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
@@ -135,8 +145,8 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
   // Adapters with a step range (generateSdxl's ComfyUI semantics) are summed per step; otherwise once.
   const ranged = hasAdapterRanges(positive.adapters) ? await rangedAdapterFeatures(positive.adapters, model.unetConfig, modelSampling, w, h, opts.compile, signal) : undefined;
-  if (ranged?.length && posParts.length + negParts.length > 2) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
-  const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
+  if (ranged?.length && usesCondBatch) throw new KSampleError('T2I-Adapter step ranges are not supported with combined conditionings');
+  const adapter = ranged || usesCondBatch ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
   const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
@@ -148,30 +158,16 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
   };
-  let denoiser = ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
-  if (posParts.length + negParts.length > 2) {
-    // Combined prompts: each predicted on its own (cfg 1 = that prompt only), averaged per side, then CFG
-    // as ComfyUI's calc_cond_batch + cfg_function do for full-image conditionings.
-    const single = (text: TextConditioning, ctrl: typeof controls) => createDenoiser({ ...setup, positive: text, negative: text, cfg: 1, controls: ctrl });
-    const singleControls = prepareControls(positive.controls, modelSampling, w, h, n);
-    const conds = posParts.map((_, i) => single(aligned[i], singleControls));
-    const unconds = negParts.map((_, j) => single(aligned[posParts.length + j], singleControls));
-    const mean = async (ds: typeof conds, x: Float32Array, sigma: number) => {
-      const acc = new Float32Array(x.length);
-      for (const d of ds) {
-        const y = await d(x, sigma);
-        for (let i = 0; i < acc.length; i++) acc[i] += y[i] / ds.length;
-      }
-      return acc;
-    };
-    const g = Math.fround(s.cfg);
-    denoiser = async (x, sigma) => {
-      const cond = await mean(conds, x, sigma);
-      if (Math.abs(s.cfg - 1) <= 1e-9) return cond;
-      const uncond = await mean(unconds, x, sigma);
-      return cond.map((v, i) => uncond[i] + (v - uncond[i]) * g);
-    };
-  }
+  // Several prompts, areas or strengths: each prompt on its own (its area's crop), blended per side, then CFG.
+  // ControlNets and T2I-Adapters belong to each prompt, fitted to its area.
+  const runs = (parts: Conditioning[], offset: number): CondRun[] => parts.map((p, i) => ({ text: aligned[offset + i], area: p.area, strength: p.strength, controls: p.controls, adapters: p.adapters }));
+  const fit = {
+    controls: (uses: readonly ControlNetUse[], aw: number, ah: number) => prepareControls(uses, modelSampling, aw, ah, n),
+    adapters: (uses: readonly T2IAdapterUse[], aw: number, ah: number) => adapterFeatures(uses, model.unetConfig, aw, ah, opts.compile, signal),
+  };
+  const denoiser = usesCondBatch
+    ? await condBatchDenoiser(setup, runs(posParts, 0), runs(negParts, posParts.length), fit, model.latentMultiple)
+    : ranged?.length ? adapterRangeDenoiser(ranged, (f) => createDenoiser({ ...setup, adapterFeatures: f })) : createDenoiser(setup);
   const result = await withFiniteStage('sampling', 'unet', () => (xl ? [] : (model as Checkpoint).weightFiles('unet')), () => comfySample({
     sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,

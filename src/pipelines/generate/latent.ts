@@ -1,7 +1,7 @@
 // The LATENT value of a workflow, as ComfyUI's dict: `samples` in node space (what VAEEncode returns and
 // KSampler takes, before the 0.18215 scale), an optional `noise_mask` (pixel or latent resolution,
 // [B, H, W]; only the masked part is denoised) and the batch indices the samples came from.
-import { roundHalfEven } from '../../imaging/threshold.ts';
+import { bislerp, centreCropPlanes, interpolatePlanes, type FloatPlanes } from '../../imaging/interpolate.ts';
 
 export interface Latent {
   samples: Float32Array;
@@ -49,59 +49,23 @@ export function repeatLatent(latent: Latent, amount: number): Latent {
   return out;
 }
 
-export type LatentUpscaleMethod = 'nearest-exact' | 'bilinear';
-
-/** torch interpolate of one float plane (align_corners False, no antialias): nearest-exact or bilinear. */
-function resizePlane(src: Float32Array, w: number, h: number, outW: number, outH: number, method: LatentUpscaleMethod): Float32Array {
-  const out = new Float32Array(outW * outH);
-  if (method === 'nearest-exact') {
-    const sx = w / outW;
-    const sy = h / outH;
-    for (let y = 0; y < outH; y++) {
-      const iy = Math.min(Math.floor((y + 0.5) * sy), h - 1);
-      for (let x = 0; x < outW; x++) out[y * outW + x] = src[iy * w + Math.min(Math.floor((x + 0.5) * sx), w - 1)];
-    }
-    return out;
-  }
-  const coords = (o: number, inSize: number, outSize: number) => {
-    const p = Math.max(0, (o + 0.5) * (inSize / outSize) - 0.5);
-    const i0 = Math.min(Math.floor(p), inSize - 1);
-    return { i0, i1: Math.min(i0 + 1, inSize - 1), t: p - i0 };
-  };
-  for (let y = 0; y < outH; y++) {
-    const cy = coords(y, h, outH);
-    for (let x = 0; x < outW; x++) {
-      const cx = coords(x, w, outW);
-      const top = src[cy.i0 * w + cx.i0] * (1 - cx.t) + src[cy.i0 * w + cx.i1] * cx.t;
-      const bot = src[cy.i1 * w + cx.i0] * (1 - cx.t) + src[cy.i1 * w + cx.i1] * cx.t;
-      out[y * outW + x] = top * (1 - cy.t) + bot * cy.t;
-    }
-  }
-  return out;
-}
+export const LATENT_UPSCALE_METHODS = ['nearest-exact', 'bilinear', 'area', 'bicubic', 'bislerp'] as const;
+export type LatentUpscaleMethod = (typeof LATENT_UPSCALE_METHODS)[number];
 
 /**
- * LatentUpscale: every plane resized to [height / factor, width / factor], optionally centre-cropped to the
- * target aspect first (common_upscale). The noise mask is dropped, as ComfyUI's copy keeps only samples.
+ * LatentUpscale: common_upscale of the samples to [height / factor, width / factor] (integer division),
+ * optionally centre-cropped to the target aspect first, in float (imaging/interpolate.ts). Like ComfyUI's
+ * dict copy, the noise mask stays (it is resized to the latent when sampling).
  */
 export function upscaleLatent(latent: Latent, width: number, height: number, method: LatentUpscaleMethod, crop: 'disabled' | 'center', factor = 8): Latent {
-  const [n, c, h, w] = latent.shape;
-  const outW = Math.max(1, Math.floor(width / factor));
-  const outH = Math.max(1, Math.floor(height / factor));
-  let x0 = 0, y0 = 0, cw = w, ch = h;
-  if (crop === 'center') {
-    const oldAspect = w / h;
-    const newAspect = outW / outH;
-    if (oldAspect > newAspect) x0 = roundHalfEven((w - w * (newAspect / oldAspect)) / 2);
-    else if (oldAspect < newAspect) y0 = roundHalfEven((h - h * (oldAspect / newAspect)) / 2);
-    cw = w - 2 * x0;
-    ch = h - 2 * y0;
-  }
-  const samples = new Float32Array(n * c * outH * outW);
-  const plane = new Float32Array(cw * ch);
-  for (let k = 0; k < n * c; k++) {
-    for (let y = 0; y < ch; y++) plane.set(latent.samples.subarray(k * h * w + (y + y0) * w + x0, k * h * w + (y + y0) * w + x0 + cw), y * cw);
-    samples.set(resizePlane(plane, cw, ch, outW, outH, method), k * outH * outW);
-  }
-  return { samples, shape: [n, c, outH, outW] };
+  const [n, c] = latent.shape;
+  const outW = Math.floor(width / factor);
+  const outH = Math.floor(height / factor);
+  if (outW < 1 || outH < 1) throw new Error(`LatentUpscale: ${width}×${height} is below one latent pixel (factor ${factor})`);
+  let planes: FloatPlanes = { n: n * c, h: latent.shape[2], w: latent.shape[3], c: 1, data: latent.samples };
+  if (crop === 'center') planes = centreCropPlanes(planes, outW, outH);
+  const samples = method === 'bislerp'
+    ? bislerp(planes.data, [n, c, planes.h, planes.w], outH, outW)
+    : interpolatePlanes(planes, outH, outW, method).data;
+  return { samples, shape: [n, c, outH, outW], ...(latent.noiseMask ? { noiseMask: latent.noiseMask } : {}) };
 }

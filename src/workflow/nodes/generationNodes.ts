@@ -1,4 +1,5 @@
-// Generation nodes over the node-sized pipeline steps: CLIPTextEncode (+ the SDXL encoders), ControlNetApplyAdvanced,
+// Generation nodes over the node-sized pipeline steps: CLIPTextEncode (+ the SDXL encoders), ConditioningCombine,
+// ConditioningSetArea, ControlNetApplyAdvanced,
 // KSampler, VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
 // SD1/SD2 and SDXL checkpoints go through the same nodes; SDXL conditioning carries the pooled bigG embedding
 // and the micro-conditioning KSampler feeds to the UNet.
@@ -111,6 +112,31 @@ export const ConditioningCombine: NodeDef = {
   },
 };
 
+const AREA_SIDE = { type: 'INT', default: 64, min: 64, max: 16384, step: 8 } as const;
+const AREA_OFFSET = { type: 'INT', default: 0, min: 0, max: 16384, step: 8 } as const;
+
+/** ConditioningSetArea: every prompt of the conditioning applies to a box, stored in latent units (pixels // 8). */
+export const ConditioningSetArea: NodeDef = {
+  name: 'ConditioningSetArea',
+  displayName: 'Conditioning (Set Area)',
+  category: 'conditioning',
+  required: {
+    conditioning: { type: 'CONDITIONING', link: true },
+    width: AREA_SIDE,
+    height: AREA_SIDE,
+    x: AREA_OFFSET,
+    y: AREA_OFFSET,
+    strength: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    const div8 = (k: string) => Math.floor(Number(v[k]) / 8);
+    const area = { height: div8('height'), width: div8('width'), y: div8('y'), x: div8('x') };
+    const strength = Number(v.strength);
+    return { outputs: [withEveryPart(v.conditioning as Conditioning, (p) => ({ ...p, area, strength }))] };
+  },
+};
+
 export const ControlNetApplyAdvanced: NodeDef = {
   name: 'ControlNetApplyAdvanced',
   displayName: 'Apply ControlNet',
@@ -133,12 +159,16 @@ export const ControlNetApplyAdvanced: NodeDef = {
     if (strength === 0) return { outputs: [pos, neg] };
     const net = v.control_net as ControlModel;
     const hint = batchEntryToImage(v.image as ImageBatch, 0);
+    const startPercent = Number(v.start_percent);
+    const endPercent = Number(v.end_percent);
     if (net.kind === 't2i-adapter') {
-      // T2I-Adapters run with diffusers semantics (features × strength at every step): the percents do not apply.
-      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength }] }));
+      // Features × strength while σ(end_percent) ≤ σ ≤ σ(start_percent), the ControlNets' percent → σ rule
+      // (pipelines/generate/adapterRanges.ts); the full range is every step, sampled without the per-step switch.
+      const range = startPercent > 0 || endPercent < 1 ? { startPercent, endPercent } : {};
+      const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, { path: net.path, image: hint, scale: strength, ...range }] }));
       return { outputs: [add(pos), add(neg)] };
     }
-    const use = { controlNet: net.runner, hint, strength, startPercent: Number(v.start_percent), endPercent: Number(v.end_percent), guessMode: false };
+    const use = { controlNet: net.runner, hint, strength, startPercent, endPercent, guessMode: false };
     const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(pos), add(neg)] };
   },

@@ -1,18 +1,29 @@
 // Image nodes with ComfyUI's names, inputs and arithmetic (float32 on [B, H, W, C]): ImageInvert,
-// EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop. Resizing goes through imaging/resize.ts
-// on 8-bit pixels (ComfyUI's lanczos does the same; the other methods lose at most half a level).
+// EmptyImage, ImageScale, ImageScaleBy, ImageBlend, ImageCrop. Resizing is float (imaging/interpolate.ts),
+// except lanczos, which goes through 8 bit as ComfyUI's (Pillow) does.
+import { centreCropPlanes, interpolatePlanes, type FloatPlanes } from '../../imaging/interpolate.ts';
 import { resizeImage, UPSCALE_METHODS, type CropMode, type UpscaleMethod } from '../../imaging/resize.ts';
 import { roundHalfEven } from '../../imaging/threshold.ts';
 import { bilinearResize as bilinearPlane } from '../../pipelines/generate/pixels.ts';
 import type { NodeDef } from '../nodeSpec.ts';
-import { batchEntryToImage, batchEntryToImageRounded, imageBatch, imagesToBatch, type ImageBatch } from '../values.ts';
+import { batchEntryToImage, imageBatch, imagesToBatch, type ImageBatch } from '../values.ts';
 
-/** ComfyUI common_upscale over a batch. */
+/**
+ * ComfyUI's ImageScale over a batch: a 0 side keeps the aspect (round half to even, at least 1); lanczos goes
+ * through 8 bit as ComfyUI's does (Pillow), every other method stays in float (imaging/interpolate.ts).
+ */
 export function scaleImageBatch(img: ImageBatch, width: number, height: number, method: UpscaleMethod, crop: CropMode): ImageBatch {
   if (width === 0 && height === 0) return img;
-  const toBytes = method === 'lanczos' ? batchEntryToImage : batchEntryToImageRounded;
-  const frames = Array.from({ length: img.batch }, (_, b) => resizeImage(toBytes(img, b), width, height, method, crop));
-  return imagesToBatch(frames);
+  if (method === 'lanczos') {
+    const frames = Array.from({ length: img.batch }, (_, b) => resizeImage(batchEntryToImage(img, b), width, height, method, crop));
+    return imagesToBatch(frames);
+  }
+  if (width === 0) width = Math.max(1, roundHalfEven((img.width * height) / img.height));
+  if (height === 0) height = Math.max(1, roundHalfEven((img.height * width) / img.width));
+  let planes: FloatPlanes = { n: img.batch, h: img.height, w: img.width, c: img.channels, data: img.data };
+  if (crop === 'center') planes = centreCropPlanes(planes, width, height);
+  const out = interpolatePlanes(planes, height, width, method);
+  return imageBatch(img.batch, height, width, img.channels, out.data);
 }
 
 export const ImageInvert: NodeDef = {

@@ -17,6 +17,8 @@ import type { RangedAdapterUse } from '../../pipelines/generate/adapterRanges.ts
 import { listModels, resolveModel } from '../folders.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch, type ImageBatch, type MaskBatch } from '../values.ts';
+import type { ClipVisionOutput } from './clipVision.ts';
+import { withEveryPart } from './generationNodes.ts';
 import type { ControlModel } from './loaders.ts';
 
 const rgb = (b: ImageBatch, i = 0): Image => convertChannels(batchEntryToImage(b, i), 3);
@@ -86,6 +88,7 @@ export const InkflowReferenceColorize: NodeDef = {
     prediction: { type: 'COMBO', options: ['eps', 'v'], tooltip: 'ColorizeDiffusion only: override the prediction type.' },
     segment: { type: 'BOOLEAN', default: false, tooltip: 'SDRO only: clear the line art background first.' },
     reference_encoder: { type: 'COMBO', options: (env) => listModels(env, 'clip_vision'), tooltip: 'ColorizeDiffusion only: an open_clip ViT-H-14 file, for checkpoints saved without their cond stage.' },
+    reference_embedding: { type: 'CLIP_VISION_OUTPUT', link: true, tooltip: "SDRO only: the reference encoded by CLIP Vision Encode (load the SDRO folder's image_encoder with Load CLIP Vision); replaces the model's own encoding of the reference." },
   },
   outputs: [{ type: 'IMAGE' }],
   async run(v, ctx) {
@@ -102,15 +105,21 @@ export const InkflowReferenceColorize: NodeDef = {
       referenceMask: maskOf(v.reference_mask as MaskBatch | undefined),
       referenceStrength: referenceStrength(v.reference_strength, v.block_strengths),
       referenceEncoder: v.reference_encoder === undefined ? undefined : resolveModel(ctx.env, 'clip_vision', String(v.reference_encoder)),
+      referenceEmbedding: firstEmbedding(v.reference_embedding as ClipVisionOutput | undefined),
       device: ctx.env.device,
-      onStep: (step, total) => {
-        ctx.signal.throwIfAborted();
-        ctx.progress(step, total);
-      },
+      signal: ctx.signal,
+      onStep: (step, total) => ctx.progress(step, total),
     });
     return { outputs: [batchOf(r.image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
   },
 };
+
+/** The first image's last_hidden_state of a CLIP_VISION_OUTPUT: [1, tokens, width]. */
+function firstEmbedding(o: ClipVisionOutput | undefined): { shape: number[]; data: Float32Array } | undefined {
+  if (!o) return undefined;
+  const [, tokens, width] = o.lastHiddenState.shape;
+  return { shape: [1, tokens, width], data: o.lastHiddenState.data.subarray(0, tokens * width) };
+}
 
 /** The first mask of a batch as a pipeline mask. */
 function maskOf(m: MaskBatch | undefined): Mask | undefined {
@@ -212,7 +221,7 @@ export const InkflowSketchFidelityControlNet: NodeDef = {
     if (net.kind !== 'controlnet') throw new Error('sketch fidelity needs a ControlNet (this is a T2I-Adapter; use InkflowT2IAdapterApply)');
     if (sf.strength === 0) return { outputs: [v.positive, v.negative] };
     const use = { controlNet: net.runner, hint: batchEntryToImage(v.image as ImageBatch, 0), ...sf, guessMode: false };
-    const add = (c: Conditioning): Conditioning => ({ ...c, controls: [...c.controls, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }));
     return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
   },
 };
@@ -248,7 +257,7 @@ export const InkflowT2IAdapterApply: NodeDef = {
       use.endPercent = Number(v.end_percent ?? 1);
       if (use.startPercent > use.endPercent) throw new Error(`start_percent (${use.startPercent}) must not be after end_percent (${use.endPercent})`);
     }
-    const add = (c: Conditioning): Conditioning => ({ ...c, adapters: [...c.adapters, use] });
+    const add = (c: Conditioning): Conditioning => withEveryPart(c, (p) => ({ ...p, adapters: [...p.adapters, use] }));
     return { outputs: [add(v.positive as Conditioning), add(v.negative as Conditioning)] };
   },
 };

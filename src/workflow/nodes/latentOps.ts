@@ -1,7 +1,7 @@
-// Latent nodes that need no model: EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask.
+// Latent nodes that need no model: EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, LatentUpscale.
 import { roundHalfEven } from '../../imaging/threshold.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
-import { emptyLatent, repeatLatent, upscaleLatent, type Latent, type LatentUpscaleMethod } from '../../pipelines/generate/latent.ts';
+import { emptyLatent, LATENT_UPSCALE_METHODS, repeatLatent, upscaleLatent, type Latent, type LatentUpscaleMethod } from '../../pipelines/generate/latent.ts';
 import type { NodeDef } from '../nodeSpec.ts';
 import type { MaskBatch } from '../values.ts';
 
@@ -51,7 +51,7 @@ export const LatentUpscale: NodeDef = {
   category: 'latent',
   required: {
     samples: { type: 'LATENT', link: true },
-    upscale_method: { type: 'COMBO', options: ['nearest-exact', 'bilinear'] },
+    upscale_method: { type: 'COMBO', options: LATENT_UPSCALE_METHODS },
     width: { type: 'INT', default: 512, min: 0, max: 16384, step: 8 },
     height: { type: 'INT', default: 512, min: 0, max: 16384, step: 8 },
     crop: { type: 'COMBO', options: ['disabled', 'center'] },
