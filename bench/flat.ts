@@ -14,6 +14,8 @@ import { scoreColoring } from '../src/imaging/synthetic/score.ts';
 import { flatColorize } from '../src/pipelines/flat/colorize.ts';
 import { propagateFlat } from '../src/pipelines/flat/propagate.ts';
 import { colorizeSequence } from '../src/pipelines/flat/sequence.ts';
+import { CUE_ORDER } from '../src/pipelines/flat/backgroundDecision.ts';
+import { fitLogistic } from '../src/pipelines/flat/fitLogistic.ts';
 
 export interface FlatBenchOptions {
   pairs?: number;
@@ -144,6 +146,35 @@ function argValue(name: string, fallback: number): number {
   return v;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/**
+ * Refits the background model of backgroundDecision.ts on tuning seeds: each candidate region's cues, labelled
+ * background when most of its pixels are paper or scenery in the ground truth.
+ */
+export function fitBackgroundModel(seed0 = 100, pairs = 60, log: (line: string) => void = console.log): void {
+  const x: number[][] = [];
+  const y: number[] = [];
+  for (let k = 0; k < pairs; k++) {
+    const p = generateProductionPair({ seed: seed0 + k });
+    const cues = new Map<number, number[]>();
+    const out = flatColorize({ reference: p.reference, lineArt: p.target.lineArt, options: { match: { onBackgroundCues: (t, c) => cues.set(t, CUE_ORDER.map((key) => c[key])) } } });
+    const votes = Array.from({ length: out.regions.count }, () => [0, 0]);
+    p.target.targetRegions.forEach((g, i) => {
+      if (g >= 0) votes[out.regions.labels[i]][p.target.regionIsBackground[g] ? 1 : 0]++;
+    });
+    for (const [t, c] of cues) {
+      const [fig, bg] = votes[t];
+      if (fig + bg < 20) continue;
+      x.push(c);
+      y.push(bg > fig ? 1 : 0);
+    }
+  }
+  const fit = fitLogistic(x, y);
+  log(`${x.length} candidate regions (${y.filter((v) => v).length} background) from seeds ${seed0}..${seed0 + pairs - 1}; training accuracy ${(100 * fit.trainAccuracy).toFixed(1)} %`);
+  log(JSON.stringify(Object.fromEntries([...CUE_ORDER.map((key, i) => [key, +fit.weights[i].toFixed(3)]), ['bias', +fit.bias.toFixed(3)]])));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--fit-background')) {
+  fitBackgroundModel(argValue('--seed', 100), argValue('--pairs', 60));
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 9000) });
 }

@@ -63,7 +63,7 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
   const { color, confidence, alignment } = matchRegions(
-    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false)),
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder),
     describeRegions(rStats, rAdj, ref.isBackground),
     ref.paletteIndex,
     options.match,
