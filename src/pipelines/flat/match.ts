@@ -337,9 +337,10 @@ export function matchRegions(
   const dupCost = options.duplicateCost ?? 0.25;
   const minArea = options.minMatchArea ?? 1.5e-4;
   const maxAssigned = options.maxAssigned ?? 400;
-  const refIds = reference.map((_, k) => k).filter((k) => !reference[k].background && referenceColor[k] >= 0);
+  // Sheet regions a target region can match: the figure's, and enclosed background pockets (colour −1).
+  const refIds = reference.map((_, k) => k).filter((k) => !reference[k].background);
   let refArea = 0;
-  for (const r of refIds) refArea += reference[r].area;
+  for (const r of refIds) if (referenceColor[r] >= 0) refArea += reference[r].area;
   const refScale = Math.sqrt(refArea || 1);
   const alignment = alignRegions(target, reference, w);
   const nt = target.length;
