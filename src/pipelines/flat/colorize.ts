@@ -50,6 +50,9 @@ export interface FlatColorizeResult {
  * Throws FlatColorizeError for line art without lines and for a reference without coloured foreground,
  * ImageError for something that is not an image.
  */
+/** Regions whose confidence is below this are reported uncertain (see bench/flat.ts for its calibration). */
+export const DEFAULT_UNCERTAIN_BELOW = 0.35;
+
 export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeInput): FlatColorizeResult {
   assertImage(reference, 'reference');
   assertImage(lineArt, 'line art');
@@ -70,7 +73,7 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   );
   const bg = options.background ?? [255, 255, 255];
   const colors = Array.from(color, (c) => (c >= 0 ? ref.palette.colors[c] : bg));
-  const out = renderRegions(target, colors, confidence, options.uncertainBelow ?? 0.35);
+  const out = renderRegions(target, colors, confidence, options.uncertainBelow ?? DEFAULT_UNCERTAIN_BELOW);
   const warnings = flatWarnings(target, color, out.uncertainCount);
   return {
     flat: out.flat, composite: out.composite, uncertain: out.uncertain,

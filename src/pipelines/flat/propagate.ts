@@ -38,6 +38,9 @@ export interface PropagateResult {
   uncertainCount: number;
 }
 
+/** Regions whose confidence is below this are reported uncertain (see bench/flat.ts for its calibration). */
+export const DEFAULT_PROPAGATE_UNCERTAIN_BELOW = 0.5;
+
 export function propagateFlat({ previous, lineArt, options = {} }: PropagateInput): PropagateResult {
   assertImage(previous, 'previous frame');
   assertImage(lineArt, 'line art');
@@ -46,7 +49,7 @@ export function propagateFlat({ previous, lineArt, options = {} }: PropagateInpu
   }
   const regions = segmentLineArt(lineArt, options.lineArt);
   const { colors, confidence } = voteColors(regions, previous, options);
-  const out = renderRegions(regions, colors, confidence, options.uncertainBelow ?? 0.5);
+  const out = renderRegions(regions, colors, confidence, options.uncertainBelow ?? DEFAULT_PROPAGATE_UNCERTAIN_BELOW);
   return { ...out, regions: { ...regions, colors, confidence } };
 }
 
