@@ -6,6 +6,7 @@
 // hard case (cropped, mirrored, occluded, scenery, transparent sheet), the parts most often wrong, the time
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: 100–199 were used for tuning; the default 9000+ are held out (never looked at while tuning).
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
 import { generateCharacterPair } from '../src/imaging/synthetic/characterSheet.ts';
@@ -166,7 +167,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     warm.sort((x, y) => x - y);
     const row = { referenceSize: reference.width, coldMs, warmMs: warm[warm.length >> 1] };
     result.timing2048.push(row);
-    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (first call ${coldMs.toFixed(0)} ms)`);
+    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (first call ${coldMs.toFixed(0)} ms), load average ${loadavg()[0].toFixed(1)}`);
   }
 
   const frames = options.sequenceFrames ?? 24;
@@ -176,7 +177,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   colorizeSequence({ reference: hd.target.colored, lineArts });
   const totalMs = performance.now() - t0;
   result.sequence1080p = { frames, totalMs, perFrameMs: totalMs / frames };
-  log(`  1920×1080 sequence of ${frames} frames from a coloured first frame: ${(totalMs / 1000).toFixed(1)} s, ${(totalMs / frames).toFixed(0)} ms/frame`);
+  log(`  1920×1080 sequence of ${frames} frames from a coloured first frame: ${(totalMs / 1000).toFixed(1)} s, ${(totalMs / frames).toFixed(0)} ms/frame, load average ${loadavg()[0].toFixed(1)}`);
   return result;
 }
 
