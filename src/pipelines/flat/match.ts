@@ -367,6 +367,7 @@ export function matchRegions(
   const position = candidates.map((t) => refIds.map((r) => w.position * alignedDistance(target[t], reference[r], alignment) / refScale));
   const geometric = candidates.map((t) => refIds.map((r) => shapeCost(target[t], reference[r], w) + alignedCost(target[t], reference[r], alignment, refScale, w)));
   const isBackgroundLike = candidates.map(() => false);
+  const bgProbability = new Float64Array(candidates.length);
   const figureBox = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
   for (const r of refIds) {
     const f = reference[r];
@@ -396,7 +397,8 @@ export function matchRegions(
         cost.forEach((row, i) => {
           const cues = backgroundCues(target[candidates[i]], row, position[i], figureBox, refScale, alignment, s2 / refArea, known, w.position);
           if (pass === 0) options.onBackgroundCues?.(candidates[i], cues);
-          isBackgroundLike[i] = backgroundProbability(cues, model) > threshold;
+          bgProbability[i] = backgroundProbability(cues, model);
+          isBackgroundLike[i] = bgProbability[i] > threshold;
         });
         candidates.forEach((t, i) => { known[t] = isBackgroundLike[i] ? -1 : color[t]; });
       }
@@ -422,7 +424,7 @@ export function matchRegions(
       } else {
         let best = 0;
         for (let k = 1; k < refIds.length; k++) if (row[k] < row[best]) best = k;
-        if (!isBackgroundLike[i]) {
+        if (!isBackgroundLike[i] && !(round > 0 && bgProbability[i] > DUP_BG)) {
           matchedTo[t] = refIds[best];
           next[t] = referenceColor[refIds[best]];
           chosenCost = row[best] + dupCost;
@@ -444,6 +446,11 @@ export function matchRegions(
   if (!candidates.length) fillFromNeighbours(target, color, confidence);
   return { color, matchedTo, confidence, alignment };
 }
+
+// A region that lost its sheet region to another target region (a duplicate, sharing the colour) is more
+// likely scenery than a region that won one: it is background already above this background probability.
+// Tuned on seeds 100–159 (89.3 → 89.5 % segments), checked on 160–199 (90.5 → 90.9 %).
+const DUP_BG = 0.3;
 
 /** Undecided regions (specks) take the colour of the decided neighbour they touch most. */
 function fillFromNeighbours(target: RegionFeature[], color: Int32Array, confidence: Float32Array): void {
