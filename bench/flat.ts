@@ -6,14 +6,17 @@
 // hard case (cropped, mirrored, occluded, scenery, transparent sheet), the parts most often wrong, the time
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: 100–199 were used for tuning; the default 9000+ are held out (never looked at while tuning).
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
 import { generateCharacterPair } from '../src/imaging/synthetic/characterSheet.ts';
 import { generateProductionPair } from '../src/imaging/synthetic/productionPair.ts';
 import { scoreColoring } from '../src/imaging/synthetic/score.ts';
-import { flatColorize } from '../src/pipelines/flat/colorize.ts';
-import { propagateFlat } from '../src/pipelines/flat/propagate.ts';
+import { DEFAULT_UNCERTAIN_BELOW as SHEET_UNCERTAIN_BELOW, flatColorize } from '../src/pipelines/flat/colorize.ts';
+import { DEFAULT_PROPAGATE_UNCERTAIN_BELOW as FRAME_UNCERTAIN_BELOW, propagateFlat } from '../src/pipelines/flat/propagate.ts';
 import { colorizeSequence } from '../src/pipelines/flat/sequence.ts';
+import { CUE_ORDER } from '../src/pipelines/flat/backgroundDecision.ts';
+import { fitLogistic } from '../src/pipelines/flat/fitLogistic.ts';
 
 export interface FlatBenchOptions {
   pairs?: number;
@@ -33,6 +36,7 @@ export interface SettingScore {
   byTag: Record<string, [number, number, number]>;
   /** Part name → wrong regions over all pairs. */
   wrongByPart: Record<string, number>;
+  calibration: Calibration;
   medianMs: number;
 }
 
@@ -45,7 +49,46 @@ export interface FlatBenchResult {
   sequence1080p: { frames: number; totalMs: number; perFrameMs: number };
 }
 
+/** Uncertain-mask calibration over ground-truth regions: precision = flagged that are wrong, recall = wrong that are flagged. */
+export interface Calibration {
+  flagged: number;
+  flaggedWrong: number;
+  wrong: number;
+  wrongFlagged: number;
+}
+
+/**
+ * Counts, over the ground-truth regions the segment accuracy counts, which were flagged uncertain (the
+ * predicted region covering most of them has confidence below the threshold) and which are wrong.
+ */
+function calibrate(
+  cal: Calibration, truth: Int32Array, labels: Int32Array, confidence: Float32Array, threshold: number, wrongRegions: number[], regions: number,
+): void {
+  const votes = Array.from({ length: regions }, () => new Map<number, number>());
+  const area = new Float64Array(regions);
+  for (let i = 0; i < truth.length; i++) {
+    const g = truth[i];
+    if (g < 0) continue;
+    area[g]++;
+    votes[g].set(labels[i], (votes[g].get(labels[i]) ?? 0) + 1);
+  }
+  const wrong = new Set(wrongRegions);
+  const minArea = (10 * truth.length) / (512 * 512); // as scoreColoring counts
+  for (let g = 0; g < regions; g++) {
+    if (area[g] < minArea) continue;
+    let best = -1, n = 0;
+    for (const [l, c] of votes[g]) if (c > n) { n = c; best = l; }
+    const flagged = confidence[best] < threshold;
+    const bad = wrong.has(g);
+    if (flagged) cal.flagged++;
+    if (flagged && bad) cal.flaggedWrong++;
+    if (bad) cal.wrong++;
+    if (bad && flagged) cal.wrongFlagged++;
+  }
+}
+
 interface Accumulator {
+  cal: Calibration;
   seg: number[];
   pix: number[];
   tags: string[][];
@@ -62,15 +105,16 @@ function summarise(a: Accumulator): SettingScore {
     if (idx.length) byTag[tag] = [mean(idx.map((k) => a.seg[k])), mean(idx.map((k) => a.pix[k])), idx.length];
   }
   const ms = [...a.ms].sort((x, y) => x - y);
-  return { segmentAccuracy: mean(a.seg), pixelAccuracyCharacter: mean(a.pix), byTag, wrongByPart: a.wrongByPart, medianMs: ms[ms.length >> 1] ?? 0 };
+  return { segmentAccuracy: mean(a.seg), pixelAccuracyCharacter: mean(a.pix), byTag, wrongByPart: a.wrongByPart, calibration: a.cal, medianMs: ms[ms.length >> 1] ?? 0 };
 }
 
 export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   const pairs = options.pairs ?? 60;
   const seed0 = options.seed ?? 9000;
   const log = options.log ?? ((line: string) => console.log(line));
-  const sheet: Accumulator = { seg: [], pix: [], tags: [], ms: [], wrongByPart: {} };
-  const frame: Accumulator = { seg: [], pix: [], tags: [], ms: [], wrongByPart: {} };
+  const emptyCal = (): Calibration => ({ flagged: 0, flaggedWrong: 0, wrong: 0, wrongFlagged: 0 });
+  const sheet: Accumulator = { cal: emptyCal(), seg: [], pix: [], tags: [], ms: [], wrongByPart: {} };
+  const frame: Accumulator = { cal: emptyCal(), seg: [], pix: [], tags: [], ms: [], wrongByPart: {} };
   for (let k = 0; k < pairs; k++) {
     const p = generateProductionPair({ seed: seed0 + k });
     let t0 = performance.now();
@@ -80,6 +124,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     sheet.seg.push(sa.segmentAccuracy);
     sheet.pix.push(sa.pixelAccuracyForeground);
     sheet.tags.push(p.tags);
+    calibrate(sheet.cal, p.target.targetRegions, a.regions.labels, a.regions.confidence, SHEET_UNCERTAIN_BELOW, sa.wrongRegions, p.target.regionParts.length);
     for (const r of sa.wrongRegions) sheet.wrongByPart[p.target.regionParts[r]] = (sheet.wrongByPart[p.target.regionParts[r]] ?? 0) + 1;
     t0 = performance.now();
     const b = propagateFlat({ previous: p.target.colored, lineArt: p.next.lineArt });
@@ -88,6 +133,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     frame.seg.push(sb.segmentAccuracy);
     frame.pix.push(sb.pixelAccuracyForeground);
     frame.tags.push(p.tags);
+    calibrate(frame.cal, p.next.targetRegions, b.regions.labels, b.regions.confidence, FRAME_UNCERTAIN_BELOW, sb.wrongRegions, p.next.regionParts.length);
     for (const r of sb.wrongRegions) frame.wrongByPart[p.next.regionParts[r]] = (frame.wrongByPart[p.next.regionParts[r]] ?? 0) + 1;
   }
   const result: FlatBenchResult = {
@@ -99,6 +145,8 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     log(`  ${name}: segment accuracy ${pct(s.segmentAccuracy)}, character pixels ${pct(s.pixelAccuracyCharacter)}, median ${s.medianMs.toFixed(0)} ms/frame`);
     log(`    by case: ${Object.entries(s.byTag).map(([t, [sg, px, n]]) => `${t} (${n}) ${pct(sg)} / ${pct(px)}`).join('; ')}`);
     const worst = Object.entries(s.wrongByPart).sort((x, y) => y[1] - x[1]).slice(0, 12);
+    const c = s.calibration;
+    log(`    uncertain mask: ${c.flagged} regions flagged, ${pct(c.flaggedWrong / Math.max(1, c.flagged))} of them wrong; ${c.wrongFlagged} of ${c.wrong} wrong regions flagged (${pct(c.wrongFlagged / Math.max(1, c.wrong))})`);
     log(`    most often wrong: ${worst.map(([part, n]) => `${part} ${n}`).join(', ') || 'none'}`);
   }
 
@@ -119,7 +167,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     warm.sort((x, y) => x - y);
     const row = { referenceSize: reference.width, coldMs, warmMs: warm[warm.length >> 1] };
     result.timing2048.push(row);
-    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (first call ${coldMs.toFixed(0)} ms)`);
+    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (first call ${coldMs.toFixed(0)} ms), load average ${loadavg()[0].toFixed(1)}`);
   }
 
   const frames = options.sequenceFrames ?? 24;
@@ -129,7 +177,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   colorizeSequence({ reference: hd.target.colored, lineArts });
   const totalMs = performance.now() - t0;
   result.sequence1080p = { frames, totalMs, perFrameMs: totalMs / frames };
-  log(`  1920×1080 sequence of ${frames} frames from a coloured first frame: ${(totalMs / 1000).toFixed(1)} s, ${(totalMs / frames).toFixed(0)} ms/frame`);
+  log(`  1920×1080 sequence of ${frames} frames from a coloured first frame: ${(totalMs / 1000).toFixed(1)} s, ${(totalMs / frames).toFixed(0)} ms/frame, load average ${loadavg()[0].toFixed(1)}`);
   return result;
 }
 
@@ -144,6 +192,35 @@ function argValue(name: string, fallback: number): number {
   return v;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/**
+ * Refits the background model of backgroundDecision.ts on tuning seeds: each candidate region's cues, labelled
+ * background when most of its pixels are paper or scenery in the ground truth.
+ */
+export function fitBackgroundModel(seed0 = 100, pairs = 60, log: (line: string) => void = console.log): void {
+  const x: number[][] = [];
+  const y: number[] = [];
+  for (let k = 0; k < pairs; k++) {
+    const p = generateProductionPair({ seed: seed0 + k });
+    const cues = new Map<number, number[]>();
+    const out = flatColorize({ reference: p.reference, lineArt: p.target.lineArt, options: { match: { onBackgroundCues: (t, c) => cues.set(t, CUE_ORDER.map((key) => c[key])) } } });
+    const votes = Array.from({ length: out.regions.count }, () => [0, 0]);
+    p.target.targetRegions.forEach((g, i) => {
+      if (g >= 0) votes[out.regions.labels[i]][p.target.regionIsBackground[g] ? 1 : 0]++;
+    });
+    for (const [t, c] of cues) {
+      const [fig, bg] = votes[t];
+      if (fig + bg < 20) continue;
+      x.push(c);
+      y.push(bg > fig ? 1 : 0);
+    }
+  }
+  const fit = fitLogistic(x, y);
+  log(`${x.length} candidate regions (${y.filter((v) => v).length} background) from seeds ${seed0}..${seed0 + pairs - 1}; training accuracy ${(100 * fit.trainAccuracy).toFixed(1)} %`);
+  log(JSON.stringify(Object.fromEntries([...CUE_ORDER.map((key, i) => [key, +fit.weights[i].toFixed(3)]), ['bias', +fit.bias.toFixed(3)]])));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--fit-background')) {
+  fitBackgroundModel(argValue('--seed', 100), argValue('--pairs', 60));
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 9000) });
 }

@@ -66,6 +66,32 @@ describe('flat colouring of the bust-shot fixture', () => {
     expect(partAccuracy(out, 'neckShade', BUST_COLORS.skinShade)).toBeGreaterThan(0.9);
   });
 
+  it('leaves the paper enclosed between the twin tails and the neck white (background matched to the sheet\'s pockets)', () => {
+    // The sheet has the same transparent pockets between tails and neck: they are background regions that the
+    // target's pockets match. (Before, the pockets took the skin colour: 78 % of the paper was white.)
+    const w = shot.image.width;
+    const pocketOf = new Map<number, [number, number]>(); // region → [paper pixels, white paper pixels]
+    let paper = 0;
+    let white = 0;
+    for (let i = 0; i < shot.part.length; i++) {
+      if (shot.part[i] !== 'paper') continue;
+      const isWhite = out.flat.data[i * 3] === 255 && out.flat.data[i * 3 + 1] === 255 && out.flat.data[i * 3 + 2] === 255;
+      paper++;
+      if (isWhite) white++;
+      if (out.regions.confidence.length && !out.regions.touchesBorder[out.regions.labels[i]]) {
+        const e = pocketOf.get(out.regions.labels[i]) ?? [0, 0];
+        e[0]++;
+        if (isWhite) e[1]++;
+        pocketOf.set(out.regions.labels[i], e);
+      }
+    }
+    const pockets = [...pocketOf.values()].filter(([n]) => n > 0.01 * w * w);
+    expect(pockets.length).toBe(2);
+    for (const [n, ok] of pockets) expect(ok / n).toBeGreaterThan(0.95);
+    // The small corner left of the left tail (cut by the frame) still takes the hair colour: 10 % of the paper.
+    expect(white / paper).toBeGreaterThan(0.88);
+  });
+
   it('paints the colour-trace lines over in the finished drawing', () => {
     let traced = 0;
     for (let i = 0; i < shot.part.length; i++) {

@@ -28,7 +28,7 @@ export interface ReferenceRegions {
   /** 1 where the pixel is a snapped fill pixel of its region (what the measurements use). */
   core: Uint8Array;
   count: number;
-  /** Palette index of each region (−1 for the background, region 0). */
+  /** Palette index of each region (−1 for the background: region 0, and enclosed background pockets). */
   paletteIndex: Int32Array;
   isBackground: boolean[];
   palette: Palette;
@@ -75,26 +75,47 @@ export function segmentReference(reference: Image, options: ReferenceRegionOptio
       eligible[i] = 1;
     }
   }
+  // Background pixels as components of their own (key −2): the one(s) touching the sheet's edge are the
+  // paper, region 0; an enclosed pocket (transparent between an arm and the body, or between a twin tail
+  // and the neck) is a region of its own whose "colour" is background, so a target pocket can match it —
+  // background decided by matching, not by position.
+  for (let i = 0; i < n; i++) {
+    if (pixels.background[i]) {
+      key[i] = -2;
+      eligible[i] = 1;
+    }
+  }
   const labels = new Int32Array(n).fill(-1);
-  for (let i = 0; i < n; i++) if (pixels.background[i]) labels[i] = 0;
   const count0 = labelComponents(eligible, labels, w, h, 1, key);
+  const onEdge = new Uint8Array(count0);
+  for (let x = 0; x < w; x++) {
+    if (labels[x] > 0 && key[x] === -2) onEdge[labels[x]] = 1;
+    const b = (h - 1) * w + x;
+    if (labels[b] > 0 && key[b] === -2) onEdge[labels[b]] = 1;
+  }
+  for (let y = 0; y < h; y++) {
+    for (const i of [y * w, y * w + w - 1]) if (labels[i] > 0 && key[i] === -2) onEdge[labels[i]] = 1;
+  }
   // Drop specks: their pixels become unlabelled and are absorbed by the growth below.
   const minArea = options.minArea ?? Math.max(3, 2e-5 * pixels.foregroundCount);
   const area = new Float64Array(count0);
   for (let i = 0; i < n; i++) if (labels[i] >= 0) area[labels[i]]++;
   const remap = new Int32Array(count0).fill(-1);
   const paletteIndexList: number[] = [-1];
-  remap[0] = 0;
   const firstPixel = new Int32Array(count0).fill(-1);
   for (let i = 0; i < n; i++) if (labels[i] > 0 && firstPixel[labels[i]] < 0) firstPixel[labels[i]] = i;
+  let coloured = 0;
   for (let r = 1; r < count0; r++) {
-    if (area[r] >= minArea) {
+    const k = key[firstPixel[r]];
+    if (k === -2 && onEdge[r]) remap[r] = 0;
+    else if (area[r] >= minArea) {
       remap[r] = paletteIndexList.length;
-      paletteIndexList.push(key[firstPixel[r]]);
+      paletteIndexList.push(k === -2 ? -1 : k);
+      if (k !== -2) coloured++;
     }
   }
   const count = paletteIndexList.length;
-  if (count === 1) {
+  if (coloured === 0) {
     throw new FlatColorizeError(`reference has no foreground: no flat coloured area of at least ${Math.ceil(minArea)} pixels (${w}×${h})`);
   }
   const core = new Uint8Array(n);
