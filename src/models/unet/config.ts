@@ -55,7 +55,7 @@ const rawSchema = z.object({
   addition_embed_type: z.string().nullish(),
   addition_time_embed_dim: dim.nullish(),
   num_class_embeds: z.number().nullish(),
-  upcast_attention: z.boolean().default(false),
+  upcast_attention: z.boolean().nullable().default(false), // SDXL ControlNet configs publish null
   resnet_time_scale_shift: z.string().default('default'),
   resnet_skip_time_act: z.boolean().default(false),
   resnet_out_scale_factor: z.number().default(1),
@@ -258,7 +258,7 @@ export function parseUNetConfig(json: unknown): UNetConfig {
     up,
     crossAttentionDim: crossDims[0],
     useLinearProjection: c.use_linear_projection,
-    upcastAttention: c.upcast_attention,
+    upcastAttention: c.upcast_attention ?? false,
     normNumGroups: groups,
     normEps: c.norm_eps,
     downsamplePadding: c.downsample_padding,

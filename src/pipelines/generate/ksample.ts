@@ -116,8 +116,6 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const xl = model.family === 'sdxl' ? model : undefined;
   if (model.family === 'sdxl') {
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
-    if (positive.controls.length || negative.controls.length) throw new KSampleError('ControlNets are not supported with SDXL checkpoints yet');
-    if (model.isInpaint) throw new KSampleError(`${model.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
   } else {
     if (positive.sdxl || negative.sdxl) throw new KSampleError(`${model.path} is not an SDXL checkpoint: SDXL conditioning (CLIPTextEncodeSDXL) needs an SDXL model`);
     // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
@@ -126,10 +124,12 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
-    if (!latent.noiseMask || !latent.maskedForInpaint) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint (an image and a mask)`);
+    const image = latent.inpaintImage ?? (latent.maskedForInpaint ? latent.samples : undefined);
+    if (!latent.noiseMask || !image) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint (an image and a mask)`);
+    if (image.length !== latent.samples.length) throw new KSampleError(`the inpainting image latent has ${image.length} values, the latent ${latent.samples.length}`);
     const mk = latent.noiseMask;
     const small = mk.shape[1] === h && mk.shape[2] === w ? mk.data.subarray(0, h * w) : bilinearResize(mk.data.subarray(0, mk.shape[1] * mk.shape[2]), mk.shape[2], mk.shape[1], w, h);
-    inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: latent.samples.map((v) => v * scale) };
+    inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: image.map((v) => v * scale) };
   }
   signal?.throwIfAborted();
   const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
@@ -139,7 +139,7 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
-  const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
+  const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n, model.unetConfig);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
   const setup: DenoiserSetup = {

@@ -11,6 +11,9 @@ export interface Latent {
   /** VAEEncodeForInpaint's output: the samples encode the image with the masked part greyed out (what
    *  inpainting checkpoints take as their extra input channels). */
   maskedForInpaint?: boolean;
+  /** Inpainting checkpoints' extra input when `samples` are not already the greyed image (img2img with a noise
+   *  mask, ComfyUI's InpaintModelConditioning): node-space latent of the image with the masked part greyed out. */
+  inpaintImage?: Float32Array;
   /** EmptyLatentImage's pixel size: an all-zero latent is re-made at the sampling model's own VAE factor
    *  and channel count (ComfyUI assumes 8 and 4; inkflow's tiny test models differ). */
   emptyPixels?: { width: number; height: number };
@@ -37,6 +40,11 @@ export function repeatLatent(latent: Latent, amount: number): Latent {
   const samples = new Float32Array(latent.samples.length * amount);
   for (let i = 0; i < amount; i++) samples.set(latent.samples, i * latent.samples.length);
   const out: Latent = { samples, shape: [n * amount, c, h, w], ...(latent.emptyPixels ? { emptyPixels: latent.emptyPixels } : {}) };
+  if (latent.maskedForInpaint) out.maskedForInpaint = true;
+  if (latent.inpaintImage) {
+    out.inpaintImage = new Float32Array(latent.inpaintImage.length * amount);
+    for (let i = 0; i < amount; i++) out.inpaintImage.set(latent.inpaintImage, i * latent.inpaintImage.length);
+  }
   if (latent.noiseMask) {
     const m = latent.noiseMask;
     // ComfyUI repeats the mask only when it has more than one entry (a single mask broadcasts).

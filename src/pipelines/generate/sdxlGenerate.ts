@@ -4,7 +4,9 @@
 // as the SD1 pipeline (generate.ts) does it, with SDXL's conditioning: a 2048-wide context from both text
 // towers, the bigG pooled embedding and the micro-conditioning ids fed to the UNet's add_embedding.
 // It is a composition of the workflow's node-sized steps (ksample, vaeSteps), so it samples exactly as the graph.
-// T2I-Adapters (full_adapter_xl, light_adapter) go through the same feature path as SD1, with step ranges.
+// T2I-Adapters (full_adapter_xl, light_adapter) go through the same feature path as SD1, with step ranges;
+// ControlNets (SDXL ones: they also take text_embeds / time_ids) as ControlNetApplyAdvanced attaches them.
+// Inpainting checkpoints (9-channel UNet) get [latent ‖ mask ‖ greyed-image latent] as ComfyUI feeds them.
 // The VAE decodes in float32 (the graphs always compute in f32, so SDXL's fp16-overflow problem does
 // not arise), tiled automatically above a 96×96 latent (768² px).
 import { convertChannels, type Image } from '../../imaging/image.ts';
@@ -25,7 +27,7 @@ import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from './vaeSteps.ts';
 /** A T2I-Adapter with ComfyUI's ControlNetApplyAdvanced step range (see adapterRanges.ts). */
 export type SdxlAdapterUse = RangedAdapterUse;
 
-export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets' | 'clipSkip' | 'adapters'> {
+export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'clipSkip' | 'adapters'> {
   adapters?: readonly SdxlAdapterUse[];
   /** ViT-L texts (ComfyUI text_l); default: the same as prompt / negative. */
   promptL?: string;
@@ -56,7 +58,6 @@ export function sdxlMemoryEstimate(ckpt: SdxlCheckpoint, req: Pick<SdxlGenerateR
 export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateRequest, opts: SdxlGenerateOptions = {}): Promise<GenerateResult> {
   const tStart = performance.now();
   const { signal, onProgress } = opts;
-  if ((req as GenerateRequest).controlNets?.length) throw new GenerateError('ControlNet is not supported with SDXL checkpoints yet');
   const s = resolveSettings({ ...req, width: req.width ?? req.init?.width ?? 1024, height: req.height ?? req.init?.height ?? 1024 });
   if (opts.memoryBudgetBytes !== undefined) {
     try {
@@ -88,7 +89,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     let t0 = performance.now();
     const pos = await encodeSdxlParsed(model, posG, posL, signal);
     const neg = await encodeSdxlParsed(model, negG, negL, signal);
-    const positive: Conditioning = { text: pos.context, controls: [], adapters, sdxl: { pooled: pos.pooled, micro: req.micro } };
+    const positive: Conditioning = { text: pos.context, controls: req.controlNets ?? [], adapters, sdxl: { pooled: pos.pooled, micro: req.micro } };
     const negative: Conditioning = { text: neg.context, controls: [], adapters: [], sdxl: { pooled: neg.pooled, micro: req.negativeMicro ?? req.micro } };
     const textMs = performance.now() - t0;
     onProgress?.({ stage: 'text', step: 1, total: 1 });
@@ -100,7 +101,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     const h = height / f;
     const w = width / f;
     if (h < ckpt.latentMultiple || w < ckpt.latentMultiple) throw new GenerateError(`image ${width}×${height} is too small: the latent must be at least ${ckpt.latentMultiple}×${ckpt.latentMultiple}`);
-    if (ckpt.isInpaint) throw new GenerateError(`${ckpt.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
+    if (ckpt.isInpaint && !pixelMask) throw new GenerateError(`${ckpt.path} is an SDXL inpainting checkpoint (9-channel UNet): give an init image and a mask`);
 
     let latent: Latent = emptyLatent(width, height, n, ckpt.vaeConfig.latent_channels, f);
     if (init) {
@@ -112,6 +113,8 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
         latent = await vaeEncode(model, pixels, signal);
         // SetLatentNoiseMask with the grown mask: only the masked part is denoised.
         if (pixelMask) latent = { ...latent, noiseMask: { data: growMaskForInpaint(pixelMask, s.growMaskBy).data, shape: [1, height, width] } };
+        // An inpainting UNet also takes the greyed-out image (ComfyUI's InpaintModelConditioning with noise_mask).
+        if (pixelMask && ckpt.isInpaint) latent.inpaintImage = (await vaeEncodeForInpaint(model, pixels, maskBatch(1, height, width, pixelMask.data), s.growMaskBy, signal)).samples;
       }
       if (n > 1) latent = repeatLatent(latent, n);
       onProgress?.({ stage: 'encode', step: 1, total: 1 });
