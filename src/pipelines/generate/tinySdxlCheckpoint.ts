@@ -5,12 +5,16 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../weights/safetensors.ts';
 import { diffusersToLdmUnetKey } from '../../weights/keymaps/ldmUnet.ts';
+import { diffusersToLdmControlNetKey, LDM_CONTROLNET_PREFIX } from '../../weights/keymaps/ldmControlnet.ts';
+import { parseControlNetConfig } from '../../models/controlnet/config.ts';
+import { buildControlNetGraph } from '../../models/controlnet/load.ts';
 import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
 import { openClipTextKey } from '../../weights/keymaps/ldmClip.ts';
 import { transposeMatrix } from '../../weights/keymaps/openClipTower.ts';
 import { parseUNetConfig } from '../../models/unet/config.ts';
 import { buildUNetGraph, ldmLayout } from '../../models/unet/load.ts';
 import { randomWeights } from '../../graph/randomWeights.ts';
+import type { Graph } from '../../graph/graph.ts';
 import { BASE_G_PREFIX, BASE_L_PREFIX, type LoadSdxlOptions } from '../../models/checkpoint/sdxlCheckpoint.ts';
 
 export const SDXL_GOLDEN = resolve(process.env.INKFLOW_GOLDEN ?? join(import.meta.dirname, '../../../../shared/golden'), 'sdxl_pipeline');
@@ -99,5 +103,57 @@ export async function writeTinySdxlRefiner(dir: string): Promise<string> {
   for (const [sub, files] of [['vae', ['config.json', 'diffusion_pytorch_model.safetensors']], ['text_encoder_2', ['config.json', 'model.safetensors']], ['tokenizer_2', ['special_tokens_map.json', 'tokenizer_config.json']], ['scheduler', ['scheduler_config.json']]] as const) {
     for (const f of files) copyFileSync(join(SDXL_GOLDEN, sub, f), join(dir, sub, f));
   }
+  return dir;
+}
+
+/** Random weights for every parameter of `g` as F32 tensors; `zero(name)` true writes zeros instead. */
+function randomTensors(g: Graph, seed: number, zero: (name: string) => boolean = () => false): TensorToWrite[] {
+  const store = randomWeights(g, { seed, std: 0.05 });
+  return [...g.params.keys()].map((name) => {
+    const p = store.get(name)!;
+    const data = zero(name) ? new Float32Array(p.shape.reduce((a, b) => a * b, 1)) : new Float32Array(p.bytes.slice().buffer);
+    return { name, dtype: 'F32' as const, shape: p.shape, data };
+  });
+}
+
+/**
+ * A tiny SDXL ControlNet for the golden tiny SDXL (ControlNetModel.from_unet's structure: the UNet's encoder half,
+ * add_embedding included; hint encoder 8/8/16/16, so the hint is 8× the latent), random weights. `zeroOut` zeroes
+ * the output 1×1 convs (controlnet_down_blocks, controlnet_mid_block) as a freshly initialised ControlNet has them.
+ * `layout: 'ldm'` writes the same weights as an LDM single file (control_model.*) with config.json beside it.
+ */
+export async function writeTinySdxlControlNet(dir: string, opts: { zeroOut?: boolean; seed?: number; layout?: 'diffusers' | 'ldm' } = {}): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const raw = { ...json(join(SDXL_GOLDEN, 'unet', 'config.json')), _class_name: 'ControlNetModel', conditioning_embedding_out_channels: [8, 8, 16, 16] };
+  delete (raw as Record<string, unknown>).up_block_types;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(raw));
+  const config = parseControlNetConfig(raw);
+  const g = buildControlNetGraph(config, { batch: 1, height: 8, width: 8, seqLen: 77 });
+  const zero = (n: string) => !!opts.zeroOut && /^controlnet_(down_blocks|mid_block)\./.test(n);
+  let tensors = randomTensors(g, opts.seed ?? 21, zero);
+  if (opts.layout === 'ldm') {
+    const layout = { layersPerBlock: config.unet.down.map((d) => d.layers), conditioningStages: config.embeddingOutChannels.length };
+    tensors = tensors.map((t) => {
+      const k = diffusersToLdmControlNetKey(t.name, layout);
+      if (!k) throw new Error(`tiny SDXL ControlNet: no LDM name for ${t.name}`);
+      return { ...t, name: `${LDM_CONTROLNET_PREFIX}${k}` };
+    });
+    await writeSafetensors(join(dir, 'control_sdxl_tiny.safetensors'), tensors);
+    return join(dir, 'control_sdxl_tiny.safetensors');
+  }
+  await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), tensors);
+  return dir;
+}
+
+/** The golden tiny SDXL as a 9-channel inpainting checkpoint (diffusers folder; the UNet's weights random). */
+export async function writeTinySdxlInpaint(dir: string): Promise<string> {
+  for (const sub of ['unet', 'vae', 'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'scheduler']) mkdirSync(join(dir, sub), { recursive: true });
+  copyFileSync(join(SDXL_GOLDEN, 'model_index.json'), join(dir, 'model_index.json'));
+  const raw = { ...json(join(SDXL_GOLDEN, 'unet', 'config.json')), in_channels: 9 };
+  writeFileSync(join(dir, 'unet', 'config.json'), JSON.stringify(raw));
+  const g = buildUNetGraph(parseUNetConfig(raw), { batch: 1, height: 8, width: 8, seqLen: 77 });
+  await writeSafetensors(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), randomTensors(g, 31));
+  const files: [string, string[]][] = [['vae', ['config.json', 'diffusion_pytorch_model.safetensors']], ['text_encoder', ['config.json', 'model.safetensors']], ['text_encoder_2', ['config.json', 'model.safetensors']], ['tokenizer', ['special_tokens_map.json', 'tokenizer_config.json']], ['tokenizer_2', ['special_tokens_map.json', 'tokenizer_config.json']], ['scheduler', ['scheduler_config.json']]];
+  for (const [sub, names] of files) for (const f of names) copyFileSync(join(SDXL_GOLDEN, sub, f), join(dir, sub, f));
   return dir;
 }
