@@ -25,6 +25,9 @@ export interface ControlNetUse {
   /** Default 1. */
   endPercent?: number;
   guessMode?: boolean;
+  /** false: only the conditional half of the CFG batch is controlled (ComfyUI's ControlNetApply on the positive
+   *  prompt alone); default true (ControlNetApplyAdvanced attaches it to both prompts). */
+  uncond?: boolean;
 }
 
 export class ControlNetUseError extends Error {

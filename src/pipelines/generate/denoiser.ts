@@ -113,7 +113,7 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
         // ControlNets see the noisy latent only (never the inpainting extra channels).
         const cnSample = inC === c ? sample : xInBatch(xIn, n, B, per);
         const scale = new Float32Array(B).fill(ctl.strength);
-        if (ctl.use.guessMode && useUncond) scale.fill(0, 0, n);
+        if ((ctl.use.guessMode || ctl.use.uncond === false) && useUncond) scale.fill(0, 0, n);
         const r = await ctl.use.controlNet.forward(
           { batch: B, height: h, width: w, seqLen, guessMode: ctl.use.guessMode ?? false },
           { sample: cnSample, timestep, encoderHiddenStates: ctx, hint: ctl.hint, scale, ...(ctl.use.controlNet.config.unet.addition ? added : {}) },

@@ -139,7 +139,11 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const adapter = ranged ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
-  const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n, model.unetConfig);
+  // A ControlNet attached to the positive prompt only (ControlNetApply) leaves the unconditional half alone.
+  const negativeOnly = negative.controls.filter((u) => !positive.controls.includes(u));
+  if (negativeOnly.length) throw new KSampleError('a ControlNet applied to the negative prompt only is not supported (use Apply ControlNet (Advanced) on both prompts)');
+  const positiveControls = positive.controls.map((u) => (negative.controls.includes(u) ? u : { ...u, uncond: false }));
+  const controls = prepareControls(positiveControls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n, model.unetConfig);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
   const setup: DenoiserSetup = {

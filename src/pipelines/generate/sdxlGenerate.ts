@@ -90,7 +90,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     const pos = await encodeSdxlParsed(model, posG, posL, signal);
     const neg = await encodeSdxlParsed(model, negG, negL, signal);
     const positive: Conditioning = { text: pos.context, controls: req.controlNets ?? [], adapters, sdxl: { pooled: pos.pooled, micro: req.micro } };
-    const negative: Conditioning = { text: neg.context, controls: [], adapters: [], sdxl: { pooled: neg.pooled, micro: req.negativeMicro ?? req.micro } };
+    const negative: Conditioning = { text: neg.context, controls: positive.controls, adapters: [], sdxl: { pooled: neg.pooled, micro: req.negativeMicro ?? req.micro } };
     const textMs = performance.now() - t0;
     onProgress?.({ stage: 'text', step: 1, total: 1 });
     signal?.throwIfAborted();

@@ -144,6 +144,32 @@ export const ControlNetApplyAdvanced: NodeDef = {
   },
 };
 
+/**
+ * ComfyUI's (deprecated, still common) ControlNetApply: one conditioning, the whole schedule. Attached to the
+ * positive prompt only, it controls only the conditional half of the CFG batch, as in ComfyUI.
+ */
+export const ControlNetApply: NodeDef = {
+  name: 'ControlNetApply',
+  displayName: 'Apply ControlNet (OLD)',
+  category: 'conditioning/controlnet',
+  required: {
+    conditioning: { type: 'CONDITIONING', link: true },
+    control_net: { type: 'CONTROL_NET', link: true },
+    image: { type: 'IMAGE', link: true },
+    strength: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    const c = v.conditioning as Conditioning;
+    const strength = Number(v.strength);
+    if (strength === 0) return { outputs: [c] };
+    const net = v.control_net as ControlModel;
+    if (net.kind !== 'controlnet') throw new Error('Apply ControlNet (OLD) takes a ControlNet; apply a T2I-Adapter with Apply ControlNet (Advanced) or InkflowT2IAdapterApply');
+    const use = { controlNet: net.runner, hint: batchEntryToImage(v.image as ImageBatch, 0), strength, startPercent: 0, endPercent: 1, guessMode: false };
+    return { outputs: [withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }))] };
+  },
+};
+
 /** A ControlNet or adapter applied to a combined conditioning applies to each of its prompts. */
 export function withEveryPart(c: Conditioning, f: (part: Conditioning) => Conditioning): Conditioning {
   return { ...f(c), ...(c.others ? { others: c.others.map((o) => withEveryPart(o, f)) } : {}) };

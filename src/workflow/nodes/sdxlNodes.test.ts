@@ -8,12 +8,13 @@ import { createImage, decodeImage, encodePng, type Image } from '../../imaging/i
 import { toComfyPrompt } from '../../pipelines/generate/comfyPrompt.ts';
 import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from '../../pipelines/generate/sdxlGenerate.ts';
-import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR } from '../../pipelines/generate/tinySdxlCheckpoint.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet } from '../../pipelines/generate/tinySdxlCheckpoint.ts';
+import { openControlNet } from '../../models/checkpoint/controlNetRunner.ts';
 import { tempWorkflowEnv } from '../../../test/workflow/transcripts.ts';
 import type { ApiPrompt, JobOutcome } from '../api.ts';
 import { createExecutor } from '../executor.ts';
 
-const env = { ...tempWorkflowEnv(['checkpoints']), tokenizerDir: SDXL_TOKENIZER_DIR };
+const env = { ...tempWorkflowEnv(['checkpoints', 'controlnet']), tokenizerDir: SDXL_TOKENIZER_DIR };
 const executor = createExecutor(env);
 let xl: SdxlCheckpoint;
 
@@ -107,6 +108,41 @@ describe('SDXL workflow (tiny SDXL)', () => {
     // Below the grown mask the original pixels are back.
     expect(Buffer.from(images[0].data.subarray(40 * 64 * 3)).equals(Buffer.from(init.data.subarray(40 * 64 * 3)))).toBe(true);
     expect(same(images[0], init)).toBe(false);
+  });
+
+  it('SDXL ControlNet: ControlNetLoader + Apply ControlNet (Advanced) give generateSdxl()\'s pixels; ControlNetApply on the positive prompt controls only the conditional half', async () => {
+    const cnDir = await writeTinySdxlControlNet(join(env.modelDirs.controlnet[0], 'tiny_sdxl_cn'));
+    const hint = createImage(64, 64, 3);
+    for (let i = 0; i < 64 * 64; i++) hint.data.fill(i % 64 < 24 ? 255 : 0, i * 3, i * 3 + 3);
+    writeFileSync(join(env.inputDir, 'hint.png'), await encodePng(hint));
+    const withControl = (advanced: boolean): ApiPrompt => {
+      const g = graph(clipText, empty);
+      g[10] = { class_type: 'ControlNetLoader', inputs: { control_net_name: 'tiny_sdxl_cn' } };
+      g[11] = { class_type: 'LoadImage', inputs: { image: 'hint.png' } };
+      if (advanced) {
+        g[12] = { class_type: 'ControlNetApplyAdvanced', inputs: { positive: ['2', 0], negative: ['3', 0], control_net: ['10', 0], image: ['11', 0], strength: 0.8, start_percent: 0, end_percent: 0.7 } };
+        g[5].inputs = { ...g[5].inputs, positive: ['12', 0], negative: ['12', 1] };
+      } else {
+        g[12] = { class_type: 'ControlNetApply', inputs: { conditioning: ['2', 0], control_net: ['10', 0], image: ['11', 0], strength: 0.8 } };
+        g[5].inputs = { ...g[5].inputs, positive: ['12', 0] };
+      }
+      return g;
+    };
+    const adv = await run(withControl(true));
+    expect(adv.out.status).toBe('success');
+    const old = await run(withControl(false));
+    expect(old.out.status).toBe('success');
+    const cn = openControlNet(cnDir, { cacheDir: false });
+    try {
+      const want = await generateSdxl(xl, { ...base, controlNets: [{ controlNet: cn, hint, strength: 0.8, endPercent: 0.7 }] });
+      expect(same(adv.images[0], want.images[0])).toBe(true);
+      const condOnly = await generateSdxl(xl, { ...base, controlNets: [{ controlNet: cn, hint, strength: 0.8, uncond: false }] });
+      expect(same(old.images[0], condOnly.images[0])).toBe(true);
+      const both = await generateSdxl(xl, { ...base, controlNets: [{ controlNet: cn, hint, strength: 0.8 }] });
+      expect(same(condOnly.images[0], both.images[0])).toBe(false);
+    } finally {
+      await cn.release();
+    }
   });
 
   it('refuses what SDXL does not support yet with a clear error: CLIPSetLastLayer, the refiner encoder on a base model', async () => {
