@@ -234,7 +234,9 @@ export function parseUNetConfig(json: unknown): UNetConfig {
     const projectionInputDim = c.projection_class_embeddings_input_dim;
     if (timeEmbedDim == null) unsupported('addition_time_embed_dim', null, 'an integer with addition_embed_type "text_time"');
     if (projectionInputDim == null) unsupported('projection_class_embeddings_input_dim', null, 'an integer with addition_embed_type "text_time"');
-    const timeIds = 6; // SDXL micro-conditioning: original h, w, crop top, left, target h, w
+    // SDXL micro-conditioning: original h, w, crop top, left, target h, w; the refiner's 5 (… aesthetic score) when
+    // 6 leave no room for a pooled embedding (withTextEmbedDim re-splits once the pooled width is known).
+    const timeIds = projectionInputDim - 6 * timeEmbedDim > 0 ? 6 : 5;
     const textEmbedDim = projectionInputDim - timeIds * timeEmbedDim;
     if (textEmbedDim <= 0) throw new UNetConfigError(`UNet config: projection_class_embeddings_input_dim ${projectionInputDim} leaves no room for text_embeds next to ${timeIds} time ids × ${timeEmbedDim}`);
     addition = { type: 'text_time', timeEmbedDim, projectionInputDim, textEmbedDim, timeIds };
