@@ -11,7 +11,7 @@ import { createImage, decodeImage, encodePng, readPngText } from '../../src/imag
 import { openControlNet } from '../../src/models/checkpoint/controlNetRunner.ts';
 import { loadSdxlCheckpoint } from '../../src/models/checkpoint/sdxlCheckpoint.ts';
 import { generateSdxl } from '../../src/pipelines/generate/sdxlGenerate.ts';
-import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet } from '../../src/pipelines/generate/tinySdxlCheckpoint.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeRealRuleTinySdxl, writeTinySdxlControlNet, writeTinySdxlSingleFile } from '../../src/pipelines/generate/tinySdxlCheckpoint.ts';
 import { TINY_CONTROLNET, writeTinyDiffusersCheckpoint } from '../../src/pipelines/generate/tinyCheckpoint.ts';
 import { defaultSize } from '../../src/cli/commands/generate.ts';
 
@@ -44,6 +44,23 @@ describe('inkflow generate --model SDXL (child process, tiny SDXL folder)', () =
       await ckpt.release();
     }
     expect(JSON.parse(readPngText(png).inkflow)).toMatchObject({ kind: 'generate', width: 64, height: 64, seed: '42' });
+  });
+
+  it('a single .safetensors file with no side configs (configs inferred from its keys and shapes): the folder\'s exact pixels', async () => {
+    const folder = await writeRealRuleTinySdxl(join(dir, 'real_rule_tiny'));
+    const file = await writeTinySdxlSingleFile(join(dir, 'real_rule_tiny.safetensors'), { source: folder });
+    const out = join(dir, 'single.png');
+    const r = inkflow(['generate', '--model', file, '--tokenizer', SDXL_TOKENIZER_DIR, '--prompt', 'a castle on a hill', '--seed', '5', '--steps', '2', '--sampler', 'euler', '--scheduler', 'normal', '--cfg', '4', '--width', '64', '--height', '64', '-o', out]);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const got = await decodeImage(readFileSync(out), 3);
+    const ckpt = loadSdxlCheckpoint(folder, { tokenizerDir: SDXL_TOKENIZER_DIR });
+    try {
+      const want = await generateSdxl(ckpt, { prompt: 'a castle on a hill', negative: '', seed: 5, steps: 2, sampler: 'euler', scheduler: 'normal', cfg: 4, width: 64, height: 64 });
+      expect(Buffer.from(got.data).equals(Buffer.from(want.images[0].data))).toBe(true);
+    } finally {
+      await ckpt.release();
+    }
   });
 
   it('defaults to 1024×1024 for SDXL, 512 for SD1', async () => {
