@@ -7,7 +7,8 @@ import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
-import { assertGenerationFits } from '../memoryEstimate.ts';
+import { assertGenerationFits, availableMemory } from '../memoryEstimate.ts';
+import { assertSdxlFits } from './sdxlMemory.ts';
 import { withFiniteStage } from '../nonFiniteStage.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
@@ -116,6 +117,12 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const xl = model.family === 'sdxl' ? model : undefined;
   if (model.family === 'sdxl') {
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
+    // Refused in milliseconds when it cannot fit even one model at a time, before anything is compiled or sampled.
+    try {
+      assertSdxlFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg }, availableMemory());
+    } catch (e) {
+      throw new KSampleError((e as Error).message);
+    }
   } else {
     if (positive.sdxl || negative.sdxl) throw new KSampleError(`${model.path} is not an SDXL checkpoint: SDXL conditioning (CLIPTextEncodeSDXL) needs an SDXL model`);
     // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.

@@ -14,7 +14,7 @@ import { growMaskForInpaint } from '../../imaging/masks.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch } from '../../imaging/tensorBatch.ts';
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { resolveLoraPath, type LoraSpec } from '../../models/checkpoint/loras.ts';
-import { chooseResidency, estimateMemory, type MemoryEstimate } from '../../models/checkpoint/memoryEstimate.ts';
+import { assertSdxlFits } from './sdxlMemory.ts';
 import { validateAdapterRanges, type RangedAdapterUse } from './adapterRanges.ts';
 import { parsePrompt, promptLoras } from './conditioning.ts';
 import { GenerateError, prepareInit, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
@@ -42,13 +42,7 @@ export interface SdxlGenerateOptions extends GenerateOptions {
   memoryBudgetBytes?: number;
 }
 
-/** The memory estimate of a request on this checkpoint (see models/checkpoint/memoryEstimate.ts). */
-export function sdxlMemoryEstimate(ckpt: SdxlCheckpoint, req: Pick<SdxlGenerateRequest, 'width' | 'height' | 'batch' | 'cfg'>): MemoryEstimate {
-  return estimateMemory(
-    { unetConfig: ckpt.unetConfig, vaeConfig: ckpt.vaeConfig, textConfigs: [ckpt.textG.config, ...(ckpt.textL ? [ckpt.textL.config] : [])], bytesPerWeight: ckpt.weightBytes, vaeScaleFactor: ckpt.vaeScaleFactor },
-    { width: req.width ?? 1024, height: req.height ?? 1024, batch: req.batch ?? 1, cfg: req.cfg ?? 8 },
-  );
-}
+export { sdxlMemoryEstimate } from './sdxlMemory.ts';
 
 /**
  * Runs one SDXL generation (base or refiner checkpoint) as the workflow's node-sized steps do it: prompts →
@@ -61,7 +55,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
   const s = resolveSettings({ ...req, width: req.width ?? req.init?.width ?? 1024, height: req.height ?? req.init?.height ?? 1024 });
   if (opts.memoryBudgetBytes !== undefined) {
     try {
-      chooseResidency(sdxlMemoryEstimate(ckpt, { ...s }), opts.memoryBudgetBytes, `SDXL ${s.width}×${s.height}, batch ${s.batch}${s.cfg !== 1 ? ' with CFG' : ''}`);
+      assertSdxlFits(ckpt, s, opts.memoryBudgetBytes);
     } catch (e) {
       throw new GenerateError((e as Error).message);
     }

@@ -145,7 +145,7 @@ describe('SDXL workflow (tiny SDXL)', () => {
     }
   });
 
-  it('refuses what SDXL does not support yet with a clear error: CLIPSetLastLayer, the refiner encoder on a base model', async () => {
+  it('refuses what SDXL does not support yet with a clear error: CLIPSetLastLayer, the refiner encoder on a base model, a request over the memory budget', async () => {
     const skipped = graph((text) => ({ class_type: 'CLIPTextEncode', inputs: { text, clip: ['9', 0] } }), { ...empty, 9: { class_type: 'CLIPSetLastLayer', inputs: { clip: ['1', 1], stop_at_clip_layer: -2 } } });
     const a = (await run(skipped)).out;
     expect(a.status).toBe('error');
@@ -153,5 +153,14 @@ describe('SDXL workflow (tiny SDXL)', () => {
     const refiner = (await run(graph((text) => ({ class_type: 'CLIPTextEncodeSDXLRefiner', inputs: { clip: ['1', 1], ascore: 6, width: 64, height: 64, text } }), empty))).out;
     expect(refiner.status).toBe('error');
     expect(JSON.stringify(refiner)).toMatch(/SDXL base checkpoint: use CLIPTextEncodeSDXL/);
+    // The up-front memory check runs in KSampler too (not only in generateSdxl): refused with the estimate.
+    process.env.INKFLOW_MAX_MEMORY_BYTES = String(2 ** 20);
+    try {
+      const big = (await run(graph(clipText, empty))).out;
+      expect(big.status).toBe('error');
+      expect(JSON.stringify(big)).toMatch(/SDXL 64×64, batch 1 with CFG needs about \d+\.\d GB even with one model resident at a time \(UNet .* weights/);
+    } finally {
+      delete process.env.INKFLOW_MAX_MEMORY_BYTES;
+    }
   });
 });
