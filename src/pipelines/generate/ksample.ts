@@ -131,10 +131,11 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
-    const image = latent.inpaintImage ?? (latent.maskedForInpaint ? latent.samples : undefined);
-    if (!latent.noiseMask || !image) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint (an image and a mask)`);
+    const concat = latent.inpaint ?? (latent.maskedForInpaint && latent.noiseMask ? { image: latent.samples, mask: latent.noiseMask } : undefined);
+    if (!concat) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint or InpaintModelConditioning (an image and a mask)`);
+    const image = concat.image;
     if (image.length !== latent.samples.length) throw new KSampleError(`the inpainting image latent has ${image.length} values, the latent ${latent.samples.length}`);
-    const mk = latent.noiseMask;
+    const mk = concat.mask;
     const small = mk.shape[1] === h && mk.shape[2] === w ? mk.data.subarray(0, h * w) : bilinearResize(mk.data.subarray(0, mk.shape[1] * mk.shape[2]), mk.shape[2], mk.shape[1], w, h);
     inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: image.map((v) => v * scale) };
   }

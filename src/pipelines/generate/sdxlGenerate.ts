@@ -108,7 +108,10 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
         // SetLatentNoiseMask with the grown mask: only the masked part is denoised.
         if (pixelMask) latent = { ...latent, noiseMask: { data: growMaskForInpaint(pixelMask, s.growMaskBy).data, shape: [1, height, width] } };
         // An inpainting UNet also takes the greyed-out image (ComfyUI's InpaintModelConditioning with noise_mask).
-        if (pixelMask && ckpt.isInpaint) latent.inpaintImage = (await vaeEncodeForInpaint(model, pixels, maskBatch(1, height, width, pixelMask.data), s.growMaskBy, signal)).samples;
+        if (pixelMask && ckpt.isInpaint) {
+          const grey = await vaeEncodeForInpaint(model, pixels, maskBatch(1, height, width, pixelMask.data), s.growMaskBy, signal);
+          latent.inpaint = { image: grey.samples, mask: grey.noiseMask! };
+        }
       }
       if (n > 1) latent = repeatLatent(latent, n);
       onProgress?.({ stage: 'encode', step: 1, total: 1 });

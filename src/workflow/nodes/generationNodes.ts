@@ -8,7 +8,7 @@ import { encodeSdxlPrompt, type SdxlMicroConditioning, type SdxlPromptText } fro
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { combineConditioning, ksample, latentPreviewRgb, type Conditioning, type SamplingCheckpoint } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
-import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
+import { inpaintModelConditioning, vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
 import type { NodeContext, NodeDef } from '../nodeSpec.ts';
@@ -272,6 +272,25 @@ export const VAEEncode: NodeDef = {
   outputs: [{ type: 'LATENT' }],
   async run(v, ctx) {
     return { outputs: [await vaeEncode((v.vae as VaeHandle).base, v.pixels as ImageBatch, ctx.signal)] };
+  },
+};
+
+export const InpaintModelConditioning: NodeDef = {
+  name: 'InpaintModelConditioning',
+  category: 'conditioning/inpaint',
+  required: {
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    vae: { type: 'VAE', link: true },
+    pixels: { type: 'IMAGE', link: true },
+    mask: { type: 'MASK', link: true },
+    noise_mask: { type: 'BOOLEAN', default: true, tooltip: 'Add a noise mask to the latent so sampling will only happen within the mask. Might improve results or completely break things depending on the model.' },
+  },
+  outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }, { type: 'LATENT', name: 'latent' }],
+  async run(v, ctx) {
+    // The inpainting inputs travel with the LATENT (KSampler feeds them to 9-channel UNets); the conditionings pass through.
+    const latent = await inpaintModelConditioning((v.vae as VaeHandle).base, v.pixels as ImageBatch, v.mask as MaskBatch, Boolean(v.noise_mask), ctx.signal);
+    return { outputs: [v.positive, v.negative, latent] };
   },
 };
 

@@ -8,7 +8,7 @@ import { createImage, decodeImage, encodePng, type Image } from '../../imaging/i
 import { toComfyPrompt } from '../../pipelines/generate/comfyPrompt.ts';
 import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from '../../pipelines/generate/sdxlGenerate.ts';
-import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet } from '../../pipelines/generate/tinySdxlCheckpoint.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet, writeTinySdxlInpaint } from '../../pipelines/generate/tinySdxlCheckpoint.ts';
 import { openControlNet } from '../../models/checkpoint/controlNetRunner.ts';
 import { tempWorkflowEnv } from '../../../test/workflow/transcripts.ts';
 import type { ApiPrompt, JobOutcome } from '../api.ts';
@@ -142,6 +142,47 @@ describe('SDXL workflow (tiny SDXL)', () => {
       expect(same(condOnly.images[0], both.images[0])).toBe(false);
     } finally {
       await cn.release();
+    }
+  });
+
+  it('9-channel SDXL inpainting checkpoint: VAEEncodeForInpaint and InpaintModelConditioning graphs give generateSdxl()\'s pixels', async () => {
+    const inpaintDir = await writeTinySdxlInpaint(join(env.modelDirs.checkpoints[0], 'tiny_sdxl_inpaint'));
+    const init = await decodeImage(join(SDXL_GOLDEN, 'inputs', 'img2img_init.png'), 3);
+    writeFileSync(join(env.inputDir, 'ibase.png'), await encodePng(init));
+    const m = createImage(64, 64, 1);
+    for (let y = 16; y < 48; y++) m.data.fill(255, y * 64 + 8, y * 64 + 40);
+    writeFileSync(join(env.inputDir, 'imask.png'), await encodePng(m));
+    const mask = { width: 64, height: 64, data: Float32Array.from(m.data, (v) => v / 255) };
+    const ckpt = loadSdxlCheckpoint(inpaintDir, { tokenizerDir: SDXL_TOKENIZER_DIR, cacheDir: false });
+    try {
+      // inkflow generate's graph (VAEEncodeForInpaint, paste back).
+      const prompt = toComfyPrompt({
+        model: 'tiny_sdxl_inpaint', prompt: base.prompt, negative: base.negative!, seed: '42', steps: 3, cfg: 5, sampler: 'euler', scheduler: 'normal',
+        width: 64, height: 64, batch: 1, denoise: 1, clipSkip: 1, loras: [], controlNets: [], init: 'ibase.png', mask: 'imask.png', inpaintMode: 'vae-encode-for-inpaint', growMaskBy: 6,
+      });
+      const a = await run(prompt);
+      expect(a.out.status).toBe('success');
+      const wantA = await generateSdxl(ckpt, { ...base, width: undefined, height: undefined, init, mask, growMaskBy: 6, inpaintMode: 'vae-encode-for-inpaint' });
+      expect(same(a.images[0], wantA.images[0])).toBe(true);
+      // InpaintModelConditioning (noise_mask on): the image encoded as it is, the greyed image and mask as the extra channels.
+      const g = graph(clipText, {
+        8: { class_type: 'LoadImage', inputs: { image: 'ibase.png' } },
+        9: { class_type: 'LoadImageMask', inputs: { image: 'imask.png', channel: 'red' } },
+        10: { class_type: 'InpaintModelConditioning', inputs: { positive: ['2', 0], negative: ['3', 0], vae: ['1', 2], pixels: ['8', 0], mask: ['9', 0], noise_mask: true } },
+      }, 0.6);
+      g[1].inputs.ckpt_name = 'tiny_sdxl_inpaint';
+      g[5].inputs = { ...g[5].inputs, positive: ['10', 0], negative: ['10', 1], latent_image: ['10', 2] };
+      const b = await run(g);
+      expect(b.out.status).toBe('success');
+      const wantB = await generateSdxl(ckpt, { ...base, width: undefined, height: undefined, init, mask, growMaskBy: 0, denoise: 0.6, inpaintMode: 'noise-mask' });
+      // generateSdxl pastes the original back outside the mask; inside it, the two must agree exactly.
+      for (let y = 16; y < 48; y++) {
+        const row = (img: Image) => Buffer.from(img.data.subarray((y * 64 + 8) * 3, (y * 64 + 40) * 3));
+        expect(row(b.images[0]).equals(row(wantB.images[0]))).toBe(true);
+      }
+      expect(same(b.images[0], a.images[0])).toBe(false);
+    } finally {
+      await ckpt.release();
     }
   });
 
