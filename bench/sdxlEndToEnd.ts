@@ -1,13 +1,15 @@
 // `npm run bench -- sdxl` (end-to-end case): a 1024² SDXL txt2img with CFG through generateSdxl — both text
 // towers, the UNet and the VAE at their real sizes (stable-diffusion-xl-base-1.0 configs), random weights
 // stored fp16 as a user's fp16 checkpoint keeps them. A full 20-step run takes many minutes on 2 cores, so
-// INKFLOW_SDXL_E2E_STEPS steps are sampled (default 3) and 20 steps are extrapolated: the first step (which
+// INKFLOW_SDXL_E2E_STEPS steps are sampled (default 2) and 20 steps are extrapolated: the first step (which
 // includes compiling the UNet session) plus 19 × the steady per-step time of the later steps, plus text
-// encoding and decoding, which do not depend on the step count. Prints the load average beside.
+// encoding and decoding, which do not depend on the step count. Each stage is printed as it ends (a run cut
+// short still reports what it measured), with the load average beside.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Graph } from '../src/graph/graph.ts';
+import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
 import type { WeightStore } from '../src/graph/weights.ts';
 import { parseClipTextConfig } from '../src/models/clip/config.ts';
@@ -45,7 +47,7 @@ function f16Random(...graphs: Graph[]): WeightStore {
 }
 
 export async function runSdxlEndToEnd(): Promise<void> {
-  const steps = Math.max(3, Number(process.env.INKFLOW_SDXL_E2E_STEPS ?? 3));
+  const steps = Math.max(2, Number(process.env.INKFLOW_SDXL_E2E_STEPS ?? 2));
   const cache = mkdtempSync(join(tmpdir(), 'inkflow-bench-sdxl-e2e-'));
   try {
     const l = parseClipTextConfig(VIT_L, 'ViT-L');
@@ -63,18 +65,34 @@ export async function runSdxlEndToEnd(): Promise<void> {
     try {
       const t0 = performance.now();
       const stepAt: number[] = [];
+      let textDone = t0;
+      const mark = (what: string) => console.log(`  [e2e] ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s (load avg ${loadavg()[0].toFixed(1)}, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB)`);
       const r = await generateSdxl(ckpt, {
         prompt: 'a knight on horseback in a misty forest, comic panel, ink and watercolour', negative: 'blurry, low quality',
         seed: 1, steps, cfg: 7, sampler: 'euler', scheduler: 'normal', width: 1024, height: 1024,
-      }, { onProgress: (p) => { if (p.stage === 'sample' && p.step > 0) stepAt[p.step] = performance.now(); } });
+      }, {
+        onProgress: (p) => {
+          if (p.stage === 'text' && p.step === 1) {
+            textDone = performance.now();
+            mark('text encoded (both towers compiled)');
+          }
+          if (p.stage === 'sample' && p.step > 0) {
+            stepAt[p.step] = performance.now();
+            mark(`step ${p.step}/${steps}${p.step === 1 ? ' (with the UNet compile)' : ''}`);
+          }
+          if (p.stage === 'decode' && p.step === 1) mark('decoded 1024² (tiled)');
+        },
+      });
       const totalMs = performance.now() - t0;
       const t = r.timings;
       const steady = (stepAt[steps] - stepAt[1]) / (steps - 1);
-      const first = t.sampleMs - steady * (steps - 1);
+      const first = stepAt[1] - textDone;
+      const unetGflop = graphFlops(buildUNetGraph(unetConfig, { batch: 2, height: 128, width: 128, seqLen: 77 })) / 1e9;
       const rest = totalMs - t.sampleMs;
       const est20 = rest + first + 19 * steady;
       const peakMB = process.resourceUsage().maxRSS / 1024;
       console.log(`SDXL txt2img 1024² CFG 7, euler, ${steps} steps measured: total ${(totalMs / 1000).toFixed(1)} s = text ${(t.textMs / 1000).toFixed(1)} s + sampling ${(t.sampleMs / 1000).toFixed(1)} s (first step ${(first / 1000).toFixed(1)} s with the UNet compile, then ${(steady / 1000).toFixed(1)} s/step) + decode ${(t.decodeMs / 1000).toFixed(1)} s; peak RSS ${peakMB.toFixed(0)} MB (load avg ${loadavg()[0].toFixed(1)})`);
+      console.log(`UNet b2 (CFG) inside the pipeline: ${unetGflop.toFixed(0)} GFLOP per step → ${(unetGflop / (steady / 1000)).toFixed(0)} GFLOPS effective`);
       console.log(`SDXL txt2img 1024² CFG 20 steps (extrapolated from the ${steps} measured): ${(est20 / 1000).toFixed(0)} s ≈ ${(est20 / 60000).toFixed(1)} min (first step + 19 × the steady step + text + decode)`);
     } finally {
       await ckpt.release();
