@@ -1,7 +1,8 @@
 // `npm run bench -- sdxl`: the SDXL base UNet (stabilityai/stable-diffusion-xl-base-1.0 unet/config.json) on
 // random weights stored fp16 (what a user's fp16 SDXL checkpoint gets), at 1024² (128² latent), batch 1 and 2
 // (CFG). Reports the median forward time, effective GFLOPS, session creation time and the peak RSS of each
-// case's own process. INKFLOW_SDXL_BENCH_CASES=0 (or 1) runs one case; INKFLOW_SDXL_BENCH_RUNS sets the runs.
+// case's own process; case 2 is the end-to-end 1024² txt2img with CFG (bench/sdxlEndToEnd.ts).
+// INKFLOW_SDXL_BENCH_CASES=0 (or 1, 2, or a list) picks cases; INKFLOW_SDXL_BENCH_RUNS sets the runs.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,10 +71,12 @@ async function timeCase(name: string, batch: number, runs: number): Promise<void
 
 /** Each case in its own process, so each peak RSS is that case's alone. */
 export async function runSdxlBench(): Promise<void> {
-  const pick = process.env.INKFLOW_SDXL_BENCH_CASES?.split(',').map(Number) ?? CASES.map((_, i) => i);
+  const pick = process.env.INKFLOW_SDXL_BENCH_CASES?.split(',').map(Number) ?? [...CASES.map((_, i) => i), CASES.length];
   for (const i of pick) {
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CASE_FLAG, String(i)], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`bench case "${CASES[i].name}" failed (exit ${r.status})`);
+    // Case CASES.length is the end-to-end txt2img (bench/sdxlEndToEnd.ts), also in its own process.
+    const args = i === CASES.length ? [fileURLToPath(new URL('./sdxlEndToEnd.ts', import.meta.url)), '--sdxl-e2e'] : [fileURLToPath(import.meta.url), CASE_FLAG, String(i)];
+    const r = spawnSync(process.execPath, [...process.execArgv, ...args], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench case "${CASES[i]?.name ?? 'SDXL txt2img end to end'}" failed (exit ${r.status})`);
   }
 }
 

@@ -51,6 +51,19 @@ function recordSchema(): z.ZodType {
     sketchFidelity: declared('InkflowSketchFidelityControlNet', 'fidelity').optional(),
     prediction: z.enum(['eps', 'v', 'v_prediction']).optional(),
     maskChannel: z.enum(['red', 'alpha']).optional(),
+    sdxl: z.object({
+      kind: z.enum(['base', 'refiner']),
+      promptL: z.string().optional(),
+      negativeL: z.string().optional(),
+      width: int(declared('CLIPTextEncodeSDXL', 'width')),
+      height: int(declared('CLIPTextEncodeSDXL', 'height')),
+      cropW: int(declared('CLIPTextEncodeSDXL', 'crop_w')),
+      cropH: int(declared('CLIPTextEncodeSDXL', 'crop_h')),
+      targetWidth: int(declared('CLIPTextEncodeSDXL', 'target_width')),
+      targetHeight: int(declared('CLIPTextEncodeSDXL', 'target_height')),
+      aestheticScore: declared('CLIPTextEncodeSDXLRefiner', 'ascore'),
+      negativeAestheticScore: declared('CLIPTextEncodeSDXLRefiner', 'ascore'),
+    }).optional(),
   });
   return schema;
 }

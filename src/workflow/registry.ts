@@ -3,7 +3,7 @@ import type { NodeDef } from './nodeSpec.ts';
 import { LoadImage, LoadImageMask } from './nodes/loadImage.ts';
 import { PreviewImage, SaveImage } from './nodes/saveImage.ts';
 import { CheckpointLoaderSimple, CLIPSetLastLayer, ControlNetLoader, LoraLoader, ModelSamplingDiscrete } from './nodes/loaders.ts';
-import { CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
+import { CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApply, ControlNetApplyAdvanced, InpaintModelConditioning, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint } from './nodes/generationNodes.ts';
 import { InkflowFlatColorize, InkflowLineArt, InkflowPaletteLock, InkflowReferenceColorize, InkflowSegmentBackground, InkflowSketchFidelityControlNet, InkflowT2IAdapterApply } from './nodes/inkflowNodes.ts';
 import { InkflowDetailer } from './nodes/detailerNode.ts';
 import { CLIPVisionEncode, CLIPVisionLoader } from './nodes/clipVision.ts';
@@ -17,7 +17,7 @@ const ALL: readonly NodeDef[] = [
   ImageToMask, MaskToImage, InvertMask, GrowMask,
   EmptyLatentImage, RepeatLatentBatch, SetLatentNoiseMask, LatentUpscale, ImageCompositeMasked,
   CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, ControlNetLoader, ModelSamplingDiscrete, CLIPVisionLoader, CLIPVisionEncode,
-  CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApplyAdvanced, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
+  CLIPTextEncode, CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, ConditioningCombine, ConditioningSetArea, ControlNetApply, ControlNetApplyAdvanced, InpaintModelConditioning, KSampler, KSamplerAdvanced, VAEDecode, VAEEncode, VAEEncodeForInpaint,
   InkflowFlatColorize, InkflowReferenceColorize, InkflowPaletteLock, InkflowLineArt, InkflowSegmentBackground,
   InkflowSketchFidelityControlNet, InkflowT2IAdapterApply, InkflowDetailer,
 ];

@@ -13,6 +13,7 @@ import { GENERATE_DEFAULTS as D } from '../../pipelines/generate/defaults.ts';
 import { parsePrompt, promptLoras } from '../../pipelines/generate/conditioning.ts';
 import { resolveLoraPath } from '../../models/checkpoint/loras.ts';
 import { isSdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { assertControlNetFamily, sdxlTextRecord } from './generateSdxlOptions.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -28,7 +29,7 @@ const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OU
 
 Generates images with a Stable Diffusion 1.x/2.x or SDXL checkpoint (diffusers folder or single
 .safetensors), seed-compatible with ComfyUI's KSampler. SDXL: default size 1024×1024, both text towers,
-ComfyUI's default micro-conditioning (original = target = image size, crop 0); no --clip-skip or ControlNets yet.
+ComfyUI's default micro-conditioning (original = target = image size, crop 0) unless given; no --clip-skip yet.
 
 model and prompt:
   --model PATH            checkpoint: diffusers folder or LDM .safetensors (.ckpt is refused)
@@ -40,6 +41,15 @@ model and prompt:
   --clip-skip N           1 = last CLIP layer (default), 2 = penultimate, …
   --prediction eps|v      override the detected prediction type
   --tokenizer DIR         CLIP vocab.json + merges.txt (single files carry none)
+
+SDXL (CLIPTextEncodeSDXL / CLIPTextEncodeSDXLRefiner):
+  --prompt-l TEXT         the CLIP ViT-L prompt (text_l); --prompt goes to OpenCLIP bigG (text_g)
+  --negative-l TEXT       the ViT-L negative prompt (default: --negative)
+  --original-size WxH     micro-conditioning original size (default: the image size)
+  --crop-top-left X,Y     micro-conditioning crop (default 0,0; base models)
+  --target-size WxH       micro-conditioning target size (default: the image size; base models)
+  --aesthetic-score X     refiner: the positive prompt's score (default 6; the negative's 2.5)
+  --negative-aesthetic-score X  refiner: the negative prompt's score (default 2.5)
 
 sampling:
   --steps N               default 20
@@ -89,6 +99,13 @@ const OPTIONS = {
   'clip-skip': { type: 'string' },
   prediction: { type: 'string' },
   tokenizer: { type: 'string' },
+  'prompt-l': { type: 'string' },
+  'negative-l': { type: 'string' },
+  'original-size': { type: 'string' },
+  'crop-top-left': { type: 'string' },
+  'target-size': { type: 'string' },
+  'aesthetic-score': { type: 'string' },
+  'negative-aesthetic-score': { type: 'string' },
   steps: { type: 'string' },
   cfg: { type: 'string' },
   sampler: { type: 'string' },
@@ -278,7 +295,9 @@ export const generateCommand: Command = {
     }
     if (mask && !init) throw new UsageError('--mask needs --init');
     if (sdxl && rec.clipSkip !== 1) throw new UsageError(`--clip-skip is not supported with SDXL checkpoints yet (${model} is SDXL; leave it at 1)`);
-    if (sdxl && controls.length) throw new UsageError(`ControlNets are not supported with SDXL checkpoints yet (${model} is SDXL; T2I-Adapters work)`);
+    for (const c of controls) if (existsSync(c.path)) assertControlNetFamily(c.path, model, sdxl);
+    const sdxlText = await sdxlTextRecord(v, from, model, sdxl, rec, init && (v.width === undefined || v.height === undefined) ? init : undefined);
+    if (sdxlText) rec.sdxl = sdxlText;
     // Before any work: no output may be an input, existing files need --overwrite, the folder must be writable.
     const plan = planOutputs(numberedOutputs(output, rec.batch), [
       { flag: '--from', path: v.from }, { flag: '--model', path: model }, { flag: '--init', path: init }, { flag: '--mask', path: mask },

@@ -26,6 +26,9 @@ export interface ControlNetRunInputs {
   hint: Float32Array;
   /** Strength per batch entry. */
   scale: Float32Array;
+  /** SDXL ControlNets ("text_time"): pooled text embedding [batch, D] and micro-conditioning ids [batch, k], as the UNet gets them. */
+  textEmbeds?: Float32Array;
+  timeIds?: Float32Array;
 }
 
 export interface ControlNetRunner {
@@ -52,14 +55,24 @@ export function openControlNet(path: string, opts: CompileOptions = {}): Control
     config: ckpt.config,
     hintScale: hintScale(ckpt.config),
     async forward(shape, x) {
-      const model = await session(shape);
-      const out = await model.run({
+      const feeds: Record<string, Float32Array> = {
         sample: x.sample,
         timestep: x.timestep,
         encoder_hidden_states: x.encoderHiddenStates,
         controlnet_cond: x.hint,
         conditioning_scale: x.scale,
-      });
+      };
+      const a = ckpt.config.unet.addition;
+      if (a) {
+        const b = shape.batch;
+        if (x.textEmbeds?.length !== b * a.textEmbedDim || x.timeIds?.length !== b * a.timeIds) {
+          throw new CheckpointError(`ControlNet ${path} is an SDXL ControlNet: it needs text_embeds [${b}×${a.textEmbedDim}] and time_ids [${b}×${a.timeIds}] (got ${x.textEmbeds?.length ?? 'none'} and ${x.timeIds?.length ?? 'none'} values)`);
+        }
+        feeds.text_embeds = x.textEmbeds;
+        feeds.time_ids = x.timeIds;
+      }
+      const model = await session(shape);
+      const out = await model.run(feeds);
       const n = controlResidualShapes(ckpt.config.unet, shape.batch, shape.height, shape.width).down.length;
       return { down: Array.from({ length: n }, (_, k) => out[`down_residual_${k}`].data as Float32Array), mid: out.mid_residual.data as Float32Array };
     },

@@ -153,6 +153,17 @@ export function isSdxlCheckpoint(path: string): boolean {
   }
 }
 
+/** Base or refiner from the layout alone, without loading (a refiner carries the bigG tower only). */
+export function sdxlKindOf(path: string): SdxlKind {
+  if (statSync(path).isDirectory()) return existsSync(join(path, 'text_encoder')) ? 'base' : 'refiner';
+  const r = openSafetensors(path);
+  try {
+    return r.has(`${REFINER_G_PREFIX}ln_final.weight`) && !r.has(`${BASE_L_PREFIX}text_model.final_layer_norm.weight`) ? 'refiner' : 'base';
+  } finally {
+    r.close();
+  }
+}
+
 function openClipLayout(reader: SafetensorsReader, prefix: string): ClipTextLayout | undefined {
   if (!reader.has(`${prefix}token_embedding.weight`)) return undefined;
   let layers = 0;

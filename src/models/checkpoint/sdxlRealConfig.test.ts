@@ -5,7 +5,7 @@
 // the published parameter counts. Then loadSdxlCheckpoint opens each file (no compilation) and sdxlKeyCoverage
 // checks that every parameter our graphs declare has its tensor with the right shape, and names the file keys
 // nothing reads.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,51 +15,9 @@ import { unetWeights } from '../unet/load.ts';
 import { BASE_G_PREFIX, loadSdxlCheckpoint, REFINER_G_PREFIX, type SdxlCheckpoint } from './sdxlCheckpoint.ts';
 import { sdxlKeyCoverage } from './sdxlKeyCoverage.ts';
 import { chooseResidency, estimateMemory } from './memoryEstimate.ts';
+import { conv, keyList, linear, norm, paramCount, resBlock, spatialTransformer, writeHeaderOnly, type Add } from './headerOnlyKeys.ts';
 
 const TOKENIZER_DIR = join(import.meta.dirname, '../../../../shared/data/clip-tokenizer');
-
-type Keys = Map<string, { shape: number[]; dtype: 'F16' | 'I64' }>;
-type Add = (name: string, shape: number[]) => void;
-
-function keyList(): { add: Add; addI64: Add; keys: Keys } {
-  const keys: Keys = new Map();
-  return { keys, add: (n, s) => keys.set(n, { shape: s, dtype: 'F16' }), addI64: (n, s) => keys.set(n, { shape: s, dtype: 'I64' }) };
-}
-const norm = (add: Add, p: string, c: number) => (add(`${p}.weight`, [c]), add(`${p}.bias`, [c]));
-const conv = (add: Add, p: string, o: number, i: number, k: number) => (add(`${p}.weight`, [o, i, k, k]), add(`${p}.bias`, [o]));
-const linear = (add: Add, p: string, o: number, i: number, bias = true) => {
-  add(`${p}.weight`, [o, i]);
-  if (bias) add(`${p}.bias`, [o]);
-};
-
-/** sgm ResBlock: in_layers (GroupNorm, SiLU, conv), emb_layers (SiLU, Linear), out_layers (GroupNorm, SiLU, Dropout, conv). */
-function resBlock(add: Add, p: string, cin: number, cout: number, temb: number): void {
-  norm(add, `${p}.in_layers.0`, cin);
-  conv(add, `${p}.in_layers.2`, cout, cin, 3);
-  linear(add, `${p}.emb_layers.1`, cout, temb);
-  norm(add, `${p}.out_layers.0`, cout);
-  conv(add, `${p}.out_layers.3`, cout, cout, 3);
-  if (cin !== cout) conv(add, `${p}.skip_connection`, cout, cin, 1);
-}
-
-/** sgm SpatialTransformer with linear projections and `depth` BasicTransformerBlocks (GEGLU feed-forward). */
-function spatialTransformer(add: Add, p: string, c: number, depth: number, ctx: number): void {
-  norm(add, `${p}.norm`, c);
-  linear(add, `${p}.proj_in`, c, c);
-  for (let d = 0; d < depth; d++) {
-    const b = `${p}.transformer_blocks.${d}`;
-    for (const q of ['to_q', 'to_k', 'to_v']) linear(add, `${b}.attn1.${q}`, c, c, false);
-    linear(add, `${b}.attn1.to_out.0`, c, c);
-    linear(add, `${b}.ff.net.0.proj`, 8 * c, c);
-    linear(add, `${b}.ff.net.2`, c, 4 * c);
-    linear(add, `${b}.attn2.to_q`, c, c, false);
-    linear(add, `${b}.attn2.to_k`, c, ctx, false);
-    linear(add, `${b}.attn2.to_v`, c, ctx, false);
-    linear(add, `${b}.attn2.to_out.0`, c, c);
-    for (const n of ['norm1', 'norm2', 'norm3']) norm(add, `${b}.${n}`, c);
-  }
-  linear(add, `${p}.proj_out`, c, c);
-}
 
 interface SgmUNetSpec { ch: number[]; attn: boolean[]; depth: number[]; midDepth: number; ctx: number; adm: number }
 
@@ -178,34 +136,6 @@ function ldmVaeKeys(add: Add): void {
   }
   norm(add, `${P}decoder.norm_out`, 128);
   conv(add, `${P}decoder.conv_out`, 3, 128, 3);
-}
-
-function paramCount(keys: Keys, prefix: string): number {
-  let n = 0;
-  for (const [k, v] of keys) if (k.startsWith(prefix) && v.dtype === 'F16') n += v.shape.reduce((p, q) => p * q, 1);
-  return n;
-}
-
-function writeHeaderOnly(path: string, keys: Keys): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const [name, { shape, dtype }] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const bytes = shape.reduce((p, q) => p * q, 1) * (dtype === 'I64' ? 8 : 2);
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json, 'utf8'));
-    ftruncateSync(fd, 8 + json.length + offset);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const BASE: SgmUNetSpec = { ch: [320, 640, 1280], attn: [false, true, true], depth: [0, 2, 10], midDepth: 10, ctx: 2048, adm: 2816 };

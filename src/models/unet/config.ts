@@ -55,7 +55,7 @@ const rawSchema = z.object({
   addition_embed_type: z.string().nullish(),
   addition_time_embed_dim: dim.nullish(),
   num_class_embeds: z.number().nullish(),
-  upcast_attention: z.boolean().default(false),
+  upcast_attention: z.boolean().nullable().default(false), // SDXL ControlNet configs publish null
   resnet_time_scale_shift: z.string().default('default'),
   resnet_skip_time_act: z.boolean().default(false),
   resnet_out_scale_factor: z.number().default(1),
@@ -234,7 +234,9 @@ export function parseUNetConfig(json: unknown): UNetConfig {
     const projectionInputDim = c.projection_class_embeddings_input_dim;
     if (timeEmbedDim == null) unsupported('addition_time_embed_dim', null, 'an integer with addition_embed_type "text_time"');
     if (projectionInputDim == null) unsupported('projection_class_embeddings_input_dim', null, 'an integer with addition_embed_type "text_time"');
-    const timeIds = 6; // SDXL micro-conditioning: original h, w, crop top, left, target h, w
+    // SDXL micro-conditioning: original h, w, crop top, left, target h, w; the refiner's 5 (… aesthetic score) when
+    // 6 leave no room for a pooled embedding (withTextEmbedDim re-splits once the pooled width is known).
+    const timeIds = projectionInputDim - 6 * timeEmbedDim > 0 ? 6 : 5;
     const textEmbedDim = projectionInputDim - timeIds * timeEmbedDim;
     if (textEmbedDim <= 0) throw new UNetConfigError(`UNet config: projection_class_embeddings_input_dim ${projectionInputDim} leaves no room for text_embeds next to ${timeIds} time ids × ${timeEmbedDim}`);
     addition = { type: 'text_time', timeEmbedDim, projectionInputDim, textEmbedDim, timeIds };
@@ -258,7 +260,7 @@ export function parseUNetConfig(json: unknown): UNetConfig {
     up,
     crossAttentionDim: crossDims[0],
     useLinearProjection: c.use_linear_projection,
-    upcastAttention: c.upcast_attention,
+    upcastAttention: c.upcast_attention ?? false,
     normNumGroups: groups,
     normEps: c.norm_eps,
     downsamplePadding: c.downsample_padding,

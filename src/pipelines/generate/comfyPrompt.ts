@@ -38,6 +38,28 @@ export interface GenerationRecord extends Omit<ResolvedSettings, 'growMaskBy'> {
   prediction?: string;
   /** Which channel of the mask file marks the area to repaint: red (white = repaint) or alpha (transparent = repaint). */
   maskChannel?: 'red' | 'alpha';
+  /** SDXL text_l prompts and micro-conditioning, written as CLIPTextEncodeSDXL (base) / CLIPTextEncodeSDXLRefiner
+   *  nodes; absent, SDXL prompts go through CLIPTextEncode with ComfyUI's defaults (sizes = the image's, crop 0). */
+  sdxl?: SdxlTextRecord;
+}
+
+/** Resolved CLIPTextEncodeSDXL / CLIPTextEncodeSDXLRefiner inputs (the same for both prompts, but the texts and scores). */
+export interface SdxlTextRecord {
+  kind: 'base' | 'refiner';
+  /** ViT-L texts (text_l); absent: the prompt / negative. */
+  promptL?: string;
+  negativeL?: string;
+  /** Original size (width / height inputs). */
+  width: number;
+  height: number;
+  /** Crop top-left (crop_w = x, crop_h = y); base only. */
+  cropW: number;
+  cropH: number;
+  targetWidth: number;
+  targetHeight: number;
+  /** Refiner only: ascore of the positive / negative prompt (ComfyUI's usual 6 / 2.5). */
+  aestheticScore: number;
+  negativeAestheticScore: number;
 }
 
 type Link = [string, number];
@@ -84,8 +106,17 @@ export function toComfyPrompt(rec: GenerationRecord, opts: ComfyPromptOptions = 
     clip = [id, 1];
   }
   if (rec.clipSkip !== 1) clip = [add('CLIPSetLastLayer', { stop_at_clip_layer: -rec.clipSkip, clip }), 0];
-  let positive: Link = [add('CLIPTextEncode', { text: tagsOk ? pos.text : rec.prompt, clip }), 0];
-  let negative: Link = [add('CLIPTextEncode', { text: tagsOk ? neg.text : rec.negative, clip }), 0];
+  const encode = (text: string, textL: string | undefined, negativeSide: boolean): Link => {
+    const x = rec.sdxl;
+    if (!x) return [add('CLIPTextEncode', { text, clip }), 0];
+    if (x.kind === 'refiner') return [add('CLIPTextEncodeSDXLRefiner', { ascore: negativeSide ? x.negativeAestheticScore : x.aestheticScore, width: x.width, height: x.height, text, clip }), 0];
+    return [add('CLIPTextEncodeSDXL', {
+      width: x.width, height: x.height, crop_w: x.cropW, crop_h: x.cropH, target_width: x.targetWidth, target_height: x.targetHeight,
+      text_g: text, clip, text_l: textL === undefined ? text : tagsOk ? strip(textL).text : textL,
+    }), 0];
+  };
+  let positive: Link = encode(tagsOk ? pos.text : rec.prompt, rec.sdxl?.promptL, false);
+  let negative: Link = encode(tagsOk ? neg.text : rec.negative, rec.sdxl?.negativeL, true);
   const controls = [
     ...rec.controlNets,
     ...(rec.adapters ?? []).map((a) => ({ path: a.path, hint: a.image, strength: a.scale, startPercent: 0, endPercent: 1 })),
@@ -196,7 +227,8 @@ export function fromComfyPrompt(jsonText: string): Partial<GenerationRecord> {
     let n = node(link);
     let cur = link;
     for (let guard = 0; n && guard < 64; guard++) {
-      if (n.class_type === 'CLIPTextEncode' && typeof n.inputs.text === 'string') return n.inputs.text;
+      if ((n.class_type === 'CLIPTextEncode' || n.class_type === 'CLIPTextEncodeSDXLRefiner') && typeof n.inputs.text === 'string') return n.inputs.text;
+      if (n.class_type === 'CLIPTextEncodeSDXL' && typeof n.inputs.text_g === 'string') return n.inputs.text_g;
       const idx = Array.isArray(cur) ? Number(cur[1]) : slot;
       cur = n.inputs[idx === 1 ? 'negative' : 'positive'] ?? n.inputs.conditioning ?? n.inputs.conditioning_to;
       n = node(cur);

@@ -11,6 +11,7 @@ import type { Image } from '../../imaging/image.ts';
 import { resizeImage } from '../../imaging/resize.ts';
 import type { ControlNetRunner } from '../../models/checkpoint/controlNetRunner.ts';
 import type { ModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import type { UNetConfig } from '../../models/unet/config.ts';
 import { imageToUnitTensor } from './pixels.ts';
 
 export interface ControlNetUse {
@@ -24,6 +25,9 @@ export interface ControlNetUse {
   /** Default 1. */
   endPercent?: number;
   guessMode?: boolean;
+  /** false: only the conditional half of the CFG batch is controlled (ComfyUI's ControlNetApply on the positive
+   *  prompt alone); default true (ControlNetApplyAdvanced attaches it to both prompts). */
+  uncond?: boolean;
 }
 
 export class ControlNetUseError extends Error {
@@ -67,9 +71,23 @@ export function validateControlUse(u: ControlNetUse, index: number): void {
   if (a > b) throw new ControlNetUseError(`${where}: start_percent ${a} is after end_percent ${b}`);
 }
 
+/**
+ * Refuses a ControlNet built for another model family before anything is compiled: its context width and
+ * SDXL added conditioning (pooled width, number of time ids) must be the UNet's.
+ */
+export function assertControlNetFitsUNet(runner: Pick<ControlNetRunner, 'path' | 'config'>, unet: UNetConfig, index = 0): void {
+  const c = runner.config.unet;
+  const family = (u: UNetConfig) => (u.addition ? `SDXL-style, context ${u.crossAttentionDim}, pooled ${u.addition.textEmbedDim} + ${u.addition.timeIds} time ids` : `context ${u.crossAttentionDim}, no pooled text`);
+  const a = c.addition;
+  const b = unet.addition;
+  const fits = c.crossAttentionDim === unet.crossAttentionDim && c.inChannels <= unet.inChannels && (!a && !b || (a && b && a.textEmbedDim === b.textEmbedDim && a.timeIds === b.timeIds && a.timeEmbedDim === b.timeEmbedDim));
+  if (!fits) throw new ControlNetUseError(`ControlNet ${index + 1} (${runner.path}) does not fit this checkpoint: the ControlNet is ${family(c)}, the checkpoint's UNet ${family(unet)} (an SD1 ControlNet needs an SD1 checkpoint, an SDXL one an SDXL checkpoint)`);
+}
+
 /** Resizes hints and computes sigma ranges; ControlNets with strength 0 are dropped (ComfyUI returns the conditioning unchanged). */
-export function prepareControls(uses: readonly ControlNetUse[], ms: ModelSamplingDiscrete, latentW: number, latentH: number, batch: number): PreparedControl[] {
+export function prepareControls(uses: readonly ControlNetUse[], ms: ModelSamplingDiscrete, latentW: number, latentH: number, batch: number, unet?: UNetConfig): PreparedControl[] {
   uses.forEach(validateControlUse);
+  if (unet) uses.forEach((u, i) => assertControlNetFitsUNet(u.controlNet, unet, i));
   return uses.filter((u) => (u.strength ?? 1) !== 0).map((use) => {
     const s = use.controlNet.hintScale;
     const img = resizeImage(use.hint, latentW * s, latentH * s, 'nearest-exact', 'center');

@@ -3,6 +3,7 @@
 //   t      = nearest training timestep of σ;  x_in = x / √(σ² + 1)
 //   UNet   one batch-2N call: [uncond × N ‖ cond × N] (only cond when cfg = 1, as ComfyUI skips uncond)
 //          inpainting checkpoints get [x_in ‖ mask ‖ masked-image latent] along channels
+//          ControlNets run first on x_in alone (SDXL ones also get the text_embeds / time_ids the UNet gets)
 //   D      = ModelSampling.calculate_denoised per half;  CFG: D = D_u + (D_c − D_u)·cfg
 //   noise mask (KSamplerX0Inpaint): x ← x·m + (latent + noise·σ)·(1 − m) before, D ← D·m + latent·(1 − m) after
 import type { UNetRunner } from '../../models/checkpoint/unetRunner.ts';
@@ -112,10 +113,10 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
         // ControlNets see the noisy latent only (never the inpainting extra channels).
         const cnSample = inC === c ? sample : xInBatch(xIn, n, B, per);
         const scale = new Float32Array(B).fill(ctl.strength);
-        if (ctl.use.guessMode && useUncond) scale.fill(0, 0, n);
+        if ((ctl.use.guessMode || ctl.use.uncond === false) && useUncond) scale.fill(0, 0, n);
         const r = await ctl.use.controlNet.forward(
           { batch: B, height: h, width: w, seqLen, guessMode: ctl.use.guessMode ?? false },
-          { sample: cnSample, timestep, encoderHiddenStates: ctx, hint: ctl.hint, scale },
+          { sample: cnSample, timestep, encoderHiddenStates: ctx, hint: ctl.hint, scale, ...(ctl.use.controlNet.config.unet.addition ? added : {}) },
         );
         if (!downResiduals) {
           downResiduals = r.down.map((d) => d.slice());

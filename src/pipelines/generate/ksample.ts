@@ -7,7 +7,8 @@ import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
-import { assertGenerationFits } from '../memoryEstimate.ts';
+import { assertGenerationFits, availableMemory } from '../memoryEstimate.ts';
+import { assertSdxlFits } from './sdxlMemory.ts';
 import { withFiniteStage } from '../nonFiniteStage.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { alignTokenLengths, type TextConditioning } from './conditioning.ts';
@@ -126,8 +127,12 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   if (model.family === 'sdxl') {
     if (withArea) throw new KSampleError('conditioning areas (ConditioningSetArea) are not supported with SDXL checkpoints yet');
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
-    if (positive.controls.length || negative.controls.length) throw new KSampleError('ControlNets are not supported with SDXL checkpoints yet');
-    if (model.isInpaint) throw new KSampleError(`${model.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
+    // Refused in milliseconds when it cannot fit even one model at a time, before anything is compiled or sampled.
+    try {
+      assertSdxlFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg }, availableMemory());
+    } catch (e) {
+      throw new KSampleError((e as Error).message);
+    }
   } else {
     if (positive.sdxl || negative.sdxl) throw new KSampleError(`${model.path} is not an SDXL checkpoint: SDXL conditioning (CLIPTextEncodeSDXL) needs an SDXL model`);
     // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
@@ -136,10 +141,13 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;
   if (model.isInpaint) {
-    if (!latent.noiseMask || !latent.maskedForInpaint) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint (an image and a mask)`);
-    const mk = latent.noiseMask;
+    const concat = latent.inpaint ?? (latent.maskedForInpaint && latent.noiseMask ? { image: latent.samples, mask: latent.noiseMask } : undefined);
+    if (!concat) throw new KSampleError(`${model.path} is an inpainting checkpoint: encode the image with VAEEncodeForInpaint or InpaintModelConditioning (an image and a mask)`);
+    const image = concat.image;
+    if (image.length !== latent.samples.length) throw new KSampleError(`the inpainting image latent has ${image.length} values, the latent ${latent.samples.length}`);
+    const mk = concat.mask;
     const small = mk.shape[1] === h && mk.shape[2] === w ? mk.data.subarray(0, h * w) : bilinearResize(mk.data.subarray(0, mk.shape[1] * mk.shape[2]), mk.shape[2], mk.shape[1], w, h);
-    inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: latent.samples.map((v) => v * scale) };
+    inpaintConcat = { mask: small.map((v) => (v > 0.5 ? 1 : 0)), maskedLatent: image.map((v) => v * scale) };
   }
   signal?.throwIfAborted();
   const modelSampling = createModelSamplingDiscrete({ predictionType: s.prediction ?? model.prediction });
@@ -149,7 +157,11 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const adapter = ranged || usesCondBatch ? undefined : await adapterFeatures(positive.adapters, model.unetConfig, w, h, opts.compile, signal);
   signal?.throwIfAborted();
   const unet = await model.useUNet();
-  const controls = prepareControls(positive.controls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n);
+  // A ControlNet attached to the positive prompt only (ControlNetApply) leaves the unconditional half alone.
+  const negativeOnly = negative.controls.filter((u) => !positive.controls.includes(u));
+  if (negativeOnly.length) throw new KSampleError('a ControlNet applied to the negative prompt only is not supported (use Apply ControlNet (Advanced) on both prompts)');
+  const positiveControls = positive.controls.map((u) => (negative.controls.includes(u) ? u : { ...u, uncond: false }));
+  const controls = prepareControls(positiveControls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n, model.unetConfig);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
   const setup: DenoiserSetup = {

@@ -11,6 +11,10 @@ export interface Latent {
   /** VAEEncodeForInpaint's output: the samples encode the image with the masked part greyed out (what
    *  inpainting checkpoints take as their extra input channels). */
   maskedForInpaint?: boolean;
+  /** Inpainting checkpoints' extra inputs when `samples` are not already the greyed image (img2img with a noise
+   *  mask, ComfyUI's InpaintModelConditioning): the node-space latent of the image with the masked part greyed
+   *  out ([N·C·h·w]) and the mask ([B, H, W], pixel or latent resolution). */
+  inpaint?: { image: Float32Array; mask: { data: Float32Array; shape: [number, number, number] } };
   /** EmptyLatentImage's pixel size: an all-zero latent is re-made at the sampling model's own VAE factor
    *  and channel count (ComfyUI assumes 8 and 4; inkflow's tiny test models differ). */
   emptyPixels?: { width: number; height: number };
@@ -37,6 +41,12 @@ export function repeatLatent(latent: Latent, amount: number): Latent {
   const samples = new Float32Array(latent.samples.length * amount);
   for (let i = 0; i < amount; i++) samples.set(latent.samples, i * latent.samples.length);
   const out: Latent = { samples, shape: [n * amount, c, h, w], ...(latent.emptyPixels ? { emptyPixels: latent.emptyPixels } : {}) };
+  if (latent.maskedForInpaint) out.maskedForInpaint = true;
+  if (latent.inpaint) {
+    const image = new Float32Array(latent.inpaint.image.length * amount);
+    for (let i = 0; i < amount; i++) image.set(latent.inpaint.image, i * latent.inpaint.image.length);
+    out.inpaint = { image, mask: latent.inpaint.mask };
+  }
   if (latent.noiseMask) {
     const m = latent.noiseMask;
     // ComfyUI repeats the mask only when it has more than one entry (a single mask broadcasts).

@@ -163,6 +163,22 @@ describe('SDXL pipeline (tiny SDXL, folder and single file)', () => {
     await expect(generateSdxl(folder, { ...base, adapters: [{ path: adapter, image: sketch, startPercent: 0.8, endPercent: 0.2 }] })).rejects.toThrow(/start\/end percent/);
   });
 
+  it('light_adapter on SDXL: refused with the shapes, since SDXL injects levels 0 and 1 at one size and a light adapter halves between them', async () => {
+    const raw = { _class_name: 'T2IAdapter', adapter_type: 'light_adapter', channels: [16, 32], in_channels: 3, downscale_factor: 8, num_res_blocks: 1 };
+    const g = buildT2IAdapterGraph(parseT2IAdapterConfig(raw), { batch: 1, height: 64, width: 64 });
+    const store = randomWeights(g, { seed: 9, std: 0.2 });
+    const path = join(dir, 'light_adapter');
+    mkdirSync(path, { recursive: true });
+    writeFileSync(join(path, 'config.json'), JSON.stringify(raw));
+    await writeSafetensors(join(path, 'diffusion_pytorch_model.safetensors'), [...g.params.keys()].map((name) => {
+      const p = store.get(name)!;
+      return { name, dtype: 'F32' as const, shape: p.shape, data: new Float32Array(p.bytes.slice().buffer) };
+    }));
+    const sketch = createImage(64, 64, 3);
+    await expect(generateSdxl(folder, { ...base, adapters: [{ path, image: sketch, scale: 1 }] }, { compile: { cacheDir: false } }))
+      .rejects.toThrow(/T2I-Adapter \(light_adapter, channels 16\/32\) does not fit this UNet: its feature 1 is \[32,2,2\] but down level 1 \(CrossAttnDownBlock2D\) takes \[32,4,4\]/);
+  });
+
   it('SDXL LoRA: lora_unet_ (LDM and diffusers names), lora_te1_, lora_te2_ patch their tensors; the stray module is reported', async () => {
     const lora = await writeTinySdxlLora(join(dir, 'tiny_sdxl_lora.safetensors'));
     const r = await generateSdxl(folder, { ...base, loras: [{ path: lora, strengthModel: 1, strengthClip: 1 }] });

@@ -4,7 +4,9 @@
 // as the SD1 pipeline (generate.ts) does it, with SDXL's conditioning: a 2048-wide context from both text
 // towers, the bigG pooled embedding and the micro-conditioning ids fed to the UNet's add_embedding.
 // It is a composition of the workflow's node-sized steps (ksample, vaeSteps), so it samples exactly as the graph.
-// T2I-Adapters (full_adapter_xl, light_adapter) go through the same feature path as SD1, with step ranges.
+// T2I-Adapters (full_adapter_xl, light_adapter) go through the same feature path as SD1, with step ranges;
+// ControlNets (SDXL ones: they also take text_embeds / time_ids) as ControlNetApplyAdvanced attaches them.
+// Inpainting checkpoints (9-channel UNet) get [latent ‖ mask ‖ greyed-image latent] as ComfyUI feeds them.
 // The VAE decodes in float32 (the graphs always compute in f32, so SDXL's fp16-overflow problem does
 // not arise), tiled automatically above a 96×96 latent (768² px).
 import { convertChannels, type Image } from '../../imaging/image.ts';
@@ -12,7 +14,7 @@ import { growMaskForInpaint } from '../../imaging/masks.ts';
 import { batchEntryToImage, imagesToBatch, maskBatch } from '../../imaging/tensorBatch.ts';
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { resolveLoraPath, type LoraSpec } from '../../models/checkpoint/loras.ts';
-import { chooseResidency, estimateMemory, type MemoryEstimate } from '../../models/checkpoint/memoryEstimate.ts';
+import { assertSdxlFits } from './sdxlMemory.ts';
 import { validateAdapterRanges, type RangedAdapterUse } from './adapterRanges.ts';
 import { parsePrompt, promptLoras } from './conditioning.ts';
 import { GenerateError, prepareInit, resolveSettings, type GenerateOptions, type GenerateRequest, type GenerateResult } from './generate.ts';
@@ -25,7 +27,7 @@ import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from './vaeSteps.ts';
 /** A T2I-Adapter with ComfyUI's ControlNetApplyAdvanced step range (see adapterRanges.ts). */
 export type SdxlAdapterUse = RangedAdapterUse;
 
-export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'controlNets' | 'clipSkip' | 'adapters'> {
+export interface SdxlGenerateRequest extends Omit<GenerateRequest, 'clipSkip' | 'adapters'> {
   adapters?: readonly SdxlAdapterUse[];
   /** ViT-L texts (ComfyUI text_l); default: the same as prompt / negative. */
   promptL?: string;
@@ -40,13 +42,7 @@ export interface SdxlGenerateOptions extends GenerateOptions {
   memoryBudgetBytes?: number;
 }
 
-/** The memory estimate of a request on this checkpoint (see models/checkpoint/memoryEstimate.ts). */
-export function sdxlMemoryEstimate(ckpt: SdxlCheckpoint, req: Pick<SdxlGenerateRequest, 'width' | 'height' | 'batch' | 'cfg'>): MemoryEstimate {
-  return estimateMemory(
-    { unetConfig: ckpt.unetConfig, vaeConfig: ckpt.vaeConfig, textConfigs: [ckpt.textG.config, ...(ckpt.textL ? [ckpt.textL.config] : [])], bytesPerWeight: ckpt.weightBytes, vaeScaleFactor: ckpt.vaeScaleFactor },
-    { width: req.width ?? 1024, height: req.height ?? 1024, batch: req.batch ?? 1, cfg: req.cfg ?? 8 },
-  );
-}
+export { sdxlMemoryEstimate } from './sdxlMemory.ts';
 
 /**
  * Runs one SDXL generation (base or refiner checkpoint) as the workflow's node-sized steps do it: prompts →
@@ -56,11 +52,10 @@ export function sdxlMemoryEstimate(ckpt: SdxlCheckpoint, req: Pick<SdxlGenerateR
 export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateRequest, opts: SdxlGenerateOptions = {}): Promise<GenerateResult> {
   const tStart = performance.now();
   const { signal, onProgress } = opts;
-  if ((req as GenerateRequest).controlNets?.length) throw new GenerateError('ControlNet is not supported with SDXL checkpoints yet');
   const s = resolveSettings({ ...req, width: req.width ?? req.init?.width ?? 1024, height: req.height ?? req.init?.height ?? 1024 });
   if (opts.memoryBudgetBytes !== undefined) {
     try {
-      chooseResidency(sdxlMemoryEstimate(ckpt, { ...s }), opts.memoryBudgetBytes, `SDXL ${s.width}×${s.height}, batch ${s.batch}${s.cfg !== 1 ? ' with CFG' : ''}`);
+      assertSdxlFits(ckpt, s, opts.memoryBudgetBytes);
     } catch (e) {
       throw new GenerateError((e as Error).message);
     }
@@ -88,8 +83,8 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     let t0 = performance.now();
     const pos = await encodeSdxlParsed(model, posG, posL, signal);
     const neg = await encodeSdxlParsed(model, negG, negL, signal);
-    const positive: Conditioning = { text: pos.context, controls: [], adapters, sdxl: { pooled: pos.pooled, micro: req.micro } };
-    const negative: Conditioning = { text: neg.context, controls: [], adapters: [], sdxl: { pooled: neg.pooled, micro: req.negativeMicro ?? req.micro } };
+    const positive: Conditioning = { text: pos.context, controls: req.controlNets ?? [], adapters, sdxl: { pooled: pos.pooled, micro: req.micro } };
+    const negative: Conditioning = { text: neg.context, controls: positive.controls, adapters: [], sdxl: { pooled: neg.pooled, micro: req.negativeMicro ?? req.micro } };
     const textMs = performance.now() - t0;
     onProgress?.({ stage: 'text', step: 1, total: 1 });
     signal?.throwIfAborted();
@@ -100,7 +95,7 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
     const h = height / f;
     const w = width / f;
     if (h < ckpt.latentMultiple || w < ckpt.latentMultiple) throw new GenerateError(`image ${width}×${height} is too small: the latent must be at least ${ckpt.latentMultiple}×${ckpt.latentMultiple}`);
-    if (ckpt.isInpaint) throw new GenerateError(`${ckpt.path}: SDXL inpainting checkpoints (9-channel UNet) are not supported yet; use a mask with a normal SDXL checkpoint`);
+    if (ckpt.isInpaint && !pixelMask) throw new GenerateError(`${ckpt.path} is an SDXL inpainting checkpoint (9-channel UNet): give an init image and a mask`);
 
     let latent: Latent = emptyLatent(width, height, n, ckpt.vaeConfig.latent_channels, f);
     if (init) {
@@ -112,6 +107,11 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
         latent = await vaeEncode(model, pixels, signal);
         // SetLatentNoiseMask with the grown mask: only the masked part is denoised.
         if (pixelMask) latent = { ...latent, noiseMask: { data: growMaskForInpaint(pixelMask, s.growMaskBy).data, shape: [1, height, width] } };
+        // An inpainting UNet also takes the greyed-out image (ComfyUI's InpaintModelConditioning with noise_mask).
+        if (pixelMask && ckpt.isInpaint) {
+          const grey = await vaeEncodeForInpaint(model, pixels, maskBatch(1, height, width, pixelMask.data), s.growMaskBy, signal);
+          latent.inpaint = { image: grey.samples, mask: grey.noiseMask! };
+        }
       }
       if (n > 1) latent = repeatLatent(latent, n);
       onProgress?.({ stage: 'encode', step: 1, total: 1 });

@@ -2,6 +2,8 @@
 //   VAEEncode            crop to a multiple of the VAE factor (centred), 2x − 1, encoder mean per image
 //   VAEEncodeForInpaint  mask bilinear to the image, same crop, masked pixels → 0.5 grey, grow_mask_by,
 //                        noise_mask = the grown, rounded mask
+//   InpaintModelConditioning  the image encoded as it is, plus (for inpainting checkpoints) the greyed-out image
+//                        encoded and the rounded mask; noise_mask also restricts denoising to the mask
 //   VAEDecode            clamp((x + 1) / 2, 0, 1) as float32 (SaveImage truncates 255·x later)
 import type { Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
@@ -86,6 +88,12 @@ export async function vaeEncodeForInpaint(model: VaeCheckpoint, pixels: ImageBat
   const data = new Float32Array(grown.length * crop.width * crop.height);
   grown.forEach((g, b) => data.set(g, b * g.length));
   return { ...latent, noiseMask: { data, shape: [grown.length, crop.height, crop.width] }, maskedForInpaint: true };
+}
+
+export async function inpaintModelConditioning(model: VaeCheckpoint, pixels: ImageBatch, mask: MaskBatch, noiseMask: boolean, signal?: AbortSignal): Promise<Latent> {
+  const grey = await vaeEncodeForInpaint(model, pixels, mask, 0, signal);
+  const latent = await vaeEncode(model, pixels, signal);
+  return { ...latent, inpaint: { image: grey.samples, mask: grey.noiseMask! }, ...(noiseMask ? { noiseMask: grey.noiseMask } : {}) };
 }
 
 export async function vaeDecode(model: VaeCheckpoint, latent: Latent, signal?: AbortSignal): Promise<ImageBatch> {

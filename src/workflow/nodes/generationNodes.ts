@@ -9,7 +9,7 @@ import { encodeSdxlPrompt, type SdxlMicroConditioning, type SdxlPromptText } fro
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { combineConditioning, ksample, latentPreviewRgb, type Conditioning, type SamplingCheckpoint } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
-import { vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
+import { inpaintModelConditioning, vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
 import type { NodeContext, NodeDef } from '../nodeSpec.ts';
@@ -174,6 +174,32 @@ export const ControlNetApplyAdvanced: NodeDef = {
   },
 };
 
+/**
+ * ComfyUI's (deprecated, still common) ControlNetApply: one conditioning, the whole schedule. Attached to the
+ * positive prompt only, it controls only the conditional half of the CFG batch, as in ComfyUI.
+ */
+export const ControlNetApply: NodeDef = {
+  name: 'ControlNetApply',
+  displayName: 'Apply ControlNet (OLD)',
+  category: 'conditioning/controlnet',
+  required: {
+    conditioning: { type: 'CONDITIONING', link: true },
+    control_net: { type: 'CONTROL_NET', link: true },
+    image: { type: 'IMAGE', link: true },
+    strength: { type: 'FLOAT', default: 1, min: 0, max: 10, step: 0.01 },
+  },
+  outputs: [{ type: 'CONDITIONING' }],
+  run(v) {
+    const c = v.conditioning as Conditioning;
+    const strength = Number(v.strength);
+    if (strength === 0) return { outputs: [c] };
+    const net = v.control_net as ControlModel;
+    if (net.kind !== 'controlnet') throw new Error('Apply ControlNet (OLD) takes a ControlNet; apply a T2I-Adapter with Apply ControlNet (Advanced) or InkflowT2IAdapterApply');
+    const use = { controlNet: net.runner, hint: batchEntryToImage(v.image as ImageBatch, 0), strength, startPercent: 0, endPercent: 1, guessMode: false };
+    return { outputs: [withEveryPart(c, (p) => ({ ...p, controls: [...p.controls, use] }))] };
+  },
+};
+
 /** A ControlNet or adapter applied to a combined conditioning applies to each of its prompts. */
 export function withEveryPart(c: Conditioning, f: (part: Conditioning) => Conditioning): Conditioning {
   return { ...f(c), ...(c.others ? { others: c.others.map((o) => withEveryPart(o, f)) } : {}) };
@@ -276,6 +302,25 @@ export const VAEEncode: NodeDef = {
   outputs: [{ type: 'LATENT' }],
   async run(v, ctx) {
     return { outputs: [await vaeEncode((v.vae as VaeHandle).base, v.pixels as ImageBatch, ctx.signal)] };
+  },
+};
+
+export const InpaintModelConditioning: NodeDef = {
+  name: 'InpaintModelConditioning',
+  category: 'conditioning/inpaint',
+  required: {
+    positive: { type: 'CONDITIONING', link: true },
+    negative: { type: 'CONDITIONING', link: true },
+    vae: { type: 'VAE', link: true },
+    pixels: { type: 'IMAGE', link: true },
+    mask: { type: 'MASK', link: true },
+    noise_mask: { type: 'BOOLEAN', default: true, tooltip: 'Add a noise mask to the latent so sampling will only happen within the mask. Might improve results or completely break things depending on the model.' },
+  },
+  outputs: [{ type: 'CONDITIONING', name: 'positive' }, { type: 'CONDITIONING', name: 'negative' }, { type: 'LATENT', name: 'latent' }],
+  async run(v, ctx) {
+    // The inpainting inputs travel with the LATENT (KSampler feeds them to 9-channel UNets); the conditionings pass through.
+    const latent = await inpaintModelConditioning((v.vae as VaeHandle).base, v.pixels as ImageBatch, v.mask as MaskBatch, Boolean(v.noise_mask), ctx.signal);
+    return { outputs: [v.positive, v.negative, latent] };
   },
 };
 
