@@ -107,12 +107,19 @@ function toHistory(r: Row): HistoryEntry {
   return { prompt: toItem(r), outputs: h.outputs, status: h.status, meta: h.meta };
 }
 
-export function openPromptStore(path: string): PromptStore {
+export interface PromptStoreOptions {
+  /** Commits never checkpoint the WAL: the caller runs startWalCheckpointer on the same file. */
+  backgroundCheckpoints?: boolean;
+}
+
+export function openPromptStore(path: string, opts: PromptStoreOptions = {}): PromptStore {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a process crash (kill -9); only a power cut can drop the last commits.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  // The server checkpoints from a thread of its own (walCheckpointer.ts) so no commit here pays for one.
+  if (opts.backgroundCheckpoints) db.pragma('wal_autocheckpoint = 0');
   db.exec(`
     CREATE TABLE IF NOT EXISTS prompts (
       id TEXT PRIMARY KEY,
