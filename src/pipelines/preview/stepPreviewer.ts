@@ -1,14 +1,16 @@
 // Sampler step previews, cheap enough to send every step. With a TAESD decoder for the model's family in
 // `models/vae_approx` the preview is that tiny decoder's image (as ComfyUI's TAESD previews); otherwise
-// ComfyUI's linear latent → RGB factors at latent size. Previews are JPEG, at most 512 px on the long side
-// (ComfyUI's default preview size): a latent wider than 64 is area-averaged down before TAESD, which gives
-// the same 512 px thumbnail ComfyUI would cut from a full-size decode at a quarter of the work at 1024².
+// ComfyUI's linear latent → RGB factors at latent size. Previews are JPEG.
+// TAESD's work grows with the output area (≈ 140 GFLOP for a 512² image — a quarter of a second or more on
+// two CPU cores, next to a ~2.3 s UNet step), so the latent is area-averaged down before decoding until the
+// preview's long side is at most `previewSide`: 256 px by default on this CPU-first engine (≈ 35 GFLOP),
+// INKFLOW_PREVIEW_SIZE or the option to change it (ComfyUI's --preview-size is 512 and decodes full size).
 import sharp from 'sharp';
 import { findTaesdDecoder, loadTaesdDecoder, type PreviewFamily, type TaesdDecoder } from '../../models/taesd/loadTaesd.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { latentToRgb } from './latentRgb.ts';
 
-export const MAX_PREVIEW_SIDE = 512;
+export const DEFAULT_PREVIEW_SIDE = 256;
 /** Image pixels per latent pixel for SD1/SD2/SDXL. */
 const LATENT_SCALE = 8;
 
@@ -21,6 +23,8 @@ export interface StepPreviewer {
 export interface StepPreviewerOptions extends Pick<CompileOptions, 'provider' | 'cacheDir'> {
   /** Folders searched for taesd_decoder / taesdxl_decoder safetensors (ComfyUI's `vae_approx`). */
   vaeApproxDirs?: readonly string[];
+  /** Long side of TAESD previews in pixels (default INKFLOW_PREVIEW_SIZE, else 256). */
+  previewSide?: number;
   /** Told when a decoder file is unusable (the linear previews are used instead). */
   warn?: (message: string) => void;
 }
@@ -78,6 +82,12 @@ function chwToRgb(data: Float32Array, h: number, w: number): Uint8Array {
   return out;
 }
 
+function previewSideFromEnv(): number {
+  const raw = process.env.INKFLOW_PREVIEW_SIZE;
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isInteger(n) && n >= 8 ? n : DEFAULT_PREVIEW_SIDE;
+}
+
 export function stepPreviewer(family: PreviewFamily, opts: StepPreviewerOptions = {}): StepPreviewer {
   const path = findTaesdDecoder(opts.vaeApproxDirs ?? [], family);
   const linear: StepPreviewer = {
@@ -88,6 +98,7 @@ export function stepPreviewer(family: PreviewFamily, opts: StepPreviewerOptions 
     },
   };
   if (!path) return linear;
+  const side = opts.previewSide ?? previewSideFromEnv();
   let decoder: TaesdDecoder;
   try {
     decoder = decoderFor(path, opts);
@@ -98,7 +109,7 @@ export function stepPreviewer(family: PreviewFamily, opts: StepPreviewerOptions 
   return {
     method: 'taesd',
     async preview(denoised, shape) {
-      const small = firstEntryWithin(denoised, shape, MAX_PREVIEW_SIDE / LATENT_SCALE);
+      const small = firstEntryWithin(denoised, shape, Math.max(1, Math.floor(side / LATENT_SCALE)));
       const img = await decoder.decode(small.data, small.shape);
       const [, , h, w] = img.shape;
       return jpeg(chwToRgb(img.data, h, w), w, h);
