@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
   server: async () => (await import('./server.ts')).runServerBench(),
   preview: async () => (await import('./preview.ts')).runPreviewBench(),
+  startup: async () => (await import('./startup.ts')).runStartupBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

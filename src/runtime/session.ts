@@ -23,13 +23,28 @@ export interface CompileOptions extends SessionOptions {
   weightStorage?: WeightStorage;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
+  /** Told how long each start-up phase took (hash, emit, optimise, open), for bench/startup.ts. */
+  onPhase?: (phase: CompilePhase, ms: number) => void;
 }
+
+export type CompilePhase = 'hash' | 'emit' | 'optimise' | 'open';
 
 export interface CompiledModel extends OnnxRunner {
   readonly session: ort.InferenceSession;
   readonly key: string;
   /** True when the model came from the compile cache without emission. */
   readonly fromCache: boolean;
+}
+
+/** Calls `report(phase, ms since the previous phase)`; a no-op without a listener. */
+function phaseTimer(report: CompileOptions['onPhase']): (p: CompilePhase) => void {
+  if (!report) return () => {};
+  let last = performance.now();
+  return (p) => {
+    const now = performance.now();
+    report(p, now - last);
+    last = now;
+  };
 }
 
 export function defaultCacheDir(): string {
@@ -40,13 +55,18 @@ export function defaultCacheDir(): string {
 export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
+  const phase = phaseTimer(opts.onPhase);
   const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
+  phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
   if (cacheDir === false) {
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
-    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage }), opts);
+    const bytes = emitOnnx(graph, weights, { fuse, weightStorage: storage });
+    phase('emit');
+    session = await openSession(bytes, opts);
+    phase('optimise');
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
     const optimizedPath = join(dir, OPTIMIZED_MODEL);
@@ -54,11 +74,13 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
     if (existsSync(optimizedPath)) {
       fromCache = true;
       session = await openSession(optimizedPath, opts, { preOptimized: true });
+      phase('open');
     } else if (existsSync(plainPath)) {
       fromCache = true;
       session = await openSession(plainPath, opts);
+      phase('optimise');
     } else {
-      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts);
+      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts, phase);
     }
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));
@@ -82,17 +104,19 @@ const PLAIN_DATA = 'weights.bin';
  * a half-written entry, and a later load opens the optimised model in well under a second instead of
  * re-optimising thousands of nodes.
  */
-async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions): Promise<ort.InferenceSession> {
+async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions, phase: (p: CompilePhase) => void): Promise<ort.InferenceSession> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   try {
     const report = { f16Params: 0 };
     const bytes = emitOnnx(graph, weights, { ...emit, report, externalData: { dir: tmp, file: PLAIN_DATA } });
     writeFileSync(join(tmp, PLAIN_MODEL), bytes);
+    phase('emit');
     const keepPlain = report.f16Params > 0;
     const session = keepPlain
       ? await openSession(join(tmp, PLAIN_MODEL), opts)
       : await openSession(join(tmp, PLAIN_MODEL), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
+    phase('optimise');
     if (!keepPlain) {
       // The open session keeps what it loaded; the unoptimised files are no longer needed.
       rmSync(join(tmp, PLAIN_MODEL));
