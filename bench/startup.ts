@@ -2,6 +2,8 @@
 // sized UNet (512², batch 1, random f32 weights) in a fresh process with an empty compile cache — cold:
 // graph build + hash + emission with weights written to external data + ORT optimisation and save — then a
 // second fresh process on the same cache — warm: graph build + hash + opening the saved optimised model.
+// Start-up ends when the model can run; a cold compile staged in RAM keeps copying its cache entry to disk
+// in the background after that (the line says when the entry landed).
 // Each case runs in its own process, as a user's next `inkflow` command or a new worker would.
 // Goals (issue 14): cold ≤ 12 s, warm ≤ 1 s.
 import { spawnSync } from 'node:child_process';
@@ -10,7 +12,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomWeights } from '../src/graph/randomWeights.ts';
-import { compile, type CompilePhase } from '../src/runtime/session.ts';
+import { compile, flushCompileCache, type CompilePhase } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
@@ -23,8 +25,11 @@ async function runCase(which: 'cold' | 'warm', cacheDir: string): Promise<void> 
   const phases: [string, number][] = [['build', performance.now() - t0]];
   const model = await compile(g, randomWeights(g), { cacheDir, weightStorage: 'f32', onPhase: (p: CompilePhase, ms) => phases.push([p, ms]) });
   const total = performance.now() - t0;
+  // A first compile staged in RAM is still being written to the cache: the warm case needs the entry.
+  await flushCompileCache();
+  const stored = performance.now() - t0;
   await model.release();
-  const split = phases.map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}`).join(', ');
+  const split = phases.map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}`).join(', ') + (which === 'cold' ? `; entry on disk at ${(stored / 1000).toFixed(2)}` : '');
   const goal = which === 'cold' ? 12 : 1;
   console.log(
     `${which.padEnd(5)} start-up ${(total / 1000).toFixed(2).padStart(6)} s (goal ≤ ${goal} s: ${total / 1000 <= goal ? 'met' : 'NOT met'})  [${split} s]  fromCache ${model.fromCache}  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB  load ${loadavg()[0].toFixed(1)}`,

@@ -8,6 +8,7 @@ import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { workerCommand } from './commands/worker.ts';
 import { takeCacheOption } from './cacheOption.ts';
+import { flushCompileCache } from '../runtime/session.ts';
 
 const commands: Command[] = [colorizeCommand, generateCommand, runCommand, serveCommand, workerCommand, trainCommand];
 
@@ -52,7 +53,16 @@ async function main(args: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
+// A model compiled for the first time is still being copied into the compile cache in the background
+// (runtime/compileStaging.ts): wait for it, or the next command would compile it again.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => process.exit(reportError(err)),
+  async (code) => {
+    await flushCompileCache();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    const code = reportError(err);
+    await flushCompileCache();
+    process.exit(code);
+  },
 );

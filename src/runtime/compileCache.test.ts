@@ -3,7 +3,7 @@
 // folder is left behind; a third process opens that entry without compiling.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,13 +11,13 @@ const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-cache-race-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface ChildResult { fromCache: boolean; key: string; sum: number }
+interface ChildResult { fromCache: boolean; key: string; sum: number; staged: boolean }
 
 /** Starts the child; resolves `ready` once it has loaded, `done` with its result. */
-function startChild(cache: string, barrier: string) {
+function startChild(cache: string, barrier: string, staging: 'ram' | 'disk') {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/runtime/compileChild.ts'), barrier], {
     cwd: root,
-    env: { ...process.env, INKFLOW_CACHE: cache },
+    env: { ...process.env, INKFLOW_CACHE: cache, INKFLOW_COMPILE_STAGING: staging },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -35,15 +35,17 @@ function startChild(cache: string, barrier: string) {
       res(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult);
     }),
   );
-  return { ready, done };
+  return { ready, done, pid: child.pid! };
 }
 
 describe('compile cache shared by processes', () => {
-  it('two processes compiling the same model at once both succeed; one entry stays, no temporary folder', async () => {
-    const cache = join(dir, 'cache');
-    const barrier = join(dir, 'go');
-    const a = startChild(cache, barrier);
-    const b = startChild(cache, barrier);
+  // 'ram': the first compile is staged in /dev/shm and copied into the cache in the background before the
+  // process exits; 'disk': staged in the cache folder itself. Both must end with one complete entry.
+  it.each(['ram', 'disk'] as const)('two processes compiling the same model at once both succeed; one entry stays, no temporary folder (%s staging)', async (staging) => {
+    const cache = join(dir, `cache-${staging}`);
+    const barrier = join(dir, `go-${staging}`);
+    const a = startChild(cache, barrier, staging);
+    const b = startChild(cache, barrier, staging);
     await Promise.all([a.ready, b.ready]);
     writeFileSync(barrier, '');
     const [ra, rb] = await Promise.all([a.done, b.done]);
@@ -52,8 +54,13 @@ describe('compile cache shared by processes', () => {
     expect(ra.key).toBe(rb.key);
     expect(ra.sum).toBe(rb.sum);
     expect(readdirSync(cache)).toEqual([ra.key.slice(0, 32)]);
-    const c = startChild(cache, '');
+    const c = startChild(cache, '', staging);
     const rc = await c.done;
-    expect(rc).toEqual({ ...ra, fromCache: true });
+    expect(rc).toEqual({ ...ra, fromCache: true, staged: false });
+    // No stage of these (finished) processes is left holding RAM.
+    const stagesOf = (pid: number) => (existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((n) => n.startsWith(`inkflow-compile-${pid}-`)) : []);
+    expect([...stagesOf(a.pid), ...stagesOf(b.pid)]).toEqual([]);
+    // Each compiling child saw its own stage in RAM right after compiling, or none when staging on disk.
+    expect([ra.staged, rb.staged]).toEqual(staging === 'ram' ? [true, true] : [false, false]);
   }, 120_000);
 });

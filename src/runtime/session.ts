@@ -10,9 +10,11 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
+import { persistStage, ramStage } from './compileStaging.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
+export { flushCompileCache } from './compileStaging.ts';
 
 export interface CompileOptions extends SessionOptions {
   fuse?: FuseChoice;
@@ -102,10 +104,12 @@ const PLAIN_DATA = 'weights.bin';
  * Emits the model into a temporary folder (and, for f32 weights, lets ORT optimise it and save the
  * result, keeping only the optimised files), then renames the folder into place: a crash never leaves
  * a half-written entry, and a later load opens the optimised model in well under a second instead of
- * re-optimising thousands of nodes.
+ * re-optimising thousands of nodes. With room in RAM the folder is a RAM stage and the entry is written
+ * to disk in the background (compileStaging.ts).
  */
 async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions, phase: (p: CompilePhase) => void): Promise<ort.InferenceSession> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  const stage = ramStage(paramBytes(graph));
+  const tmp = stage ?? `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   try {
     const report = { f16Params: 0 };
@@ -121,6 +125,10 @@ async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOp
       // The open session keeps what it loaded; the unoptimised files are no longer needed.
       rmSync(join(tmp, PLAIN_MODEL));
       rmSync(join(tmp, PLAIN_DATA));
+    }
+    if (stage) {
+      persistStage(stage, dir);
+      return session;
     }
     try {
       renameSync(tmp, dir);
