@@ -14,11 +14,17 @@ import { join } from 'node:path';
 const RAM_ROOT = '/dev/shm';
 const STAGE_PREFIX = 'inkflow-compile-';
 
-const pending = new Set<Promise<void>>();
+/** Background copies by cache entry folder. */
+const pending = new Map<string, Promise<void>>();
 
 /** Resolves when every background copy into the compile cache has finished (or failed). */
 export async function flushCompileCache(): Promise<void> {
-  while (pending.size) await Promise.allSettled([...pending]);
+  while (pending.size) await Promise.allSettled([...pending.values()]);
+}
+
+/** Waits for this process's background copy into `dir`, if one runs (a second compile of the same model). */
+export async function entryWritten(dir: string): Promise<void> {
+  await pending.get(dir);
 }
 
 function alive(pid: number): boolean {
@@ -80,6 +86,6 @@ export function persistStage(stage: string, dir: string): void {
       await rm(stage, { recursive: true, force: true });
     }
   })();
-  pending.add(job);
-  void job.finally(() => pending.delete(job));
+  pending.set(dir, job);
+  void job.finally(() => pending.get(dir) === job && pending.delete(dir));
 }

@@ -10,7 +10,7 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
-import { persistStage, ramStage } from './compileStaging.ts';
+import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
@@ -58,7 +58,10 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
   const phase = phaseTimer(opts.onPhase);
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
+  // Disabled ORT transformers change the saved optimised model: part of the key (absent when none, so
+  // existing entries keep their keys).
+  const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off }));
   phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
@@ -71,6 +74,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
     phase('optimise');
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
+    await entryWritten(dir);
     const optimizedPath = join(dir, OPTIMIZED_MODEL);
     const plainPath = join(dir, PLAIN_MODEL);
     if (existsSync(optimizedPath)) {
