@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
-import { startWalCheckpointer } from './walCheckpointer.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
 import { MAX_ATTEMPTS, openPromptStore, type HistoryRecord } from './store.ts';
 import { cleanupAll, tempDir } from '../../test/server/harness.ts';
 
@@ -82,7 +82,8 @@ describe('prompt store', () => {
 
   it('with background checkpoints, commits leave the WAL to the checkpoint thread, which copies it into the database', async () => {
     const path = join(tempDir(), 'q.sqlite');
-    const s = openPromptStore(path, { backgroundCheckpoints: true });
+    let cp: WalCheckpointer | undefined;
+    const s = openPromptStore(path, { backgroundCheckpoints: true, onCommit: () => cp?.committed() });
     const big = { '1': { class_type: 'X', inputs: { text: 'x'.repeat(3000) } } };
     const fill = (from: number) => {
       for (let i = from; i < from + 400; i++) s.insert({ ...prompt(`p${i}`, i), prompt: big });
@@ -92,10 +93,12 @@ describe('prompt store', () => {
     // the empty schema, everything is in the WAL.
     const schemaOnly = statSync(path).size;
     expect(statSync(`${path}-wal`).size).toBeGreaterThan(1_000_000);
-    const cp = startWalCheckpointer(path, 20);
+    // No timer within the test: only the commit count can start a checkpoint.
+    cp = startWalCheckpointer(path, { commitsPerCheckpoint: 50, intervalMs: 3_600_000 });
     try {
-      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 50; i++) s.markRunning(`p${i}`);
       // Until the copy is complete: the file is past the data's size and has stopped growing.
+      const deadline = Date.now() + 20_000;
       let last = schemaOnly;
       for (;;) {
         await new Promise((r) => setTimeout(r, 100));
@@ -116,6 +119,7 @@ describe('prompt store', () => {
     }
     const again = openPromptStore(path);
     expect(again.remaining()).toBe(800);
+    expect(again.get('p7')?.state).toBe('running');
     again.close();
   });
 });
