@@ -19,9 +19,19 @@ import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 
 const CASE_FLAG = '--startup-bench-case';
 
+/**
+ * INKFLOW_BENCH_STARTUP_WIDTH (default 1) scales every block width: 0.5 keeps the SD1.5 graph (same nodes,
+ * same ORT optimisation work per node) with a quarter of the weights, a proxy small enough (< 3 GB) to run
+ * outside the heavy lock.
+ */
+function unetConfig() {
+  const scale = Number(process.env.INKFLOW_BENCH_STARTUP_WIDTH ?? 1);
+  return parseUNetConfig({ ...SD15_CONFIG, block_out_channels: SD15_CONFIG.block_out_channels.map((c) => Math.round((c * scale) / 32) * 32) });
+}
+
 async function runCase(which: 'cold' | 'warm', cacheDir: string): Promise<void> {
   const t0 = performance.now();
-  const g = buildUNetGraph(parseUNetConfig(SD15_CONFIG), { batch: 1, height: 64, width: 64, seqLen: 77 });
+  const g = buildUNetGraph(unetConfig(), { batch: 1, height: 64, width: 64, seqLen: 77 });
   const phases: [string, number][] = [['build', performance.now() - t0]];
   const model = await compile(g, randomWeights(g), { cacheDir, weightStorage: 'f32', onPhase: (p: CompilePhase, ms) => phases.push([p, ms]) });
   const total = performance.now() - t0;
@@ -39,7 +49,9 @@ async function runCase(which: 'cold' | 'warm', cacheDir: string): Promise<void> 
 export async function runStartupBench(): Promise<void> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'inkflow-bench-startup-'));
   try {
-    console.log(`SD1.5 UNet 512² b1, random f32 weights, ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} at start`);
+    const width = Number(process.env.INKFLOW_BENCH_STARTUP_WIDTH ?? 1);
+    const staging = process.env.INKFLOW_COMPILE_STAGING === 'disk' ? 'disk' : 'RAM when it fits';
+    console.log(`SD1.5 UNet 512² b1${width === 1 ? '' : ` at ${width}× width`}, random f32 weights, staging ${staging}, ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} at start`);
     for (const which of ['cold', 'warm'] as const) {
       const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CASE_FLAG, which, cacheDir], { stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`startup bench ${which} failed (exit ${r.status})`);
