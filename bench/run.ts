@@ -9,6 +9,8 @@ const suites: Record<string, () => Promise<unknown>> = {
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
   sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
   server: async () => (await import('./server.ts')).runServerBench(),
+  preview: async () => (await import('./preview.ts')).runPreviewBench(),
+  startup: async () => (await import('./startup.ts')).runStartupBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -8,12 +8,15 @@
 // the closing messages (startServer's onPromptOverhead, wall time of those synchronous sections). Executor
 // (node) time is not in it. Goal: p99 ≤ 5 ms. A busy machine preempts the thread inside sections and
 // swells the tail: the load average is printed with the numbers.
-// Knobs: INKFLOW_BENCH_SERVER_JOBS (1000), INKFLOW_BENCH_SERVER_CLIENTS (50).
+// The server runs in a process of its own (bench/serverProcess.ts), as in real use, so the load generator's
+// allocations and GC never land in its measured sections; per-section p50/p99/max are printed.
+// Knobs: INKFLOW_BENCH_SERVER_JOBS (1000), INKFLOW_BENCH_SERVER_CLIENTS (50), INKFLOW_BENCH_SERVER_NODE_FLAGS
+// (node flags for the server process only, e.g. --cpu-prof).
 import WebSocket from 'ws';
 import { availableParallelism, loadavg } from 'node:os';
-import { startServer } from '../src/server/startServer.ts';
-import { inkflowWorkflow } from '../src/server/inkflowWorkflow.ts';
+import { fork, type ChildProcess } from 'node:child_process';
 import { tempDir, cleanupAll } from '../test/server/harness.ts';
+import type { ServerProcessReport } from './serverProcess.ts';
 
 interface JobTimes {
   id: string;
@@ -39,16 +42,29 @@ function tinyJob(k: number): Record<string, unknown> {
   };
 }
 
+/** The child's first IPC message carrying `key` (rejects if it exits first). */
+function childMessage<T>(child: ChildProcess, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!(key in m)) return;
+      child.off('message', onMessage);
+      resolve(m as T);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`the bench server process exited (code ${code}) before sending ${key}`)));
+  });
+}
+
 export async function runServerBench(): Promise<void> {
   const jobs = Number(process.env.INKFLOW_BENCH_SERVER_JOBS ?? 1000);
   const clients = Number(process.env.INKFLOW_BENCH_SERVER_CLIENTS ?? 50);
-  const overheadById = new Map<string, number>();
-  const server = await startServer({
-    dataDir: tempDir('inkflow-bench-server-'),
-    workflow: inkflowWorkflow,
-    port: 0,
-    onPromptOverhead: (id, spent) => overheadById.set(id, spent),
+  // Extra node flags for the server process only, e.g. INKFLOW_BENCH_SERVER_NODE_FLAGS=--trace-gc.
+  const nodeFlags = (process.env.INKFLOW_BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = fork(new URL('./serverProcess.ts', import.meta.url).pathname, [tempDir('inkflow-bench-server-')], {
+    execArgv: ['--import', 'tsx', ...nodeFlags],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const server = { url: await childMessage<{ url: string }>(child, 'url').then((m) => m.url) };
   const byId = new Map<string, JobTimes>();
   const extraSuccess: string[] = [];
   try {
@@ -124,7 +140,11 @@ export async function runServerBench(): Promise<void> {
     const finish: number[] = [];
     const wallOverhead: number[] = [];
     const executor: number[] = [];
-    const overhead = all.map((j) => overheadById.get(j.id)).filter((x): x is number => x !== undefined);
+    for (const ws of sockets) ws.close();
+    child.send({ report: true });
+    const { report } = await childMessage<{ report: ServerProcessReport }>(child, 'report');
+    const sectionTimes = report.sections;
+    const overhead = all.map((j) => report.overheadById[j.id]).filter((x): x is number => x !== undefined);
     ordered.forEach((j, i) => {
       const a = j.accepted! - j.postSent;
       const prevDone = i > 0 ? ordered[i - 1].done! : -Infinity;
@@ -136,10 +156,12 @@ export async function runServerBench(): Promise<void> {
       wallOverhead.push(a + h + f);
       executor.push(j.success! - j.start!);
     });
-    for (const xs of [accept, handoff, finish, wallOverhead, overhead, executor]) xs.sort((a, b) => a - b);
-    const row = (name: string, xs: number[]) => console.log(`${name.padEnd(22)} p50 ${percentile(xs, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(7)} ms`);
+    for (const xs of [accept, handoff, finish, wallOverhead, overhead, executor, ...Object.values(sectionTimes)]) xs.sort((a, b) => a - b);
+    const row = (name: string, xs: number[]) =>
+      console.log(`${name.padEnd(22)} p50 ${percentile(xs, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(7)} ms   max ${(xs.at(-1) ?? NaN).toFixed(2).padStart(7)} ms`);
     console.log(`jobs ${jobs} from ${clients} WebSocket clients: accepted ${byId.size}, rejected ${rejected}, lost ${lost}, duplicated ${duplicated}, history extra ${historyExtra}, failed ${failed}`);
     row(`server overhead/job (${overhead.length})`, overhead);
+    for (const [name, xs] of Object.entries(sectionTimes)) row(`  ${name}`, xs);
     console.log(`load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; end-to-end as the clients saw it:`);
     console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
     row('  accept (POST)', accept);
@@ -148,9 +170,10 @@ export async function runServerBench(): Promise<void> {
     row('  accept+handoff+finish', wallOverhead);
     row('  executor', executor);
     console.log(`goal: lost 0, duplicated 0, p99 overhead ≤ 5 ms → ${lost === 0 && duplicated === 0 && percentile(overhead, 99) <= 5 ? 'met' : 'NOT met'}`);
-    for (const ws of sockets) ws.close();
   } finally {
-    await server.close();
+    // The server exits by itself after its report (writing --cpu-prof output); only a stuck one is killed.
+    if (child.exitCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null) child.kill();
     cleanupAll();
   }
 }

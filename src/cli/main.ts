@@ -7,6 +7,8 @@ import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { workerCommand } from './commands/worker.ts';
+import { takeCacheOption } from './cacheOption.ts';
+import { flushCompileCache } from '../runtime/session.ts';
 
 const commands: Command[] = [colorizeCommand, generateCommand, runCommand, serveCommand, workerCommand, trainCommand];
 
@@ -19,10 +21,16 @@ function usage(): string {
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'every command: --cache DIR   compile cache folder (default INKFLOW_CACHE, else ~/.cache/inkflow/compiled),',
+    '                             shared by the CLI, the server and workers',
   ].join('\n');
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  const { argv, cacheDir } = takeCacheOption(args);
+  // Through the environment, so the executor thread, workers and child processes use it too.
+  if (cacheDir) process.env.INKFLOW_CACHE = cacheDir;
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     // `inkflow` alone is a usage error (exit 2, usage on stderr); asking for help is not.
@@ -45,7 +53,16 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
+// A model compiled for the first time is still being copied into the compile cache in the background
+// (runtime/compileStaging.ts): wait for it, or the next command would compile it again.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => process.exit(reportError(err)),
+  async (code) => {
+    await flushCompileCache();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    const code = reportError(err);
+    await flushCompileCache();
+    process.exit(code);
+  },
 );

@@ -24,6 +24,12 @@ export interface SessionOptions {
   provider?: ExecutionProvider;
   /** Intra-op threads; defaults to the machine's cores. */
   threads?: number;
+  /**
+   * ORT graph transformers to skip, by name (ORT's optimization.disable_specified_optimizers), e.g.
+   * CommonSubexpressionElimination for training graphs: it merges the forward's and the backward's Casts of
+   * each f16 frozen weight into one, so every weight's f32 copy stays alive from forward to backward.
+   */
+  disabledOptimizers?: readonly string[];
 }
 
 /** An input as the model declares it. A string or negative dim is dynamic; no shape = unknown rank. */
@@ -89,11 +95,14 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     // Warnings only: ORT warns on every save that NCHWc models are machine-specific (the cache key says so).
     logSeverityLevel: 3,
   };
+  const extra: Record<string, Record<string, string>> = {};
   if (extras.saveOptimized) {
     options.optimizedModelFilePath = extras.saveOptimized.path;
     // Above 2 GB the optimised model must put its initializers in external data too.
-    options.extra = { session: { optimized_model_external_initializers_file_name: extras.saveOptimized.dataFile, optimized_model_external_initializers_min_size_in_bytes: '1024' } };
+    extra.session = { optimized_model_external_initializers_file_name: extras.saveOptimized.dataFile, optimized_model_external_initializers_min_size_in_bytes: '1024' };
   }
+  if (opts.disabledOptimizers?.length) extra.optimization = { disable_specified_optimizers: opts.disabledOptimizers.join(',') };
+  if (Object.keys(extra).length) options.extra = extra;
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {

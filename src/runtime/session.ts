@@ -10,9 +10,11 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
+import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
+export { flushCompileCache } from './compileStaging.ts';
 
 export interface CompileOptions extends SessionOptions {
   fuse?: FuseChoice;
@@ -23,13 +25,28 @@ export interface CompileOptions extends SessionOptions {
   weightStorage?: WeightStorage;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
+  /** Told how long each start-up phase took (hash, emit, optimise, open), for bench/startup.ts. */
+  onPhase?: (phase: CompilePhase, ms: number) => void;
 }
+
+export type CompilePhase = 'hash' | 'emit' | 'optimise' | 'open';
 
 export interface CompiledModel extends OnnxRunner {
   readonly session: ort.InferenceSession;
   readonly key: string;
   /** True when the model came from the compile cache without emission. */
   readonly fromCache: boolean;
+}
+
+/** Calls `report(phase, ms since the previous phase)`; a no-op without a listener. */
+function phaseTimer(report: CompileOptions['onPhase']): (p: CompilePhase) => void {
+  if (!report) return () => {};
+  let last = performance.now();
+  return (p) => {
+    const now = performance.now();
+    report(p, now - last);
+    last = now;
+  };
 }
 
 export function defaultCacheDir(): string {
@@ -40,25 +57,36 @@ export function defaultCacheDir(): string {
 export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
+  const phase = phaseTimer(opts.onPhase);
+  // Disabled ORT transformers change the saved optimised model: part of the key (absent when none, so
+  // existing entries keep their keys).
+  const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off }));
+  phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
   if (cacheDir === false) {
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
-    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage }), opts);
+    const bytes = emitOnnx(graph, weights, { fuse, weightStorage: storage });
+    phase('emit');
+    session = await openSession(bytes, opts);
+    phase('optimise');
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
+    await entryWritten(dir);
     const optimizedPath = join(dir, OPTIMIZED_MODEL);
     const plainPath = join(dir, PLAIN_MODEL);
     if (existsSync(optimizedPath)) {
       fromCache = true;
       session = await openSession(optimizedPath, opts, { preOptimized: true });
+      phase('open');
     } else if (existsSync(plainPath)) {
       fromCache = true;
       session = await openSession(plainPath, opts);
+      phase('optimise');
     } else {
-      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts);
+      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts, phase);
     }
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));
@@ -80,23 +108,31 @@ const PLAIN_DATA = 'weights.bin';
  * Emits the model into a temporary folder (and, for f32 weights, lets ORT optimise it and save the
  * result, keeping only the optimised files), then renames the folder into place: a crash never leaves
  * a half-written entry, and a later load opens the optimised model in well under a second instead of
- * re-optimising thousands of nodes.
+ * re-optimising thousands of nodes. With room in RAM the folder is a RAM stage and the entry is written
+ * to disk in the background (compileStaging.ts).
  */
-async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions): Promise<ort.InferenceSession> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions, phase: (p: CompilePhase) => void): Promise<ort.InferenceSession> {
+  const stage = ramStage(paramBytes(graph));
+  const tmp = stage ?? `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   try {
     const report = { f16Params: 0 };
     const bytes = emitOnnx(graph, weights, { ...emit, report, externalData: { dir: tmp, file: PLAIN_DATA } });
     writeFileSync(join(tmp, PLAIN_MODEL), bytes);
+    phase('emit');
     const keepPlain = report.f16Params > 0;
     const session = keepPlain
       ? await openSession(join(tmp, PLAIN_MODEL), opts)
       : await openSession(join(tmp, PLAIN_MODEL), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
+    phase('optimise');
     if (!keepPlain) {
       // The open session keeps what it loaded; the unoptimised files are no longer needed.
       rmSync(join(tmp, PLAIN_MODEL));
       rmSync(join(tmp, PLAIN_DATA));
+    }
+    if (stage) {
+      persistStage(stage, dir);
+      return session;
     }
     try {
       renameSync(tmp, dir);

@@ -35,7 +35,8 @@ export function createPromptRelay(hub: SocketHub, promptId: string, clientId: st
   // An executor that reports progress_state itself is trusted; otherwise the relay derives it.
   let executorSendsState = false;
   const send = (type: string, data: Record<string, unknown>) => hub.send(type, data, clientId);
-  const sendState = () => !executorSendsState && send('progress_state', { prompt_id: promptId, nodes: structuredClone(nodes) });
+  // hub.send serialises at once, so the live record can go out as it is (no copy).
+  const sendState = () => !executorSendsState && send('progress_state', { prompt_id: promptId, nodes });
   const finishRunning = (): boolean => {
     let changed = false;
     for (const n of Object.values(nodes)) {

@@ -2,10 +2,11 @@
 // without yielding; on the server's thread that would freeze HTTP, WebSocket pings and /interrupt, and on
 // a Redis worker it would stop BullMQ from renewing its job lock (the job would be handed to a second
 // worker). Here it blocks only this thread. Messages: in {run, job} | {free, opts} | {abort}; out {event}
-// | {outcome} | {failed}. Interrupts also arrive through a shared flag, so a node that never yields
+// | {outcome} | {failed}; {flush} → {flushed} once background compile-cache writes are done. Interrupts also arrive through a shared flag, so a node that never yields
 // still sees `signal.aborted` become true at its next check.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Executor, ExecutorJob, WorkflowEnv } from './workflowApi.ts';
+import { flushCompileCache } from '../runtime/session.ts';
 
 interface ThreadData {
   env: WorkflowEnv;
@@ -15,7 +16,7 @@ interface ThreadData {
   workflowModule: string;
 }
 
-type Inbound = { run: ExecutorJob } | { free: { unloadModels?: boolean; freeMemory?: boolean } } | { abort: true };
+type Inbound = { run: ExecutorJob } | { free: { unloadModels?: boolean; freeMemory?: boolean } } | { abort: true } | { flush: true };
 
 /** An AbortSignal whose `aborted` also reads the shared flag, so it flips even while this thread never yields. */
 function sharedSignal(flag: Int32Array): { signal: AbortSignal; controller: AbortController } {
@@ -47,6 +48,12 @@ async function main(): Promise<void> {
     }
     if ('free' in msg) {
       executor.free(msg.free);
+      return;
+    }
+    if ('flush' in msg) {
+      // Before the thread is stopped: models compiled here may still be copying into the compile cache.
+      await flushCompileCache();
+      parentPort!.postMessage({ flushed: true });
       return;
     }
     const { signal, controller } = sharedSignal(flag);

@@ -17,7 +17,7 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
     const abort = new AbortController();
     current = { id, abort };
     const relay = life.started(p);
-    life.broadcastStatus();
+    life.startedStatus();
     let outcome: JobOutcome;
     try {
       const running = executor.run(
@@ -27,11 +27,11 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
           emit: (ev) => {
             const mark = life.meter.start();
             relay.forward(ev);
-            life.meter.stop(id, mark);
+            life.meter.stop(id, mark, 'relay');
           },
         },
       );
-      life.meter.stop(id, dispatchStart);
+      life.meter.stop(id, dispatchStart, 'dispatch');
       outcome = await running;
     } catch (err) {
       outcome = crashedOutcome(p.id, err);

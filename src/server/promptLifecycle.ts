@@ -14,6 +14,8 @@ export interface PromptLifecycle {
   broadcastStatus(): void;
   /** The same, once for all queue changes of this event-loop turn (a burst of 50 POSTs sends one status). */
   broadcastStatusSoon(): void;
+  /** Status when a prompt starts (skipped when a prompt's end just sent the same queue length this turn). */
+  startedStatus(): void;
   /** The prompt now runs: its relay for events (created once per prompt). */
   started(p: Pick<QueuedPrompt, 'id' | 'clientId'>): PromptRelay;
   relayOf(promptId: string): PromptRelay | undefined;
@@ -67,10 +69,22 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
 export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter: OverheadMeter): PromptLifecycle {
   const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
   let soon: NodeJS.Immediate | undefined;
+  // The queue length a prompt's end broadcast during this event-loop turn. When the next prompt starts in
+  // the same turn, ComfyUI would send the same status again right away; that copy tells no client anything
+  // new (they read the queue after the turn either way) and costs one write per open socket, so a start
+  // right after an end skips it. Every other status goes out as ComfyUI sends it.
+  let sentAtEnd: number | undefined;
+  const sendStatus = (remaining: number) => hub.send('status', { status: { exec_info: { queue_remaining: remaining } } });
   const broadcastStatus = () => {
     if (soon) clearImmediate(soon);
     soon = undefined;
-    hub.send('status', { status: { exec_info: { queue_remaining: store.remaining() } } });
+    sendStatus(store.remaining());
+  };
+  const broadcastEndStatus = () => {
+    const remaining = store.remaining();
+    if (sentAtEnd === undefined) setImmediate(() => (sentAtEnd = undefined));
+    sentAtEnd = remaining;
+    sendStatus(remaining);
   };
   const broadcastStatusSoon = () => {
     soon ??= setImmediate(broadcastStatus);
@@ -80,6 +94,10 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     hub,
     broadcastStatus,
     broadcastStatusSoon,
+    startedStatus() {
+      if (sentAtEnd !== undefined && sentAtEnd === store.remaining()) return;
+      broadcastStatus();
+    },
     started(p) {
       let entry = relays.get(p.id);
       if (!entry) {
@@ -96,8 +114,8 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
       relays.delete(p.id);
       if (!store.finish(p.id, historyRecordOf(outcome))) return false;
       const [type, data] = terminalMessageOf(p.id, outcome);
-      relay.sendTerminal(type, data, broadcastStatus);
-      meter.stop(p.id, mark);
+      relay.sendTerminal(type, data, broadcastEndStatus);
+      meter.stop(p.id, mark, 'complete');
       meter.complete(p.id);
       return true;
     },

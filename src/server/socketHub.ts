@@ -44,7 +44,8 @@ export function createSocketHub(): SocketHub {
       return sid;
     },
     send(type, data, sid) {
-      fanOut(JSON.stringify({ type, data }), false, sid);
+      // Encoded once: ws would turn a string into bytes again for every socket of a broadcast.
+      fanOut(Buffer.from(JSON.stringify({ type, data })), false, sid);
     },
     sendBinary(frame, sid) {
       fanOut(frame, true, sid);

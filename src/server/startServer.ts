@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { openDataFolder, type DataFolder } from './dataFolder.ts';
 import { openPromptStore } from './store.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
 import { createSocketHub } from './socketHub.ts';
 import { createPromptLifecycle } from './promptLifecycle.ts';
 import { createOverheadMeter, type OverheadListener } from './overheadMeter.ts';
@@ -91,7 +92,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
   });
   const env = data.env;
-  const store = openPromptStore(data.databasePath);
+  // The store creates the file (WAL mode) first; the checkpointer's own connection opens it after.
+  let checkpointer: WalCheckpointer | undefined;
+  const store = openPromptStore(data.databasePath, { backgroundCheckpoints: true, onCommit: () => checkpointer?.committed() });
+  checkpointer = startWalCheckpointer(data.databasePath);
   // In-process, a prompt found running was cut off by our own crash; with Redis a worker may still be on
   // it (the runner asks BullMQ what became of each job).
   const recovered = opts.redisUrl ? { requeued: store.resetRunning(), failed: [] } : store.recoverInterrupted();
@@ -181,6 +185,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await runner.close();
         await app.close();
         store.close();
+        await checkpointer?.close();
         studioDb?.close();
       })();
       return closing;

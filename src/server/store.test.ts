@@ -1,6 +1,8 @@
 // The SQLite store's rules on its own: queue order, exactly-once history, crash recovery.
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
 import { MAX_ATTEMPTS, openPromptStore, type HistoryRecord } from './store.ts';
 import { cleanupAll, tempDir } from '../../test/server/harness.ts';
 
@@ -76,5 +78,48 @@ describe('prompt store', () => {
     s.clearHistory();
     expect(s.history()).toEqual({});
     s.close();
+  });
+
+  it('with background checkpoints, commits leave the WAL to the checkpoint thread, which copies it into the database', async () => {
+    const path = join(tempDir(), 'q.sqlite');
+    let cp: WalCheckpointer | undefined;
+    const s = openPromptStore(path, { backgroundCheckpoints: true, onCommit: () => cp?.committed() });
+    const big = { '1': { class_type: 'X', inputs: { text: 'x'.repeat(3000) } } };
+    const fill = (from: number) => {
+      for (let i = from; i < from + 400; i++) s.insert({ ...prompt(`p${i}`, i), prompt: big });
+    };
+    fill(0);
+    // 400 prompts of 3 kB are far past SQLite's 1000-page auto-checkpoint: the database file itself is still
+    // the empty schema, everything is in the WAL.
+    const schemaOnly = statSync(path).size;
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(1_000_000);
+    // No timer within the test: only the commit count can start a checkpoint.
+    cp = startWalCheckpointer(path, { commitsPerCheckpoint: 50, intervalMs: 3_600_000 });
+    try {
+      for (let i = 0; i < 50; i++) s.markRunning(`p${i}`);
+      // Until the copy is complete: the file is past the data's size and has stopped growing.
+      const deadline = Date.now() + 20_000;
+      let last = schemaOnly;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = statSync(path).size;
+        if ((now > 1_000_000 && now === last) || Date.now() > deadline) break;
+        last = now;
+      }
+      expect(statSync(path).size).toBeGreaterThan(1_000_000);
+      // Once checkpointed, new commits reuse the WAL from its start: the same amount of data again leaves it
+      // about as long as before, where appending would have doubled it.
+      const walBefore = statSync(`${path}-wal`).size;
+      fill(400);
+      expect(statSync(`${path}-wal`).size).toBeLessThan(walBefore * 1.5);
+      expect(s.remaining()).toBe(800);
+    } finally {
+      await cp.close();
+      s.close();
+    }
+    const again = openPromptStore(path);
+    expect(again.remaining()).toBe(800);
+    expect(again.get('p7')?.state).toBe('running');
+    again.close();
   });
 });

@@ -107,12 +107,21 @@ function toHistory(r: Row): HistoryEntry {
   return { prompt: toItem(r), outputs: h.outputs, status: h.status, meta: h.meta };
 }
 
-export function openPromptStore(path: string): PromptStore {
+export interface PromptStoreOptions {
+  /** Commits never checkpoint the WAL: the caller runs startWalCheckpointer on the same file. */
+  backgroundCheckpoints?: boolean;
+  /** Called after each write (for the checkpointer's count). */
+  onCommit?: () => void;
+}
+
+export function openPromptStore(path: string, opts: PromptStoreOptions = {}): PromptStore {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a process crash (kill -9); only a power cut can drop the last commits.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  // The server checkpoints from a thread of its own (walCheckpointer.ts) so no commit here pays for one.
+  if (opts.backgroundCheckpoints) db.pragma('wal_autocheckpoint = 0');
   db.exec(`
     CREATE TABLE IF NOT EXISTS prompts (
       id TEXT PRIMARY KEY,
@@ -160,7 +169,13 @@ export function openPromptStore(path: string): PromptStore {
     st.clearPending.run();
     return ids;
   });
-  const finish = (id: string, record: HistoryRecord): boolean => st.finish.run(JSON.stringify(record), id).changes > 0;
+  // The hot writes report themselves (rare ones — deletes, recovery — are left to the checkpointer's timer).
+  const committed = opts.onCommit ?? (() => {});
+  const finish = (id: string, record: HistoryRecord): boolean => {
+    const done = st.finish.run(JSON.stringify(record), id).changes > 0;
+    committed();
+    return done;
+  };
   const recover = db.transaction((now: number) => {
     const requeued: string[] = [];
     const failed: string[] = [];
@@ -202,12 +217,17 @@ export function openPromptStore(path: string): PromptStore {
   return {
     insert(p) {
       st.insert.run(p.id, p.number, JSON.stringify(p.prompt), JSON.stringify(p.extraData), JSON.stringify(p.outputs), p.clientId ?? null);
+      committed();
     },
     nextPending() {
       const r = st.nextPending.get() as Row | undefined;
       return r && toPrompt(r);
     },
-    markRunning: (id) => st.markRunning.run(id).changes > 0,
+    markRunning(id) {
+      const taken = st.markRunning.run(id).changes > 0;
+      committed();
+      return taken;
+    },
     finish,
     get(id) {
       const r = st.get.get(id) as Row | undefined;

@@ -106,6 +106,17 @@ export function createThreadExecutor(env: WorkflowEnv, workflowModule = WORKFLOW
     },
     async close() {
       closed = true;
+      if (!thread.dead) {
+        // Let a model compiled in the thread finish landing in the compile cache (bounded: a stuck disk
+        // must not hold a shutdown forever).
+        const flushed = new Promise<void>((resolve) => {
+          const onMessage = (m: { flushed?: true }) => m.flushed && (thread.worker.off('message', onMessage), resolve());
+          thread.worker.on('message', onMessage);
+          thread.worker.once('exit', () => resolve());
+        });
+        thread.worker.postMessage({ flush: true });
+        await Promise.race([flushed, new Promise((r) => setTimeout(r, 120_000).unref())]);
+      }
       await thread.worker.terminate();
     },
   };

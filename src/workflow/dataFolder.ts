@@ -13,6 +13,8 @@ export const MODEL_KINDS: Record<string, readonly string[]> = {
   t2i_adapter: ['T2I-Adapter'],
   clip_vision: ['clip_vision'],
   vae: ['VAE'],
+  // TAESD decoders for step previews (taesd_decoder / taesdxl_decoder), as ComfyUI and A1111 name the folder.
+  vae_approx: ['VAE-approx'],
   embeddings: ['embeddings'],
   colorize: [],
   detectors: ['ultralytics/bbox'],

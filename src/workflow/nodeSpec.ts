@@ -140,7 +140,19 @@ export function convertLiteral(spec: LiteralInput, value: unknown): unknown {
 }
 
 /** The zod schema a converted literal must satisfy: range for numbers, membership for combos. */
+// Built once per (input, environment): building a zod schema costs far more than checking a value with
+// one, and every POST /prompt checks every literal input.
+const schemas = new WeakMap<LiteralInput, WeakMap<WorkflowEnv, z.ZodType>>();
+
 export function literalSchema(spec: LiteralInput, env: WorkflowEnv): z.ZodType {
+  let byEnv = schemas.get(spec);
+  if (!byEnv) schemas.set(spec, (byEnv = new WeakMap()));
+  let schema = byEnv.get(env);
+  if (!schema) byEnv.set(env, (schema = buildLiteralSchema(spec, env)));
+  return schema;
+}
+
+function buildLiteralSchema(spec: LiteralInput, env: WorkflowEnv): z.ZodType {
   switch (spec.type) {
     case 'INT':
     case 'FLOAT': {

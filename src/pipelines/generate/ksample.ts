@@ -190,26 +190,3 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).
   return { ...latent, samples: result.latent };
 }
-
-/** ComfyUI's Latent2RGB preview factors for SD1.x latents (4 channels → RGB, roughly in [-1, 1]). */
-const SD1_LATENT_RGB = [
-  [0.3512, 0.2297, 0.3227],
-  [0.325, 0.4974, 0.235],
-  [-0.2829, 0.1762, 0.2721],
-  [-0.212, -0.2616, -0.7177],
-];
-
-/** A quick RGB preview of the first batch entry of a model-space latent: [h·w·3] bytes. */
-export function latentPreviewRgb(latent: Float32Array, shape: Latent['shape']): Uint8Array {
-  const [, c, h, w] = shape;
-  const out = new Uint8Array(h * w * 3);
-  if (c !== 4) return out;
-  for (let i = 0; i < h * w; i++) {
-    for (let k = 0; k < 3; k++) {
-      let v = 0;
-      for (let ch = 0; ch < 4; ch++) v += latent[ch * h * w + i] * SD1_LATENT_RGB[ch][k];
-      out[i * 3 + k] = Math.max(0, Math.min(255, Math.round(((v + 1) / 2) * 255)));
-    }
-  }
-  return out;
-}

@@ -45,7 +45,7 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const queued = { id, number, prompt: body.prompt, extraData, outputs: checked.outputs, clientId };
     ctx.store.insert(queued);
     ctx.life.broadcastStatusSoon();
-    ctx.life.meter.stop(id, mark);
+    ctx.life.meter.stop(id, mark, 'accept');
     // Start it only after this answer is written: clients (e.g. @saintno/comfyui-sdk's CallWrapper) listen
     // for their prompt id once they have it. The prompt is already durable, so nothing waits on this.
     setImmediate(() => {

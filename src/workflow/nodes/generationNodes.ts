@@ -3,12 +3,12 @@
 // KSampler, VAEEncode, VAEEncodeForInpaint, VAEDecode. Inputs, defaults and tooltips as ComfyUI declares them.
 // SD1/SD2 and SDXL checkpoints go through the same nodes; SDXL conditioning carries the pooled bigG embedding
 // and the micro-conditioning KSampler feeds to the UNet.
-import sharp from 'sharp';
 import { encodePrompt } from '../../pipelines/generate/conditioning.ts';
 import { encodeSdxlPrompt, type SdxlMicroConditioning, type SdxlPromptText } from '../../pipelines/generate/sdxlConditioning.ts';
 import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
-import { combineConditioning, ksample, latentPreviewRgb, type Conditioning, type SamplingCheckpoint } from '../../pipelines/generate/ksample.ts';
+import { combineConditioning, ksample, type Conditioning, type SamplingCheckpoint } from '../../pipelines/generate/ksample.ts';
 import type { Latent } from '../../pipelines/generate/latent.ts';
+import { previewEachStep, stepPreviewer } from '../../pipelines/preview/stepPreviewer.ts';
 import { inpaintModelConditioning, vaeDecode, vaeEncode, vaeEncodeForInpaint } from '../../pipelines/generate/vaeSteps.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { GENERATE_DEFAULTS } from '../../pipelines/generate/defaults.ts';
@@ -205,16 +205,17 @@ export function withEveryPart(c: Conditioning, f: (part: Conditioning) => Condit
   return { ...f(c), ...(c.others ? { others: c.others.map((o) => withEveryPart(o, f)) } : {}) };
 }
 
-async function previewJpeg(denoised: Float32Array, shape: Latent['shape']): Promise<Uint8Array> {
-  const [, , h, w] = shape;
-  return sharp(latentPreviewRgb(denoised, shape), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
-}
-
-function progressWithPreview(ctx: NodeContext) {
+/** ComfyUI's per-step callback: progress at once, then a preview of the step (TAESD or linear, see stepPreviewer). */
+function progressWithPreview(ctx: NodeContext, model: ModelHandle) {
+  const previewer = stepPreviewer(model.base.family, {
+    vaeApproxDirs: ctx.env.modelDirs.vae_approx ?? [],
+    provider: ctx.env.device ?? 'cpu',
+    warn: (m) => console.warn(`inkflow: ${m}`),
+  });
+  const preview = previewEachStep(previewer, (bytes) => ctx.emit({ type: 'preview', format: 'JPEG', bytes }), (m) => console.warn(`inkflow: ${m}`));
   return (step: number, total: number, denoised: Float32Array, shape: Latent['shape']) => {
-    // Previews are best effort: progress goes out at once, the JPEG when it is encoded.
     ctx.progress(step, total);
-    void previewJpeg(denoised, shape).then((bytes) => ctx.emit({ type: 'preview', format: 'JPEG', bytes }), () => undefined);
+    preview(denoised, shape);
   };
 }
 
@@ -241,7 +242,7 @@ export const KSampler: NodeDef = {
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
     const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } });
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' } });
     const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },
@@ -273,7 +274,7 @@ export const KSamplerAdvanced: NodeDef = {
     const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
       addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx), compile: { provider: ctx.env.device ?? 'cpu' } });
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' } });
     const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },
