@@ -10,6 +10,7 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
+import type { Int8Options, Precision } from '../graph/int8Lowering.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
@@ -21,6 +22,9 @@ export interface CompileOptions extends SessionOptions {
    * 'auto' (the default) does so for weights the checkpoint stores as f16; 'f32' never.
    */
   weightStorage?: WeightStorage;
+  /** 'int8' quantises Linears and Convs (graph/int8Lowering.ts); default 'fp32'. */
+  precision?: Precision;
+  int8?: Int8Options;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
 }
@@ -40,13 +44,16 @@ export function defaultCacheDir(): string {
 export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
+  // fp32 keys are unchanged from before int8 existed, so existing cache entries stay valid.
+  const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {} } : {};
+  const emitQuant = { precision: opts.precision, int8: opts.int8 };
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, ...quant }));
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
   if (cacheDir === false) {
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
-    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage }), opts);
+    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage, ...emitQuant }), opts);
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
     const optimizedPath = join(dir, OPTIMIZED_MODEL);
@@ -58,7 +65,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
       fromCache = true;
       session = await openSession(plainPath, opts);
     } else {
-      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts);
+      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage, ...emitQuant }, dir, opts);
     }
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));
