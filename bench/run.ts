@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
   sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
   server: async () => (await import('./server.ts')).runServerBench(),
+  int8: async () => (await import('./int8Unet.ts')).runInt8UNetBench(),
   int8kernels: async () => (await import('./int8Kernels.ts')).runInt8KernelBench(),
 };
 

@@ -16,7 +16,7 @@ import { ELEM, attr } from './onnxNames.ts';
 export type Precision = 'fp32' | 'int8';
 
 export interface Int8Options {
-  /** Layers with fewer input or output channels than this stay fp32 (default 64: first/last convs, stems). */
+  /** Layers with fewer input or output channels than this stay fp32 (default 32: first/last convs, narrow stems). */
   minChannels?: number;
 }
 
@@ -40,7 +40,7 @@ export interface Int8Plan {
 
 /** Finds the Linears (x·Wᵀ with W a parameter) and Convs (parameter weights, group 1, no dilation) to quantise. */
 export function planInt8(g: Graph, opts: Int8Options = {}, exclude: ReadonlySet<Node> = new Set()): Int8Plan {
-  const minC = opts.minChannels ?? 64;
+  const minC = opts.minChannels ?? 32;
   const producer = new Map<number, Node>();
   const consumers = new Map<number, Node[]>();
   for (const n of g.nodes) {
