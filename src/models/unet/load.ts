@@ -227,7 +227,8 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
     const w = unetWeights(reader, config);
     const used = new Set([...graph.params.keys()].map(w.fileKey));
     const unusedKeys = [...reader.tensors.keys()].filter((k) => k.startsWith(w.prefix) && !used.has(k));
-    if (w.layout === 'diffusers' && unusedKeys.length) {
+    // The shallow step-caching graph uses only part of the weights by design.
+    if (w.layout === 'diffusers' && unusedKeys.length && opts.deepCache !== 'consume') {
       // Ignoring them would silently drop parts of the model (e.g. SDRO's blueprint embedding under a plain
       // UNet2DConditionModel config), so refuse, naming them.
       throw new UNetLoadError(`${file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);

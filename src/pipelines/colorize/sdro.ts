@@ -105,6 +105,8 @@ export interface ColorizeResult {
   timesteps: number[];
   /** Documented oddities of this run (e.g. a blueprint without lines), for the caller to show. */
   warnings: string[];
+  /** UNet calls by kind: with step caching some are shallow. */
+  unetCalls: { full: number; shallow: number };
   trace?: SdroTrace;
 }
 
@@ -280,7 +282,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     const decoded = await vae.decode({ shape: latentShape, data: decodeInput }, { tiled: o.tiledDecode ?? 'auto' });
     const image = decodedToImage(decoded.data, decoded.shape);
     o.onProgress?.({ phase: 'decode', step: timesteps.length, steps: timesteps.length });
-    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps, warnings };
+    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps, warnings, unetCalls: { ...model.stats } };
     if (trace) {
       result.trace = {
         referencePixelValues: pixelValues,
