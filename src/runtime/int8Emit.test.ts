@@ -22,18 +22,18 @@ function input(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => { const v = Math.sin(i * 0.37 + seed) * 1.5 + Math.cos(i * 0.011 * seed); return v > 0 ? v : 0.2 * v; });
 }
 
-async function runBoth(g: Graph, minChannels = 8): Promise<{ fp32: Float32Array; int8: Float32Array; int8Params: number }> {
+async function runBoth(g: Graph, minChannels = 8, onlyNormalisedInputs = false): Promise<{ fp32: Float32Array; int8: Float32Array; int8Params: number }> {
   const w = randomWeights(g, { std: 0.1 });
   const feeds: Record<string, Float32Array> = {};
   for (const id of g.inputs) feeds[g.values[id].name!] = input(g.values[id].shape.reduce((a, b) => a * b, 1), id + 1);
   const out: Float32Array[] = [];
   for (const precision of ['fp32', 'int8'] as const) {
-    const m = await compile(g, w, { cacheDir: false, precision, int8: { minChannels } });
+    const m = await compile(g, w, { cacheDir: false, precision, int8: { minChannels, onlyNormalisedInputs } });
     out.push((await m.run(feeds)).y.data as Float32Array);
     await m.release();
   }
   const report = { f16Params: 0, int8Params: 0 };
-  emitOnnx(g, w, { precision: 'int8', int8: { minChannels }, report });
+  emitOnnx(g, w, { precision: 'int8', int8: { minChannels, onlyNormalisedInputs }, report });
   return { fp32: out[0], int8: out[1], int8Params: report.int8Params };
 }
 
@@ -90,12 +90,26 @@ describe('int8 lowering', () => {
     expect(r.int8).toEqual(r.fp32);
   });
 
+  it('by default quantises only layers fed by SiLU(GroupNorm), LayerNorm or attention', async () => {
+    const g = createGraph();
+    const x = g.input('x', 'f32', [1, 16, 8, 8]);
+    const gated = nn.conv2d(nn.silu(nn.groupNorm(x, 'norm1', 4)), 'conv1', 16, 16, 3); // quantised
+    const plain = nn.conv2d(nn.groupNorm(gated, 'norm2', 4), 'proj_in', 16, 16, 1); // plain GroupNorm: fp32
+    const raw = nn.conv2d(op.add(plain, x), 'skip', 16, 16, 3); // residual stream: fp32
+    const tokens = op.reshape(op.transpose(raw, [0, 2, 3, 1]), [1, 64, 16]);
+    const ln = nn.linear(nn.layerNorm(tokens, 'ln'), 'fc', 16, 16); // quantised
+    g.output('y', ln);
+    const r = await runBoth(g, 8, true);
+    expect(r.int8Params).toBe(2);
+    expect(relError(r.int8, r.fp32)).toBeLessThan(0.03);
+  });
+
   it("precision 'fp32' emits the same bytes as no precision at all", () => {
     const g = createGraph();
     const x = g.input('x', 'f32', [1, 16, 8, 8]);
     g.output('y', nn.conv2d(x, 'a', 16, 16, 3));
     const w = randomWeights(g);
     expect(Buffer.from(emitOnnx(g, w, { precision: 'fp32' })).equals(Buffer.from(emitOnnx(g, w)))).toBe(true);
-    expect(Buffer.from(emitOnnx(g, w, { precision: 'int8', int8: { minChannels: 8 } })).equals(Buffer.from(emitOnnx(g, w)))).toBe(false);
+    expect(Buffer.from(emitOnnx(g, w, { precision: 'int8', int8: { minChannels: 8, onlyNormalisedInputs: false } })).equals(Buffer.from(emitOnnx(g, w)))).toBe(false);
   });
 });
