@@ -37,7 +37,8 @@ const LAYOUT = new Set(['Reshape', 'Transpose']);
 /** How a quantised weight is laid out: [K, N] int8 with K ordered as the activation columns. */
 type WeightLayout = 'linear' | 'conv';
 
-interface LinearSite { kind: 'linear'; x: number; weight: number }
+/** `bias`: a following Add of a [N] parameter folded into the quantised MatMul (written to `out`). */
+interface LinearSite { kind: 'linear'; x: number; weight: number; bias?: number; out?: number }
 interface ConvSite { kind: 'conv'; x: number; weight: number; bias?: number }
 type Int8Site = LinearSite | ConvSite;
 
@@ -103,7 +104,18 @@ export function planInt8(g: Graph, opts: Int8Options = {}, exclude: ReadonlySet<
       const [outF, inF] = g.values[w].shape;
       if (outF < minC || inF < minC || kept(w) || !eligibleInput(x)) continue;
       if (!(consumers.get(t) ?? []).every((u) => u.op === 'MatMul' && u.inputs[1] === t && !exclude.has(u))) continue;
-      sites.set(n, { kind: 'linear', x, weight: w });
+      const site: LinearSite = { kind: 'linear', x, weight: w };
+      const users = consumers.get(n.outputs[0]) ?? [];
+      const add = users.length === 1 && !outputs.has(n.outputs[0]) ? users[0] : undefined;
+      if (add?.op === 'Add' && add.inputs[0] === n.outputs[0]) {
+        const b = add.inputs[1];
+        if (g.values[b].kind === 'param' && g.values[b].shape.length === 1 && g.values[b].shape[0] === outF) {
+          site.bias = b;
+          site.out = add.outputs[0];
+          skip.add(add);
+        }
+      }
+      sites.set(n, site);
       skip.add(tr);
       int8Params.set(g.values[w].name!, 'linear');
     }
@@ -175,7 +187,9 @@ export function emitInt8Site(n: Node, site: Int8Site, g: Graph, h: Int8EmitHelpe
   const step = (opType: string, input: string[], output: string[], attribute: object[] = [], domain = '') => ({ opType, input, output, attribute, domain, name: `${opType}_${output[0]}` });
   const x = h.names.get(site.x)!;
   if (site.kind === 'linear') {
-    return [step('DynamicQuantizeMatMul', [x, w.q, w.scale, w.zero], [out], [], 'com.microsoft')];
+    const bias = site.bias === undefined ? [] : [h.names.get(site.bias)!];
+    const dst = site.out === undefined ? out : h.names.get(site.out)!;
+    return [step('DynamicQuantizeMatMul', [x, w.q, w.scale, w.zero, ...bias], [dst], [], 'com.microsoft')];
   }
   const [nb, , hgt, wid] = g.values[site.x].shape;
   const [oc, , kh, kw] = g.values[site.weight].shape;
@@ -185,17 +199,25 @@ export function emitInt8Site(n: Node, site: Int8Site, g: Graph, h: Int8EmitHelpe
   const ow = Math.floor((wid + pl + pr - kw) / sw) + 1;
   if (oh < 1 || ow < 1) throw new GraphError(`int8 conv ${g.values[site.weight].name}: empty output`);
   const bias = site.bias === undefined ? [] : [h.names.get(site.bias)!];
-  const nodes: object[] = [step('Transpose', [x], [t('nhwc')], [attr('perm', [0, 2, 3, 1], 'ints')])];
+  const nodes: object[] = [];
   const toNchw = (src: string) => [
     step('Reshape', [src, h.i64([nb, oh, ow, oc])], [t('yhwc')]),
     step('Transpose', [t('yhwc')], [out], [attr('perm', [0, 3, 1, 2], 'ints')]),
   ];
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt + pl + pb + pr === 0) {
-    nodes.push(step('DynamicQuantizeMatMul', [t('nhwc'), w.q, w.scale, w.zero, ...bias], [t('y')], [], 'com.microsoft'), ...toNchw(t('y')));
+    nodes.push(
+      step('Transpose', [x], [t('nhwc')], [attr('perm', [0, 2, 3, 1], 'ints')]),
+      step('DynamicQuantizeMatMul', [t('nhwc'), w.q, w.scale, w.zero, ...bias], [t('y')], [], 'com.microsoft'),
+      ...toNchw(t('y')),
+    );
     return nodes;
   }
-  nodes.push(step('DynamicQuantizeLinear', [t('nhwc')], [t('xq'), t('xs'), t('xz')]));
-  let src = t('xq');
+  // Per-tensor quantisation does not care about layout: quantise NCHW, then move bytes (¼ of the floats).
+  nodes.push(
+    step('DynamicQuantizeLinear', [x], [t('xq'), t('xs'), t('xz')]),
+    step('Transpose', [t('xq')], [t('nhwc')], [attr('perm', [0, 2, 3, 1], 'ints')]),
+  );
+  let src = t('nhwc');
   if (pt + pl + pb + pr > 0) {
     // Padding with the zero point makes padded taps dequantise to exactly 0, as fp32 zero padding.
     nodes.push(step('Pad', [src, h.i64([0, pt, pl, 0, 0, pb, pr, 0]), t('xz')], [t('xp')]));
