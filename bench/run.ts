@@ -3,6 +3,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).runEngineBench(),
   unet: async () => (await import('./models.ts')).runUNetBench(),
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
+  colorize: async () => (await import('./colorize.ts')).runColorizeBench(),
   flat: async () => (await import('./flat.ts')).runFlatBench(),
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
