@@ -15,6 +15,7 @@ import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } f
 import { COLORIZE_DIFFUSION_DEFAULTS, type F32Tensor } from './colorizeDiffusion.ts';
 import { colorizeDiffusion } from './colorizeDiffusionPipeline.ts';
 import { loadSdroPipeline, SDRO_DEFAULT_STEPS } from './sdro.ts';
+import { checkFastModes, fastModeNotes, type FastModes } from './fastModes.ts';
 
 export class ColorizeRequestError extends Error {
   override name = 'ColorizeRequestError';
@@ -58,6 +59,9 @@ export interface ColorizeModelRequest {
   /** SDRO: clear the line art's background (border flood fill) first. */
   segment?: boolean;
   device?: 'cpu' | 'cuda';
+  /** SDRO: int8 inference and step caching (lossy, opt-in; see fastModes.ts). */
+  precision?: FastModes['precision'];
+  cacheSteps?: number;
   onStep?: (step: number, total: number) => void;
 }
 
@@ -92,6 +96,7 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   const warnings: string[] = [];
   if (kind === 'colorize-diffusion') {
     if (r.segment) throw new ColorizeRequestError('segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
+    if (r.precision === 'int8' || (r.cacheSteps ?? 1) > 1) throw new ColorizeRequestError('int8 precision and step caching apply to SDRO models only for now');
     const mode = r.mode ?? 'vanilla';
     const refGuidance = r.referenceGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance;
     const sketchGuidance = r.sketchGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance;
@@ -118,13 +123,22 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction', 'sketchMask', 'referenceMask', 'referenceStrength'] as const).filter((k) => r[k] !== undefined);
   if (given.length) throw new ColorizeRequestError(`${given.join(', ')} apply to ColorizeDiffusion checkpoints only; ${r.model} is an SDRO model folder`);
   if (!isPicture(r.reference) || !isPicture(r.lineArt)) throw new ColorizeRequestError(`SDRO takes pictures, not tensors (${r.model} is an SDRO model folder)`);
-  const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu' });
+  const fast: FastModes = { precision: r.precision, cacheSteps: r.cacheSteps };
+  try {
+    checkFastModes(fast);
+  } catch (e) {
+    throw new ColorizeRequestError((e as Error).message);
+  }
+  const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu', ...(r.precision === 'int8' ? { precision: 'int8' as const } : {}) });
   try {
     const prepared = await prepareBlueprint(r.lineArt, { source: 'lineart', segment: r.segment ? 'border' : false });
     warnings.push(...prepared.warnings);
-    const out = await pipe.colorize({ reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps) });
-    warnings.push(...out.warnings);
-    return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false } };
+    const cacheSteps = (r.cacheSteps ?? 1) > 1 ? r.cacheSteps : undefined;
+    const out = await pipe.colorize({ reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, cacheSteps, onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps) });
+    warnings.push(...out.warnings, ...fastModeNotes(fast));
+    // The lossy modes are recorded only when on, so fp32 settings (and PNGs) stay as they were.
+    const lossy = { ...(r.precision === 'int8' ? { precision: 'int8' } : {}), ...(cacheSteps ? { cacheSteps } : {}) };
+    return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false, ...lossy } };
   } finally {
     await pipe.release();
   }
