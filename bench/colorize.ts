@@ -34,7 +34,10 @@ import { fanInWeights, gaussian, relativeError } from './fanInWeights.ts';
 
 const FIXTURE = join(import.meta.dirname, '../src/pipelines/colorize/fixtures/sdro_real_config');
 const readJson = (p: string) => JSON.parse(readFileSync(join(FIXTURE, p), 'utf8')) as Record<string, unknown>;
-const SIZE = 512;
+// INKFLOW_BENCH_REDUCED=1: the same architectures with channels /5 (UNet), /4 (VAE, CLIP width 256) at 256²:
+// small enough to run without the heavy lock, for the error columns when the full-size run cannot finish.
+const REDUCED = process.env.INKFLOW_BENCH_REDUCED === '1';
+const SIZE = Number(process.env.INKFLOW_BENCH_SIZE ?? (REDUCED ? 256 : 512));
 const STEPS = Number(process.env.INKFLOW_BENCH_STEPS ?? 20);
 const CACHE_INTERVAL = Number(process.env.INKFLOW_BENCH_CACHE_INTERVAL ?? 3);
 const BUDGET_S = Number(process.env.INKFLOW_BENCH_STEP_BUDGET_S ?? 480);
@@ -64,10 +67,15 @@ interface ModeResult {
 }
 
 function configs() {
-  const unet = parseUNetConfig({ ...readJson('unet/config.json') });
-  const vae = parseVaeConfig(readJson('vae/config.json'));
-  const vision = parseClipVisionConfig(readJson('image_encoder/config.json'));
-  return { unet, vae, vision };
+  const unetJson = readJson('unet/config.json');
+  const vaeJson = readJson('vae/config.json');
+  const visionJson = readJson('image_encoder/config.json');
+  if (REDUCED) {
+    Object.assign(unetJson, { block_out_channels: [64, 128, 256, 256], attention_head_dim: [1, 2, 4, 4], cross_attention_dim: 256 });
+    Object.assign(vaeJson, { block_out_channels: [32, 64, 128, 128] });
+    Object.assign(visionJson, { hidden_size: 256, intermediate_size: 1024, num_attention_heads: 4 });
+  }
+  return { unet: parseUNetConfig(unetJson), vae: parseVaeConfig(vaeJson), vision: parseClipVisionConfig(visionJson) };
 }
 
 async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
@@ -102,7 +110,7 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
   // A blueprint of thin white lines on black, as blueprintToTensor gives (x/255 in [0,1]).
   const blueprint = new Float32Array(3 * SIZE * SIZE);
   for (let c = 0; c < 3; c++) for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) {
-    const on = (x + 2 * y) % 37 < 2 || ((x - 256) ** 2 + (y - 256) ** 2) % 4000 < 60;
+    const on = (x + 2 * y) % 37 < 2 || ((x - SIZE / 2) ** 2 + (y - SIZE / 2) ** 2) % 4000 < 60;
     blueprint[(c * SIZE + y) * SIZE + x] = on ? 1 : 0;
   }
   const scheduler = fromConfig('UniPCMultistepScheduler', readJson('scheduler/scheduler_config.json'));
@@ -200,7 +208,7 @@ function report(results: ModeResult[], outDir: string): void {
   const fp32 = results.find((r) => r.mode === 'fp32');
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const gf = (flop: number, ms: number) => `${(flop / ms / 1e6).toFixed(0)} GFLOPS ${((100 * flop) / ms / 1e6 / ROOF_GFLOPS).toFixed(0)}%roof`;
-  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, SD2.1-sized random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${ROOF_GFLOPS} GFLOPS fp32`);
+  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${ROOF_GFLOPS} GFLOPS fp32`);
   for (const r of results) {
     const total = r.encoderMs + r.unetMs + r.vaeMs;
     const unetFlop = r.full * f.unet + r.shallow * f.shallow;

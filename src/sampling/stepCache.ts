@@ -28,17 +28,18 @@ export interface CachedUNetCalls<I> {
 }
 
 /**
- * One model function over a schedule: call k runs full when `schedule[k]` (or past its end), else
- * shallow. `stats` counts both kinds for reports.
+ * One model function over a schedule: a call during step k runs full when `schedule[k]` (or past its
+ * end), else shallow. `stepOf` says which step a call belongs to (samplers with two model calls per
+ * step, e.g. Heun, pass the sampler's step counter); by default call k is step k. `stats` (returned,
+ * or the caller's object) counts both kinds.
  */
-export function cachedModel<I>(calls: CachedUNetCalls<I>, schedule: readonly boolean[]): { run(input: I): Promise<Float32Array>; stats: { full: number; shallow: number } } {
+export function cachedModel<I>(calls: CachedUNetCalls<I>, schedule: readonly boolean[], stepOf?: () => number, stats = { full: 0, shallow: 0 }): { run(input: I): Promise<Float32Array>; stats: { full: number; shallow: number } } {
   let k = 0;
   let features: Float32Array | undefined;
-  const stats = { full: 0, shallow: 0 };
   return {
     stats,
     async run(input) {
-      const full = schedule[k] ?? true;
+      const full = schedule[stepOf ? stepOf() : k] ?? true;
       k++;
       if (full || !features) {
         const r = await calls.full(input);
