@@ -102,6 +102,8 @@ export interface GenerateTimings {
   /** UNet (+ ControlNet) calls only. */
   unetMs: number;
   unetCalls: number;
+  /** Of those, shallow (step-caching) calls (absent: none). */
+  shallowUnetCalls?: number;
   decodeMs: number;
   totalMs: number;
 }
@@ -280,7 +282,8 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     const timing = { unetMs: 0, calls: 0 };
     const scale = Math.fround(ckpt.latentScale);
     let step = 0;
-    const stepCache = (req.cacheSteps ?? 1) > 1 ? { schedule: fullStepSchedule(s.steps, req.cacheSteps!), stepOf: () => step } : undefined;
+    const cacheStats = { full: 0, shallow: 0 };
+    const stepCache = (req.cacheSteps ?? 1) > 1 ? { schedule: fullStepSchedule(s.steps, req.cacheSteps!), stepOf: () => step, stats: cacheStats } : undefined;
     const denoiser = createDenoiser({
       unet, modelSampling, batch: n, channels: c, height: h, width: w, stepCache,
       positive, negative, cfg: s.cfg, controls, adapterFeatures: adapter, timing, inpaintConcat,
@@ -314,7 +317,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       images, latent: result.latent, latentShape,
       settings: { ...s, width, height },
       loras: { applied: loras, ...reports },
-      timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, decodeMs, totalMs: performance.now() - tStart },
+      timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, shallowUnetCalls: cacheStats.shallow, decodeMs, totalMs: performance.now() - tStart },
     };
   } finally {
     if (model !== ckpt) await model.release();
