@@ -148,6 +148,7 @@ function convCases(c: number, hw: number, k: number): KernelCase[] {
       ],
     },
     im2colCase(c, hw, k, q, scale),
+    im2colCase(c, hw, k, q, scale, true),
     {
       name: 'DQL+QLinearConv+DequantizeLinear', x, out, inits: [qInit, sFlat, zInit, ys, yz],
       nodes: [
@@ -164,7 +165,7 @@ function convCases(c: number, hw: number, k: number): KernelCase[] {
  * windows of the zero-point-padded u8 tensor, and multiply by the [k²·C, O] int8 weights with a float
  * result (exact int32 accumulation, no output requantisation).
  */
-function im2colCase(c: number, hw: number, k: number, q: Int8Array, scale: Float32Array): KernelCase {
+function im2colCase(c: number, hw: number, k: number, q: Int8Array, scale: Float32Array, gather = false): KernelCase {
   const pad = (k - 1) / 2;
   // weights [O, C, kh, kw] → rows ordered (kh, kw, C) to match the concatenated windows, columns O.
   const wm = new Int8Array(k * k * c * c);
@@ -180,25 +181,34 @@ function im2colCase(c: number, hw: number, k: number, q: Int8Array, scale: Float
     i64('axes', [1, 2]),
   ];
   const nodes: object[] = [
-    node('Transpose', ['x'], ['xt'], [ints('perm', [0, 2, 3, 1])]),
-    node('DynamicQuantizeLinear', ['xt'], ['xq', 'xs', 'xz']),
+    node('DynamicQuantizeLinear', ['x'], ['xq0', 'xs', 'xz']),
+    node('Transpose', ['xq0'], ['xq'], [ints('perm', [0, 2, 3, 1])]),
     node('Pad', ['xq', 'pads', 'xz'], ['xp']),
   ];
-  const windows: string[] = [];
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-    inits.push(i64(`st${i}${j}`, [i, j]), i64(`en${i}${j}`, [i + hw, j + hw]));
-    nodes.push(node('Slice', ['xp', `st${i}${j}`, `en${i}${j}`, 'axes'], [`win${i}${j}`]));
-    windows.push(`win${i}${j}`);
+  if (gather) {
+    // One Gather of k² padded-pixel rows per output pixel instead of k² Slices and a Concat.
+    const wp = hw + 2 * pad;
+    const idx = new BigInt64Array(hw * hw * k * k);
+    for (let y = 0; y < hw; y++) for (let x = 0; x < hw; x++) for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) idx[((y * hw + x) * k + i) * k + j] = BigInt((y + i) * wp + x + j);
+    inits.push({ name: 'idx', dims: [hw * hw, k * k], type: T.INT64, data: idx }, i64('rows', [wp * wp, c]));
+    nodes.push(node('Reshape', ['xp', 'rows'], ['xr']), node('Gather', ['xr', 'idx'], ['cols'], [int('axis', 0)]));
+  } else {
+    const windows: string[] = [];
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+      inits.push(i64(`st${i}${j}`, [i, j]), i64(`en${i}${j}`, [i + hw, j + hw]));
+      nodes.push(node('Slice', ['xp', `st${i}${j}`, `en${i}${j}`, 'axes'], [`win${i}${j}`]));
+      windows.push(`win${i}${j}`);
+    }
+    nodes.push(node('Concat', windows, ['cols'], [int('axis', 3)]));
   }
   nodes.push(
-    node('Concat', windows, ['cols'], [int('axis', 3)]),
     node('Reshape', ['cols', 'shape2'], ['m']),
     node('MatMulIntegerToFloat', ['m', 'wm', 'xs', 'ws', 'xz'], ['ym'], [], 'com.microsoft'),
     node('Reshape', ['ym', 'oshape'], ['yh']),
     node('Transpose', ['yh'], ['y'], [ints('perm', [0, 3, 1, 2])]),
   );
   inits.push(i64('oshape', [1, hw, hw, c]));
-  return { name: 'im2col u8 + MatMulIntegerToFloat', nodes, inits, x: { name: 'x', dims: [1, c, hw, hw] }, out: [1, c, hw, hw] };
+  return { name: `im2col u8 (${gather ? 'Gather' : 'Slices+Concat'}) + MMIToFloat`, nodes, inits, x: { name: 'x', dims: [1, c, hw, hw] }, out: [1, c, hw, hw] };
 }
 
 async function time(c: KernelCase, feed: Float32Array, runs: number): Promise<{ ms: number; y?: Float32Array; error?: string }> {

