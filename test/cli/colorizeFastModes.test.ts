@@ -36,7 +36,7 @@ describe('inkflow colorize fast modes', () => {
     expect(exact.code, exact.stderr).toBe(0);
     expect(fast.code, fast.stderr).toBe(0);
     expect(exact.stderr).not.toMatch(/lossy mode/);
-    expect(fast.stderr).toMatch(/lossy mode: int8 adds/);
+    expect(fast.stderr).toMatch(/lossy mode: int8 measured to add/);
     expect(fast.stderr).toMatch(/lossy mode: --cache-steps 2/);
     const meta = (f: string) => JSON.parse(readPngText(readFileSync(join(out, f))).inkflow);
     expect(meta('fast.png')).toMatchObject({ method: 'sdro', precision: 'int8', cacheSteps: 2 });

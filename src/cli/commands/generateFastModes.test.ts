@@ -38,7 +38,7 @@ describe('inkflow generate fast modes (tiny checkpoint)', () => {
       spy.mockRestore();
     }
     expect(code).toBe(0);
-    expect(errors.join('\n')).toMatch(/lossy mode: int8 adds/);
+    expect(errors.join('\n')).toMatch(/lossy mode: int8 measured to add/);
     expect(errors.join('\n')).toMatch(/lossy mode: --cache-steps 2/);
     const rec = JSON.parse(readPngText(readFileSync(join(dir, 'fast.png'))).inkflow);
     expect(rec).toMatchObject({ kind: 'generate', precision: 'int8', cacheSteps: 2 });
