@@ -15,6 +15,9 @@ import { ELEM, attr } from './onnxNames.ts';
 
 export type Precision = 'fp32' | 'int8';
 
+/** Bumped whenever what the int8 lowering emits changes: compile caches key on it. */
+export const INT8_LOWERING_VERSION = 2;
+
 export interface Int8Options {
   /** Layers with fewer input or output channels than this stay fp32 (default 32: first/last convs, narrow stems). */
   minChannels?: number;

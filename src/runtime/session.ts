@@ -10,7 +10,7 @@ import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
-import type { Int8Options, Precision } from '../graph/int8Lowering.ts';
+import { INT8_LOWERING_VERSION, type Int8Options, type Precision } from '../graph/int8Lowering.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
@@ -45,7 +45,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
   // fp32 keys are unchanged from before int8 existed, so existing cache entries stay valid.
-  const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {} } : {};
+  const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {}, int8Lowering: INT8_LOWERING_VERSION } : {};
   const emitQuant = { precision: opts.precision, int8: opts.int8 };
   const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, ...quant }));
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
