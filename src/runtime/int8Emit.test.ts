@@ -2,6 +2,9 @@
 // to its fp32 result (error of per-tensor u8 activations × per-channel int8 weights), layers below the
 // channel threshold stay fp32, and precision 'fp32' emits exactly the bytes it emitted before int8.
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createGraph, type Graph } from '../graph/graph.ts';
 import * as nn from '../graph/nn.ts';
 import * as op from '../graph/ops.ts';
@@ -111,5 +114,28 @@ describe('int8 lowering', () => {
     const w = randomWeights(g);
     expect(Buffer.from(emitOnnx(g, w, { precision: 'fp32' })).equals(Buffer.from(emitOnnx(g, w)))).toBe(true);
     expect(Buffer.from(emitOnnx(g, w, { precision: 'int8', int8: { minChannels: 8, onlyNormalisedInputs: false } })).equals(Buffer.from(emitOnnx(g, w)))).toBe(false);
+  });
+
+  it('int8 and fp32 builds are separate compile-cache entries', async () => {
+    const g = createGraph();
+    const x = g.input('x', 'f32', [1, 16, 8, 8]);
+    g.output('y', nn.conv2d(nn.silu(nn.groupNorm(x, 'norm', 4)), 'conv', 16, 16, 3));
+    const w = randomWeights(g);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'inkflow-int8-cache-'));
+    try {
+      const open = async (precision: 'fp32' | 'int8') => {
+        const m = await compile(g, w, { cacheDir, precision, int8: { minChannels: 8 } });
+        await m.release();
+        return m;
+      };
+      const a = await open('fp32');
+      const b = await open('int8');
+      expect(b.key).not.toBe(a.key);
+      expect([a.fromCache, b.fromCache]).toEqual([false, false]);
+      expect((await open('fp32')).fromCache).toBe(true);
+      expect((await open('int8')).fromCache).toBe(true);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });
