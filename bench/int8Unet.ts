@@ -2,6 +2,8 @@
 // weights (bench/fanInWeights.ts), same inputs: ms per forward, fp32-equivalent GFLOPS, the UNet
 // output's relative L2 error vs fp32, and the error when the first/last convs are quantised too.
 // Goal (issue 14): int8 ≤ 1.2 s with ≤ 2 % error. Heavy: run under `flock /tmp/inkflow-heavy.lock`.
+// INKFLOW_BENCH_REDUCED=1 instead runs the error study on an SD1.5-shaped UNet with channels /5 at 256²
+// (light): which layer choices cost how much output error, at three timesteps.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +37,30 @@ async function timeUNet(g: Graph, opts: CompileOptions, feeds: Record<string, Fl
   }
 }
 
+async function errorStudy(): Promise<void> {
+  const cfg = parseUNetConfig({ ...SD15_CONFIG, block_out_channels: [64, 128, 256, 256], cross_attention_dim: 128 });
+  const g = buildUNetGraph(cfg, { batch: 1, height: 32, width: 32, seqLen: 77 });
+  const cases: [string, CompileOptions['int8']][] = [
+    ['int8 default (normalised inputs only)', {}],
+    ['  + first/last convs int8', { minChannels: 1 }],
+    ['  + residual-stream inputs int8 (all Linears/Convs)', { onlyNormalisedInputs: false }],
+    ['  + both', { onlyNormalisedInputs: false, minChannels: 1 }],
+  ];
+  for (const t of [900, 500, 100]) {
+    const feeds = { sample: gaussian(4 * 32 * 32, 3), timestep: Float32Array.of(t), encoder_hidden_states: gaussian(77 * 128, 5) };
+    const run = async (o: CompileOptions) => {
+      const m = await compile(g, fanInWeights(g), { cacheDir: false, ...o });
+      const y = (await m.run(feeds)).out_sample.data as Float32Array;
+      await m.release();
+      return y;
+    };
+    const ref = await run({});
+    for (const [name, int8] of cases) console.log(`t=${t} ${name.padEnd(52)} UNet output rel.err ${(100 * relativeError(await run({ precision: 'int8', int8 }), ref)).toFixed(2)} %`);
+  }
+}
+
 export async function runInt8UNetBench(): Promise<void> {
+  if (process.env.INKFLOW_BENCH_REDUCED === '1') return errorStudy();
   const g = buildUNetGraph(parseUNetConfig(SD15_CONFIG), { batch: 1, height: 64, width: 64, seqLen: 77 });
   const feeds = {
     sample: gaussian(4 * 64 * 64, 3),
