@@ -3,6 +3,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   engine: async () => (await import('./engine.ts')).runEngineBench(),
   unet: async () => (await import('./models.ts')).runUNetBench(),
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
+  colorize: async () => (await import('./colorize.ts')).runColorizeBench(),
   flat: async () => (await import('./flat.ts')).runFlatBench(),
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
@@ -11,6 +12,8 @@ const suites: Record<string, () => Promise<unknown>> = {
   server: async () => (await import('./server.ts')).runServerBench(),
   preview: async () => (await import('./preview.ts')).runPreviewBench(),
   startup: async () => (await import('./startup.ts')).runStartupBench(),
+  int8: async () => (await import('./int8Unet.ts')).runInt8UNetBench(),
+  int8kernels: async () => (await import('./int8Kernels.ts')).runInt8KernelBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

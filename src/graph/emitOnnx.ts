@@ -11,6 +11,7 @@ import { ELEM, attr } from './onnxNames.ts';
 import type { EmitContext, LoweringChoice } from './opRecord.ts';
 import { type WeightStore, requireParam, toBytes } from './weights.ts';
 import { f32ToF16Array } from './half.ts';
+import { type Int8Options, type Int8Plan, type Precision, emitInt8Site, int8Initializers, planInt8, quantizeWeight } from './int8Lowering.ts';
 
 const { onnx } = onnxProto;
 type TensorProto = InstanceType<typeof onnx.TensorProto>;
@@ -43,8 +44,15 @@ export interface EmitOptions {
    * (SD1.5 UNet 512²: 2.8 s instead of 2.45 s, 3.1 GB peak instead of 4–5 GB). Default 'f32'.
    */
   weightStorage?: WeightStorage;
-  /** Filled in by emitOnnx: how many parameters it stored as f16. */
-  report?: { f16Params: number };
+  /**
+   * 'int8' quantises Linears and Convs with parameter weights (per output channel, at emission) and
+   * their activations (dynamically, per run); see int8Lowering.ts. Default 'fp32': the emitted model
+   * is then exactly what it was before int8 existed.
+   */
+  precision?: Precision;
+  int8?: Int8Options;
+  /** Filled in by emitOnnx: how many parameters it stored as f16 (and, with int8, as int8). */
+  report?: { f16Params: number; int8Params?: number };
   /** Lowering alternatives, for benchmarks that compare them (bench/lowerings.ts); defaults are the fastest measured. */
   lowering?: LoweringChoice;
 }
@@ -67,6 +75,9 @@ function valueInfo(name: string, v: ValueInfo) {
 /** Emits `graph` as serialized ONNX bytes. */
 export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions = {}): Uint8Array {
   const g = lowerGraph(graph, fuseSet(opts.fuse));
+  const lowering: Required<LoweringChoice> = { groupNormAffine: 'mulAdd', groupNormStats: 'instanceNorm', splitSlicedLinears: false, ...opts.lowering };
+  const sliced = lowering.splitSlicedLinears ? findSlicedLinears(g) : { rewrite: new Map<Node, SlicedLinear>(), skip: new Set<Node>() };
+  const int8: Int8Plan | undefined = opts.precision === 'int8' ? planInt8(g, opts.int8, new Set([...sliced.skip, ...sliced.rewrite.keys()])) : undefined;
   const names = new Map<number, string>();
   const initializers: TensorProto[] = [];
   const nodes: object[] = [];
@@ -100,22 +111,11 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   if (opts.externalData) fd = openSync(join(opts.externalData.dir, opts.externalData.file), 'w');
   try {
     let inlineBytes = 0;
-    for (const [name, id] of g.params) {
-      const v = g.values[id];
-      const p = requireParam(weights, name, v.dtype, v.shape);
-      const wantF16 = opts.weightStorage === 'f16' || (opts.weightStorage === 'auto' && p.sourceDType === 'f16');
-      const asF16 = wantF16 && v.dtype === 'f32' && numel(v.shape) >= F16_MIN_ELEMENTS;
-      const storedName = asF16 ? `${name}::f16` : name;
-      const dataType = asF16 ? ELEM.f16 : ELEM[v.dtype];
-      const bytes = asF16 ? toBytes(f32ToF16Array(new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength / 4))) : p.bytes;
-      if (asF16) {
-        castNodes.push({ opType: 'Cast', input: [storedName], output: [name], attribute: [attr('to', ELEM.f32, 'int')], name: `Cast_${name}` });
-        overridable.push({ name: storedName, type: { tensorType: { elemType: ELEM.f16, shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } } });
-      }
+    const addInitializer = (name: string, dims: readonly number[], dataType: number, bytes: Uint8Array) => {
       if (fd !== undefined) {
         writeSync(fd, bytes, 0, bytes.byteLength, offset);
         initializers.push(onnx.TensorProto.create({
-          name: storedName, dims: [...v.shape], dataType,
+          name, dims: [...dims], dataType,
           dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
           externalData: [
             { key: 'location', value: opts.externalData!.file },
@@ -127,22 +127,49 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
       } else {
         inlineBytes += bytes.byteLength;
         if (inlineBytes > MAX_INLINE_BYTES) throw new GraphError(`weights exceed ${MAX_INLINE_BYTES} bytes: emit with externalData`);
-        initializers.push(onnx.TensorProto.create({ name: storedName, dims: [...v.shape], dataType, rawData: bytes }));
+        initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType, rawData: bytes }));
       }
+    };
+    for (const [name, id] of g.params) {
+      const v = g.values[id];
+      const p = requireParam(weights, name, v.dtype, v.shape);
+      const layout = int8?.int8Params.get(name);
+      if (layout) {
+        const w = new Float32Array(p.bytes.buffer.slice(p.bytes.byteOffset, p.bytes.byteOffset + p.bytes.byteLength));
+        for (const t of int8Initializers(name, quantizeWeight(w, v.shape, layout))) addInitializer(t.name, t.dims, t.dataType, t.bytes);
+        if (!int8!.alsoFp32.has(name)) continue;
+      }
+      const wantF16 = opts.weightStorage === 'f16' || (opts.weightStorage === 'auto' && p.sourceDType === 'f16');
+      const asF16 = wantF16 && v.dtype === 'f32' && numel(v.shape) >= F16_MIN_ELEMENTS;
+      const storedName = asF16 ? `${name}::f16` : name;
+      const dataType = asF16 ? ELEM.f16 : ELEM[v.dtype];
+      const bytes = asF16 ? toBytes(f32ToF16Array(new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength / 4))) : p.bytes;
+      if (asF16) {
+        castNodes.push({ opType: 'Cast', input: [storedName], output: [name], attribute: [attr('to', ELEM.f32, 'int')], name: `Cast_${name}` });
+        overridable.push({ name: storedName, type: { tensorType: { elemType: ELEM.f16, shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } } });
+      }
+      addInitializer(storedName, v.shape, dataType, bytes);
     }
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
   nodes.push(...castNodes);
-  if (opts.report) opts.report.f16Params = castNodes.length;
+  if (opts.report) {
+    opts.report.f16Params = castNodes.length;
+    if (int8) opts.report.int8Params = int8.int8Params.size;
+  }
   for (const [id, c] of g.consts) {
     initializers.push(onnx.TensorProto.create({ name: names.get(id)!, dims: [...c.shape], dataType: ELEM[c.dtype], rawData: toBytes(c.data) }));
   }
 
-  const lowering: Required<LoweringChoice> = { groupNormAffine: 'mulAdd', groupNormStats: 'instanceNorm', splitSlicedLinears: false, ...opts.lowering };
-  const sliced = lowering.splitSlicedLinears ? findSlicedLinears(g) : { rewrite: new Map<Node, SlicedLinear>(), skip: new Set<Node>() };
+  const int8Shared = new Map<string, string>();
   for (const n of g.nodes) {
-    if (sliced.skip.has(n)) continue;
+    if (sliced.skip.has(n) || int8?.skip.has(n)) continue;
+    const site = int8?.sites.get(n);
+    if (site) {
+      nodes.push(...emitInt8Site(n, site, g, { names, i64: i64Const, shared: int8Shared }));
+      continue;
+    }
     const linear = sliced.rewrite.get(n);
     nodes.push(...(linear ? emitSlicedLinear(n, linear, names, i64Const) : emitNode(n, g, names, i64Const, f32Const, lowering)));
   }

@@ -11,6 +11,7 @@ import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightSto
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
 import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
+import { INT8_LOWERING_VERSION, type Int8Options, type Precision } from '../graph/int8Lowering.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
 export { RuntimeError, type ExecutionProvider, type RuntimeTensor } from './ortSession.ts';
@@ -23,6 +24,9 @@ export interface CompileOptions extends SessionOptions {
    * 'auto' (the default) does so for weights the checkpoint stores as f16; 'f32' never.
    */
   weightStorage?: WeightStorage;
+  /** 'int8' quantises Linears and Convs (graph/int8Lowering.ts); default 'fp32'. */
+  precision?: Precision;
+  int8?: Int8Options;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
   /** Told how long each start-up phase took (hash, emit, optimise, open), for bench/startup.ts. */
@@ -59,16 +63,18 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const storage = opts.weightStorage ?? 'auto';
   const phase = phaseTimer(opts.onPhase);
   // Disabled ORT transformers change the saved optimised model: part of the key (absent when none, so
-  // existing entries keep their keys).
+  // existing entries keep their keys). fp32 keys are unchanged from before int8 existed, too.
   const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off }));
+  const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {}, int8Lowering: INT8_LOWERING_VERSION } : {};
+  const emitQuant = { precision: opts.precision, int8: opts.int8 };
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off, ...quant }));
   phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
   if (cacheDir === false) {
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
-    const bytes = emitOnnx(graph, weights, { fuse, weightStorage: storage });
+    const bytes = emitOnnx(graph, weights, { fuse, weightStorage: storage, ...emitQuant });
     phase('emit');
     session = await openSession(bytes, opts);
     phase('optimise');
@@ -86,7 +92,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
       session = await openSession(plainPath, opts);
       phase('optimise');
     } else {
-      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts, phase);
+      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage, ...emitQuant }, dir, opts, phase);
     }
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));

@@ -23,6 +23,9 @@ export interface DataFolderOptions {
   device?: 'cpu' | 'cuda';
   limits: WorkflowEnv['limits'];
   tokenizerDir?: string;
+  /** Per-model int8 and step caching (WorkflowEnv.int8Models / cacheSteps). */
+  int8Models?: readonly string[];
+  cacheSteps?: number;
 }
 
 /** Creates the layout under `root` when missing; refuses a root that is a file and a --models that is not a folder. */
@@ -32,7 +35,7 @@ export function openDataFolder(root: string, opts: DataFolderOptions): DataFolde
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new Error(`--models ${opts.models} is not a folder`);
   }
-  const env = dataFolderEnv(abs, { models: opts.models, device: opts.device, limits: opts.limits, tokenizerDir: opts.tokenizerDir });
+  const env = dataFolderEnv(abs, { models: opts.models, device: opts.device, limits: opts.limits, tokenizerDir: opts.tokenizerDir, int8Models: opts.int8Models, cacheSteps: opts.cacheSteps });
   return {
     root: abs,
     env,

@@ -41,6 +41,9 @@ export interface ServerOptions {
   device?: 'cpu' | 'cuda';
   /** CLIP tokenizer tables for single-file checkpoints (else INKFLOW_TOKENIZER or the Hugging Face cache). */
   tokenizerDir?: string;
+  /** Checkpoint names compiled int8 ('*' = all) and KSampler step caching: lossy, opt-in speed modes. */
+  int8Models?: readonly string[];
+  cacheSteps?: number;
   argv?: string[];
   /** Logs requests (off by default: the queue must stay fast). */
   logger?: boolean;
@@ -89,6 +92,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     models: opts.modelsDir,
     device: opts.device,
     tokenizerDir: opts.tokenizerDir,
+    int8Models: opts.int8Models,
+    cacheSteps: opts.cacheSteps,
     limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
   });
   const env = data.env;

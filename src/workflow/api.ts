@@ -19,6 +19,13 @@ export interface WorkflowEnv {
   device?: 'cpu' | 'cuda';
   /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints, which carry none. */
   tokenizerDir?: string;
+  /**
+   * Per-model int8 inference: checkpoint names (as the loader nodes list them) compiled int8; '*' = all.
+   * Lossy and opt-in (graph/int8Lowering.ts); absent: every model exact fp32.
+   */
+  int8Models?: readonly string[];
+  /** Step caching for KSampler/KSamplerAdvanced: full UNet every N steps; absent or 1: off (exact). */
+  cacheSteps?: number;
 }
 
 /** ComfyUI's error body for a refused prompt (HTTP 400). */

@@ -26,6 +26,9 @@ export interface DataFolderOptions {
   device?: 'cpu' | 'cuda';
   limits?: Partial<WorkflowEnv['limits']>;
   tokenizerDir?: string;
+  /** Lossy speed modes (WorkflowEnv.int8Models / cacheSteps). */
+  int8Models?: readonly string[];
+  cacheSteps?: number;
   /** Create missing folders (default true). */
   create?: boolean;
 }
@@ -65,5 +68,7 @@ export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): Wo
     },
     ...(opts.device ? { device: opts.device } : {}),
     ...(opts.tokenizerDir ? { tokenizerDir: opts.tokenizerDir } : {}),
+    ...(opts.int8Models?.length ? { int8Models: opts.int8Models } : {}),
+    ...((opts.cacheSteps ?? 1) > 1 ? { cacheSteps: opts.cacheSteps } : {}),
   };
 }

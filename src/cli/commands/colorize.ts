@@ -10,6 +10,8 @@ import { extname } from 'node:path';
 import { insertPngText } from '../../imaging/image.ts';
 import { assertColorizeDiffusionFile, isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
+import { MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
+import type { Precision } from '../../graph/int8Lowering.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { parseOptions, parseSeed } from '../options.ts';
@@ -57,6 +59,10 @@ options:
   --palette-lock      snap every line-art region of the result to the reference's nearest palette colour
   --keep-shading      with --palette-lock: also write the shading layer as <name>-shading.png
   --device cpu|cuda   execution provider for --model (default cpu)
+  --precision P       SDRO: fp32 (default, exact) or int8 (quantised encoder, UNet and VAE: faster,
+                      lossy; prints the error it was measured to add)
+  --cache-steps N     SDRO: step caching — the full UNet every N steps (and the first and last), only
+                      its shallow blocks in between (1 = off, default; lossy, prints its measured error)
   -o, --output FILE   output PNG (default colored.png); --flat also writes <name>-flat.png
   --overwrite         replace existing output files (never an input file)
   -h, --help          this help`;
@@ -86,6 +92,8 @@ export const colorizeCommand: Command = {
       'keep-shading': { type: 'boolean', default: false },
       uncertain: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
+      precision: { type: 'string', default: 'fp32' },
+      'cache-steps': { type: 'string', default: '1' },
       output: { type: 'string', short: 'o', default: 'colored.png' },
       overwrite: { type: 'boolean', default: false },
     });
@@ -94,6 +102,10 @@ export const colorizeCommand: Command = {
     if (v.flat === Boolean(v.model)) throw new UsageError('choose exactly one of --flat and --model DIR');
     if (v.device !== 'cpu' && v.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${v.device}`);
     const steps = parseInteger('--steps', v.steps!, 1, 1000);
+    if (!(PRECISIONS as readonly string[]).includes(v.precision!)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got ${v.precision}`);
+    const precision = v.precision as Precision;
+    const cacheSteps = parseInteger('--cache-steps', v['cache-steps']!, 1, MAX_CACHE_INTERVAL);
+    const fastModes = precision !== 'fp32' || cacheSteps > 1;
     const seed = v.seed === undefined ? undefined : parseSeed(v.seed);
     const output = v.output!;
     if (extname(output).toLowerCase() !== '.png') throw new UsageError(`output must be a .png file, got ${output}`);
@@ -107,6 +119,7 @@ export const colorizeCommand: Command = {
     if (cdOnly.length && !colorizeDiffusionModel) {
       throw new UsageError(`${cdOnly.map((k) => `--${k}`).join(', ')} ${cdOnly.length > 1 ? 'apply' : 'applies'} to ColorizeDiffusion checkpoints (--model FILE.safetensors) only${v.model ? `; ${v.model} is an SDRO model folder` : ''}`);
     }
+    if (fastModes && (v.flat || colorizeDiffusionModel)) throw new UsageError('--precision and --cache-steps apply to SDRO model folders only');
     if (colorizeDiffusionModel && v.segment) throw new UsageError('--segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
     let mode: ReturnType<typeof parseColorizeMode> = 'vanilla';
     try {
@@ -145,6 +158,7 @@ export const colorizeCommand: Command = {
       refGuidance, sketchGuidance, prediction: v.prediction === undefined ? undefined : predictions[v.prediction], referenceEncoder: v['reference-encoder'],
       sketchMask: v['sketch-mask'], referenceMask: v['reference-mask'], referenceStrength, segment: v.segment!,
       paletteLock: v['palette-lock']!, keepShading: v['keep-shading']!, uncertain: v.uncertain!, colorizeDiffusion: colorizeDiffusionModel,
+      ...(precision === 'int8' ? { precision } : {}), ...(cacheSteps > 1 ? { cacheSteps } : {}),
     };
     // .npy tensors (ColorizeDiffusion only) are not ComfyUI IMAGE/MASK values — they bypass line detection
     // and keep float precision — so they go to the same colouring function directly; pictures run as a workflow.

@@ -40,6 +40,9 @@ export interface ColorizeRun {
   paletteLock: boolean;
   keepShading: boolean;
   uncertain: boolean;
+  /** SDRO fast modes (absent = exact fp32, every step full). */
+  precision?: 'int8';
+  cacheSteps?: number;
 }
 
 export interface ColorizeDone {
@@ -61,6 +64,7 @@ export async function colorizeTensors(r: ColorizeRun): Promise<ColorizeDone> {
     sketchMask: r.sketchMask === undefined ? undefined : await readColorizeMask(r.sketchMask, 'sketch mask'),
     referenceMask: r.referenceMask === undefined ? undefined : await readColorizeMask(r.referenceMask, 'reference mask'),
     referenceStrength: r.referenceStrength,
+    precision: r.precision, cacheSteps: r.cacheSteps,
     onStep: (step) => bar.update(step),
   });
   bar.done();
@@ -115,7 +119,11 @@ export function colorizeWorkflow(r: ColorizeRun, files: { model?: string; refere
       }
       if (typeof r.referenceStrength === 'number') inputs.reference_strength = r.referenceStrength;
       else if (r.referenceStrength) inputs.block_strengths = r.referenceStrength.join(',');
-    } else inputs.segment = r.segment;
+    } else {
+      inputs.segment = r.segment;
+      if (r.precision) inputs.precision = r.precision;
+      if (r.cacheSteps) inputs.cache_steps = r.cacheSteps;
+    }
     prompt[3] = { class_type: 'InkflowReferenceColorize', inputs };
   }
   let result: [string, number] = ['3', 0];

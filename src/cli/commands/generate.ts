@@ -16,6 +16,7 @@ import { isSdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { assertControlNetFamily, sdxlTextRecord } from './generateSdxlOptions.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
+import { fastModeNotes, MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { parseGenerationRecord } from '../generationRecord.ts';
 import { checkNodeOption } from '../nodeOptions.ts';
@@ -87,6 +88,10 @@ output and runtime:
   --overwrite             replace existing output files (never an input file)
   --from IMAGE.png        take every setting from an image's metadata; other options override
   --device cpu|cuda       execution provider (default cpu)
+  --precision fp32|int8   int8: quantised UNet, text encoder and VAE — faster, lossy (prints the error it
+                          was measured to add); default fp32 (exact)
+  --cache-steps N         step caching: full UNet every N steps (and the first and last), only its
+                          shallow blocks in between; 1 = off (default); lossy
   -h, --help              this help`;
 
 const OPTIONS = {
@@ -132,6 +137,8 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   from: { type: 'string' },
   device: { type: 'string' },
+  precision: { type: 'string' },
+  'cache-steps': { type: 'string' },
   overwrite: { type: 'boolean' },
 } as const;
 
@@ -316,7 +323,12 @@ export const generateCommand: Command = {
     // in a throwaway data folder whose model folders are the ones the files live in.
     const work = mkdtempSync(join(tmpdir(), 'inkflow-generate-'));
     try {
-      const env = dataFolderEnv(work, { device, tokenizerDir: v.tokenizer });
+      const precision = v.precision ?? 'fp32';
+      if (!(PRECISIONS as readonly string[]).includes(precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got ${precision}`);
+      const cacheSteps = num('cache-steps', v['cache-steps'], true) ?? 1;
+      if (cacheSteps < 1 || cacheSteps > MAX_CACHE_INTERVAL) throw new UsageError(`--cache-steps must be in [1, ${MAX_CACHE_INTERVAL}], got ${cacheSteps}`);
+      for (const note of fastModeNotes({ precision: precision as 'fp32' | 'int8', cacheSteps })) console.error(note);
+      const env = dataFolderEnv(work, { device, tokenizerDir: v.tokenizer, ...(precision === 'int8' ? { int8Models: ['*'] } : {}), cacheSteps });
       const addDir = (kind: string, dir: string) => {
         if (!env.modelDirs[kind].includes(dir)) env.modelDirs[kind].push(dir);
       };
@@ -352,7 +364,9 @@ export const generateCommand: Command = {
       rec.height = first.height;
       for (const line of formatLoraReport(collectLoraReport(result.outputs))) console.error(line);
       // The PNGs SaveImage wrote (with the executed prompt) plus the exact record, written all or nothing.
-      const pngs = result.files.map((f, i) => insertPngText(readInput(f), { inkflow: JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i }) }));
+      // The lossy modes are recorded only when on (fp32 records stay as they were).
+      const lossy = { ...(env.int8Models ? { precision: 'int8' } : {}), ...(env.cacheSteps ? { cacheSteps: env.cacheSteps } : {}) };
+      const pngs = result.files.map((f, i) => insertPngText(readInput(f), { inkflow: JSON.stringify({ kind: 'generate', version: 1, ...rec, batchIndex: i, ...lossy }) }));
       writeOutputs(plan, pngs);
       const written = numberedOutputs(output, result.files.length);
       console.log(`seed ${rec.seed}: ${written.join(', ')} (${rec.width}×${rec.height}, ${rec.steps} steps ${rec.sampler}/${rec.scheduler}, cfg ${rec.cfg}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

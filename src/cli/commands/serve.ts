@@ -1,6 +1,7 @@
 // `inkflow serve`: the ComfyUI-compatible HTTP + WebSocket server over a data folder.
 import { startServer } from '../../server/startServer.ts';
 import { inkflowWorkflow } from '../../server/inkflowWorkflow.ts';
+import { MAX_CACHE_INTERVAL } from '../../pipelines/colorize/fastModes.ts';
 import { type Command, UsageError } from '../command.ts';
 import { parseOptions } from '../options.ts';
 
@@ -25,6 +26,9 @@ options:
   --max-upload-mb N   largest upload / request body (default 100)
   --max-pixels N      largest accepted image in pixels, checked before decoding (default 67108864)
   --device cpu|cuda   execution provider for model nodes (default cpu)
+  --int8 NAMES        compile these checkpoints int8 (comma-separated names as the loaders list them,
+                      or '*' for all): faster, lossy (≈2 % UNet output error measured); default none
+  --cache-steps N     KSampler step caching: full UNet every N steps (and the first and last); lossy
   --tokenizer DIR     CLIP tokenizer tables (vocab.json + merges.txt) for single-file checkpoints
                       (default: INKFLOW_TOKENIZER, the model folder, or the Hugging Face cache)
   --no-studio         serve only the ComfyUI API (by default the comic studio is served at /, built
@@ -60,6 +64,8 @@ export const serveCommand: Command = {
       'max-upload-mb': { type: 'string' },
       'max-pixels': { type: 'string' },
       device: { type: 'string' },
+      int8: { type: 'string' },
+      'cache-steps': { type: 'string' },
       tokenizer: { type: 'string' },
       'no-studio': { type: 'boolean' },
     });
@@ -74,6 +80,8 @@ export const serveCommand: Command = {
       modelsDir: v.models,
       redisUrl: v.redis,
       device: parseDevice(v.device),
+      int8Models: v.int8 ? v.int8.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
+      cacheSteps: v['cache-steps'] === undefined ? undefined : cacheInterval(v['cache-steps']),
       tokenizerDir: v.tokenizer,
       studio: !v['no-studio'],
       limits: {
@@ -98,3 +106,9 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+function cacheInterval(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CACHE_INTERVAL) throw new UsageError(`--cache-steps must be an integer in [1, ${MAX_CACHE_INTERVAL}], got "${text}"`);
+  return n;
+}

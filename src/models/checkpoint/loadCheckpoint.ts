@@ -245,7 +245,8 @@ function openLora(path: string): SafetensorsReader {
 }
 
 function checkpointView(parts: CheckpointParts, opts: LoadCheckpointOptions, loras: readonly LoraSpec[], owner: boolean): Checkpoint {
-  const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir };
+  // int8 (a per-model setting: every component compiles quantised); absent keeps the fp32 compile keys.
+  const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir, ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}) };
   const residency = createResidency(opts.residency ?? 'all');
   const loraReaders: { spec: LoraSpec; reader: SafetensorsReader }[] = [];
   try {

@@ -313,7 +313,8 @@ function pooledAtFirstEos(parts: SdxlCheckpointParts): SdxlCheckpointParts {
 }
 
 function view(parts: SdxlCheckpointParts, opts: LoadSdxlOptions, loras: readonly LoraSpec[], owner: boolean): SdxlCheckpoint {
-  const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir };
+  // int8 (a per-model setting: every component compiles quantised); absent keeps the fp32 compile keys.
+  const compileOpts: CompileOptions = { provider: opts.provider, threads: opts.threads, fuse: opts.fuse, cacheDir: opts.cacheDir, ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}) };
   const residency = createResidency(opts.residency ?? 'all');
   const loraReaders = loras.map((l) => ({ spec: l, reader: openSafetensors(l.path) }));
   const report: { unet?: LoraReport; te1?: LoraReport; te2?: LoraReport } = {};

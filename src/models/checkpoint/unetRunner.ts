@@ -20,6 +20,8 @@ export interface UNetRunShape {
   controlNet: boolean;
   /** Declare this many T2I-Adapter feature inputs (absent or 0: none, and the same session as before adapters existed). */
   adapterFeatures?: number;
+  /** Step caching graph (buildUNet deepCache); absent: the plain UNet (same session as before). */
+  deepCache?: 'produce' | 'consume';
 }
 
 export interface UNetRunInputs {
@@ -40,17 +42,17 @@ export interface UNetRunInputs {
 export interface UNetRunner {
   readonly config: UNetConfig;
   forward(shape: UNetRunShape, inputs: UNetRunInputs): Promise<Float32Array>;
+  /** As forward, on a step-caching graph (shape.deepCache): 'produce' also returns the deep features, 'consume' takes them. */
+  forwardCached(shape: UNetRunShape, inputs: UNetRunInputs, deepFeatures?: Float32Array): Promise<{ sample: Float32Array; deepFeatures?: Float32Array }>;
   release(): Promise<void>;
 }
 
 export function unetRunner(config: UNetConfig, store: WeightStore, opts: CompileOptions): UNetRunner {
   const sessions = compiledModels(store, opts);
   // The key leaves adapterFeatures out when there are none, so those sessions keep their old keys.
-  const key = ({ adapterFeatures, ...rest }: UNetRunShape) => JSON.stringify(adapterFeatures ? { ...rest, adapterFeatures } : rest);
-  const session = (shape: UNetRunShape) => sessions.get(key(shape), () => buildUNetGraph(config, shape, { controlNet: shape.controlNet, adapterFeatures: shape.adapterFeatures }));
-  return {
-    config,
-    async forward(shape, x) {
+  const key = ({ adapterFeatures, deepCache, ...rest }: UNetRunShape) => JSON.stringify({ ...rest, ...(adapterFeatures ? { adapterFeatures } : {}), ...(deepCache ? { deepCache } : {}) });
+  const session = (shape: UNetRunShape) => sessions.get(key(shape), () => buildUNetGraph(config, shape, { controlNet: shape.controlNet, adapterFeatures: shape.adapterFeatures, deepCache: shape.deepCache }));
+  const forward = async (shape: UNetRunShape, x: UNetRunInputs, deepFeatures?: Float32Array): Promise<{ sample: Float32Array; deepFeatures?: Float32Array }> => {
       const { batch: b, height: h, width: w, seqLen } = shape;
       const need = (name: string, a: Float32Array | undefined, n: number) => {
         if (!a || a.length !== n) throw new CheckpointError(`UNet ${name}: expected ${n} values, got ${a?.length ?? 'none'}`);
@@ -85,9 +87,17 @@ export function unetRunner(config: UNetConfig, store: WeightStore, opts: Compile
           feeds[`adapter_feature_${k}`] = f;
         });
       }
+      if (shape.deepCache === 'consume') {
+        if (!deepFeatures) throw new CheckpointError('a shallow (step-caching) UNet call needs the deep features of a full call');
+        feeds.deep_features = deepFeatures;
+      }
       const out = await model.run(feeds);
-      return out.out_sample.data as Float32Array;
-    },
+      return { sample: out.out_sample.data as Float32Array, deepFeatures: out.deep_features?.data as Float32Array | undefined };
+  };
+  return {
+    config,
+    forward: async (shape, x) => (await forward(shape, x)).sample,
+    forwardCached: forward,
     release: () => sessions.release(),
   };
 }

@@ -75,7 +75,7 @@ export interface ClipVisionEncoder {
   release(): Promise<void>;
 }
 
-export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): ClipVisionEncoder {
+export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse' | 'precision'> = {}): ClipVisionEncoder {
   const hasProjection = store.get('visual_projection.weight') !== undefined;
   const sessions = compiledModels(store, opts);
   return {
@@ -100,7 +100,7 @@ export function clipVisionEncoder(config: ClipVisionConfig, store: WeightStore, 
 }
 
 /** Loads a CLIPVisionModel from a diffusers `image_encoder/` folder, a pipeline folder containing one, or a model folder. */
-export async function loadClipVisionEncoder(path: string, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): Promise<ClipVisionEncoder> {
+export async function loadClipVisionEncoder(path: string, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse' | 'precision'> = {}): Promise<ClipVisionEncoder> {
   const files = resolveComponent(path, { subfolder: 'image_encoder', weightNames: ['model.safetensors'], what: 'CLIP image encoder' });
   if (!files.configPath) throw new ClipConfigError(`${path}: a CLIP image encoder needs its config.json; give the folder holding config.json and model.safetensors`);
   const config = parseClipVisionConfig(JSON.parse(readTextLimited(files.configPath)), files.configPath);

@@ -19,6 +19,8 @@ export interface DownBlockExtras {
   /** Added to the downsampler's output before its skip is recorded (ColorizeDiffusion's sketch hint). */
   residualAfterDownsample?: Tensor;
   crossAttention?: CrossAttentionHook;
+  /** Build the layers only, not the downsampler (step caching's shallow UNet needs no deeper state). */
+  layersOnly?: boolean;
 }
 
 /** Params under the current scope (`down_blocks.i`). */
@@ -36,7 +38,7 @@ export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, 
     if (extras.residualAfterLayers && j === level.layers - 1) h = op.add(h, extras.residualAfterLayers);
     skips.push(h);
   }
-  if (level.downsample) {
+  if (level.downsample && !extras.layersOnly) {
     h = g.within('downsamplers', () => g.within(0, () => downsample2D(h, level.outChannels, config.downsamplePadding)));
     if (extras.residualAfterDownsample) h = op.add(h, extras.residualAfterDownsample);
     skips.push(h);

@@ -11,7 +11,7 @@ import { openSafetensors, type SafetensorsReader } from '../../weights/safetenso
 import { safetensorsWeights } from '../../weights/store.ts';
 import { diffusersToLdmUnetKey, LDM_UNET_PREFIX, type LdmUnetLayout } from '../../weights/keymaps/ldmUnet.ts';
 import { parseUNetConfig, UNetConfigError, type UNetConfig } from './config.ts';
-import { adapterFeatureInputShapes, buildUNet, controlResidualShapes } from './unet.ts';
+import { adapterFeatureInputShapes, buildUNet, controlResidualShapes, deepFeatureShape } from './unet.ts';
 import { conditioningScale } from './conditioningEmbedding.ts';
 import { inferLdmUNetConfig } from './ldmConfig.ts';
 import { readTextLimited } from '../../files/readText.ts';
@@ -39,6 +39,8 @@ export interface LoadUNetOptions extends UNetShapes, CompileOptions {
   controlNet?: boolean;
   /** Declare this many T2I-Adapter feature inputs (see buildUNetGraph); forward feeds zeros for absent ones. */
   adapterFeatures?: number;
+  /** Step caching graph (see UNetGraphOptions.deepCache); use forwardCached. */
+  deepCache?: 'produce' | 'consume';
 }
 
 export interface UNetForwardInputs {
@@ -65,6 +67,11 @@ export interface LoadedUNet {
   /** Where the weights came from and in which key layout. */
   readonly source: { file: string; layout: 'diffusers' | 'ldm' };
   forward(inputs: UNetForwardInputs): Promise<Float32Array>;
+  /**
+   * Step caching: a 'produce' UNet returns the deep features with its output; a 'consume' UNet takes
+   * them (from the last full step) and runs only its shallow blocks.
+   */
+  forwardCached(inputs: UNetForwardInputs, deepFeatures?: Float32Array): Promise<{ sample: Float32Array; deepFeatures?: Float32Array }>;
   release(): Promise<void>;
 }
 
@@ -111,6 +118,11 @@ export interface UNetGraphOptions {
    * hash) exactly as without adapters.
    */
   adapterFeatures?: number;
+  /**
+   * Step caching (see buildUNet): 'produce' adds the output "deep_features"; 'consume' builds the shallow
+   * UNet with the input "deep_features" instead of the deep blocks. Absent: the plain graph (same hash).
+   */
+  deepCache?: 'produce' | 'consume';
 }
 
 /** Declares the UNet's graph inputs for the given sizes and builds it; output "out_sample". */
@@ -136,8 +148,10 @@ export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: UNe
   const adapterFeatures = opts.adapterFeatures
     ? adapterFeatureInputShapes(config, b, h, w, opts.adapterFeatures).map((shape, k) => g.input(`adapter_feature_${k}`, 'f32', shape))
     : undefined;
-  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual, adapterFeatures });
+  const deepCache = opts.deepCache === 'consume' ? { features: g.input('deep_features', 'f32', deepFeatureShape(config, b, h, w)) } : opts.deepCache;
+  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual, adapterFeatures, deepCache });
   g.output('out_sample', out.sample); // ONNX names must be unique: the input is "sample"
+  if (out.deepFeatures) g.output('deep_features', out.deepFeatures);
   return g;
 }
 
@@ -206,14 +220,15 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
   try {
     let graph: Graph;
     try {
-      graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet, adapterFeatures: opts.adapterFeatures });
+      graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet, adapterFeatures: opts.adapterFeatures, deepCache: opts.deepCache });
     } catch (e) {
       throw new UNetLoadError(`loadUNet: ${(e as Error).message}`);
     }
     const w = unetWeights(reader, config);
     const used = new Set([...graph.params.keys()].map(w.fileKey));
     const unusedKeys = [...reader.tensors.keys()].filter((k) => k.startsWith(w.prefix) && !used.has(k));
-    if (w.layout === 'diffusers' && unusedKeys.length) {
+    // The shallow step-caching graph uses only part of the weights by design.
+    if (w.layout === 'diffusers' && unusedKeys.length && opts.deepCache !== 'consume') {
       // Ignoring them would silently drop parts of the model (e.g. SDRO's blueprint embedding under a plain
       // UNet2DConditionModel config), so refuse, naming them.
       throw new UNetLoadError(`${file}: ${unusedKeys.length} weights do not belong to the configured ${config.className} (config.json does not match the checkpoint?): ${unusedKeys.slice(0, 5).join(', ')}${unusedKeys.length > 5 ? ', …' : ''}`);
@@ -232,7 +247,8 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
     for (const id of graph.inputs) inputShapes[graph.values[id].name!] = graph.values[id].shape;
     return {
       config, model, inputShapes, unusedKeys, source: { file, layout: w.layout },
-      forward: (inputs) => runUNet(model, inputShapes, opts.batch, inputs),
+      forward: async (inputs) => (await runUNet(model, inputShapes, opts.batch, inputs)).sample,
+      forwardCached: (inputs, deepFeatures) => runUNet(model, inputShapes, opts.batch, inputs, deepFeatures),
       release: () => model.release(),
     };
   } finally {
@@ -248,7 +264,7 @@ function timesteps(t: UNetForwardInputs['timestep'], batch: number): Float32Arra
   return a;
 }
 
-async function runUNet(model: CompiledModel, shapes: Record<string, readonly number[]>, batch: number, x: UNetForwardInputs): Promise<Float32Array> {
+async function runUNet(model: CompiledModel, shapes: Record<string, readonly number[]>, batch: number, x: UNetForwardInputs, deepFeatures?: Float32Array): Promise<{ sample: Float32Array; deepFeatures?: Float32Array }> {
   const feeds: Record<string, Float32Array> = {
     sample: x.sample,
     timestep: timesteps(x.timestep, batch),
@@ -257,6 +273,7 @@ async function runUNet(model: CompiledModel, shapes: Record<string, readonly num
   const optional: [string, Float32Array | undefined][] = [['blueprint', x.blueprint], ['text_embeds', x.textEmbeds], ['time_ids', x.timeIds], ['mid_residual', x.midResidual]];
   x.downResiduals?.forEach((r, k) => optional.push([`down_residual_${k}`, r]));
   x.adapterFeatures?.forEach((f, k) => optional.push([`adapter_feature_${k}`, f]));
+  optional.push(['deep_features', deepFeatures]);
   for (const [name, v] of optional) {
     if (!v) continue;
     if (!(name in shapes)) {
@@ -273,5 +290,5 @@ async function runUNet(model: CompiledModel, shapes: Record<string, readonly num
     if (feeds[name].length !== n) throw new UNetLoadError(`UNet forward: ${name} has ${feeds[name].length} values, expected [${shape.join(',')}] = ${n}`);
   }
   const out = await model.run(feeds);
-  return out.out_sample.data as Float32Array;
+  return { sample: out.out_sample.data as Float32Array, deepFeatures: out.deep_features?.data as Float32Array | undefined };
 }

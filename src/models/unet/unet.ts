@@ -39,6 +39,12 @@ export interface UNetInputs {
   /** SDXL "text_time": pooled text embedding [B, D] and micro-conditioning ids [B, 6]. */
   textEmbeds?: Tensor;
   timeIds?: Tensor;
+  /**
+   * Step caching (DeepCache): 'produce' builds the whole UNet and also returns the input of the last
+   * (shallowest) up block as `deepFeatures`; { features } builds only the shallow path — stem, the first
+   * down level's layers and the last up block — on those features from an earlier step.
+   */
+  deepCache?: 'produce' | { features: Tensor };
 }
 
 export interface TimeEmbeddings {
@@ -136,8 +142,24 @@ export function adapterFeatureInputShapes(config: UNetConfig, batch: number, hei
   return [...s.down, s.mid].slice(0, count);
 }
 
+/**
+ * Shape of the features step caching keeps: the input of the last up block, [B, C, h, w] with C the
+ * output channels of the up block before it (upsampled back to the latent size).
+ */
+export function deepFeatureShape(config: UNetConfig, batch: number, height: number, width: number): number[] {
+  const L = config.up.length;
+  if (L < 2) throw new Error('UNet: step caching needs at least two up blocks');
+  const skipsNeeded = config.up[L - 1].layers;
+  if (skipsNeeded > 1 + config.down[0].layers) {
+    throw new Error(`UNet: step caching needs the last up block's ${skipsNeeded} skips to come from conv_in and the first down level (${1 + config.down[0].layers})`);
+  }
+  return [batch, config.up[L - 2].outChannels, height, width];
+}
+
 export interface UNetOutputs {
   sample: Tensor;
+  /** With deepCache 'produce': the features a shallow step reuses. */
+  deepFeatures?: Tensor;
   /** Intermediate values named like diffusers' modules (time_proj, conv_in, down_blocks.0, …), for tracing. */
   trace: Record<string, Tensor>;
 }
@@ -167,6 +189,13 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   if (features.length) {
     adapterFeatureInputShapes(config, b, h, w, features.length).forEach((shape, k) => expectShape(`T2I-Adapter feature ${k}`, features[k], shape));
   }
+
+  const cached = typeof inputs.deepCache === 'object' ? inputs.deepCache.features : undefined;
+  if (inputs.deepCache) {
+    deepFeatureShape(config, b, h, w); // checks the config supports it
+    if (inputs.downResiduals || inputs.midResidual || features.length) throw new Error('UNet: step caching does not combine with ControlNet residuals or T2I-Adapter features');
+  }
+  if (cached) return buildShallowUNet(g, config, emb, ctx, stem.out, cached, trace);
 
   let x = stem.out;
   let skips: Tensor[] = [x];
@@ -201,7 +230,9 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
     x = op.add(x, inputs.midResidual);
   }
 
+  let deepFeatures: Tensor | undefined;
   config.up.forEach((level, i) => {
+    if (inputs.deepCache === 'produce' && i === config.up.length - 1) deepFeatures = x;
     const mine = skips.slice(skips.length - level.layers);
     skips = skips.slice(0, skips.length - level.layers);
     const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
@@ -212,6 +243,21 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
 
   const head = unetHead(config, x);
   trace.conv_norm_out = head.norm;
+  trace.conv_out = head.out;
+  return { sample: head.out, deepFeatures, trace };
+}
+
+/** The shallow path of a cached step: the first down level's layers and the last up block around the cached features. */
+function buildShallowUNet(g: Graph, config: UNetConfig, emb: Tensor, ctx: Tensor, stemOut: Tensor, cached: Tensor, trace: Record<string, Tensor>): UNetOutputs {
+  const [b, , h, w] = stemOut.shape;
+  expectShape('cached deep features', cached, deepFeatureShape(config, b, h, w));
+  const first = g.within('down_blocks', () => g.within(0, () => downBlock(stemOut, emb, ctx, config.down[0], config, { layersOnly: true })));
+  const L = config.up.length;
+  const last = config.up[L - 1];
+  const skips = [stemOut, ...first.skips].slice(0, last.layers);
+  const x = g.within('up_blocks', () => g.within(L - 1, () => upBlock(cached, skips, emb, ctx, last, config)));
+  trace[`up_blocks.${L - 1}`] = x;
+  const head = unetHead(config, x);
   trace.conv_out = head.out;
   return { sample: head.out, trace };
 }

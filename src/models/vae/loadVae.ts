@@ -47,7 +47,7 @@ export interface VaeModel {
   release(): Promise<void>;
 }
 
-export interface LoadVaeOptions extends Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> {
+export interface LoadVaeOptions extends Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse' | 'precision'> {
   /** Overrides the config's (or the inferred) scaling factor, e.g. 0.13025 for SDXL single files. */
   scalingFactor?: number;
   /** A config.json to use for a single-file checkpoint instead of inferring one from tensor shapes. */
@@ -120,7 +120,7 @@ export async function loadVae(path: string, opts: LoadVaeOptions = {}): Promise<
 }
 
 /** A VaeModel over an already opened config + weight store (used by pipeline loaders and tests). */
-export function vaeModel(config: VaeConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse'> = {}): VaeModel {
+export function vaeModel(config: VaeConfig, store: WeightStore, opts: Pick<CompileOptions, 'provider' | 'threads' | 'cacheDir' | 'fuse' | 'precision'> = {}): VaeModel {
   const sessions = compiledModels(store, opts);
   const session = (kind: string, shape: readonly number[], build: () => Graph) => sessions.get(`${kind}:${shape.join('x')}`, build);
   const f = vaeScaleFactor(config);

@@ -15,6 +15,7 @@ import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } f
 import { COLORIZE_DIFFUSION_DEFAULTS, type F32Tensor } from './colorizeDiffusion.ts';
 import { colorizeDiffusion } from './colorizeDiffusionPipeline.ts';
 import { loadSdroPipeline, SDRO_DEFAULT_STEPS } from './sdro.ts';
+import { checkFastModes, fastModeNotes, type FastModes } from './fastModes.ts';
 
 export class ColorizeRequestError extends Error {
   override name = 'ColorizeRequestError';
@@ -60,6 +61,9 @@ export interface ColorizeModelRequest {
   /** SDRO: the reference's CLIP last_hidden_state [1, tokens, width], encoded elsewhere (CLIPVisionEncode). */
   referenceEmbedding?: { shape: number[]; data: Float32Array };
   device?: 'cpu' | 'cuda';
+  /** SDRO: int8 inference and step caching (lossy, opt-in; see fastModes.ts). */
+  precision?: FastModes['precision'];
+  cacheSteps?: number;
   onStep?: (step: number, total: number) => void;
   /** Stops the run between steps (and before loading or encoding) with an AbortError. */
   signal?: AbortSignal;
@@ -97,6 +101,7 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   if (kind === 'colorize-diffusion') {
     if (r.segment) throw new ColorizeRequestError('segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
     if (r.referenceEmbedding) throw new ColorizeRequestError('a reference embedding (CLIP_VISION_OUTPUT) applies to SDRO models; ColorizeDiffusion encodes the reference with its own OpenCLIP tower');
+    if (r.precision === 'int8' || (r.cacheSteps ?? 1) > 1) throw new ColorizeRequestError('int8 precision and step caching apply to SDRO models only for now');
     const mode = r.mode ?? 'vanilla';
     const refGuidance = r.referenceGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.referenceGuidance;
     const sketchGuidance = r.sketchGuidance ?? COLORIZE_DIFFUSION_DEFAULTS.sketchGuidance;
@@ -125,18 +130,27 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   const given = (['mode', 'referenceGuidance', 'sketchGuidance', 'referenceEncoder', 'prediction', 'sketchMask', 'referenceMask', 'referenceStrength'] as const).filter((k) => r[k] !== undefined);
   if (given.length) throw new ColorizeRequestError(`${given.join(', ')} apply to ColorizeDiffusion checkpoints only; ${r.model} is an SDRO model folder`);
   if (!isPicture(r.reference) || !isPicture(r.lineArt)) throw new ColorizeRequestError(`SDRO takes pictures, not tensors (${r.model} is an SDRO model folder)`);
+  const fast: FastModes = { precision: r.precision, cacheSteps: r.cacheSteps };
+  try {
+    checkFastModes(fast);
+  } catch (e) {
+    throw new ColorizeRequestError((e as Error).message);
+  }
   r.signal?.throwIfAborted();
-  const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu' });
+  const pipe = await loadSdroPipeline(r.model, { provider: r.device ?? 'cpu', ...(r.precision === 'int8' ? { precision: 'int8' as const } : {}) });
   try {
     r.signal?.throwIfAborted();
     const prepared = await prepareBlueprint(r.lineArt, { source: 'lineart', segment: r.segment ? 'border' : false });
     warnings.push(...prepared.warnings);
+    const cacheSteps = (r.cacheSteps ?? 1) > 1 ? r.cacheSteps : undefined;
     const out = await pipe.colorize({
-      reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, referenceEmbedding: r.referenceEmbedding, signal: r.signal,
+      reference: r.reference, blueprint: prepared.blueprint, steps, seed: r.seed, referenceEmbedding: r.referenceEmbedding, signal: r.signal, cacheSteps,
       onProgress: (p) => p.phase === 'step' && r.onStep?.(p.step, steps),
     });
-    warnings.push(...out.warnings);
-    return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false } };
+    warnings.push(...out.warnings, ...fastModeNotes(fast));
+    // The lossy modes are recorded only when on, so fp32 settings (and PNGs) stay as they were.
+    const lossy = { ...(r.precision === 'int8' ? { precision: 'int8' } : {}), ...(cacheSteps ? { cacheSteps } : {}) };
+    return { image: out.image, layers: [], warnings, settings: { method: 'sdro', model: r.model, steps, seed: out.seed.toString(), segment: r.segment ?? false, ...lossy } };
   } finally {
     await pipe.release();
   }

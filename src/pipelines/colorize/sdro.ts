@@ -18,6 +18,8 @@ import { parseClipImageProcessorConfig, preprocessClipImage, type ClipImageProce
 import { fromConfig, type DiffusersScheduler } from '../../sampling/diffusers/index.ts';
 import { createTorchGenerator } from '../../sampling/torchRandom.ts';
 import { assertFinite } from '../../sampling/finiteCheck.ts';
+import { cachedModel, fullStepSchedule } from '../../sampling/stepCache.ts';
+import type { Precision } from '../../graph/int8Lowering.ts';
 import { blueprintToTensor } from './blueprintTensor.ts';
 import { decodedToImage } from './decodedImage.ts';
 import { blueprintHasLines } from './blueprint.ts';
@@ -36,6 +38,8 @@ export interface LoadSdroOptions {
   threads?: number;
   /** Compile cache folder (false: compile in memory, nothing written). */
   cacheDir?: string | false;
+  /** 'int8': image encoder, UNet and VAE run quantised (lossy, opt-in; see graph/int8Lowering.ts). Default 'fp32'. */
+  precision?: Precision;
 }
 
 export interface F32Tensor {
@@ -67,6 +71,11 @@ export interface ColorizeOptions {
   tiledDecode?: boolean | 'auto';
   /** Keep every intermediate tensor in the result (golden checks, debugging). */
   trace?: boolean;
+  /**
+   * Step caching: run the whole UNet every N steps (and on the first and last) and only its shallow
+   * blocks in between (sampling/stepCache.ts). Lossy, opt-in; absent or 1: every step full.
+   */
+  cacheSteps?: number;
   onProgress?: (p: ColorizeProgress) => void;
   signal?: AbortSignal;
   /**
@@ -101,6 +110,8 @@ export interface ColorizeResult {
   timesteps: number[];
   /** Documented oddities of this run (e.g. a blueprint without lines), for the caller to show. */
   warnings: string[];
+  /** UNet calls by kind: with step caching some are shallow. */
+  unetCalls: { full: number; shallow: number };
   trace?: SdroTrace;
 }
 
@@ -142,7 +153,7 @@ function checkSteps(steps: number): void {
 /** Loads an SDRO model folder (the released diffusers layout) and returns the colouring pipeline. */
 export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}): Promise<SdroPipeline> {
   const folder = readSdroFolder(dir);
-  const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir };
+  const compileOpts = { provider: opts.provider, threads: opts.threads, cacheDir: opts.cacheDir, ...(opts.precision === 'int8' ? { precision: opts.precision } : {}) };
 
   const unetCheckpoint = openUNetCheckpoint(folder.unetDir);
   const unetConfig = unetCheckpoint.config;
@@ -186,11 +197,11 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     throw new SdroError(`${dir}: components do not fit together: ${problems.join('; ')}`);
   }
 
-  const unetFor = (h: number, w: number): Promise<LoadedUNet> => {
-    const key = `${h}x${w}`;
+  const unetFor = (h: number, w: number, deepCache?: 'produce' | 'consume'): Promise<LoadedUNet> => {
+    const key = `${h}x${w}${deepCache ? `:${deepCache}` : ''}`;
     let u = unets.get(key);
     if (!u) {
-      u = loadUNet(folder.unetDir, { batch: 1, height: h, width: w, seqLen: referenceTokens, config: unetConfig, ...compileOpts });
+      u = loadUNet(folder.unetDir, { batch: 1, height: h, width: w, seqLen: referenceTokens, config: unetConfig, deepCache, ...compileOpts });
       unets.set(key, u);
       u.catch(() => unets.delete(key));
     }
@@ -239,8 +250,21 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     signal?.throwIfAborted();
     const h = bp.height / scaleFactor;
     const w = bp.width / scaleFactor;
-    const unet = await unetFor(h, w);
+    const interval = o.cacheSteps ?? 1;
+    const schedule = fullStepSchedule(steps, interval);
+    const cached = interval > 1 && steps > 2;
+    const unet = await unetFor(h, w, cached ? 'produce' : undefined);
+    const shallowUNet = cached ? await unetFor(h, w, 'consume') : undefined;
     signal?.throwIfAborted();
+    type UNetCall = { sample: Float32Array; timestep: number };
+    const unetInputs = (x: UNetCall) => ({ sample: x.sample, timestep: x.timestep, encoderHiddenStates: lastHiddenState.data, blueprint: bp.data });
+    const model = cachedModel<UNetCall>({
+      async full(x) {
+        const r = await unet.forwardCached(unetInputs(x));
+        return { sample: r.sample, deepFeatures: r.deepFeatures ?? new Float32Array(0) };
+      },
+      shallow: async (x, features) => (await shallowUNet!.forwardCached(unetInputs(x), features)).sample,
+    }, cached ? schedule : []);
     o.onProgress?.({ phase: 'encode', step: 0, steps });
 
     const latentShape = [1, unetConfig.inChannels, h, w];
@@ -255,7 +279,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i];
       const input = scheduler.scaleModelInput(latents, t);
-      const noisePred = await unet.forward({ sample: input, timestep: t, encoderHiddenStates: lastHiddenState.data, blueprint: bp.data });
+      const noisePred = await model.run({ sample: input, timestep: t });
       assertFinite(noisePred, `UNet output at step ${i + 1}/${timesteps.length} (timestep ${t})`, i + 1);
       const res = scheduler.step(noisePred, t, latents);
       latents = res.prevSample;
@@ -273,7 +297,7 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     const decoded = await vae.decode({ shape: latentShape, data: decodeInput }, { tiled: o.tiledDecode ?? 'auto' });
     const image = decodedToImage(decoded.data, decoded.shape);
     o.onProgress?.({ phase: 'decode', step: timesteps.length, steps: timesteps.length });
-    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps, warnings };
+    const result: ColorizeResult = { image, latents: { shape: latentShape, data: latents }, seed, timesteps, warnings, unetCalls: { ...model.stats } };
     if (trace) {
       result.trace = {
         referencePixelValues: pixelValues,

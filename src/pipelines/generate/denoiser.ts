@@ -9,6 +9,8 @@
 import type { UNetRunner } from '../../models/checkpoint/unetRunner.ts';
 import type { ModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
 import type { Denoiser } from '../../sampling/comfy/types.ts';
+import { cachedModel } from '../../sampling/stepCache.ts';
+import type { UNetRunInputs, UNetRunShape } from '../../models/checkpoint/unetRunner.ts';
 import { controlResidualShapes } from '../../models/unet/unet.ts';
 import { controlActive, type PreparedControl } from './controlNet.ts';
 import type { TextConditioning } from './conditioning.ts';
@@ -39,6 +41,11 @@ export interface DenoiserSetup {
   added?: { positive: AddedConditions; negative: AddedConditions };
   /** Accumulates UNet + ControlNet wall time (ms), for benchmarks. */
   timing?: { unetMs: number; calls: number };
+  /**
+   * Step caching (sampling/stepCache.ts): which sampler steps run the full UNet, and the sampler's
+   * current step. Not combinable with ControlNets or T2I-Adapters (they feed the deep blocks).
+   */
+  stepCache?: { schedule: readonly boolean[]; stepOf: () => number; stats?: { full: number; shallow: number } };
 }
 
 export interface AddedConditions {
@@ -79,6 +86,15 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
   const adapter = s.adapterFeatures?.length ? s.adapterFeatures.map((f) => repeatBatch(f, B)) : undefined;
   let zeros: ReturnType<typeof zeroResiduals> | undefined;
   const added = addedBatch(s.added, n, B);
+  if (s.stepCache && (useControl || adapter)) throw new Error('step caching does not combine with ControlNets or T2I-Adapters (they feed the deep UNet blocks)');
+  type Call = { shape: UNetRunShape; inputs: UNetRunInputs };
+  const cache = s.stepCache && cachedModel<Call>({
+    async full(c) {
+      const r = await unet.forwardCached({ ...c.shape, deepCache: 'produce' }, c.inputs);
+      return { sample: r.sample, deepFeatures: r.deepFeatures! };
+    },
+    shallow: async (c, features) => (await unet.forwardCached({ ...c.shape, deepCache: 'consume' }, c.inputs, features)).sample,
+  }, s.stepCache.schedule, s.stepCache.stepOf, s.stepCache.stats);
 
   return async (xRaw, sigma) => {
     const t0 = performance.now();
@@ -127,15 +143,14 @@ export function createDenoiser(s: DenoiserSetup): Denoiser {
         }
       }
     }
-    const out = await unet.forward(
-      { batch: B, height: h, width: w, seqLen, controlNet: useControl, ...(adapter ? { adapterFeatures: adapter.length } : {}) },
-      {
-        sample, timestep, encoderHiddenStates: ctx,
-        ...(useControl ? (downResiduals ? { downResiduals, midResidual } : (zeros ??= zeroResiduals(unet, B, h, w))) : {}),
-        ...(adapter ? { adapterFeatures: adapter } : {}),
-        ...(added ?? {}),
-      },
-    );
+    const runShape: UNetRunShape = { batch: B, height: h, width: w, seqLen, controlNet: useControl, ...(adapter ? { adapterFeatures: adapter.length } : {}) };
+    const runInputs: UNetRunInputs = {
+      sample, timestep, encoderHiddenStates: ctx,
+      ...(useControl ? (downResiduals ? { downResiduals, midResidual } : (zeros ??= zeroResiduals(unet, B, h, w))) : {}),
+      ...(adapter ? { adapterFeatures: adapter } : {}),
+      ...(added ?? {}),
+    };
+    const out = cache ? await cache.run({ shape: runShape, inputs: runInputs }) : await unet.forward(runShape, runInputs);
     const outC = unet.config.outChannels;
     if (outC !== c) throw new Error(`UNet outputs ${outC} channels, latent has ${c}`);
     const cond = ms.calculateDenoised(sigma, out.subarray((B - n) * per, B * per), x);

@@ -17,6 +17,7 @@ import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
 import { InitImageError, prepareInitImage, type InitRequest, type PreparedInit } from './initImage.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
+import { fullStepSchedule } from '../../sampling/stepCache.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { GENERATE_DEFAULTS } from './defaults.ts';
 import { assertFiniteStage, withFiniteStage } from '../nonFiniteStage.ts';
@@ -67,6 +68,11 @@ export interface GenerateRequest {
   lorasDirs?: readonly string[];
   /** `[x]` as ×1/1.1 (default true). */
   squareBrackets?: boolean;
+  /**
+   * Step caching: the full UNet every N sampler steps (and the first and last), only its shallow blocks
+   * in between (sampling/stepCache.ts). Lossy, opt-in; absent or 1: every step full.
+   */
+  cacheSteps?: number;
 }
 
 export type GenerateStage = 'text' | 'encode' | 'sample' | 'decode';
@@ -96,6 +102,8 @@ export interface GenerateTimings {
   /** UNet (+ ControlNet) calls only. */
   unetMs: number;
   unetCalls: number;
+  /** Of those, shallow (step-caching) calls (absent: none). */
+  shallowUnetCalls?: number;
   decodeMs: number;
   totalMs: number;
 }
@@ -273,8 +281,11 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     const noise = prepareNoise(latentShape, BigInt(s.seed));
     const timing = { unetMs: 0, calls: 0 };
     const scale = Math.fround(ckpt.latentScale);
+    let step = 0;
+    const cacheStats = { full: 0, shallow: 0 };
+    const stepCache = (req.cacheSteps ?? 1) > 1 ? { schedule: fullStepSchedule(s.steps, req.cacheSteps!), stepOf: () => step, stats: cacheStats } : undefined;
     const denoiser = createDenoiser({
-      unet, modelSampling, batch: n, channels: c, height: h, width: w,
+      unet, modelSampling, batch: n, channels: c, height: h, width: w, stepCache,
       positive, negative, cfg: s.cfg, controls, adapterFeatures: adapter, timing, inpaintConcat,
       noiseMask: noiseMaskLatent && latentImage ? { mask: noiseMaskLatent, latent: latentImage.map((v) => v * scale), noise } : undefined,
     });
@@ -282,7 +293,10 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       sampler: s.sampler, scheduler: s.scheduler, steps: s.steps, denoise: s.denoise, seed: BigInt(s.seed),
       model: denoiser, latentShape, latentImage, noise, signal,
       modelSampling, latentScaleFactor: ckpt.latentScale,
-      callback: (i, _d, _x, total) => onProgress?.({ stage: 'sample', step: i + 1, total }),
+      callback: (i, _d, _x, total) => {
+        step = i + 1;
+        onProgress?.({ stage: 'sample', step: i + 1, total });
+      },
     }));
     const sampleMs = performance.now() - t0;
     signal?.throwIfAborted();
@@ -303,7 +317,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
       images, latent: result.latent, latentShape,
       settings: { ...s, width, height },
       loras: { applied: loras, ...reports },
-      timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, decodeMs, totalMs: performance.now() - tStart },
+      timings: { textMs, encodeMs, adapterMs, sampleMs, unetMs: timing.unetMs, unetCalls: timing.calls, shallowUnetCalls: cacheStats.shallow, decodeMs, totalMs: performance.now() - tStart },
     };
   } finally {
     if (model !== ckpt) await model.release();

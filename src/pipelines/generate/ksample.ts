@@ -7,6 +7,7 @@ import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
+import { fullStepSchedule } from '../../sampling/stepCache.ts';
 import { assertGenerationFits, availableMemory } from '../memoryEstimate.ts';
 import { assertSdxlFits } from './sdxlMemory.ts';
 import { withFiniteStage } from '../nonFiniteStage.ts';
@@ -77,6 +78,8 @@ export interface KSampleOptions {
   compile?: CompileOptions;
   /** Accumulates UNet wall time and calls (benchmarks, generate timings). */
   timing?: { unetMs: number; calls: number };
+  /** Step caching: full UNet every N steps (and the first and last); 1 or absent: off. Lossy, opt-in. */
+  cacheSteps?: number;
 }
 
 export class KSampleError extends Error {
@@ -164,8 +167,12 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   const controls = prepareControls(positiveControls, modelSampling, w, h, s.cfg !== 1 ? 2 * n : n, model.unetConfig);
   const noise = s.addNoise === false ? new Float32Array(n * c * h * w) : prepareNoise(shape, BigInt(s.seed));
   const noiseMask = latent.noiseMask ? latentNoiseMask(latent.noiseMask, shape) : undefined;
+  let step = 0;
+  const cacheSteps = opts.cacheSteps ?? 1;
+  if (cacheSteps > 1 && (ranged?.length || posParts.length + negParts.length > 2)) throw new KSampleError('step caching does not combine with ranged T2I-Adapters or combined prompts');
   const setup: DenoiserSetup = {
-    timing: opts.timing, unet, modelSampling, batch: n, channels: c, height: h, width: w,
+    timing: opts.timing, unet,
+    stepCache: cacheSteps > 1 ? { schedule: fullStepSchedule(s.steps, cacheSteps), stepOf: () => step } : undefined, modelSampling, batch: n, channels: c, height: h, width: w,
     positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
     added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
@@ -185,7 +192,10 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     model: denoiser, latentShape: shape, latentImage: latent.samples, noise, signal,
     modelSampling, latentScaleFactor: model.latentScale,
     startStep: s.startStep, lastStep: s.lastStep, forceFullDenoise: s.forceFullDenoise,
-    callback: (i, denoised, _x, total) => opts.onStep?.(i + 1, total, denoised, shape),
+    callback: (i, denoised, _x, total) => {
+      step = i + 1;
+      opts.onStep?.(i + 1, total, denoised, shape);
+    },
   }));
   // KSampler returns a copy of its input LATENT with new samples (the noise mask stays).
   return { ...latent, samples: result.latent };

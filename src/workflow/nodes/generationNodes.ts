@@ -242,7 +242,7 @@ export const KSampler: NodeDef = {
     const seed = typeof v.seed === 'bigint' ? v.seed : BigInt(Number(v.seed));
     const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: Number(v.denoise), prediction: model.prediction,
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' } });
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' }, cacheSteps: ctx.env.cacheSteps });
     const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },
@@ -274,7 +274,7 @@ export const KSamplerAdvanced: NodeDef = {
     const sample = (m: SamplingCheckpoint) => ksample(m, v.positive as Conditioning, v.negative as Conditioning, v.latent_image as Latent, {
       seed, steps: Number(v.steps), cfg: Number(v.cfg), sampler: String(v.sampler_name), scheduler: String(v.scheduler), denoise: 1, prediction: model.prediction,
       addNoise: v.add_noise !== 'disable', startStep: Number(v.start_at_step), lastStep: Number(v.end_at_step), forceFullDenoise: v.return_with_leftover_noise !== 'enable',
-    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' } });
+    }, { signal: ctx.signal, onStep: progressWithPreview(ctx, model), compile: { provider: ctx.env.device ?? 'cpu' }, cacheSteps: ctx.env.cacheSteps });
     const { value: out, ui } = await withLoraView(model, 'unet', sample, sample);
     return { outputs: [out], ui };
   },

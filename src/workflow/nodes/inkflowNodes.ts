@@ -11,6 +11,7 @@ import { COLORIZE_MODES, type ColorizeMode } from '../../models/splitAttention/m
 import { colorizeFlat, colorizeWithModel, lockToPalette } from '../../pipelines/colorize/colorizeLineArt.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { SDRO_DEFAULT_STEPS } from '../../pipelines/colorize/sdro.ts';
+import { MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
 import { sketchFidelity } from '../../pipelines/generate/controlNet.ts';
 import type { Conditioning } from '../../pipelines/generate/ksample.ts';
 import type { RangedAdapterUse } from '../../pipelines/generate/adapterRanges.ts';
@@ -89,6 +90,8 @@ export const InkflowReferenceColorize: NodeDef = {
     segment: { type: 'BOOLEAN', default: false, tooltip: 'SDRO only: clear the line art background first.' },
     reference_encoder: { type: 'COMBO', options: (env) => listModels(env, 'clip_vision'), tooltip: 'ColorizeDiffusion only: an open_clip ViT-H-14 file, for checkpoints saved without their cond stage.' },
     reference_embedding: { type: 'CLIP_VISION_OUTPUT', link: true, tooltip: "SDRO only: the reference encoded by CLIP Vision Encode (load the SDRO folder's image_encoder with Load CLIP Vision); replaces the model's own encoding of the reference." },
+    precision: { type: 'COMBO', options: PRECISIONS, tooltip: 'SDRO only: int8 runs the image encoder, UNet and VAE quantised (faster, lossy: the error it adds is reported as a warning).' },
+    cache_steps: { type: 'INT', default: 1, min: 1, max: MAX_CACHE_INTERVAL, tooltip: 'SDRO only: step caching — the full UNet every N steps (and the first and last), only its shallow blocks in between. 1 = off (exact).' },
   },
   outputs: [{ type: 'IMAGE' }],
   async run(v, ctx) {
@@ -107,6 +110,8 @@ export const InkflowReferenceColorize: NodeDef = {
       referenceEncoder: v.reference_encoder === undefined ? undefined : resolveModel(ctx.env, 'clip_vision', String(v.reference_encoder)),
       referenceEmbedding: firstEmbedding(v.reference_embedding as ClipVisionOutput | undefined),
       device: ctx.env.device,
+      precision: v.precision === 'int8' ? 'int8' : undefined,
+      cacheSteps: v.cache_steps === undefined ? undefined : Number(v.cache_steps),
       signal: ctx.signal,
       onStep: (step, total) => ctx.progress(step, total),
     });

@@ -1,6 +1,7 @@
 // MODEL, CLIP and VAE values: a loaded checkpoint (SD1/SD2 or SDXL) plus what loader nodes stacked on it
 // (LoRAs, clip skip, a prediction override). A LoRA-merged view is made for the node that uses it and
 // released after.
+import { basename } from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '../../models/checkpoint/loadCheckpoint.ts';
 import { isSdxlCheckpoint, loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { mergeTowerReports } from '../../pipelines/generate/sdxlGenerate.ts';
@@ -34,8 +35,9 @@ export interface VaeHandle {
 /** The checkpoint at `path`, opened once per executor (until /free unloads models). */
 export function openCheckpoint(ctx: NodeContext, path: string): Promise<AnyCheckpoint> {
   const { env } = ctx;
-  const opts = { provider: env.device ?? 'cpu', residency: 'one', tokenizerDir: env.tokenizerDir, embeddingsDirs: env.modelDirs.embeddings ?? [] } as const;
-  return ctx.models.get<AnyCheckpoint>(`checkpoint:${path}`, () => (isSdxlCheckpoint(path) ? loadSdxlCheckpoint(path, opts) : loadCheckpoint(path, opts)), (c) => c.release());
+  const int8 = (env.int8Models ?? []).some((m) => m === '*' || path === m || basename(path) === m);
+  const opts = { provider: env.device ?? 'cpu', residency: 'one', tokenizerDir: env.tokenizerDir, embeddingsDirs: env.modelDirs.embeddings ?? [], ...(int8 ? { precision: 'int8' as const } : {}) } as const;
+  return ctx.models.get<AnyCheckpoint>(`checkpoint:${path}${int8 ? ':int8' : ''}`, () => (isSdxlCheckpoint(path) ? loadSdxlCheckpoint(path, opts) : loadCheckpoint(path, opts)), (c) => c.release());
 }
 
 /** What the LoRAs of a view did (weights patched, modules that matched nothing), as UI output. */
