@@ -33,16 +33,20 @@ const CASES: Record<string, () => { g: Graph; px: number }> = {
 };
 
 const which = process.argv[2] ?? 'sd15-top';
+// INKFLOW_CAST_PER_USE=0 emits one Cast per f16 weight (the inference layout) for comparison.
+const castPerUse = process.env.INKFLOW_CAST_PER_USE !== '0';
 const { g: fwd } = CASES[which]();
 const { graph, modules } = addLoraBranches(fwd, { rank: 16, alpha: 16 });
 const train = grad(graph, 'loss', modules.flatMap((m) => [m.down, m.up]));
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-trainprof-'));
 try {
-  const bytes = emitOnnx(train, randomWeights(train, { std: 0.02 }), { weightStorage: 'f16', externalData: { dir, file: 'w.bin' } });
+  const bytes = emitOnnx(train, randomWeights(train, { std: 0.02 }), { weightStorage: 'f16', castPerUse, externalData: { dir, file: 'w.bin' } });
   writeFileSync(join(dir, 'model.onnx'), bytes);
   const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
     executionProviders: ['cpu'], interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false, logSeverityLevel: 3,
     enableProfiling: true, profileFilePrefix: join(dir, 'prof'),
+    // As runtime/ortSession.ts keepDuplicateCasts.
+    ...(castPerUse ? { extra: { 'optimization.disable_specified_optimizers': 'CommonSubexpressionElimination' } } : {}),
   });
   const feeds: Record<string, ort.Tensor> = {};
   for (const id of train.inputs) {

@@ -59,6 +59,17 @@ export interface OpenSessionExtras {
   saveOptimized?: OptimizedModelTarget;
   /** The model was saved by `saveOptimized` on this machine: open it without optimising again. */
   preOptimized?: boolean;
+  /** Identical nodes stay separate (EmitOptions.castPerUse: one f16→f32 Cast per use on purpose). */
+  keepDuplicateCasts?: boolean;
+}
+
+/**
+ * Session config that turns off ORT's common-subexpression elimination, which would merge the
+ * per-use Casts of an f16 weight back into one f32 tensor alive from a training graph's forward to
+ * its backward (SD1.5 LoRA step: TODO GB peak with it, TODO GB without).
+ */
+function keepDuplicateCastsConfig(): Record<string, string> {
+  return { 'optimization.disable_specified_optimizers': 'CommonSubexpressionElimination' };
 }
 
 /**
@@ -94,6 +105,7 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     // Above 2 GB the optimised model must put its initializers in external data too.
     options.extra = { session: { optimized_model_external_initializers_file_name: extras.saveOptimized.dataFile, optimized_model_external_initializers_min_size_in_bytes: '1024' } };
   }
+  if (extras.keepDuplicateCasts) options.extra = { ...options.extra, ...keepDuplicateCastsConfig() };
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {

@@ -21,6 +21,8 @@ export interface CompileOptions extends SessionOptions {
    * 'auto' (the default) does so for weights the checkpoint stores as f16; 'f32' never.
    */
   weightStorage?: WeightStorage;
+  /** One Cast per use of each f16-stored weight (EmitOptions.castPerUse): for training graphs. */
+  castPerUse?: boolean;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
 }
@@ -40,13 +42,15 @@ export function defaultCacheDir(): string {
 export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
+  const castPerUse = opts.castPerUse ?? false;
+  // castPerUse joins the key only when set, so keys of existing cache entries stay as they were.
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION }));
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
   let session: ort.InferenceSession;
   if (cacheDir === false) {
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
-    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage }), opts);
+    session = await openSession(emitOnnx(graph, weights, { fuse, weightStorage: storage, castPerUse }), opts, { keepDuplicateCasts: castPerUse });
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
     const optimizedPath = join(dir, OPTIMIZED_MODEL);
@@ -56,9 +60,9 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
       session = await openSession(optimizedPath, opts, { preOptimized: true });
     } else if (existsSync(plainPath)) {
       fromCache = true;
-      session = await openSession(plainPath, opts);
+      session = await openSession(plainPath, opts, { keepDuplicateCasts: castPerUse });
     } else {
-      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage }, dir, opts);
+      session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage, castPerUse }, dir, opts);
     }
   }
   const inputs = graph.inputs.map((id) => ({ name: graph.values[id].name!, dtype: graph.values[id].dtype, shape: graph.values[id].shape }));
@@ -91,7 +95,7 @@ async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOp
     writeFileSync(join(tmp, PLAIN_MODEL), bytes);
     const keepPlain = report.f16Params > 0;
     const session = keepPlain
-      ? await openSession(join(tmp, PLAIN_MODEL), opts)
+      ? await openSession(join(tmp, PLAIN_MODEL), opts, { keepDuplicateCasts: emit.castPerUse })
       : await openSession(join(tmp, PLAIN_MODEL), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
     if (!keepPlain) {
       // The open session keeps what it loaded; the unoptimised files are no longer needed.

@@ -33,7 +33,8 @@ export interface TrainingCompileOptions extends CompileOptions {
  */
 export async function compileTraining(forward: Graph, loss: string, trainable: readonly string[], frozen: WeightStore, opts: TrainingCompileOptions = {}): Promise<TrainingModel> {
   const graph = grad(forward, loss, trainable, { keepOutputs: opts.keepOutputs });
-  const model = await compile(graph, frozen, opts);
+  // A frozen f16 weight is read by the forward and again by the backward: cast it per use.
+  const model = await compile(graph, frozen, { castPerUse: true, ...opts });
   return {
     trainable, graph, model,
     async step(params, feeds) {
