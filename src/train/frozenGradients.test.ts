@@ -30,7 +30,14 @@ describe('LoRA training graph', () => {
 
   it('computes no frozen conv weight gradient (no tap products, no tensor shaped like a conv kernel from a MatMul or Concat)', () => {
     expect(frozenShapes.size).toBeGreaterThan(2);
-    const kernelShaped = (t: Graph) => t.nodes.filter((n) => n.op === 'MatMul' || n.op === 'Concat' || n.op === 'ReduceSum').map((n) => fmtShape(t.values[n.outputs[0]].shape)).filter((s) => frozenShapes.has(s));
+    // A weight gradient ends as a kernel-shaped product: a MatMul/Concat, or a Reshape of one (taps → kernel).
+    const kernelShaped = (t: Graph) => {
+      const producer = new Map(t.nodes.flatMap((n) => n.outputs.map((id) => [id, n] as const)));
+      const product = (op: string | undefined) => op === 'MatMul' || op === 'Concat';
+      return t.nodes
+        .filter((n) => frozenShapes.has(fmtShape(t.values[n.outputs[0]].shape)))
+        .filter((n) => product(n.op) || (n.op === 'Reshape' && product(producer.get(n.inputs[0])?.op)));
+    };
     expect(kernelShaped(train)).toEqual([]);
     // The same check on a full-parameter graph does see the conv weight gradients.
     expect(kernelShaped(grad(forward, 'loss', frozen)).length).toBeGreaterThan(2);
