@@ -7,8 +7,8 @@
 //   dV = Pᵀ G;  dP = G Vᵀ;  dS = s · P ⊙ (dP − D);  dQ = dS K;  dK = dSᵀ Q
 // where D = Σ_L dP ⊙ P = Σ_d G ⊙ O (flash-attention's identity) is read off the [S, d] output instead
 // of a pass over the [S, L] matrix, and s scales the [·, d] products rather than dS: the score-sized
-// tensors see only the two matmuls, the softmax, one Sub and one Mul (SD1.5-top 512² LoRA step:
-// attention backward TODO ms → TODO ms).
+// tensors see only the matmuls, the softmax, one Sub and one Mul (one 64² self-attention, 320 wide,
+// 8 heads, forward + backward: 1698 → 1401 CPU-ms at load 13).
 import type { Attrs, Tensor } from './graph.ts';
 import * as op from './ops.ts';
 
