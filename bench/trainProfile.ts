@@ -1,7 +1,8 @@
 // `npx tsx bench/trainProfile.ts <case> [out.json]`: one training step's per-op time from ORT's profiler,
 // for finding what a training graph spends its time on (bench/train.ts reports the totals only).
 // Cases are small proxies of the SD1.5 LoRA step so they run in seconds and under 3 GB:
-//   sd15-top: SD1.5's first down/last up level (320 ch, attention at 64²) at 512², LoRA r16
+//   sd15-top: SD1.5's first down/last up level (320 ch, attention at 64²) at 512², LoRA r16 (3.4 GB)
+//   sd15-top-narrow: the same with the second level 320 wide too (under 3 GB)
 //   sd15-256: the whole SD1.5 UNet at 256², LoRA r16, f16 base weights (needs the heavy lock)
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,10 @@ function unetWithLoss(config: Record<string, unknown>, px: number, seqLen: numbe
 }
 
 const SD15_TOP = { ...SD15_CONFIG, block_out_channels: [320, 640], layers_per_block: 1, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'] };
+// One width only (320) keeps the proxy under 3 GB: runnable without the heavy lock.
+const SD15_TOP_NARROW = { ...SD15_TOP, block_out_channels: [320, 320] };
 const CASES: Record<string, () => { g: Graph; px: number }> = {
+  'sd15-top-narrow': () => ({ g: unetWithLoss(SD15_TOP_NARROW, 512, 77), px: 512 }),
   'sd15-top': () => ({ g: unetWithLoss(SD15_TOP, 512, 77), px: 512 }),
   'sd15-256': () => ({ g: unetWithLoss(SD15_CONFIG, 256, 77), px: 256 }),
   'sd15-512': () => ({ g: unetWithLoss(SD15_CONFIG, 512, 77), px: 512 }),
