@@ -29,7 +29,15 @@ function unetWithLoss(config: Record<string, unknown>, px: number, seqLen: numbe
 const SD15_TOP = { ...SD15_CONFIG, block_out_channels: [320, 640], layers_per_block: 1, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'] };
 // One width only (320) keeps the proxy under 3 GB: runnable without the heavy lock.
 const SD15_TOP_NARROW = { ...SD15_TOP, block_out_channels: [320, 320] };
-const CASES: Record<string, () => { g: Graph; px: number }> = {
+const TINY_UNET = {
+  _class_name: 'UNet2DConditionModel', block_out_channels: [32, 64, 64], layers_per_block: 1,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  attention_head_dim: 8, cross_attention_dim: 64, norm_num_groups: 8,
+};
+const CASES: Record<string, () => { g: Graph; px: number; full?: boolean }> = {
+  // bench/train.ts's tiny UNet, every parameter trained (f32).
+  'tiny-full': () => ({ g: unetWithLoss(TINY_UNET, 256, 8), px: 256, full: true }),
   'sd15-top-narrow': () => ({ g: unetWithLoss(SD15_TOP_NARROW, 512, 77), px: 512 }),
   'sd15-top': () => ({ g: unetWithLoss(SD15_TOP, 512, 77), px: 512 }),
   'sd15-256': () => ({ g: unetWithLoss(SD15_CONFIG, 256, 77), px: 256 }),
@@ -39,12 +47,12 @@ const CASES: Record<string, () => { g: Graph; px: number }> = {
 const which = process.argv[2] ?? 'sd15-top';
 // INKFLOW_CAST_PER_USE=0 emits one Cast per f16 weight (the inference layout) for comparison.
 const castPerUse = process.env.INKFLOW_CAST_PER_USE !== '0';
-const { g: fwd } = CASES[which]();
-const { graph, modules } = addLoraBranches(fwd, { rank: 16, alpha: 16 });
-const train = grad(graph, 'loss', modules.flatMap((m) => [m.down, m.up]));
+const { g: fwd, full } = CASES[which]();
+const lora = full ? undefined : addLoraBranches(fwd, { rank: 16, alpha: 16 });
+const train = lora ? grad(lora.graph, 'loss', lora.modules.flatMap((m) => [m.down, m.up])) : grad(fwd, 'loss', [...fwd.params.keys()]);
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-trainprof-'));
 try {
-  const bytes = emitOnnx(train, randomWeights(train, { std: 0.02 }), { weightStorage: 'f16', castPerUse, externalData: { dir, file: 'w.bin' } });
+  const bytes = emitOnnx(train, randomWeights(train, { std: 0.02 }), { weightStorage: full ? 'f32' : 'f16', castPerUse, externalData: { dir, file: 'w.bin' } });
   writeFileSync(join(dir, 'model.onnx'), bytes);
   const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
     executionProviders: ['cpu'], interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false, logSeverityLevel: 3,
