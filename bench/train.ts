@@ -95,7 +95,7 @@ async function runCase(c: TrainCase): Promise<void> {
   // A fresh cache folder: models over 2 GB need external data, and a first compile is what is timed.
   const cacheDir = mkdtempSync(join(tmpdir(), 'inkflow-train-bench-'));
   process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
-  const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32' });
+  const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32', castPerUse: true });
   const createMs = performance.now() - t1;
   const feeds: Record<string, Float32Array> = {};
   for (const id of train.inputs) {

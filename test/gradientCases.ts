@@ -58,6 +58,13 @@ export const GRADIENT_CASES: Case[] = [
     const x = p([1, 3, 5, 5]);
     return op.add(op.conv(x, p([4, 3, 3, 3]), p([4]), { pads: [1, 1, 1, 1] }), op.conv(x, p([4, 3, 1, 1]), undefined));
   } },
+  { name: 'conv stride 1 at 64² (input gradient as a flipped-kernel Conv), dilated, uneven pads', build: (_g, p) => {
+    // A 64² input with few free values, so finite differences stay cheap: an 8² parameter upsampled
+    // and modulated per pixel (every pixel's gradient still weighs into the check).
+    const ripple = op.constant(p([1]), Array.from({ length: 64 * 64 }, (_, i) => 1 + 0.5 * Math.sin(i * 0.731)), [1, 1, 64, 64]);
+    const x = op.mul(op.resizeNearest(p([1, 1, 8, 8]), 8), ripple);
+    return op.add(op.conv(x, p([2, 1, 3, 3]), p([2]), { pads: [1, 1, 1, 1] }), op.conv(x, p([2, 1, 3, 2]), undefined, { dilations: [2, 1], pads: [1, 0, 3, 1] }));
+  } },
   { name: 'conv transpose stride/pad/group/output padding', build: (_g, p) => {
     const x = p([2, 4, 3, 4]);
     return op.convTranspose(x, p([4, 3, 3, 2]), { strides: [2, 3], pads: [1, 0, 0, 1], group: 2, outputPadding: [1, 2], dilations: [1, 1] });

@@ -106,7 +106,7 @@ function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, T
       dIns = rule({ inputs, output: g.tensor(n.outputs[0]), grad: gOut, attrs: n.attrs, wants, op });
     } else if (isFused(n.op)) {
       const own = FUSED[n.op].vjp;
-      dIns = own && !opts.decomposeFused ? own(inputs, gOut, n.attrs, wants, opts) : fusedVjp(g, n, inputs, gOut, wants, opts);
+      dIns = own && !opts.decomposeFused ? own(inputs, gOut, n.attrs, wants, opts, g.tensor(n.outputs[0])) : fusedVjp(g, n, inputs, gOut, wants, opts);
     } else {
       throw new GraphError(`grad: op ${n.op} has no gradient rule`);
     }

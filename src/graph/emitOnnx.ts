@@ -51,6 +51,12 @@ export interface EmitOptions {
    */
   precision?: Precision;
   int8?: Int8Options;
+  /**
+   * With f16 storage, one Cast per consuming node instead of one per weight, so a weight read by both
+   * a training graph's forward and its backward is not held as f32 in between (SD1.5: 3.4 GB). The
+   * session must then keep ORT from merging the identical Casts again (ortSession `keepDuplicateCasts`).
+   */
+  castPerUse?: boolean;
   /** Filled in by emitOnnx: how many parameters it stored as f16 (and, with int8, as int8). */
   report?: { f16Params: number; int8Params?: number };
   /** Lowering alternatives, for benchmarks that compare them (bench/lowerings.ts); defaults are the fastest measured. */
@@ -80,7 +86,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   const int8: Int8Plan | undefined = opts.precision === 'int8' ? planInt8(g, opts.int8, new Set([...sliced.skip, ...sliced.rewrite.keys()])) : undefined;
   const names = new Map<number, string>();
   const initializers: TensorProto[] = [];
-  const nodes: object[] = [];
+  let nodes: object[] = [];
   let constCount = 0;
 
   const i64Const = (values: readonly number[]): string => {
@@ -153,7 +159,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  nodes.push(...castNodes);
+  if (!opts.castPerUse) nodes.push(...castNodes);
   if (opts.report) {
     opts.report.f16Params = castNodes.length;
     if (int8) opts.report.int8Params = int8.int8Params.size;
@@ -177,6 +183,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     nodes.push({ opType: 'Identity', input: [names.get(o.id)!], output: [o.name], name: `out_${o.name}` });
     return valueInfo(o.name, g.values[o.id]);
   });
+  if (opts.castPerUse) nodes = castEachUse(nodes, castNodes as CastNode[]);
 
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
@@ -191,6 +198,30 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+interface CastNode {
+  input: [string];
+  output: [string];
+  attribute: object[];
+}
+
+/** `nodes` with a private Cast in front of each node that reads a cast weight (see EmitOptions.castPerUse). */
+function castEachUse(nodes: object[], casts: readonly CastNode[]): object[] {
+  const castOf = new Map(casts.map((c) => [c.output[0], c]));
+  const out: object[] = [];
+  let uses = 0;
+  for (const n of nodes as { input: string[] }[]) {
+    const input = n.input.map((name) => {
+      const c = castOf.get(name);
+      if (!c) return name;
+      const own = `${name}::f32#${uses++}`;
+      out.push({ opType: 'Cast', input: c.input, output: [own], attribute: c.attribute, name: `Cast_${own}` });
+      return own;
+    });
+    out.push({ ...n, input });
+  }
+  return out;
 }
 
 /** A Linear (x·Wᵀ, optionally + b) whose output is only ever sliced along its last axis. */

@@ -18,7 +18,7 @@ export interface FusedRecord {
   /** The fast ONNX lowering, used when the op is kept fused. */
   emit(c: EmitContext): object[];
   /** Its own reverse rule where that beats differentiating the decomposition (autodiff uses the decomposition otherwise). */
-  vjp?(inputs: readonly Tensor[], grad: Tensor, attrs: Attrs, wants: readonly boolean[], opts: BackwardOptions): (Tensor | undefined)[];
+  vjp?(inputs: readonly Tensor[], grad: Tensor, attrs: Attrs, wants: readonly boolean[], opts: BackwardOptions, output: Tensor): (Tensor | undefined)[];
 }
 
 /** Knobs of the reverse rules (graph/autodiff.ts GradOptions passes them on). */
@@ -107,7 +107,7 @@ export const FUSED: Record<FusedOp, FusedRecord> = {
       return op.reshape(op.transpose(op.matmul(probs, vh), [0, 2, 1, 3]), [b, s, dv]);
     },
     emit: (c) => [c.node('MultiHeadAttention', [c.attr('num_heads', c.attrs.heads as number, 'int'), c.attr('scale', c.attrs.scale as number, 'float')], c.input, 'com.microsoft')],
-    vjp: (inputs, grad, attrs, wants, opts) => attentionVjp(inputs, grad, attrs, wants, opts.attentionChunkElements),
+    vjp: (inputs, grad, attrs, wants, opts, output) => attentionVjp(inputs, output, grad, attrs, wants, opts.attentionChunkElements),
   },
   // Gelu with approximate 'none' (erf) or 'tanh'.
   Gelu: {

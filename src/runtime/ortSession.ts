@@ -65,6 +65,8 @@ export interface OpenSessionExtras {
   saveOptimized?: OptimizedModelTarget;
   /** The model was saved by `saveOptimized` on this machine: open it without optimising again. */
   preOptimized?: boolean;
+  /** Identical nodes stay separate (EmitOptions.castPerUse: one f16→f32 Cast per use on purpose). */
+  keepDuplicateCasts?: boolean;
 }
 
 /**
@@ -101,7 +103,9 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     // Above 2 GB the optimised model must put its initializers in external data too.
     extra.session = { optimized_model_external_initializers_file_name: extras.saveOptimized.dataFile, optimized_model_external_initializers_min_size_in_bytes: '1024' };
   }
-  if (opts.disabledOptimizers?.length) extra.optimization = { disable_specified_optimizers: opts.disabledOptimizers.join(',') };
+  // keepDuplicateCasts: ORT's CSE would merge the per-use Casts of f16 weights back into one (emitOnnx castPerUse).
+  const off = [...(opts.disabledOptimizers ?? []), ...(extras.keepDuplicateCasts ? ['CommonSubexpressionElimination'] : [])];
+  if (off.length) extra.optimization = { disable_specified_optimizers: [...new Set(off)].join(',') };
   if (Object.keys(extra).length) options.extra = extra;
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);

@@ -27,6 +27,8 @@ export interface CompileOptions extends SessionOptions {
   /** 'int8' quantises Linears and Convs (graph/int8Lowering.ts); default 'fp32'. */
   precision?: Precision;
   int8?: Int8Options;
+  /** One Cast per use of each f16-stored weight (EmitOptions.castPerUse): for training graphs. */
+  castPerUse?: boolean;
   /** Compile cache folder; `false` disables caching (model emitted to memory). */
   cacheDir?: string | false;
   /** Told how long each start-up phase took (hash, emit, optimise, open), for bench/startup.ts. */
@@ -63,11 +65,12 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const storage = opts.weightStorage ?? 'auto';
   const phase = phaseTimer(opts.onPhase);
   // Disabled ORT transformers change the saved optimised model: part of the key (absent when none, so
-  // existing entries keep their keys). fp32 keys are unchanged from before int8 existed, too.
+  // existing entries keep their keys). fp32 keys are unchanged from before int8 existed, too, and castPerUse joins only when set.
   const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
   const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {}, int8Lowering: INT8_LOWERING_VERSION } : {};
-  const emitQuant = { precision: opts.precision, int8: opts.int8 };
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off, ...quant }));
+  const castPerUse = opts.castPerUse ?? false;
+  const emitQuant = { precision: opts.precision, int8: opts.int8, castPerUse };
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off, ...quant }));
   phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;
@@ -76,7 +79,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
     if (paramBytes(graph) > MAX_INLINE_BYTES) throw new RuntimeError('model is over 2 GB: enable the compile cache so weights go to external data');
     const bytes = emitOnnx(graph, weights, { fuse, weightStorage: storage, ...emitQuant });
     phase('emit');
-    session = await openSession(bytes, opts);
+    session = await openSession(bytes, opts, { keepDuplicateCasts: castPerUse });
     phase('optimise');
   } else {
     const dir = join(cacheDir, key.slice(0, 32));
@@ -89,7 +92,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
       phase('open');
     } else if (existsSync(plainPath)) {
       fromCache = true;
-      session = await openSession(plainPath, opts);
+      session = await openSession(plainPath, opts, { keepDuplicateCasts: castPerUse });
       phase('optimise');
     } else {
       session = await compileIntoCache(graph, weights, { fuse, weightStorage: storage, ...emitQuant }, dir, opts, phase);
@@ -128,7 +131,7 @@ async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOp
     phase('emit');
     const keepPlain = report.f16Params > 0;
     const session = keepPlain
-      ? await openSession(join(tmp, PLAIN_MODEL), opts)
+      ? await openSession(join(tmp, PLAIN_MODEL), opts, { keepDuplicateCasts: emit.castPerUse })
       : await openSession(join(tmp, PLAIN_MODEL), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
     phase('optimise');
     if (!keepPlain) {
