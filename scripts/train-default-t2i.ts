@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'export-every': { type: 'string', default: '500' },
     'export-only': { type: 'boolean', default: false },
     'measure-only': { type: 'boolean', default: false },
+    /** Start a new run from another run's parameters (e.g. after the VAE changed: the UNet re-learns the new latents quickly). */
+    'init-from': { type: 'string' },
   },
 });
 
@@ -141,7 +143,7 @@ async function train(): Promise<void> {
   const wallBefore = existsSync(wallFile) ? (JSON.parse(readFileSync(wallFile, 'utf8')) as { seconds: number }).seconds : 0;
   await runTraining(runDir, loop, {
     shapes: init.shapes,
-    initialParams: () => init.params,
+    initialParams: () => (args['init-from'] ? warmStart(args['init-from'], init.shapes) : init.params),
     async microStep(params, rng) {
       const x0 = new Float32Array(batch * per);
       const ids = new BigInt64Array(batch * 77);
@@ -155,7 +157,7 @@ async function train(): Promise<void> {
       const r = await model.step(params, { input_ids: { dtype: 'i64', shape: [batch, 77], data: ids }, sample: d.noisy, timestep: d.timesteps, target: d.target, weights: d.weights });
       return { loss: r.loss, grads: r.grads };
     },
-    describe: () => ({ kind: 'default-t2i', vae: vaeId, images: n, batch, size: SIZE, unet: unetJson, text: textJson, objective, captionDropout: CAPTION_DROPOUT, shuffle: SHUFFLE }),
+    describe: () => ({ kind: 'default-t2i', initFrom: args['init-from'] ?? null, vae: vaeId, images: n, batch, size: SIZE, unet: unetJson, text: textJson, objective, captionDropout: CAPTION_DROPOUT, shuffle: SHUFFLE }),
   }, {
     onProgress(p) {
       if (p.step % 20 === 0) console.log(`${new Date().toISOString()} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} ${p.stepsPerSecond.toFixed(3)} it/s`);
@@ -166,6 +168,23 @@ async function train(): Promise<void> {
     },
   });
   await model.release();
+}
+
+/** Parameters from a checkpoint's params.safetensors (or ema.safetensors), checked against this model's shapes. */
+function warmStart(path: string, shapes: Record<string, number[]>): Record<string, Float32Array> {
+  const r = openSafetensors(path);
+  try {
+    const out: Record<string, Float32Array> = {};
+    for (const [name, shape] of Object.entries(shapes)) {
+      const info = r.has(name) ? r.info(name) : undefined;
+      if (!info || info.shape.join('x') !== shape.join('x')) throw new Error(`${path}: ${name} is missing or has another shape — not a run of this model`);
+      out[name] = r.readF32(name);
+    }
+    console.log(`initial parameters from ${path}`);
+    return out;
+  } finally {
+    r.close();
+  }
 }
 
 const SAMPLE_PROMPTS = [
