@@ -71,7 +71,7 @@ describe('LoRA training', () => {
     };
     const evalBatch = evalSet[0];
     const evalFeeds = feedsOf(evalBatch);
-    const initial = initLoraParams(modules, rank, createTrainRng(5));
+    const initial = initLoraParams(modules, createTrainRng(5));
     const before = await model.step(initial, evalFeeds);
     const lossBefore = await evalLoss(initial);
 
@@ -85,7 +85,7 @@ describe('LoRA training', () => {
     try {
       const cfg: TrainLoopConfig = { steps: 60, optimizer: { name: 'adamw', weightDecay: 0 }, lr: 1e-1, schedule: 'constant_with_warmup', warmupSteps: 2, checkpointEvery: 20, seed: 1 };
       const res = await runTraining(dir, cfg, {
-        shapes: loraShapes(modules, rank),
+        shapes: loraShapes(modules),
         initialParams: () => initial,
         async microStep(params, rng) {
           const b = diffusionBatch(x0, 1, 4, abar, rng, { prediction: 'eps', minSnrGamma: 5 });

@@ -60,9 +60,15 @@ export function captionOf(t: CharacterTags): string {
   return tagList(t).join(', ');
 }
 
-/** Every word a caption can contain (the text model's vocabulary). */
+/**
+ * Words no caption uses, kept in the vocabulary as LoRA trigger words (kohya's customary rare tokens):
+ * a character LoRA trained on the model can bind its character to one of them.
+ */
+export const TRIGGER_WORDS = ['ohwx', 'sks', 'zkz'] as const;
+
+/** Every word a caption can contain, plus the trigger words (the text model's vocabulary). */
 export function captionWords(): string[] {
-  return [...COLOR_NAMES, 'hair', 'shirt', 'pants', 'skirt', 'long', 'short', 'arms', 'up', 'out', 'down'];
+  return [...COLOR_NAMES, 'hair', 'shirt', 'pants', 'skirt', 'long', 'short', 'arms', 'up', 'out', 'down', ...TRIGGER_WORDS];
 }
 
 export function sampleTags(rng: Rng): CharacterTags {
