@@ -43,8 +43,13 @@ unknown words become \`<unk>\`. No CLIP tables are needed (or shipped).
   ${f.text.num_hidden_layers} layers, ${f.text.num_attention_heads} heads, 77 positions, word-level tag tokenizer.
 - UNet: diffusers UNet2DConditionModel, block_out_channels ${JSON.stringify(f.unet.block_out_channels)}, one
   layer per block, cross-attention on the two finest levels and the mid block (cross_attention_dim ${f.unet.cross_attention_dim}).
-- VAE: the bundled tiny VAE (models/default/vae, id ${f.vaeId}), copied in with scaling_factor ${f.scaling}
-  (1/std of this dataset's latents); 128² pictures → ${JSON.stringify(f.unet.in_channels)}-channel latents.
+- VAE (vae/, id ${f.vaeId}, scaling_factor ${f.scaling} = 1/std of this dataset's latents): the bundled tiny VAE's
+  architecture (AutoencoderKL [16, 32, 64], f = 4), but with weights SET BY HAND, not trained
+  (scripts/build-thumbnail-vae.ts): encoding is 4×4 average pooling of R, G, B (a latent is a 32×32 colour
+  thumbnail, 4th channel 0), decoding is nearest 4× upsampling, so pictures come out blocky. When this model
+  was trained the trained tiny VAE (models/default/vae, still training) could not yet reproduce colours
+  (held-out PSNR ≈ 18.6 dB at its step 200, colours greyish-green), and the named colours are the point of
+  this model. Retraining on the trained VAE is one command (below, with --vae models/default/vae).
 - ε-prediction, SD's scaled_linear β schedule (0.00085–0.012, 1000 steps).
 
 ## Training data
@@ -64,9 +69,10 @@ ${f.evaluation ?? 'Run `npx tsx scripts/eval-default-t2i.ts` (tag accuracy on he
 
 ## Reproduce
 \`\`\`
-nohup nice -n 5 npx tsx scripts/train-default-t2i.ts --steps ${f.step} > .scratch/t2i.log 2>&1 &
-npx tsx scripts/train-default-t2i.ts --export-only     # newest checkpoint → models/default/t2i
-npx tsx scripts/eval-default-t2i.ts                    # tag accuracy
+npx tsx scripts/build-thumbnail-vae.ts --out .scratch/thumb-vae --rms 0.9172,0.9139,0.9210
+nohup nice -n 5 npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae --steps ${f.step} > .scratch/t2i.log 2>&1 &
+npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae --export-only   # newest checkpoint → models/default/t2i
+npx tsx scripts/eval-default-t2i.ts --update-card     # tag accuracy into this card
 \`\`\`
 The run folder (.scratch/runs/default-t2i) keeps checkpoints; starting the script again resumes from the
 newest one with the same loss curve (a larger --steps continues training).
