@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     'checkpoint-every': { type: 'string', default: '100' },
     'export-every': { type: 'string', default: '500' },
     'export-only': { type: 'boolean', default: false },
+    /** Export the raw parameters instead of their EMA. */
+    'no-ema': { type: 'boolean', default: false },
     'measure-only': { type: 'boolean', default: false },
     /** Start a new run from another run's parameters (e.g. after the VAE changed: the UNet re-learns the new latents quickly). */
     'init-from': { type: 'string' },
@@ -200,7 +202,7 @@ async function exportModel(scalingFactor?: number): Promise<void> {
   if (!steps.length) throw new Error(`${runDir} has no checkpoint to export`);
   const step = steps[steps.length - 1];
   const ck = loadCheckpoint(root, step);
-  const params = ck.ema?.shadow ?? ck.params;
+  const params = (args['no-ema'] ? undefined : ck.ema?.shadow) ?? ck.params;
   const shapes = initialTextToImageParams(textToImageTrainingGraph(configs, 1, latentSide, latentSide), 0).shapes;
   const scaling = scalingFactor ?? (await dataset(Number(args.images))).scalingFactor;
   const log = readLog(runDir);
