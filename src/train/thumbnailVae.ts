@@ -1,7 +1,7 @@
 // An AutoencoderKL (the bundled VAE's architecture: block_out_channels [16, 32, 64], one layer per
 // block, 8 GroupNorm groups, 4 latent channels, f = 4) whose weights are set by hand, not trained, so that
-//   encode = 4×4 average pooling of R, G, B (latent channels 0–2; channel 3 is 0),
-//   decode = nearest 4× upsampling of them (each colour scaled by the picture's own RMS, see below).
+//   encode = 4×4 average pooling of R, G, B minus a fixed shift (latent channels 0–2; channel 3 is 0),
+//   decode = nearest 4× upsampling of them plus the shift (each colour scaled by the picture's own RMS, see below).
 // The text-to-image model's first release trains in this latent space: a latent is then a 32×32 colour
 // thumbnail, which keeps the named colours exact, while the trained tiny VAE (models/default/vae) was not
 // yet able to reproduce colours. How the GroupNorms are made harmless:
@@ -30,8 +30,15 @@ const BIAS = 12;
 /** Typical RMS of each colour on the synthetic characters (4×4 averages in [−1, 1]), for the decoder's scale. */
 export const CHARACTER_RMS = [0.9172, 0.9139, 0.921];
 
+/**
+ * Mean of each colour on the synthetic characters (mostly white paper): the encoder subtracts it and the
+ * decoder adds it back, so latents are centred — a diffusion model's weakest skill is getting the mean
+ * of a picture right from pure noise (SD's schedule keeps only 7 % of the signal at t = 999).
+ */
+export const CHARACTER_MEAN = [0.769, 0.7503, 0.7424];
+
 /** The weights by parameter name (diffusers AutoencoderKL names) with their shapes. */
-export function thumbnailVaeWeights(rms: readonly number[] = CHARACTER_RMS): { name: string; shape: number[]; data: Float32Array }[] {
+export function thumbnailVaeWeights(rms: readonly number[] = CHARACTER_RMS, shift: readonly number[] = [0, 0, 0]): { name: string; shape: number[]; data: Float32Array }[] {
 const cfg = parseVaeConfig(THUMBNAIL_VAE_CONFIG);
 const shapes = new Map<string, number[]>();
 for (const g of [vaeEncodeGraph(cfg, [1, 3, 128, 128]), vaeDecodeGraph(cfg, [1, 4, 32, 32])]) for (const [n, id] of g.params) shapes.set(n, [...g.values[id].shape]);
@@ -79,14 +86,18 @@ for (let c = 0; c < 3; c++) {
   centre('encoder.conv_out.weight', c, 8 * c + 1, -0.5);
 }
 const encOutB = get('encoder.conv_out.bias');
+for (let c = 0; c < 3; c++) encOutB[c] = -shift[c];
 for (let k = 4; k < 8; k++) encOutB[k] = -20;
 identity('quant_conv.weight', 8);
 identity('post_quant_conv.weight', 4);
 
-// Decoder. conv_in: (R, −R, G, −G, B, −B) in channels 0–5, kept through identities and up-samplers.
+// Decoder. conv_in: (R, −R, G, −G, B, −B) in channels 0–5 (the shift added back), kept through identities and up-samplers.
+const decInB = get('decoder.conv_in.bias');
 for (let c = 0; c < 3; c++) {
   centre('decoder.conv_in.weight', 2 * c, c, 1);
   centre('decoder.conv_in.weight', 2 * c + 1, c, -1);
+  decInB[2 * c] = shift[c];
+  decInB[2 * c + 1] = -shift[c];
 }
 for (const level of [0, 1]) {
   const n = `decoder.up_blocks.${level}.upsamplers.0.conv.weight`;
@@ -105,9 +116,9 @@ for (let c = 0; c < 3; c++) {
 }
 
 /** Writes the VAE as a diffusers folder (config.json + diffusion_pytorch_model.safetensors). */
-export async function writeThumbnailVae(dir: string, rms: readonly number[] = CHARACTER_RMS): Promise<void> {
+export async function writeThumbnailVae(dir: string, rms: readonly number[] = CHARACTER_RMS, shift: readonly number[] = [0, 0, 0]): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(THUMBNAIL_VAE_CONFIG, null, 2)}\n`);
-  const tensors = thumbnailVaeWeights(rms).map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
+  const tensors = thumbnailVaeWeights(rms, shift).map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
   await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), tensors, { inkflow_vae: 'thumbnail (4×4 average pooling / nearest upsampling), hand-set weights (src/train/thumbnailVae.ts)' });
 }
