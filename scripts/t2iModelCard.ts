@@ -13,6 +13,8 @@ export interface T2iCardFacts {
   unet: Record<string, unknown>;
   text: Record<string, unknown>;
   vocabSize: number;
+  /** How the run started when it was warm-started from another run's parameters. */
+  initNote?: string;
   /** Tag accuracy lines from scripts/eval-default-t2i.ts, when measured. */
   evaluation?: string;
 }
@@ -60,7 +62,9 @@ lists exactly these tags. One (hair, shirt, pants) colour triple in ten is held 
 (for classifier-free guidance).
 
 ## Training
-Steps ${f.step} at batch ${f.batch}, AdamW (lr ${f.lr}, weight decay 0.01, 200 warm-up steps, gradient
+${f.initNote ? `${f.initNote}
+
+` : ''}Steps ${f.step} at batch ${f.batch}, AdamW (lr ${f.lr}, weight decay 0.01, 200 warm-up steps, gradient
 norm clipped at 1), min-SNR γ 5, noise offset 0.05, EMA 0.999 (the EMA weights are shipped), seed ${f.seed}.
 Mean loss over the last 100 steps: ${f.meanLoss.toFixed(4)}. Wall time: ${wall} on 2 shared CPU cores.
 
@@ -69,12 +73,15 @@ ${f.evaluation ?? 'Run `npx tsx scripts/eval-default-t2i.ts` (tag accuracy on he
 
 ## Reproduce
 \`\`\`
-npx tsx scripts/build-thumbnail-vae.ts --out .scratch/thumb-vae --rms 0.9172,0.9139,0.9210
-nohup nice -n 5 npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae --steps ${f.step} > .scratch/t2i.log 2>&1 &
-npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae --export-only   # newest checkpoint → models/default/t2i
+npx tsx scripts/build-thumbnail-vae.ts --out .scratch/thumb-vae-s          # the VAE in vae/ (mean shift on)
+nohup nice -n 5 npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae-s --steps ${f.step} > .scratch/t2i.log 2>&1 &
+npx tsx scripts/train-default-t2i.ts --vae .scratch/thumb-vae-s --export-only   # newest checkpoint → models/default/t2i
 npx tsx scripts/eval-default-t2i.ts --update-card     # tag accuracy into this card
 \`\`\`
 The run folder (.scratch/runs/default-t2i) keeps checkpoints; starting the script again resumes from the
-newest one with the same loss curve (a larger --steps continues training).
+newest one with the same loss curve (a larger --steps continues training). To repeat this release's two
+stages exactly: first \`build-thumbnail-vae.ts --no-shift --out .scratch/thumb-vae\` and 700 steps with
+\`--vae .scratch/thumb-vae --run .scratch/runs/t2i-b\`, then the commands above with
+\`--init-from .scratch/runs/t2i-b/checkpoints/step-00000700/params.safetensors\`.
 `;
 }

@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     'measure-only': { type: 'boolean', default: false },
     /** Start a new run from another run's parameters (e.g. after the VAE changed: the UNet re-learns the new latents quickly). */
     'init-from': { type: 'string' },
+    /** A sentence for the model card on where --init-from's parameters came from. */
+    'init-note': { type: 'string' },
   },
 });
 
@@ -209,7 +211,7 @@ async function exportModel(scalingFactor?: number): Promise<void> {
   const last = log.slice(-100);
   const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
   const card = modelCard({
-    step, batch, images: Number(args.images), seed, lr: loop.lr, scaling, vaeId, wallSeconds: wall,
+    step, batch, images: Number(args.images), seed, lr: loop.lr, scaling, vaeId, wallSeconds: wall, initNote: args['init-note'],
     meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length),
     params: Object.values(params).reduce((s, a) => s + a.length, 0), unet: unetJson, text: textJson, vocabSize: vocab.tokens.length,
   });
