@@ -14,7 +14,7 @@ import { parseUNetConfig } from '../models/unet/config.ts';
 import { buildUNetGraph, ldmLayout } from '../models/unet/load.ts';
 import { unetLoraTarget } from '../models/checkpoint/loras.ts';
 import { alphasCumprod, makeBetas } from '../sampling/diffusers/betas.ts';
-import { addLoraBranches, initLoraParams, loraShapes, saveKohyaLora } from './lora.ts';
+import { RESNET_CONVS, addLoraBranches, initLoraParams, loraShapes, saveKohyaLora } from './lora.ts';
 import { diffusionBatch, weightedMse } from './diffusionObjective.ts';
 import { compileTraining } from './trainingGraph.ts';
 import { runTraining, type TrainLoopConfig } from './trainLoop.ts';
@@ -71,7 +71,7 @@ describe('LoRA training', () => {
     };
     const evalBatch = evalSet[0];
     const evalFeeds = feedsOf(evalBatch);
-    const initial = initLoraParams(modules, rank, createTrainRng(5));
+    const initial = initLoraParams(modules, createTrainRng(5));
     const before = await model.step(initial, evalFeeds);
     const lossBefore = await evalLoss(initial);
 
@@ -85,7 +85,7 @@ describe('LoRA training', () => {
     try {
       const cfg: TrainLoopConfig = { steps: 60, optimizer: { name: 'adamw', weightDecay: 0 }, lr: 1e-1, schedule: 'constant_with_warmup', warmupSteps: 2, checkpointEvery: 20, seed: 1 };
       const res = await runTraining(dir, cfg, {
-        shapes: loraShapes(modules, rank),
+        shapes: loraShapes(modules),
         initialParams: () => initial,
         async microStep(params, rng) {
           const b = diffusionBatch(x0, 1, 4, abar, rng, { prediction: 'eps', minSnrGamma: 5 });
@@ -127,6 +127,60 @@ describe('LoRA training', () => {
       }
     } finally {
       await model.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('LoCon: conv branches (3×3 at the conv rank, 1×1 at the linear rank) merge back through the loader exactly', async () => {
+    const forward = lossGraph();
+    const base = randomWeights(forward, { seed: 4, std: 0.1 });
+    const { graph, modules } = addLoraBranches(forward, { rank: 2, alpha: 1, convTargets: RESNET_CONVS, convRank: 3, convAlpha: 6 });
+    const convs = modules.filter((m) => m.kernel);
+    // down resnet (conv1, conv2), its downsampler, mid (2 resnets), up (2 resnets with shortcuts) and the upsampler.
+    expect(convs.map((m) => m.module)).toContain('down_blocks.0.downsamplers.0.conv');
+    expect(convs.map((m) => m.module)).toContain('up_blocks.1.resnets.0.conv_shortcut');
+    const shortcut = convs.find((m) => m.module.endsWith('conv_shortcut'))!;
+    expect([shortcut.rank, shortcut.alpha, shortcut.kernel]).toEqual([2, 1, [1, 1]]);
+    const c3 = convs.find((m) => m.module === 'mid_block.resnets.0.conv1')!;
+    expect([c3.rank, c3.alpha, c3.kernel]).toEqual([3, 6, [3, 3]]);
+    const trainable = modules.flatMap((m) => [m.down, m.up]);
+    const model = await compileTraining(graph, 'loss', trainable, base, { cacheDir: false, threads: 1, keepOutputs: ['out_sample'] });
+    const params = initLoraParams(modules, createTrainRng(2));
+    // Non-zero up weights stand in for training: every branch now changes the output.
+    const rng = createTrainRng(8);
+    for (const m of modules) params[m.up] = rng.normals(params[m.up].length).map((v) => 0.05 * v);
+    const b = diffusionBatch(x0, 1, 4, abar, createTrainRng(3), { prediction: 'eps' });
+    const r = await model.step(params, { sample: b.noisy, timestep: b.timesteps, encoder_hidden_states: context, target: b.target, weights: b.weights });
+    expect(Object.keys(r.grads).sort()).toEqual(Object.keys(loraShapes(modules)).sort());
+    expect(r.grads[c3.down].some((v) => v !== 0)).toBe(true);
+    await model.release();
+    const dir = mkdtempSync(join(tmpdir(), 'inkflow-locon-'));
+    try {
+      const file = join(dir, 'locon.safetensors');
+      await saveKohyaLora(file, modules, params, { rank: 2, alpha: 1, convRank: 3, convAlpha: 6 }, { outputName: 'locon', steps: 0, learningRate: 1e-4, scheduler: 'constant', optimizer: 'AdamW', seed: 0 });
+      const reader = openSafetensors(file);
+      try {
+        expect(JSON.parse(reader.metadata.ss_network_args)).toEqual({ conv_dim: '3', conv_alpha: '6' });
+        expect(reader.info('lora_unet_mid_block_resnets_0_conv1.lora_down.weight').shape).toEqual([3, 16, 3, 3]);
+        expect(reader.info('lora_unet_mid_block_resnets_0_conv1.lora_up.weight').shape).toEqual([16, 3, 1, 1]);
+        const baseGraph = buildUNetGraph(config, SHAPES);
+        const merged = applyLoras(base, [{ reader, strength: 1 }], unetLoraTarget(baseGraph.params.keys(), ldmLayout(config)));
+        expect(merged.report.unmatched).toEqual([]);
+        expect(merged.report.patched).toHaveLength(modules.length);
+        const m = await compile(baseGraph, merged.store, { cacheDir: false, threads: 1 });
+        const got = (await m.run({ sample: b.noisy, timestep: b.timesteps, encoder_hidden_states: context })).out_sample.data as Float32Array;
+        const plain = await compile(baseGraph, base, { cacheDir: false, threads: 1 });
+        const basePred = (await plain.run({ sample: b.noisy, timestep: b.timesteps, encoder_hidden_states: context })).out_sample.data as Float32Array;
+        await m.release();
+        await plain.release();
+        const want = r.outputs.out_sample;
+        const scale = Math.max(...Array.from(want, Math.abs));
+        expect(Math.max(...Array.from(want, (v, i) => Math.abs(v - got[i]))) / scale).toBeLessThan(1e-4);
+        expect(Math.max(...Array.from(want, (v, i) => Math.abs(v - basePred[i]))) / scale).toBeGreaterThan(1e-2);
+      } finally {
+        reader.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);

@@ -5,6 +5,7 @@ import type { Graph } from '../graph/graph.ts';
 import { grad, gradOutputName, LOSS_OUTPUT } from '../graph/autodiff.ts';
 import type { WeightStore } from '../graph/weights.ts';
 import { compile, type CompileOptions, type CompiledModel } from '../runtime/session.ts';
+import type { RuntimeTensor } from '../runtime/ortSession.ts';
 
 export interface TrainingStepResult {
   loss: number;
@@ -19,7 +20,8 @@ export interface TrainingModel {
   readonly graph: Graph;
   readonly model: CompiledModel;
   /** Runs forward and backward on `feeds` (data inputs) at parameter values `params`. */
-  step(params: Readonly<Record<string, Float32Array>>, feeds: Readonly<Record<string, Float32Array>>): Promise<TrainingStepResult>;
+  /** A bare Float32Array feed is f32 in the input's declared shape; other dtypes (token ids) come as RuntimeTensor. */
+  step(params: Readonly<Record<string, Float32Array>>, feeds: Readonly<Record<string, Float32Array | RuntimeTensor>>): Promise<TrainingStepResult>;
   release(): Promise<void>;
 }
 

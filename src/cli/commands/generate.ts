@@ -14,6 +14,7 @@ import { parsePrompt, promptLoras } from '../../pipelines/generate/conditioning.
 import { resolveLoraPath } from '../../models/checkpoint/loras.ts';
 import { isSdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { assertControlNetFamily, sdxlTextRecord } from './generateSdxlOptions.ts';
+import { DEFAULT_T2I_SIZE, defaultTextToImagePath, hasDefaultTextToImage } from '../../models/defaultTextToImage.ts';
 import { fromComfyPrompt, toComfyPrompt, type GenerationRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { fastModeNotes, MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
@@ -25,7 +26,7 @@ import { formatLoraReport } from '../loraReport.ts';
 import { parseOptions, parseSeed } from '../options.ts';
 import { numberedOutputs, planOutputs, writeOutputs } from '../outputPlan.ts';
 
-const HELP = `usage: inkflow generate --model PATH --prompt TEXT [options] -o OUT.png
+const HELP = `usage: inkflow generate [--model PATH] --prompt TEXT [options] -o OUT.png
        inkflow generate --from IMAGE.png [overrides] -o OUT.png
 
 Generates images with a Stable Diffusion 1.x/2.x or SDXL checkpoint (diffusers folder or single
@@ -33,7 +34,9 @@ Generates images with a Stable Diffusion 1.x/2.x or SDXL checkpoint (diffusers f
 ComfyUI's default micro-conditioning (original = target = image size, crop 0) unless given; no --clip-skip yet.
 
 model and prompt:
-  --model PATH            checkpoint: diffusers folder or LDM .safetensors (.ckpt is refused)
+  --model PATH            checkpoint: diffusers folder or LDM .safetensors (.ckpt is refused); without it,
+                          inkflow's bundled tiny tag model (models/default/t2i, 128×128, prompts like
+                          "red hair, blue shirt, green pants, arms up")
   --prompt TEXT           prompt; (word:1.3) weights, [word], <lora:name:w>, embedding:name
   --negative TEXT         negative prompt (default empty)
   --lora FILE[:W[:WCLIP]] apply a LoRA (repeatable); W = model strength, WCLIP = text strength
@@ -205,8 +208,12 @@ export const generateCommand: Command = {
   async run(argv) {
     const v = parseOptions('generate', argv, OPTIONS).values;
     const from: Partial<GenerationRecord> = v.from ? recordFromImage(v.from) : {};
-    const model = v.model ? resolve(v.model) : from.model;
-    if (!model) throw new UsageError('--model is required');
+    const usesDefault = !v.model && !from.model;
+    const model = v.model ? resolve(v.model) : from.model ?? defaultTextToImagePath();
+    if (usesDefault) {
+      if (!hasDefaultTextToImage()) throw new UsageError(`--model is required (the bundled default model is missing: ${model})`);
+      console.error(`no --model given: using inkflow's bundled default model ${model} (tiny, tag prompts such as "red hair, blue shirt, green pants, arms up"; ${DEFAULT_T2I_SIZE}×${DEFAULT_T2I_SIZE}; see its README.md)`);
+    }
     if (!existsSync(model)) throw new UsageError(`model not found: ${model}${v.from && !v.model ? ` (from ${v.from}; pass --model PATH)` : ''}`);
     const prompt = v.prompt ?? from.prompt;
     if (prompt === undefined) throw new UsageError('--prompt is required');
@@ -266,7 +273,7 @@ export const generateCommand: Command = {
     const mask = v.mask ? resolve(v.mask) : v.init ? undefined : from.mask;
     // SDXL goes through the same graph; what its nodes do not support yet is refused here, before any work.
     const sdxl = isSdxlCheckpoint(model);
-    const size = defaultSize(model);
+    const size = usesDefault || model === defaultTextToImagePath() ? DEFAULT_T2I_SIZE : defaultSize(model);
     const rec: GenerationRecord = {
       model, prompt, negative: v.negative ?? from.negative ?? '', seed: seedText,
       steps: num('steps', v.steps, true) ?? from.steps ?? D.steps,

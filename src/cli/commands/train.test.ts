@@ -87,6 +87,42 @@ describe('inkflow train lora', () => {
     expect(log.join('\n')).toContain('resumed from step 4');
   }, 120_000);
 
+  it('LoCon + text-encoder LoRA + two images per micro-step: kohya conv and lora_te_ keys the loader applies to both models', async () => {
+    const model = await writeTinyDiffusersCheckpoint(join(dir, 'tiny-te'));
+    const data = await writeDataset(join(dir, 'data-te'));
+    const out = join(dir, 'te.safetensors');
+    const args = ['lora', '--model', model, '--data', data, '-o', out, '--steps', '2', '--resolution', '64', '--rank', '4', '--conv-rank', '2', '--conv-alpha', '1',
+      '--train-text-encoder', '--batch-size', '2', '--lr', '1e-3', '--threads', '1', '--seed', '3'];
+    expect(await trainCommand.run(args)).toBe(0);
+    const r = openSafetensors(out);
+    try {
+      expect(r.metadata.ss_network_train_unet_only).toBe('False');
+      expect(JSON.parse(r.metadata.ss_network_args)).toEqual({ conv_dim: '2', conv_alpha: '1' });
+      const keys = [...r.tensors.keys()];
+      expect(keys).toContain('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight');
+      expect(keys).toContain('lora_te_text_model_encoder_layers_0_mlp_fc2.lora_up.weight');
+      const conv = keys.find((k) => /^lora_unet_.*resnets_0_conv1\.lora_down\.weight$/.test(k))!;
+      expect(r.info(conv).shape.slice(2)).toEqual([3, 3]);
+      expect(keys.every((k) => k.startsWith('lora_unet_') || k.startsWith('lora_te_'))).toBe(true);
+    } finally {
+      r.close();
+    }
+    expect(JSON.parse(readFileSync(join(`${out.replace(/\.safetensors$/, '')}.run`, 'config.json'), 'utf8')).task).toMatchObject({ textEncoder: true, batchSize: 2, convRank: 2, convAlpha: 1 });
+    const ckpt = loadCheckpoint(model, { threads: 1 }).withLoras([{ path: out, strengthModel: 1, strengthClip: 1 }]);
+    try {
+      await ckpt.useUNet();
+      await ckpt.useTextEncoder();
+      const rep = ckpt.loraReport();
+      // Each model takes its own modules; the other model's modules are the only ones it reports unmatched.
+      expect(rep.unet!.unmatched.every((u) => u.includes('lora_te_'))).toBe(true);
+      expect(rep.text!.unmatched.every((u) => u.includes('lora_unet_'))).toBe(true);
+      expect(rep.unet!.patched.some((p) => p.endsWith('resnets.0.conv1.weight'))).toBe(true);
+      expect(rep.text!.patched).toContain('text_model.encoder.layers.0.self_attn.q_proj.weight');
+    } finally {
+      await ckpt.release();
+    }
+  }, 120_000);
+
   it('explains usage errors', async () => {
     await expect(trainCommand.run(['dreambooth'])).rejects.toThrow(/unknown target "dreambooth"/);
     await expect(trainCommand.run(['lora', '--model', 'm', '--data', 'd', '-o', 'o.safetensors'])).rejects.toThrow(/--steps is required/);

@@ -15,7 +15,7 @@ import { type Command, UsageError } from '../command.ts';
 const HELP = `usage: inkflow train lora --model CKPT --data DIR -o OUT.safetensors [options]
 
 Trains a LoRA (kohya format, ss_* metadata: loads in ComfyUI, A1111 and inkflow --lora) on the
-attention projections of a Stable Diffusion 1.x/2.x UNet. Stopped runs resume: run the same command
+attention projections of a Stable Diffusion 1.x/2.x UNet (optionally its convs, LoCon, and the text encoder). Stopped runs resume: run the same command
 again and training continues from the newest checkpoint in the run folder with the same loss curve.
 
 data (kohya conventions):
@@ -32,6 +32,11 @@ data (kohya conventions):
 LoRA and objective:
   --rank N                default 16
   --alpha X               default = rank (scale alpha/rank = 1)
+  --conv-rank N           LoCon: also train the ResBlock and up/down-sampler convs (3×3 at rank N,
+                          1×1 at --rank; kohya conv_dim)
+  --conv-alpha X          kohya conv_alpha (default = conv rank)
+  --train-text-encoder    also train LoRAs on the text encoder's attention and MLP (lora_te_ keys)
+  --batch-size N          images per micro-step, from one bucket (default 1)
   --prediction eps|v      default: what the checkpoint says
   --min-snr-gamma X       min-SNR-γ loss weighting (kohya's 5 is usual; default off)
   --noise-offset X        kohya noise offset (e.g. 0.05; default off)
@@ -82,7 +87,7 @@ function loraOptions(argv: string[]): { lora: LoraTrainingOptions; samples: Samp
     strict: true,
     options: {
       model: str, data: str, reg: str, resolution: str, buckets: flag, 'shuffle-caption': flag, 'keep-tokens': str, 'caption-dropout': str,
-      'clip-skip': str, rank: str, alpha: str, prediction: str, 'min-snr-gamma': str, 'noise-offset': str, steps: str, 'grad-accum': str,
+      'clip-skip': str, rank: str, alpha: str, 'conv-rank': str, 'conv-alpha': str, 'train-text-encoder': flag, 'batch-size': str, prediction: str, 'min-snr-gamma': str, 'noise-offset': str, steps: str, 'grad-accum': str,
       lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, seed: str, 'save-every': str,
       output: { type: 'string', short: 'o' }, run: str, overwrite: flag, tokenizer: str, threads: str,
       'sample-prompt': { type: 'string', multiple: true }, 'sample-steps': str, 'sample-seed': str,
@@ -105,6 +110,7 @@ function loraOptions(argv: string[]): { lora: LoraTrainingOptions; samples: Samp
     resolution, buckets: values.buckets,
     captions: { shuffle: values['shuffle-caption'], keepTokens: num(values, 'keep-tokens', true), dropout: num(values, 'caption-dropout') },
     clipSkip: num(values, 'clip-skip', true), rank: num(values, 'rank', true), alpha: num(values, 'alpha'),
+    convRank: num(values, 'conv-rank', true), convAlpha: num(values, 'conv-alpha'), textEncoder: values['train-text-encoder'], batchSize: num(values, 'batch-size', true),
     prediction: prediction === 'v' ? 'v_prediction' : prediction === 'eps' ? 'eps' : undefined,
     minSnrGamma: num(values, 'min-snr-gamma'), noiseOffset: num(values, 'noise-offset'),
     steps: num(values, 'steps', true)!, gradAccumulation: num(values, 'grad-accum', true), lr: num(values, 'lr'),

@@ -329,7 +329,7 @@ export function placement(parts: Part[], pose: Pose, unit: number, width: number
   return compose(translate(width / 2, height / 2), compose(scale(s), translate(-cx, -cy)));
 }
 
-interface Rendered {
+export interface Rendered {
   labels: Uint16Array;
   coverage: Uint8Array;
   /** Colour per label (0 = background, white). */
@@ -337,7 +337,7 @@ interface Rendered {
   partNames: string[];
 }
 
-function renderParts(parts: Part[], width: number, height: number, m: Affine, lineWidth: number): Rendered {
+export function renderParts(parts: Part[], width: number, height: number, m: Affine, lineWidth: number): Rendered {
   const labels = new Uint16Array(width * height);
   const partColors: Rgb[] = [WHITE];
   const partNames = ['background'];

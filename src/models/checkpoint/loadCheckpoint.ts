@@ -23,6 +23,7 @@ import { resolveComponent } from '../modelFolder.ts';
 import { clipTextEncoder, clipTextGraph, inferClipTextConfig, type ClipTextEncoder } from '../clip/textEncoder.ts';
 import { parseClipTextConfig, type ClipTextConfig } from '../clip/config.ts';
 import { loadClipTokenizer, resolveTokenizerDir, type ClipTokenizer } from '../tokenizer/clipTokenizer.ts';
+import { findTagVocab, loadTagTokenizer } from '../tokenizer/tagTokenizer.ts';
 import { CheckpointError, detectFamily, detectPrediction, isSdxlSingleFile, predictionFromSchedulerConfig, type ModelFamily } from './family.ts';
 import { createResidency, type ResidencyMode } from './residency.ts';
 import { unetRunner, type UNetRunner } from './unetRunner.ts';
@@ -147,7 +148,9 @@ function openDiffusersFolder(path: string, opts: LoadCheckpointOptions): Checkpo
     const schedPrediction = existsSync(schedPath) && !opts.prediction ? predictionFromSchedulerConfig(readJson(schedPath, 'scheduler config'), schedPath) : undefined;
     const prediction = opts.prediction ?? schedPrediction ?? 'eps';
     const family = detectFamily(textConfig.hidden_act === 'gelu' ? 'openclip' : 'transformers', unet.config.crossAttentionDim);
-    const tokenizer = loadClipTokenizer(resolveTokenizerDir({ tokenizerDir: opts.tokenizerDir, modelDir: path }));
+    // A model with its own tag vocabulary (inkflow's bundled text-to-image model) never uses CLIP's tables.
+    const tagVocab = findTagVocab(path);
+    const tokenizer = tagVocab ? loadTagTokenizer(tagVocab) : loadClipTokenizer(resolveTokenizerDir({ tokenizerDir: opts.tokenizerDir, modelDir: path }));
     return {
       path, format: 'diffusers', family, prediction,
       predictionReason: opts.prediction ? 'option' : schedPrediction ? 'scheduler_config.json' : 'default',

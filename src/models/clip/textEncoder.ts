@@ -29,6 +29,35 @@ export interface ClipTextGraphOptions {
   skip?: number;
 }
 
+/**
+ * The text tower on token ids [B, S] inside any graph (parameters under `text_model.`): the embeddings,
+ * every layer's output (`states`), the state `skip` layers before the end, and last_hidden_state (final
+ * LayerNorm). Training graphs put it in front of a UNet.
+ */
+export function clipTextStates(ids: Tensor, cfg: ClipTextConfig, skip = 1): { last: Tensor; states: Tensor[]; skipped: Tensor } {
+  const g = ids.graph;
+  const s = ids.shape[1];
+  const d = cfg.hidden_size;
+  const spec = { hidden: d, heads: cfg.num_attention_heads, intermediate: cfg.intermediate_size, act: cfg.hidden_act, eps: cfg.layer_norm_eps };
+  const states: Tensor[] = [];
+  const last = g.within('text_model', () => {
+    let h = g.within('embeddings', () => {
+      const tok = op.gather(g.param('token_embedding.weight', [cfg.vocab_size, d]), ids, 0);
+      const pos = g.param('position_embedding.weight', [cfg.max_position_embeddings, d]);
+      return op.add(tok, s === cfg.max_position_embeddings ? pos : op.slice(pos, [0], [0], [s]));
+    });
+    states.push(h);
+    g.within('encoder', () => {
+      for (let i = 0; i < cfg.num_hidden_layers; i++) {
+        h = clipEncoderLayer(h, `layers.${i}`, spec, true);
+        states.push(h);
+      }
+    });
+    return layerNorm(h, 'final_layer_norm', cfg.layer_norm_eps);
+  });
+  return { last, states, skipped: states[states.length - 1 - skip] };
+}
+
 /** Builds the graph: input `input_ids` i64 [B, S]; outputs last_hidden_state, pooler_output, skip_* (+ optional ones). */
 export function clipTextGraph(cfg: ClipTextConfig, opts: ClipTextGraphOptions): Graph {
   const s = opts.seqLen ?? cfg.max_position_embeddings;
@@ -41,26 +70,9 @@ export function clipTextGraph(cfg: ClipTextConfig, opts: ClipTextGraphOptions): 
   if (!Number.isInteger(skip) || skip < 0 || skip >= layers + 1) throw new ClipConfigError(`CLIP text: skip must be 0..${layers}, got ${skip}`);
   const g = createGraph('clip_text');
   const ids = g.input('input_ids', 'i64', [b, s]);
-  const spec = { hidden: d, heads: cfg.num_attention_heads, intermediate: cfg.intermediate_size, act: cfg.hidden_act, eps: cfg.layer_norm_eps };
-  const states: Tensor[] = [];
-  const last = g.within('text_model', () => {
-    let h = g.within('embeddings', () => {
-      const tok = op.gather(g.param('token_embedding.weight', [cfg.vocab_size, d]), ids, 0);
-      const pos = g.param('position_embedding.weight', [cfg.max_position_embeddings, d]);
-      return op.add(tok, s === cfg.max_position_embeddings ? pos : op.slice(pos, [0], [0], [s]));
-    });
-    states.push(h);
-    g.within('encoder', () => {
-      for (let i = 0; i < layers; i++) {
-        h = clipEncoderLayer(h, `layers.${i}`, spec, true);
-        states.push(h);
-      }
-    });
-    const skipped = states[states.length - 1 - skip];
-    g.output('skip_hidden_state', skipped);
-    g.output('skip_hidden_state_ln', layerNorm(skipped, 'final_layer_norm', cfg.layer_norm_eps));
-    return layerNorm(h, 'final_layer_norm', cfg.layer_norm_eps);
-  });
+  const { last, states, skipped } = clipTextStates(ids, cfg, skip);
+  g.output('skip_hidden_state', skipped);
+  g.output('skip_hidden_state_ln', g.within('text_model', () => layerNorm(skipped, 'final_layer_norm', cfg.layer_norm_eps)));
   g.output('last_hidden_state', last);
   // Pool at the EOS position: argmax(ids) for the legacy eos_token_id 2 (transformers 4.27 always), else the
   // first eos_token_id. Gather from the flattened [B·S, D] states at b·S + position.
