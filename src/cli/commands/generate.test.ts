@@ -151,7 +151,6 @@ describe('inkflow generate (tiny checkpoint)', () => {
   });
 
   it('usage errors are clear', async () => {
-    await expect(generateCommand.run(['--prompt', 'x'])).rejects.toThrow(/--model is required/);
     await expect(generateCommand.run(['--model', model])).rejects.toThrow(/--prompt is required/);
     await expect(generateCommand.run(['--model', model, '--prompt', 'x', '--sampler', 'bogus'])).rejects.toThrow(/unknown sampler "bogus"/);
     await expect(generateCommand.run(['--model', model, '--prompt', 'x', '--steps', 'many'])).rejects.toThrow(/--steps must be an integer/);
