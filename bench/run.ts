@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),
   sdxl: async () => (await import('./sdxl.ts')).runSdxlBench(),
   server: async () => (await import('./server.ts')).runServerBench(),
+  'sdro-eval': async () => (await import('./sdroEval.ts')).runSdroEval(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
