@@ -4,8 +4,8 @@
 //  2. mine pairs: every ordered pair (reference i, target j ≠ i) whose cosine similarity ≥ threshold;
 //  3. make the target's blueprint with the inference path's recipe and drop pairs whose blueprint is
 //     near-empty (line pixels below a fraction of the area), since they teach nothing about lines.
-// Built-in descriptor: a 4×4×4 RGB colour histogram (what the character wears) plus an 8×8 grey
-// thumbnail (where things are), each L2-normalised and concatenated with equal weight.
+// Built-in descriptor: an 8×8×8 RGB histogram of the coloured pixels (what the character wears; paper
+// and ink excluded) plus an 8×8 grey thumbnail (where things are), each L2-normalised, weighted 0.85/0.15.
 import type { Image } from '../imaging/image.ts';
 import { resizeImage } from '../imaging/resize.ts';
 import { toGray } from '../imaging/grayscale.ts';
@@ -20,16 +20,23 @@ function normalise(v: Float32Array): Float32Array {
   return v.map((x) => x / n);
 }
 
+const LEVELS = 8;
+/** Weight of the colour histogram in the cosine (the layout thumbnail gets the rest). */
+const COLOUR_WEIGHT = 0.85;
+
 export function builtinDescriptor(img: Image): Descriptor {
   const c = img.channels;
-  const hist = new Float32Array(64);
+  const hist = new Float32Array(LEVELS ** 3);
+  const q = (v: number) => Math.min(LEVELS - 1, Math.floor((v * LEVELS) / 256));
   for (let i = 0; i < img.data.length; i += c) {
-    const r = img.data[i] >> 6;
-    const g = img.data[i + (c >= 3 ? 1 : 0)] >> 6;
-    const b = img.data[i + (c >= 3 ? 2 : 0)] >> 6;
-    hist[r * 16 + g * 4 + b] += 1;
+    const r = img.data[i];
+    const g = img.data[i + (c >= 3 ? 1 : 0)];
+    const b = img.data[i + (c >= 3 ? 2 : 0)];
+    // Paper and ink say nothing about who is drawn: only coloured pixels vote.
+    if ((r > 235 && g > 235 && b > 235) || Math.max(r, g, b) < 40) continue;
+    hist[(q(r) * LEVELS + q(g)) * LEVELS + q(b)] += 1;
   }
-  // Square roots damp the white page's dominance (the Hellinger kernel on histograms).
+  // Square roots damp the largest areas (the Hellinger kernel on histograms).
   const h = normalise(hist.map(Math.sqrt));
   const thumb = toGray(resizeImage(img, 8, 8, 'area'));
   const t = Float32Array.from(thumb.data, (v) => v / 255);
@@ -37,8 +44,8 @@ export function builtinDescriptor(img: Image): Descriptor {
   for (const v of t) mean += v / t.length;
   const tn = normalise(t.map((v) => v - mean));
   const out = new Float32Array(h.length + tn.length);
-  out.set(h.map((v) => v / Math.SQRT2));
-  out.set(tn.map((v) => v / Math.SQRT2), h.length);
+  out.set(h.map((v) => v * Math.sqrt(COLOUR_WEIGHT)));
+  out.set(tn.map((v) => v * Math.sqrt(1 - COLOUR_WEIGHT)), h.length);
   return out;
 }
 

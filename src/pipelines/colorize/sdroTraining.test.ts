@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goldenRoot } from '../../../test/golden/io.ts';
-import { encodePng } from '../../imaging/image.ts';
+import { createImage, encodePng } from '../../imaging/image.ts';
 import { loadVae, type VaeModel } from '../../models/vae/loadVae.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { blueprintChw, sdroExample, syntheticSdroPictures } from '../../train/sdroExamples.ts';
@@ -85,17 +85,28 @@ describe('SDRO training on the tiny golden SDRO model', () => {
       writeFileSync(join(data, `c${seed}-sheet.png`), await encodePng(p.reference));
       writeFileSync(join(data, `c${seed}-pose.png`), await encodePng(p.target));
     }
-    // A washed-out copy (contrast ÷ 64): the same layout, so it pairs, but no line survives the threshold.
-    const faded = syntheticSdroPictures(21, 64).reference;
-    writeFileSync(join(data, 'faded.png'), await encodePng({ ...faded, data: faded.data.map((v) => 255 - Math.floor((255 - v) / 64)) }));
+    // A flat fill of character 21's commonest colour: similar to its views by colour, but without a single line.
+    const sheet = syntheticSdroPictures(21, 64).reference;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < sheet.data.length; i += 3) {
+      const [r, g, b] = [sheet.data[i], sheet.data[i + 1], sheet.data[i + 2]];
+      if ((r > 235 && g > 235 && b > 235) || Math.max(r, g, b) < 40) continue;
+      counts.set((r << 16) | (g << 8) | b, (counts.get((r << 16) | (g << 8) | b) ?? 0) + 1);
+    }
+    const top = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    const fill = createImage(64, 64, 3);
+    for (let i = 0; i < fill.data.length; i += 3) fill.data.set([top >> 16, (top >> 8) & 255, top & 255], i);
+    writeFileSync(join(data, 'fill.png'), await encodePng(fill));
     const output = join(tmp, 'tuned');
     const runDir = join(tmp, 'run');
     const opts = { model, data, output, runDir, steps: 3, checkpointEvery: 1, threshold: 0.5, lr: 1e-3, seed: 5, cacheDir: join(tmp, 'cache'), threads: 1 };
     const first = await trainSdro(opts);
     expect(first.images).toBe(5);
-    expect(first.minedPairs).toBeGreaterThan(0);
-    expect(first.droppedPairs).toBeGreaterThan(0); // pairs whose target is the faded picture
-    expect(first.keptPairs).toBe(first.minedPairs - first.droppedPairs);
+    // each character's two views both ways (4), and the fill with character 21's views both ways (4) …
+    expect(first.minedPairs).toBe(8);
+    // … of which the two with the fill as target have an empty blueprint
+    expect(first.droppedPairs).toBe(2);
+    expect(first.keptPairs).toBe(6);
     expect(first.losses.map((l) => l.step)).toEqual([1, 2, 3]);
     for (const f of ['config.json', 'loss.png', 'log.jsonl']) expect(existsSync(join(runDir, f)), f).toBe(true);
 
