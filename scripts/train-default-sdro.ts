@@ -30,7 +30,7 @@ const { values: args } = parseArgs({
     vae: { type: 'string', default: 'models/default/vae' },
     out: { type: 'string', default: 'models/default/sdro' },
     steps: { type: 'string', default: '4000' },
-    examples: { type: 'string', default: '1600' },
+    examples: { type: 'string', default: '800' },
     batch: { type: 'string', default: '4' },
     eval: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
@@ -46,8 +46,8 @@ const exampleCount = Number(args.examples);
 const batch = Number(args.batch);
 mkdirSync(runDir, { recursive: true });
 const loop: TrainLoopConfig = {
-  steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: 3e-4, schedule: 'constant_with_warmup',
-  warmupSteps: 50, clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: 50, keepCheckpoints: 2, seed: Number(args.seed),
+  steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: 5e-4, schedule: 'constant_with_warmup',
+  warmupSteps: 50, clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: 25, keepCheckpoints: 2, seed: Number(args.seed),
 };
 
 async function examples(): Promise<SdroExample[]> {

@@ -94,6 +94,8 @@ generator. It is the latent space of inkflow's bundled tiny SDRO colouring model
 - Parameters: ${m.params.toLocaleString('en')} (${(m.params * 4 / 1e6).toFixed(1)} MB f32).
 - scaling_factor ${m.scaling}: 1/std of the posterior means on the held-out images (mean ${m.latentMean.toFixed(4)}),
   so scaled latents have unit variance as diffusion expects (SD's 0.18215 was found the same way).
+  The latents are not centred (no shift_factor, as SD1/SD2); diffusion models trained in this space learn the offset.
+- Loads with `loadVae('models/default/vae')` (and diffusers `AutoencoderKL.from_pretrained`); image in [-1, 1].
 
 ## Training
 - Data: 128² RGB from \`generateCharacterPair\` (src/imaging/synthetic), the sheet or the posed view of a
@@ -101,7 +103,7 @@ generator. It is the latent space of inkflow's bundled tiny SDRO colouring model
 - Objective: L1 + L2 reconstruction of a posterior sample (z = μ + σ·ε) + ${setup.klWeight} · mean KL.
 - AdamW lr ${loop.lr} (constant after ${loop.warmupSteps} warm-up steps), batch ${setup.batch}, grad-norm clip ${loop.clipGradNorm},
   EMA ${loop.emaDecay} (the EMA weights are shipped). Seed ${loop.seed}.
-- Steps: ${m.step}${m.wallSeconds ? `, wall time ${(m.wallSeconds / 60).toFixed(0)} min` : ''} on a shared 2-core CPU (ONNX Runtime, 1 thread).
+- Steps: ${m.step}${m.wallSeconds ? `, wall time ${(m.wallSeconds / 60).toFixed(0)} min` : ''} on a 2-core CPU shared with 7 other jobs (load average 8–25; ONNX Runtime, 1–2 threads).
   Mean loss over the last 50 steps: ${m.meanLoss.toFixed(4)}.
 
 ## Metrics
