@@ -95,7 +95,7 @@ generator. It is the latent space of inkflow's bundled tiny SDRO colouring model
 - scaling_factor ${m.scaling}: 1/std of the posterior means on the held-out images (mean ${m.latentMean.toFixed(4)}),
   so scaled latents have unit variance as diffusion expects (SD's 0.18215 was found the same way).
   The latents are not centred (no shift_factor, as SD1/SD2); diffusion models trained in this space learn the offset.
-- Loads with `loadVae('models/default/vae')` (and diffusers `AutoencoderKL.from_pretrained`); image in [-1, 1].
+- Loads with \`loadVae('models/default/vae')\` (and diffusers \`AutoencoderKL.from_pretrained\`); image in [-1, 1].
 
 ## Training
 - Data: 128² RGB from \`generateCharacterPair\` (src/imaging/synthetic), the sheet or the posed view of a
