@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createImage, decodeImage, encodePng, readPngText } from '../../src/imaging/image.ts';
 import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { goldenRoot } from '../golden/io.ts';
+import { generateCharacterPair } from '../../src/imaging/synthetic/characterSheet.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
@@ -78,6 +79,21 @@ describe('inkflow CLI', () => {
     expect(JSON.parse(readPngText(readFileSync(join(out, 'b.png'))).inkflow).paletteLock.colors.length).toBeGreaterThan(0);
   });
 
+  it('uses the bundled tiny SDRO model when neither --model nor --flat is given, and says so', async () => {
+    const pair = generateCharacterPair({ seed: 5_002_000, width: 128 });
+    const ref = join(out, 'default-ref.png');
+    const line = join(out, 'default-line.png');
+    writeFileSync(ref, await encodePng(pair.reference));
+    writeFileSync(line, await encodePng(pair.targetLineArt));
+    const o = join(out, 'default.png');
+    const r = await inkflow('colorize', '--reference', ref, '--lineart', line, '--steps', '2', '--seed', '3', '-o', o);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/no --model: using the bundled tiny SDRO model .*models[\\/]default[\\/]sdro/);
+    const img = await decodeImage(o, 3);
+    expect([img.width, img.height]).toEqual([128, 128]);
+    expect(JSON.parse(readPngText(readFileSync(o)).inkflow).model).toMatch(/models[\\/]default[\\/]sdro$/);
+  });
+
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const missing = await inkflow('colorize', '--flat', '--lineart', 'examples/lineart.png');
     expect(missing.code).toBe(2);
@@ -88,7 +104,7 @@ describe('inkflow CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/cannot decode image/);
     const both = await inkflow('colorize', '--flat', '--model', 'x', '--reference', 'a', '--lineart', 'b');
-    expect(both.stderr).toMatch(/exactly one of --flat and --model/);
+    expect(both.stderr).toMatch(/choose one of --flat and --model/);
     const unknown = await inkflow('paint');
     expect(unknown.code).toBe(2);
   });

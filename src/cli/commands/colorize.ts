@@ -18,8 +18,9 @@ import { parseOptions, parseSeed } from '../options.ts';
 import { planOutputs, writeOutputs } from '../outputPlan.ts';
 import { isFramePattern, runFlatSequence } from './colorizeFlatSequence.ts';
 import { type ColorizeRun, colorizeAsWorkflow, colorizeTensors } from './colorizeRun.ts';
+import { bundledSdroModel, DEFAULT_SDRO_MODEL } from '../defaultSdroModel.ts';
 
-const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png (--flat | --model PATH) [options]
+const HELP = `usage: inkflow colorize --reference REF.png --lineart LINE.png [--flat | --model PATH] [options]
 
 Colours line art from a character reference sheet.
 
@@ -35,6 +36,7 @@ options:
                       colour is uncertain (check those)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
+  (neither)           the bundled tiny SDRO model (models/default/sdro: 128², synthetic characters)
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
                       model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/),
                       or a ColorizeDiffusion single .safetensors file (UNet, sketch encoder, LoRAs,
@@ -99,7 +101,13 @@ export const colorizeCommand: Command = {
     });
     if (!v.reference) throw new UsageError('--reference is required');
     if (!v.lineart) throw new UsageError('--lineart is required');
-    if (v.flat === Boolean(v.model)) throw new UsageError('choose exactly one of --flat and --model DIR');
+    if (v.flat && v.model) throw new UsageError('choose one of --flat and --model DIR');
+    if (!v.flat && !v.model) {
+      const bundled = bundledSdroModel();
+      if (!bundled) throw new UsageError(`no --model given and the bundled default model is missing (${DEFAULT_SDRO_MODEL}): give --model DIR or --flat`);
+      v.model = bundled;
+      console.error(`no --model: using the bundled tiny SDRO model ${bundled} (128² synthetic characters; see its README.md) — --model DIR for your own, --flat for the paint bucket`);
+    }
     if (v.device !== 'cpu' && v.device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got ${v.device}`);
     const steps = parseInteger('--steps', v.steps!, 1, 1000);
     if (!(PRECISIONS as readonly string[]).includes(v.precision!)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got ${v.precision}`);

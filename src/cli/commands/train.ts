@@ -1,4 +1,4 @@
-// `inkflow train lora`: thin wrapper over train/loraTraining.ts — parses options, shows a progress
+// `inkflow train lora` (and `train sdro`, in trainSdro.ts): thin wrapper over train/loraTraining.ts — parses options, shows a progress
 // bar with loss and it/s, and says where the run folder and the LoRA went.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { trainLora, type LoraTrainingOptions } from '../../train/loraTraining.ts
 import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
 import { type Command, UsageError } from '../command.ts';
+import { runTrainSdro, TRAIN_SDRO_HELP } from './trainSdro.ts';
 
 const HELP = `usage: inkflow train lora --model CKPT --data DIR -o OUT.safetensors [options]
 
@@ -140,11 +141,12 @@ async function renderSamples(opts: LoraTrainingOptions, samples: SampleOptions, 
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'train a LoRA on a kohya dataset folder (resumable; kohya-format output)',
-  help: HELP,
+  summary: 'train a LoRA on a kohya dataset folder, or fine-tune an SDRO model on a picture folder (resumable)',
+  help: `${HELP}\n\n${TRAIN_SDRO_HELP}`,
   async run(argv) {
     const [what, ...rest] = argv;
-    if (what !== 'lora') throw new UsageError(`train: unknown target "${what ?? ''}"; available: lora (inkflow train lora --help)`);
+    if (what === 'sdro') return runTrainSdro(rest);
+    if (what !== 'lora') throw new UsageError(`train: unknown target "${what ?? ''}"; available: lora, sdro (inkflow train --help)`);
     const { lora: opts, samples } = loraOptions(rest);
     const tty = process.stderr.isTTY;
     const res = await trainLora(opts, {

@@ -27,34 +27,48 @@ export interface ClipVisionGraphOptions {
   localTokens?: boolean;
 }
 
+/**
+ * embeddings → pre_layrnorm → encoder layers on `pixels` [B, C, S, S], built in the caller's scope (the
+ * `vision_model` module): every hidden state, pre_layrnorm(embeddings) first, last_hidden_state last.
+ */
+export function clipVisionHiddenStates(pixels: Tensor, cfg: ClipVisionConfig): Tensor[] {
+  const g = pixels.graph;
+  const b = pixels.shape[0];
+  const d = cfg.hidden_size;
+  const p = cfg.patch_size;
+  const grid = cfg.image_size / p;
+  const n = grid * grid + 1;
+  const spec = { hidden: d, heads: cfg.num_attention_heads, intermediate: cfg.intermediate_size, act: cfg.hidden_act, eps: cfg.layer_norm_eps };
+  const emb = g.within('embeddings', () => {
+    const patches = conv2d(pixels, 'patch_embedding', cfg.num_channels, d, p, { stride: p, padding: 0, bias: false });
+    const tokens = op.transpose(op.reshape(patches, [b, d, grid * grid]), [0, 2, 1]);
+    const cls = op.expand(op.reshape(g.param('class_embedding', [d]), [1, 1, d]), [b, 1, d]);
+    return op.add(op.concat([cls, tokens], 1), g.param('position_embedding.weight', [n, d]));
+  });
+  let h = layerNorm(emb, 'pre_layrnorm', cfg.layer_norm_eps);
+  const states = [h];
+  g.within('encoder', () => {
+    for (let i = 0; i < cfg.num_hidden_layers; i++) {
+      h = clipEncoderLayer(h, `layers.${i}`, spec, false);
+      states.push(h);
+    }
+  });
+  return states;
+}
+
 /** Input `pixel_values` [B, C, S, S]; outputs last_hidden_state, penultimate_hidden_state, pooler_output (+ optional). */
 export function clipVisionGraph(cfg: ClipVisionConfig, opts: ClipVisionGraphOptions): Graph {
   const b = opts.batch;
   if (!Number.isInteger(b) || b <= 0) throw new ClipConfigError(`CLIP vision: batch must be a positive integer, got ${b}`);
   const d = cfg.hidden_size;
-  const p = cfg.patch_size;
-  const grid = cfg.image_size / p;
-  const n = grid * grid + 1;
+  const n = (cfg.image_size / cfg.patch_size) ** 2 + 1;
   const g = createGraph('clip_vision');
   const pixels = g.input('pixel_values', 'f32', [b, cfg.num_channels, cfg.image_size, cfg.image_size]);
-  const spec = { hidden: d, heads: cfg.num_attention_heads, intermediate: cfg.intermediate_size, act: cfg.hidden_act, eps: cfg.layer_norm_eps };
-  const states: Tensor[] = [];
   let localNormed: Tensor | undefined;
+  let states: Tensor[] = [];
   const pooled = g.within('vision_model', () => {
-    const emb = g.within('embeddings', () => {
-      const patches = conv2d(pixels, 'patch_embedding', cfg.num_channels, d, p, { stride: p, padding: 0, bias: false });
-      const tokens = op.transpose(op.reshape(patches, [b, d, grid * grid]), [0, 2, 1]);
-      const cls = op.expand(op.reshape(g.param('class_embedding', [d]), [1, 1, d]), [b, 1, d]);
-      return op.add(op.concat([cls, tokens], 1), g.param('position_embedding.weight', [n, d]));
-    });
-    let h = layerNorm(emb, 'pre_layrnorm', cfg.layer_norm_eps);
-    states.push(h);
-    g.within('encoder', () => {
-      for (let i = 0; i < cfg.num_hidden_layers; i++) {
-        h = clipEncoderLayer(h, `layers.${i}`, spec, false);
-        states.push(h);
-      }
-    });
+    states = clipVisionHiddenStates(pixels, cfg);
+    const h = states[states.length - 1];
     g.output('last_hidden_state', h);
     g.output('penultimate_hidden_state', states[states.length - 2]);
     if (opts.localTokens) localNormed = layerNorm(op.slice(h, [1], [1], [n]), 'post_layernorm', cfg.layer_norm_eps);

@@ -1,0 +1,188 @@
+// Trains (or resumes) inkflow's bundled tiny SDRO colouring model — UNet with blueprint embedding plus
+// its tiny CLIP-style image encoder, trained jointly — on synthetic sheet → pose pairs in the latent
+// space of the bundled tiny VAE (models/default/vae), and exports it to models/default/sdro/.
+//   nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --steps 4000 > .scratch/sdro.log 2>&1 &
+//   npx tsx scripts/train-default-sdro.ts --export-only        # newest checkpoint (EMA) → models/default/sdro
+// The examples (seeds 0 … N−1, all below the held-out range) are encoded once and cached in the run folder.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadVae } from '../src/models/vae/loadVae.ts';
+import { runTraining, readLog, type TrainLoopConfig } from '../src/train/trainLoop.ts';
+import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.ts';
+import { sdroTrainingTask, type SdroExample } from '../src/train/sdroTraining.ts';
+import { sdroExample, syntheticSdroPictures } from '../src/train/sdroExamples.ts';
+import { saveSdroFolder } from '../src/train/sdroModelFiles.ts';
+import { initParams, paramShapes } from '../src/train/initParams.ts';
+import { createTrainRng } from '../src/train/trainRng.ts';
+import { openSafetensors, writeSafetensors } from '../src/weights/safetensors.ts';
+import { TINY_SDRO_ARCH, TINY_SDRO_IMAGE_SIZE, tinySdroZeroInit } from './tinySdroArchitecture.ts';
+import { sdroTrainingGraph } from '../src/train/sdroTraining.ts';
+import { loadSdroPipeline } from '../src/pipelines/colorize/sdro.ts';
+import { evaluateSdro, meanScores, type ColouringScores } from '../src/pipelines/colorize/sdroEvaluation.ts';
+import { HELD_OUT_SEED_BASE } from '../src/train/syntheticImages.ts';
+import { encodePng } from '../src/imaging/image.ts';
+import { hconcat, vconcat } from './sampleGrid.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    run: { type: 'string', default: '.scratch/runs/default-sdro' },
+    vae: { type: 'string', default: 'models/default/vae' },
+    out: { type: 'string', default: 'models/default/sdro' },
+    steps: { type: 'string', default: '4000' },
+    examples: { type: 'string', default: '800' },
+    batch: { type: 'string', default: '4' },
+    eval: { type: 'string', default: '0' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '1' },
+    'export-only': { type: 'boolean', default: false },
+  },
+});
+
+const size = TINY_SDRO_IMAGE_SIZE;
+const runDir = args.run!;
+const threads = Number(args.threads);
+const exampleCount = Number(args.examples);
+const batch = Number(args.batch);
+mkdirSync(runDir, { recursive: true });
+const loop: TrainLoopConfig = {
+  steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: 5e-4, schedule: 'constant_with_warmup',
+  warmupSteps: 50, clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: 25, keepCheckpoints: 2, seed: Number(args.seed),
+};
+
+async function examples(): Promise<SdroExample[]> {
+  const cache = join(runDir, `examples-${exampleCount}.safetensors`);
+  const keys = ['pixelValues', 'blueprint', 'latent'] as const;
+  if (existsSync(cache)) {
+    const r = openSafetensors(cache);
+    const all = Object.fromEntries(keys.map((k) => [k, r.readF32(k)])) as Record<(typeof keys)[number], Float32Array>;
+    r.close();
+    return Array.from({ length: exampleCount }, (_, i) => Object.fromEntries(keys.map((k) => {
+      const n = all[k].length / exampleCount;
+      return [k, all[k].subarray(i * n, (i + 1) * n)];
+    })) as unknown as SdroExample);
+  }
+  const vae = await loadVae(args.vae!, { threads, cacheDir: false });
+  const out: SdroExample[] = [];
+  const t0 = Date.now();
+  for (let seed = 0; seed < exampleCount; seed++) {
+    out.push(await sdroExample(syntheticSdroPictures(seed, size), TINY_SDRO_ARCH, vae));
+    if (seed % 200 === 199) console.log(`${new Date().toISOString()} encoded ${seed + 1}/${exampleCount} examples (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  await vae.release();
+  const cat = (k: (typeof keys)[number]) => {
+    const n = out[0][k].length;
+    const a = new Float32Array(n * out.length);
+    out.forEach((e, i) => a.set(e[k], i * n));
+    return { name: k, dtype: 'F32' as const, shape: [out.length, n], data: a };
+  };
+  await writeSafetensors(cache, keys.map(cat), { vae: args.vae! });
+  return out;
+}
+
+async function train(): Promise<void> {
+  const data = await examples();
+  const task = await sdroTrainingTask({
+    arch: TINY_SDRO_ARCH, shapes: { batch, height: size / 4, width: size / 4 }, examples: data,
+    initialParams: (g) => initParams(g, createTrainRng(loop.seed ^ 0x5d20), { zero: tinySdroZeroInit }),
+    describe: { data: `synthetic sheet→pose pairs, seeds 0…${exampleCount - 1} at ${size}²`, vae: args.vae },
+    minSnrGamma: 5, threads, cacheDir: false,
+  });
+  await runTraining(runDir, loop, task, {
+    onProgress(p) {
+      if (p.step % 10 === 0) console.log(`${new Date().toISOString()} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} ${p.stepsPerSecond.toFixed(3)} it/s`);
+    },
+  });
+  await task.release();
+}
+
+async function exportModel(): Promise<void> {
+  const steps = listCheckpoints(join(runDir, 'checkpoints'));
+  if (!steps.length) throw new Error(`${runDir} has no checkpoint to export`);
+  const step = steps[steps.length - 1];
+  const c = loadCheckpoint(join(runDir, 'checkpoints'), step);
+  const params = c.ema?.shadow ?? c.params;
+  const shapes = paramShapes(sdroTrainingGraph(TINY_SDRO_ARCH, { batch: 1, height: size / 4, width: size / 4 }));
+  await saveSdroFolder(args.out!, TINY_SDRO_ARCH, params, shapes, args.vae!, { inkflow_training_step: String(step) });
+  const log = readLog(runDir);
+  const last = log.slice(-100);
+  const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
+  const info = { step, meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length), params: Object.values(params).reduce((s, a) => s + a.length, 0), wallSeconds: wall, examples: exampleCount, batch, loop };
+  writeFileSync(join(runDir, 'export.json'), `${JSON.stringify(info, null, 2)}\n`);
+  console.log(`exported step ${step} to ${args.out} (${info.params} parameters, mean loss of the last 100 steps ${info.meanLoss.toFixed(4)})`);
+  const evalCases = Number(args.eval);
+  let metrics: { model: ColouringScores; baseline: ColouringScores; cases: number; seeds: number[] } | undefined;
+  if (evalCases > 0) {
+    const seeds = Array.from({ length: evalCases }, (_, i) => HELD_OUT_SEED_BASE + 1000 + i);
+    const pipe = await loadSdroPipeline(args.out!, { threads, cacheDir: false });
+    try {
+      const rows = await evaluateSdro(pipe, { seeds, size, steps: 20, sampleSeed: 0 });
+      metrics = { model: meanScores(rows.map((r) => r.model)), baseline: meanScores(rows.map((r) => r.baseline)), cases: evalCases, seeds };
+      writeFileSync(join(runDir, 'samples.png'), await encodePng(vconcat(rows.slice(0, 6).map((r) => hconcat([r.images.reference, r.images.lineArt, r.images.target, r.images.model, r.images.baseline])))));
+      console.log(`held-out: model PSNR ${metrics.model.psnr.toFixed(2)} SSIM ${metrics.model.ssim.toFixed(4)} seg ${(100 * metrics.model.segmentAccuracy).toFixed(1)} % | baseline PSNR ${metrics.baseline.psnr.toFixed(2)} SSIM ${metrics.baseline.ssim.toFixed(4)} seg ${(100 * metrics.baseline.segmentAccuracy).toFixed(1)} %`);
+    } finally {
+      await pipe.release();
+    }
+  }
+  writeFileSync(join(args.out!, 'README.md'), modelCard(info, metrics));
+}
+
+function modelCard(info: { step: number; meanLoss: number; params: number; wallSeconds?: number }, m?: { model: ColouringScores; baseline: ColouringScores; cases: number; seeds: number[] }): string {
+  const u = TINY_SDRO_ARCH.unetJson;
+  const v = TINY_SDRO_ARCH.vision;
+  const f = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2)} dB, SSIM ${s.ssim.toFixed(4)}, segment accuracy after palette lock ${(100 * s.segmentAccuracy).toFixed(1)} %`;
+  return `# inkflow tiny default SDRO colouring model
+
+A Stable Diffusion Reference Only model (diffusers layout, \`StableDiffusionReferenceOnlyPipeline\`) trained from
+scratch by inkflow's own training code (no Python, no pretrained weights) on synthetic characters. It is what
+\`inkflow colorize\` uses when neither \`--model\` nor \`--flat\` is given. It knows flat-coloured 128² figures
+like the ones in src/imaging/synthetic and nothing else: it is a working default and a test bed, not a
+general-purpose colouriser.
+
+- UNet2DDobuleConditionModel: block_out_channels ${JSON.stringify(u.block_out_channels)}, ${JSON.stringify(u.down_block_types)},
+  cross_attention_dim ${u.cross_attention_dim}, blueprint embedding ${JSON.stringify(u.conditioning_embedding_out_channels)} (two stride-2 stages: the VAE is f = 4).
+- Image encoder: a CLIPVisionModel with hidden ${v.hidden_size}, ${v.num_hidden_layers} layers, ${v.num_attention_heads} heads, ${v.image_size}² input,
+  ${v.patch_size}-px patches (${(v.image_size / v.patch_size) ** 2 + 1} tokens, last_hidden_state as SDRO uses it).
+- VAE: the bundled tiny VAE (models/default/vae, copied into vae/). Scheduler: DDPM scaled_linear, ε-prediction;
+  inference uses UniPC 20 steps as SDRO does.
+- Parameters (UNet + image encoder): ${info.params.toLocaleString('en')}.
+
+## Training
+- Data: ${exampleCount} synthetic pairs (seeds 0…${exampleCount - 1} of \`generateCharacterPair\` at ${size}²): the character sheet is the
+  image prompt, the same character in another pose is the target, the pose's blueprint the line input — from its line
+  art for even seeds (as users give it), from the coloured target by SDRO's adaptive-threshold recipe for odd seeds.
+- Objective: SDRO's joint objective, UNet + blueprint embedding + image encoder trained together, MSE on ε with
+  min-SNR-5 weighting; AdamW lr ${loop.lr} (constant after ${loop.warmupSteps} warm-up steps, weight decay 0.01), batch ${batch},
+  grad-norm clip ${loop.clipGradNorm}, EMA ${loop.emaDecay} (shipped). Seed ${loop.seed}.
+- Steps: ${info.step}${info.wallSeconds ? `, wall time ${(info.wallSeconds / 60).toFixed(0)} min` : ''} on a shared 2-core CPU. Mean loss of the last 100 steps ${info.meanLoss.toFixed(4)}.
+
+## Metrics (held-out seeds, never used in training)
+${m ? `${m.cases} pairs, seeds ${m.seeds[0]}…${m.seeds[m.seeds.length - 1]}, 128², UniPC 20 steps, sampling seed 0:
+- this model: ${f(m.model)}
+- global colour transfer (Lab mean/std from the sheet onto the line art): ${f(m.baseline)}
+- difference: PSNR ${(m.model.psnr - m.baseline.psnr).toFixed(2)} dB (the goal is ≥ +3 dB)` : 'Not measured for this export (run with --eval N).'}
+Reproduce: \`npm run bench -- sdro-eval\`.
+${m && m.model.psnr - m.baseline.psnr < 3 ? `
+## Known limits (this export)
+It does not yet beat the global colour-transfer baseline by the 3 dB goal: under-trained at ${info.step} steps
+(and the tiny VAE still shifts hues). Training continues from the checkpoint; use \`--flat\` or your own
+\`--model\` for real work.
+` : ''}
+
+## Reproduce
+\`\`\`
+nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --steps N > .scratch/sdro.log 2>&1 &
+npx tsx scripts/train-default-sdro.ts --export-only --eval 24   # newest checkpoint → models/default/sdro
+\`\`\`
+A stopped run continues from its newest checkpoint (.scratch/runs/default-sdro) with the same loss curve.
+`;
+}
+
+if (!args['export-only']) {
+  const t0 = Date.now();
+  await train();
+  const wallPath = join(runDir, 'wall.json');
+  const before = existsSync(wallPath) ? (JSON.parse(readFileSync(wallPath, 'utf8')) as { seconds: number }).seconds : 0;
+  writeFileSync(wallPath, JSON.stringify({ seconds: before + (Date.now() - t0) / 1000 }));
+}
+await exportModel();
