@@ -24,3 +24,12 @@ export function parseSeed(text: string, flag = '--seed'): bigint {
   if (!/^\d+$/.test(t) || BigInt(t) > MAX_SEED) throw new UsageError(`${flag} must be an integer in 0 … 2^64−1 (18446744073709551615), got "${text}"`);
   return BigInt(t);
 }
+
+/** An optional numeric option from parseOptions' values: a usage error unless it is a (whole) number. */
+export function optionalNumber(values: Record<string, unknown>, name: string, integer = false): number | undefined {
+  const v = values[name] as string | undefined;
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${v}"`);
+  return x;
+}

@@ -4,9 +4,15 @@ import { createHash } from 'node:crypto';
 import { type Graph, numel, DTYPE_BYTES } from './graph.ts';
 import type { ParamData, WeightStore } from './weights.ts';
 
-export function randomWeights(g: Graph, opts: { seed?: number; std?: number } = {}): WeightStore {
+/**
+ * `scale: 'fanIn'` gives trained-model-like scales for error measurements (int8, step caching): std
+ * 1/√fan_in per weight tensor (activations keep their scale through the layers instead of growing ×2–3 per
+ * conv as with the flat std), norm scales 1 ± 0.1, biases ±0.02.
+ */
+export function randomWeights(g: Graph, opts: { seed?: number; std?: number; scale?: 'flat' | 'fanIn' } = {}): WeightStore {
   const seed = opts.seed ?? 0;
-  const std = opts.std ?? 0.05;
+  const fanInScaled = opts.scale === 'fanIn';
+  const flatStd = opts.std ?? 0.05;
   const decl = new Map([...g.params].map(([name, id]) => [name, g.values[id]]));
   return {
     get(name): ParamData | undefined {
@@ -16,6 +22,8 @@ export function randomWeights(g: Graph, opts: { seed?: number; std?: number } = 
       const data = new Float32Array(n);
       let s = (hashSeed(name) ^ seed) >>> 0 || 1;
       const isNormScale = /(norm|ln|layer_norm|layernorm)[^.]*\.weight$/i.test(name) || /norm\d?\.weight$/.test(name);
+      const fanIn = v.shape.length >= 2 ? n / v.shape[0] : 0;
+      const std = !fanInScaled ? flatStd : isNormScale ? 0.1 : fanIn ? 1 / Math.sqrt(fanIn) : 0.02;
       for (let i = 0; i < n; i++) {
         // xorshift32 → uniform in (-√3, √3)·std: unit-variance uniform is as good as Gaussian here and much cheaper.
         s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
@@ -26,7 +34,7 @@ export function randomWeights(g: Graph, opts: { seed?: number; std?: number } = 
       return { dtype: 'f32', shape: v.shape, bytes: new Uint8Array(data.buffer, 0, n * DTYPE_BYTES.f32) };
     },
     keys: () => decl.keys(),
-    fingerprint: () => createHash('sha256').update(`random:${seed}:${std}`).digest('hex'),
+    fingerprint: () => createHash('sha256').update(fanInScaled ? `fan-in:${seed}` : `random:${seed}:${flatStd}`).digest('hex'),
   };
 }
 

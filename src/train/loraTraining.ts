@@ -29,12 +29,11 @@ import { diffusionBatch, weightedMse } from './diffusionObjective.ts';
 import { compileTraining, type TrainingModel } from './trainingGraph.ts';
 import { runTraining, type TrainHooks, type TrainLoopConfig } from './trainLoop.ts';
 import { createTrainRng, type TrainRng } from './trainRng.ts';
-import type { OptimizerName } from './optimizer.ts';
-import type { ScheduleName } from './lrSchedule.ts';
+import type { TrainingRunSettings } from './runSettings.ts';
 import { decodeImage } from '../imaging/image.ts';
 import { readFileLimited } from '../files/readLimited.ts';
 
-export interface LoraTrainingOptions {
+export interface LoraTrainingOptions extends TrainingRunSettings {
   model: string;
   data: string;
   regularization?: string;
@@ -54,24 +53,11 @@ export interface LoraTrainingOptions {
   /** Side of the square training size in pixels (with buckets: the bucket area), default 512. */
   resolution?: number;
   buckets?: boolean;
-  steps: number;
-  gradAccumulation?: number;
-  lr?: number;
-  optimizer?: OptimizerName;
-  schedule?: ScheduleName;
-  warmupSteps?: number;
-  clipGradNorm?: number;
-  emaDecay?: number;
   prediction?: PredictionType;
-  minSnrGamma?: number;
   noiseOffset?: number;
   captions?: CaptionOptions;
   clipSkip?: number;
-  seed?: number;
-  checkpointEvery?: number;
   tokenizerDir?: string;
-  threads?: number;
-  cacheDir?: string | false;
 }
 
 export interface LoraTrainingHooks extends TrainHooks {

@@ -21,12 +21,11 @@ import { blueprintChw, blueprintLineArea } from './sdroExamples.ts';
 import { builtinDescriptor, embeddingDescriptor, minePairs, type Descriptor } from './sdroPairs.ts';
 import { runTraining, TrainError, type TrainHooks, type TrainLoopConfig } from './trainLoop.ts';
 import { writeImageChw } from './syntheticImages.ts';
-import type { OptimizerName } from './optimizer.ts';
-import type { ScheduleName } from './lrSchedule.ts';
+import type { TrainingRunSettings } from './runSettings.ts';
 
 const IMAGE_EXTS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 
-export interface SdroTrainingOptions {
+export interface SdroTrainingOptions extends TrainingRunSettings {
   /** The SDRO model folder to start from. */
   model: string;
   /** A folder of coloured pictures (not searched recursively). */
@@ -43,20 +42,7 @@ export interface SdroTrainingOptions {
   threshold?: number;
   /** Drop targets whose blueprint has fewer line pixels than this fraction (default 0.005). */
   minLineArea?: number;
-  steps: number;
   batch?: number;
-  gradAccumulation?: number;
-  lr?: number;
-  optimizer?: OptimizerName;
-  schedule?: ScheduleName;
-  warmupSteps?: number;
-  clipGradNorm?: number;
-  emaDecay?: number;
-  minSnrGamma?: number;
-  seed?: number;
-  checkpointEvery?: number;
-  threads?: number;
-  cacheDir?: string | false;
 }
 
 export interface SdroDataReport {

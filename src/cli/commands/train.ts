@@ -1,6 +1,5 @@
 // `inkflow train lora` (and `train sdro`, in trainSdro.ts): thin wrapper over train/loraTraining.ts — parses options, shows a progress
 // bar with loss and it/s, and says where the run folder and the LoRA went.
-import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../files/atomicWrite.ts';
@@ -11,6 +10,7 @@ import { trainLora, type LoraTrainingOptions } from '../../train/loraTraining.ts
 import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
 import { type Command, UsageError } from '../command.ts';
+import { optionalNumber, parseOptions } from '../options.ts';
 import { runTrainSdro, TRAIN_SDRO_HELP } from './trainSdro.ts';
 
 const HELP = `usage: inkflow train lora --model CKPT --data DIR -o OUT.safetensors [options]
@@ -66,13 +66,6 @@ output:
   --tokenizer DIR         CLIP vocab.json + merges.txt (single-file checkpoints carry none)
   --threads N             ORT intra-op threads`;
 
-function num(values: Record<string, unknown>, name: string, integer = false): number | undefined {
-  const v = values[name] as string | undefined;
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${v}"`);
-  return x;
-}
 
 interface SampleOptions {
   prompts: string[];
@@ -83,16 +76,12 @@ interface SampleOptions {
 function loraOptions(argv: string[]): { lora: LoraTrainingOptions; samples: SampleOptions } {
   const str = { type: 'string' } as const;
   const flag = { type: 'boolean' } as const;
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      model: str, data: str, reg: str, resolution: str, buckets: flag, 'shuffle-caption': flag, 'keep-tokens': str, 'caption-dropout': str,
-      'clip-skip': str, rank: str, alpha: str, 'conv-rank': str, 'conv-alpha': str, 'train-text-encoder': flag, 'batch-size': str, prediction: str, 'min-snr-gamma': str, 'noise-offset': str, steps: str, 'grad-accum': str,
-      lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, seed: str, 'save-every': str,
-      output: { type: 'string', short: 'o' }, run: str, overwrite: flag, tokenizer: str, threads: str,
-      'sample-prompt': { type: 'string', multiple: true }, 'sample-steps': str, 'sample-seed': str,
-    },
+  const { values } = parseOptions('train lora', argv, {
+    model: str, data: str, reg: str, resolution: str, buckets: flag, 'shuffle-caption': flag, 'keep-tokens': str, 'caption-dropout': str,
+    'clip-skip': str, rank: str, alpha: str, 'conv-rank': str, 'conv-alpha': str, 'train-text-encoder': flag, 'batch-size': str, prediction: str, 'min-snr-gamma': str, 'noise-offset': str, steps: str, 'grad-accum': str,
+    lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, seed: str, 'save-every': str,
+    output: { type: 'string', short: 'o' }, run: str, overwrite: flag, tokenizer: str, threads: str,
+    'sample-prompt': { type: 'string', multiple: true }, 'sample-steps': str, 'sample-seed': str,
   });
   for (const need of ['model', 'data', 'output', 'steps'] as const) if (values[need] === undefined) throw new UsageError(`train lora: --${need} is required (inkflow train lora --help)`);
   const optimizer = values.optimizer ?? 'adamw';
@@ -102,22 +91,22 @@ function loraOptions(argv: string[]): { lora: LoraTrainingOptions; samples: Samp
   const prediction = values.prediction;
   if (prediction !== undefined && prediction !== 'eps' && prediction !== 'v') throw new UsageError(`--prediction must be eps or v, got "${prediction}"`);
   const output = resolve(values.output!);
-  const resolution = num(values, 'resolution', true);
+  const resolution = optionalNumber(values, 'resolution', true);
   if (resolution !== undefined && (resolution < 64 || resolution % 64)) throw new UsageError(`--resolution must be a multiple of 64, got ${resolution}`);
-  const samples = { prompts: values['sample-prompt'] ?? [], steps: num(values, 'sample-steps', true) ?? 20, seed: num(values, 'sample-seed', true) ?? 0 };
+  const samples = { prompts: values['sample-prompt'] ?? [], steps: optionalNumber(values, 'sample-steps', true) ?? 20, seed: optionalNumber(values, 'sample-seed', true) ?? 0 };
   const lora: LoraTrainingOptions = {
     model: values.model!, data: values.data!, regularization: values.reg, output, overwrite: values.overwrite,
     runDir: resolve(values.run ?? `${output.replace(/\.safetensors$/, '')}.run`),
     resolution, buckets: values.buckets,
-    captions: { shuffle: values['shuffle-caption'], keepTokens: num(values, 'keep-tokens', true), dropout: num(values, 'caption-dropout') },
-    clipSkip: num(values, 'clip-skip', true), rank: num(values, 'rank', true), alpha: num(values, 'alpha'),
-    convRank: num(values, 'conv-rank', true), convAlpha: num(values, 'conv-alpha'), textEncoder: values['train-text-encoder'], batchSize: num(values, 'batch-size', true),
+    captions: { shuffle: values['shuffle-caption'], keepTokens: optionalNumber(values, 'keep-tokens', true), dropout: optionalNumber(values, 'caption-dropout') },
+    clipSkip: optionalNumber(values, 'clip-skip', true), rank: optionalNumber(values, 'rank', true), alpha: optionalNumber(values, 'alpha'),
+    convRank: optionalNumber(values, 'conv-rank', true), convAlpha: optionalNumber(values, 'conv-alpha'), textEncoder: values['train-text-encoder'], batchSize: optionalNumber(values, 'batch-size', true),
     prediction: prediction === 'v' ? 'v_prediction' : prediction === 'eps' ? 'eps' : undefined,
-    minSnrGamma: num(values, 'min-snr-gamma'), noiseOffset: num(values, 'noise-offset'),
-    steps: num(values, 'steps', true)!, gradAccumulation: num(values, 'grad-accum', true), lr: num(values, 'lr'),
-    optimizer: optimizer as OptimizerName, schedule: scheduler as ScheduleName, warmupSteps: num(values, 'warmup', true),
-    clipGradNorm: num(values, 'clip-grad'), emaDecay: num(values, 'ema'), seed: num(values, 'seed', true), checkpointEvery: num(values, 'save-every', true),
-    tokenizerDir: values.tokenizer, threads: num(values, 'threads', true),
+    minSnrGamma: optionalNumber(values, 'min-snr-gamma'), noiseOffset: optionalNumber(values, 'noise-offset'),
+    steps: optionalNumber(values, 'steps', true)!, gradAccumulation: optionalNumber(values, 'grad-accum', true), lr: optionalNumber(values, 'lr'),
+    optimizer: optimizer as OptimizerName, schedule: scheduler as ScheduleName, warmupSteps: optionalNumber(values, 'warmup', true),
+    clipGradNorm: optionalNumber(values, 'clip-grad'), emaDecay: optionalNumber(values, 'ema'), seed: optionalNumber(values, 'seed', true), checkpointEvery: optionalNumber(values, 'save-every', true),
+    tokenizerDir: values.tokenizer, threads: optionalNumber(values, 'threads', true),
   };
   return { lora, samples };
 }

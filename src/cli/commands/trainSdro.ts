@@ -1,11 +1,11 @@
 // `inkflow train sdro`: thin wrapper over train/sdroFineTune.ts — parses options, reports the mined
 // pairs and a progress bar, and says where the model and the run folder went.
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { trainSdro, type SdroTrainingOptions } from '../../train/sdroFineTune.ts';
 import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
 import { UsageError } from '../command.ts';
+import { optionalNumber, parseOptions } from '../options.ts';
 
 export const TRAIN_SDRO_HELP = `usage: inkflow train sdro --model SDRO_DIR --data DIR -o OUT_DIR --steps N [options]
 
@@ -43,43 +43,32 @@ output:
   --run DIR               run folder: config.json, log.jsonl, loss.png, checkpoints/ (default OUT_DIR.run/)
   --threads N             ORT intra-op threads`;
 
-function num(values: Record<string, unknown>, name: string, integer = false): number | undefined {
-  const v = values[name] as string | undefined;
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${v}"`);
-  return x;
-}
 
 export function sdroTrainingOptions(argv: string[]): SdroTrainingOptions {
   const str = { type: 'string' } as const;
   const flag = { type: 'boolean' } as const;
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      model: str, data: str, resolution: str, 'mining-model': str, threshold: str, 'min-line-area': str, steps: str, batch: str, 'grad-accum': str,
-      lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, 'min-snr-gamma': str, seed: str, 'save-every': str,
-      output: { type: 'string', short: 'o' }, run: str, overwrite: flag, threads: str,
-    },
+  const { values } = parseOptions('train sdro', argv, {
+    model: str, data: str, resolution: str, 'mining-model': str, threshold: str, 'min-line-area': str, steps: str, batch: str, 'grad-accum': str,
+    lr: str, optimizer: str, scheduler: str, warmup: str, 'clip-grad': str, ema: str, 'min-snr-gamma': str, seed: str, 'save-every': str,
+    output: { type: 'string', short: 'o' }, run: str, overwrite: flag, threads: str,
   });
   for (const need of ['model', 'data', 'output', 'steps'] as const) if (values[need] === undefined) throw new UsageError(`train sdro: --${need} is required (inkflow train --help)`);
   const optimizer = values.optimizer ?? 'adamw';
   if (!['adamw', 'adam', 'sgd'].includes(optimizer)) throw new UsageError(`--optimizer must be adamw, adam or sgd, got "${optimizer}"`);
   const scheduler = values.scheduler ?? 'constant_with_warmup';
   if (!SCHEDULES.includes(scheduler as ScheduleName)) throw new UsageError(`--scheduler must be one of ${SCHEDULES.join(', ')}, got "${scheduler}"`);
-  const threshold = num(values, 'threshold');
+  const threshold = optionalNumber(values, 'threshold');
   if (threshold !== undefined && (threshold < -1 || threshold > 1)) throw new UsageError(`--threshold is a cosine similarity in [-1, 1], got ${threshold}`);
-  const steps = num(values, 'steps', true)!;
+  const steps = optionalNumber(values, 'steps', true)!;
   if (steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
   const output = resolve(values.output!);
   return {
     model: values.model!, data: values.data!, output, overwrite: values.overwrite, runDir: resolve(values.run ?? `${output}.run`),
-    resolution: num(values, 'resolution', true), miningModel: values['mining-model'], threshold, minLineArea: num(values, 'min-line-area'),
-    steps, batch: num(values, 'batch', true), gradAccumulation: num(values, 'grad-accum', true), lr: num(values, 'lr'),
-    optimizer: optimizer as OptimizerName, schedule: scheduler as ScheduleName, warmupSteps: num(values, 'warmup', true),
-    clipGradNorm: num(values, 'clip-grad'), emaDecay: num(values, 'ema'), minSnrGamma: num(values, 'min-snr-gamma'),
-    seed: num(values, 'seed', true), checkpointEvery: num(values, 'save-every', true), threads: num(values, 'threads', true),
+    resolution: optionalNumber(values, 'resolution', true), miningModel: values['mining-model'], threshold, minLineArea: optionalNumber(values, 'min-line-area'),
+    steps, batch: optionalNumber(values, 'batch', true), gradAccumulation: optionalNumber(values, 'grad-accum', true), lr: optionalNumber(values, 'lr'),
+    optimizer: optimizer as OptimizerName, schedule: scheduler as ScheduleName, warmupSteps: optionalNumber(values, 'warmup', true),
+    clipGradNorm: optionalNumber(values, 'clip-grad'), emaDecay: optionalNumber(values, 'ema'), minSnrGamma: optionalNumber(values, 'min-snr-gamma'),
+    seed: optionalNumber(values, 'seed', true), checkpointEvery: optionalNumber(values, 'save-every', true), threads: optionalNumber(values, 'threads', true),
   };
 }
 

@@ -3,7 +3,9 @@
 // modules the way the original code (sgm / diffusers) names them, independently of inkflow's graph builders.
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
-export type Keys = Map<string, { shape: number[]; dtype: 'F16' | 'I64' }>;
+export type Keys = Map<string, { shape: number[]; dtype: 'F16' | 'F32' | 'I64' }>;
+
+const DTYPE_SIZE = { F16: 2, F32: 4, I64: 8 } as const;
 export type Add = (name: string, shape: number[]) => void;
 
 export function keyList(): { add: Add; addI64: Add; keys: Keys } {
@@ -52,13 +54,16 @@ export function paramCount(keys: Keys, prefix: string): number {
   return n;
 }
 
-export function writeHeaderOnly(path: string, keys: Keys): void {
+export function writeHeaderOnly(path: string, keys: Keys): number {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let offset = 0;
+  let floatParams = 0;
   for (const [name, { shape, dtype }] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const bytes = shape.reduce((p, q) => p * q, 1) * (dtype === 'I64' ? 8 : 2);
+    const n = shape.reduce((p, q) => p * q, 1);
+    const bytes = n * DTYPE_SIZE[dtype];
     header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
+    if (dtype !== 'I64') floatParams += n;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
@@ -72,5 +77,6 @@ export function writeHeaderOnly(path: string, keys: Keys): void {
   } finally {
     closeSync(fd);
   }
+  return floatParams;
 }
 

@@ -5,12 +5,13 @@
 // independently of our graph builders, then loads the folder with loadSdroPipeline (no compilation happens until
 // an image is coloured) and checks every parameter the graphs declare against the files, and that every key in
 // the files is used (bar the ones the original pipeline ignores as well).
-import { closeSync, cpSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Graph } from '../../graph/graph.ts';
 import { openSafetensors } from '../../weights/safetensors.ts';
+import { writeHeaderOnly } from '../../models/checkpoint/headerOnlyKeys.ts';
 import { buildUNetGraph } from '../../models/unet/load.ts';
 import { vaeDecodeGraph } from '../../models/vae/decoder.ts';
 import { vaeEncodeGraph } from '../../models/vae/encoder.ts';
@@ -166,33 +167,6 @@ function vitL14Keys(): Keys {
   }
   norm(add, `${v}.post_layernorm`, d);
   return keys;
-}
-
-/** A safetensors file with a real header and a sparse (never written) data section. */
-function writeHeaderOnly(path: string, keys: Keys): number {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  let params = 0;
-  for (const [name, { shape, dtype }] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const n = shape.reduce((p, q) => p * q, 1);
-    const bytes = n * (dtype === 'I64' ? 8 : 4);
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-    if (dtype === 'F32') params += n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json, 'utf8'));
-    ftruncateSync(fd, 8 + json.length + offset);
-  } finally {
-    closeSync(fd);
-  }
-  return params;
 }
 
 /** Every graph parameter must be in the file with the same shape; returns the file keys the graphs did not use. */
