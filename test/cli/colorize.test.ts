@@ -1,29 +1,18 @@
 // The `inkflow` CLI as users run it: a real child process on the bundled example and the golden SDRO folder.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createImage, decodeImage, encodePng, readPngText } from '../../src/imaging/image.ts';
 import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { goldenRoot } from '../golden/io.ts';
 import { generateCharacterPair } from '../../src/imaging/synthetic/characterSheet.ts';
+import { inkflowRunner, REPO_ROOT } from './runInkflow.ts';
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '../..');
 const out = mkdtempSync(join(tmpdir(), 'inkflow-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-async function inkflow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [join(root, 'bin/inkflow.js'), ...args], { cwd: root, env: { ...process.env, INKFLOW_CACHE: join(out, 'cache') } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const inkflow = inkflowRunner(join(out, 'cache'));
 
 describe('inkflow CLI', () => {
   it('lists its commands and each command has --help', async () => {
@@ -52,7 +41,7 @@ describe('inkflow CLI', () => {
   it('says why when tiny line art cannot be coloured reliably (the flat node warnings reach the terminal)', async () => {
     // The bundled line art scaled to 40×40: lines close few regions, so the colouriser warns instead of
     // leaving a silently uncoloured picture.
-    const line = await decodeImage(readFileSync(join(root, 'examples/lineart.png')));
+    const line = await decodeImage(readFileSync(join(REPO_ROOT, 'examples/lineart.png')));
     const small = createImage(40, 40, 3);
     for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) for (let c = 0; c < 3; c++) {
       small.data[(y * 40 + x) * 3 + c] = line.data[(Math.floor((y * line.height) / 40) * line.width + Math.floor((x * line.width) / 40)) * 3 + c];

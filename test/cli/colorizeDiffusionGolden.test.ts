@@ -3,11 +3,9 @@
 // handed over as .npy files (a PNG would round them), with the run's seed, steps, guidance and prediction
 // type from manifest.json, and the written PNG is compared with the golden's decoded image, uint8 ±1.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { decodeImage, readPngText } from '../../src/imaging/image.ts';
 import { encodeNpy } from '../../src/pipelines/colorize/colorizeDiffusionInputs.ts';
 import { signedToImage } from '../../src/pipelines/colorize/colorizeDiffusionPipeline.ts';
@@ -16,24 +14,15 @@ import { inferLdmUNetConfig } from '../../src/models/unet/ldmConfig.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { goldenRoot, readBin } from '../golden/io.ts';
 import { readManifest, strengthSequence } from '../golden/handlers/colorizeDiffusion.ts';
+import { inkflowRunner } from './runInkflow.ts';
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '../..');
 const out = mkdtempSync(join(tmpdir(), 'inkflow-cli-cd-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const dir = join(goldenRoot, 'colorize_diffusion');
 const manifest = readManifest(dir);
 
-async function inkflow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [join(root, 'bin/inkflow.js'), ...args], { cwd: root, env: { ...process.env, INKFLOW_CACHE: join(out, 'cache') } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const inkflow = inkflowRunner(join(out, 'cache'));
 
 function npy(name: string): string {
   const e = manifest!.tensors[name];

@@ -2,29 +2,18 @@
 // SDRO folder): the lossy modes run, say what error they were measured to add, are recorded in the PNG,
 // and bad values are usage errors.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { decodeImage, readPngText } from '../../src/imaging/image.ts';
 import { psnr } from '../../src/imaging/metrics.ts';
 import { goldenRoot } from '../golden/io.ts';
+import { inkflowRunner } from './runInkflow.ts';
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '../..');
 const out = mkdtempSync(join(tmpdir(), 'inkflow-cli-fast-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-async function inkflow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('node', [join(root, 'bin/inkflow.js'), ...args], { cwd: root, env: { ...process.env, INKFLOW_CACHE: join(out, 'cache') } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const inkflow = inkflowRunner(join(out, 'cache'));
 
 describe('inkflow colorize fast modes', () => {
   const g = join(goldenRoot, 'sdro_pipeline');

@@ -1,7 +1,7 @@
 // Debian's chromium driven by playwright-core: headless, no sandbox, nothing phoning home, and a fresh
 // profile (user data dir) per launch so runs cannot see each other's storage.
 import { chromium } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,4 +24,16 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A new page with generous waits (the machine may be shared and busy: nothing in the browser tests
+ * measures speed) whose uncaught page errors are collected in `errors`, for a test to assert empty.
+ */
+export async function openStudioPage(context: BrowserContext, errors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(120_000);
+  page.setDefaultNavigationTimeout(120_000);
+  page.on('pageerror', (e) => errors.push(e.message));
+  return page;
 }

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import type { Page as BrowserPage } from 'playwright-core';
 import { startStudioServer } from './studioServer.ts';
 import type { StudioServer } from './studioServer.ts';
-import { launchChromium } from './browser.ts';
+import { launchChromium, openStudioPage } from './browser.ts';
 import type { Comic } from '../../src/web/project/schema.ts';
 
 const SHOTS = join(import.meta.dirname, '../../out/studio');
@@ -54,11 +54,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startStudioServer();
   browser = await launchChromium();
-  page = await browser.context.newPage();
-  // The machine may be shared and busy: waits are generous (nothing here measures speed).
-  page.setDefaultTimeout(120_000);
-  page.setDefaultNavigationTimeout(120_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page = await openStudioPage(browser.context, pageErrors);
 }, 600_000); // a first start builds the studio: slow on a busy machine
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import type { Download, Page as BrowserPage } from 'playwright-core';
 import { startStudioServer } from './studioServer.ts';
 import type { StudioServer } from './studioServer.ts';
-import { launchChromium } from './browser.ts';
+import { launchChromium, openStudioPage } from './browser.ts';
 import type { Comic, Panel } from '../../src/web/project/schema.ts';
 import { frameToImage, NO_FRAMING } from '../../src/web/render/imageFit.ts';
 import type { FramingLike } from '../../src/web/render/imageFit.ts';
@@ -98,10 +98,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await startStudioServer();
   browser = await launchChromium();
-  page = await browser.context.newPage();
-  page.setDefaultTimeout(120_000);
-  page.setDefaultNavigationTimeout(120_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page = await openStudioPage(browser.context, pageErrors);
 }, 600_000); // a first start builds the studio: slow on a busy machine
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page as BrowserPage } from 'playwright-core';
-import { launchChromium } from './browser.ts';
+import { launchChromium, openStudioPage } from './browser.ts';
 import { startServer } from '../../src/server/startServer.ts';
 import type { RunningServer } from '../../src/server/startServer.ts';
 import { inkflowWorkflow } from '../../src/server/inkflowWorkflow.ts';
@@ -39,11 +39,7 @@ beforeAll(async () => {
   api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true });
   front = { url: api.url };
   browser = await launchChromium();
-  page = await browser.context.newPage();
-  // The machine may be shared and busy: waits are generous (nothing here measures speed).
-  page.setDefaultTimeout(120_000);
-  page.setDefaultNavigationTimeout(120_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page = await openStudioPage(browser.context, pageErrors);
 }, 600_000); // a first start builds the studio: slow on a busy machine
 
 afterAll(async () => {
