@@ -287,6 +287,10 @@ describe('panel tools with the tiny checkpoint and ControlNet installed', { time
     await page.screenshot({ path: join(SHOTS, '19b-inpaint-candidates.png') });
     await page.click('[data-testid=candidates] button >> nth=1');
     await page.waitForSelector('[data-testid=candidates]', { state: 'detached' });
+    // The save-state label can still read "All changes saved" from before the pick until autosave's debounce
+    // starts, so wait for the stored project itself to carry the picked picture.
+    const storedPicture = async () => (await stored()).pages[0].panels[0].layers.find((l) => l.kind === 'generated')?.asset;
+    await expect.poll(storedPicture, { timeout: 60_000, interval: 250 }).not.toBe(before.asset);
     await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
     const layers = (await stored()).pages[0].panels[0].layers;
     const now = layers.filter((l) => l.kind === 'generated');
