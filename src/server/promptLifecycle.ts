@@ -113,7 +113,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     started(p) {
       let entry = relays.get(p.id);
       if (!entry) {
-        entry = { relay: createPromptRelay(hub, p.id, p.clientId), clientId: p.clientId };
+        entry = { relay: createPromptRelay(hub, p.id, p.clientId, meter), clientId: p.clientId };
         relays.set(p.id, entry);
       }
       return entry.relay;
@@ -122,7 +122,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     meter,
     completed(p, outcome) {
       const mark = meter.start();
-      const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId);
+      const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId, meter);
       relays.delete(p.id);
       if (!store.finish(p.id, historyRecordOf(outcome))) return false;
       const [type, data] = terminalMessageOf(p.id, outcome);

@@ -4,6 +4,7 @@
 // replaces the old socket, as in ComfyUI.
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 
 export interface SocketHub {
   /** Registers a socket and returns its session id (the requested one, or a new one). */
@@ -12,6 +13,12 @@ export interface SocketHub {
   send(type: string, data: unknown, sid?: string): void;
   /** A binary frame to one session, or to all when `sid` is undefined. */
   sendBinary(frame: Uint8Array, sid?: string): void;
+  /**
+   * Holds back the writes to session `sid`'s socket until the returned release is called, so several
+   * messages go out in one system call (each message is otherwise its own write). Undefined when there is
+   * no such open socket.
+   */
+  hold(sid: string): (() => void) | undefined;
   size(): number;
   closeAll(): void;
 }
@@ -49,6 +56,14 @@ export function createSocketHub(): SocketHub {
     },
     sendBinary(frame, sid) {
       fanOut(frame, true, sid);
+    },
+    hold(sid) {
+      const ws = sockets.get(sid);
+      // ws has no public cork; its sender corks this same socket around each frame (nested corks count).
+      const socket = (ws as unknown as { _socket?: Duplex } | undefined)?._socket;
+      if (!ws || ws.readyState !== ws.OPEN || !socket) return undefined;
+      socket.cork();
+      return () => socket.uncork();
     },
     size: () => sockets.size,
     closeAll() {
