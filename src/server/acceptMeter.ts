@@ -1,9 +1,10 @@
 // The 'accept' section of the overhead meter (overheadMeter.ts) for POST /prompt: everything the main thread
-// does for the request, not only the route handler — Fastify's routing of the request head (the server's
-// 'request' event) and, once the body is in, its parsing, validation, the store, the answer's serialisation
+// does for the request, not only the route handler — Fastify's routing of the request head (from the
+// server's 'request' event to the preParsing hook, where it starts reading the body) and, once the body is in, its parsing, validation, the store, the answer's serialisation
 // and the write of the answer. Those two runs of synchronous work are measured here and charged to the
 // prompt once it has an id. Without a listener on the meter nothing is attached.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Mark, OverheadMeter } from './overheadMeter.ts';
 
 export interface AcceptMeter {
@@ -13,14 +14,17 @@ export interface AcceptMeter {
   accepted(promptId: string, req: IncomingMessage, res: ServerResponse): void;
 }
 
-export function createAcceptMeter(server: Server, meter: OverheadMeter): AcceptMeter {
+export function createAcceptMeter(app: FastifyInstance, meter: OverheadMeter): AcceptMeter {
   if (!meter.enabled) return { parsing() {}, accepted() {} };
+  const headStart = new WeakMap<IncomingMessage, Mark>();
   const routing = new WeakMap<IncomingMessage, [number, number]>();
   const bodyStart = new WeakMap<IncomingMessage, Mark>();
-  let headMark: Mark | undefined;
-  // Listeners run in order: ours first, Fastify's (added when it created the server), ours last.
-  server.prependListener('request', () => (headMark = meter.start()));
-  server.on('request', (req: IncomingMessage) => routing.set(req, meter.since(headMark)));
+  // Ahead of Fastify's own listener (added when it created the server).
+  app.server.prependListener('request', (req: IncomingMessage) => headStart.set(req, meter.start()!));
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    routing.set(req.raw, meter.since(headStart.get(req.raw)));
+    done(null, payload);
+  });
   return {
     parsing(req) {
       bodyStart.set(req, meter.start()!);

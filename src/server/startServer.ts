@@ -129,7 +129,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     limits,
     argv: opts.argv ?? process.argv.slice(1),
     nextNumber: () => number++,
-    acceptMeter: createAcceptMeter(app.server, meter),
+    acceptMeter: createAcceptMeter(app, meter),
   };
   // ComfyUI reads every body as JSON whatever its content type, and clients rely on it: some POST
   // /interrupt with a JSON type and no body, @saintno/comfyui-sdk replaces its headers and sends JSON as
