@@ -26,18 +26,51 @@ export interface SocketHub {
 /** Sessions must be safe to echo back and to use as a key; anything else gets a fresh id. */
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The TCP socket under a ws connection (ws keeps it in a field it does not document). */
+function rawSocket(ws: WebSocket): Duplex | undefined {
+  return (ws as unknown as { _socket?: Duplex })._socket;
+}
+
+/**
+ * One unmasked, unfragmented server frame (RFC 6455 §5.2), header and payload in one buffer. A status
+ * goes to every open socket after each prompt: built once here and written as is, it costs one write per
+ * socket, where ws.send would frame it again for each socket and write header and payload as two chunks.
+ * (Valid because the server negotiates no extension: ws's permessage-deflate is off by default.)
+ */
+export function webSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
+  const n = payload.length;
+  const headerLength = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + n);
+  frame[0] = 0x80 | (binary ? 0x2 : 0x1); // FIN + text/binary opcode
+  if (n < 126) frame[1] = n;
+  else if (n < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  frame.set(payload, headerLength);
+  return frame;
+}
+
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, WebSocket>();
-  const deliver = (ws: WebSocket, payload: string | Uint8Array, binary: boolean): void => {
-    if (ws.readyState === ws.OPEN) ws.send(payload, { binary });
+  const deliver = (ws: WebSocket, frame: Buffer): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    const socket = rawSocket(ws);
+    if (socket && !socket.destroyed) socket.write(frame);
   };
-  const fanOut = (payload: string | Uint8Array, binary: boolean, sid?: string): void => {
+  const fanOut = (payload: Uint8Array, binary: boolean, sid?: string): void => {
     if (sid === undefined) {
-      for (const ws of sockets.values()) deliver(ws, payload, binary);
+      if (sockets.size === 0) return;
+      const frame = webSocketFrame(payload, binary);
+      for (const ws of sockets.values()) deliver(ws, frame);
       return;
     }
     const ws = sockets.get(sid);
-    if (ws) deliver(ws, payload, binary);
+    if (ws) deliver(ws, webSocketFrame(payload, binary));
   };
   return {
     attach(ws, requestedId) {
@@ -51,7 +84,6 @@ export function createSocketHub(): SocketHub {
       return sid;
     },
     send(type, data, sid) {
-      // Encoded once: ws would turn a string into bytes again for every socket of a broadcast.
       fanOut(Buffer.from(JSON.stringify({ type, data })), false, sid);
     },
     sendBinary(frame, sid) {
@@ -59,8 +91,8 @@ export function createSocketHub(): SocketHub {
     },
     hold(sid) {
       const ws = sockets.get(sid);
-      // ws has no public cork; its sender corks this same socket around each frame (nested corks count).
-      const socket = (ws as unknown as { _socket?: Duplex } | undefined)?._socket;
+      // ws has no public cork; the frames are written to this socket (nested corks count).
+      const socket = ws && rawSocket(ws);
       if (!ws || ws.readyState !== ws.OPEN || !socket) return undefined;
       socket.cork();
       return () => socket.uncork();
