@@ -37,8 +37,8 @@ function rawSocket(ws: WebSocket): Duplex | undefined {
  * socket, where ws.send would frame it again for each socket and write header and payload as two chunks.
  * (Valid because the server negotiates no extension: ws's permessage-deflate is off by default.)
  */
-export function webSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
-  const n = payload.length;
+export function webSocketFrame(payload: Uint8Array | string, binary: boolean): Buffer {
+  const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const headerLength = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + n);
   frame[0] = 0x80 | (binary ? 0x2 : 0x1); // FIN + text/binary opcode
@@ -51,7 +51,9 @@ export function webSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
     frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
     frame.writeUInt32BE(n >>> 0, 6);
   }
-  frame.set(payload, headerLength);
+  // A text payload is encoded straight into the frame (no intermediate buffer).
+  if (typeof payload === 'string') frame.write(payload, headerLength, 'utf8');
+  else frame.set(payload, headerLength);
   return frame;
 }
 
@@ -62,7 +64,7 @@ export function createSocketHub(): SocketHub {
     const socket = rawSocket(ws);
     if (socket && !socket.destroyed) socket.write(frame);
   };
-  const fanOut = (payload: Uint8Array, binary: boolean, sid?: string): void => {
+  const fanOut = (payload: Uint8Array | string, binary: boolean, sid?: string): void => {
     if (sid === undefined) {
       if (sockets.size === 0) return;
       const frame = webSocketFrame(payload, binary);
@@ -84,7 +86,7 @@ export function createSocketHub(): SocketHub {
       return sid;
     },
     send(type, data, sid) {
-      fanOut(Buffer.from(JSON.stringify({ type, data })), false, sid);
+      fanOut(JSON.stringify({ type, data }), false, sid);
     },
     sendBinary(frame, sid) {
       fanOut(frame, true, sid);
