@@ -3,9 +3,9 @@
 // ImageInvert → PreviewImage, a different colour per job so nothing comes from the node cache); every job
 // must come back exactly once — lost and duplicated results are counted from the WebSocket messages and
 // from /history.
-// Server overhead per job = the server's own main-thread work for that job: its POST (Fastify's routing,
-// body parsing, validation, SQLite insert, the answer's serialisation and write, its share of the status
-// broadcast), dispatch, relaying every event to its client, the history write and the closing messages
+// Server overhead per job = the server's own main-thread work for that job: its POST (route: Fastify's
+// routing; accept: body parsing, validation, SQLite insert, the answer's serialisation and write; status:
+// its share of the queue-status broadcast to every socket), dispatch, relaying every event to its client, the history write and the closing messages
 // (startServer's onPromptOverhead: those synchronous sections, src/server/overheadMeter.ts). Executor
 // (node) time is not in it. Goal: p99 ≤ 5 ms. Each section is measured twice: "own" = wall time minus the
 // time the kernel kept the thread waiting for a CPU while other threads ran (the load generator and the

@@ -5,7 +5,7 @@
 // main thread's total busy time) and {load: 'end'} its end; on {report} sends every prompt's overhead and closes.
 import { startServer } from '../src/server/startServer.ts';
 import { inkflowWorkflow } from '../src/server/inkflowWorkflow.ts';
-import type { OverheadSection, SectionTimes } from '../src/server/overheadMeter.ts';
+import { OVERHEAD_SECTIONS, type OverheadSection, type SectionTimes } from '../src/server/overheadMeter.ts';
 
 type Sections = Record<OverheadSection, number[]>;
 
@@ -22,9 +22,9 @@ export interface ServerProcessReport {
 
 const dataDir = process.argv[2];
 if (!dataDir || !process.send) throw new Error('bench/serverProcess.ts is started by bench/server.ts (fork with a data folder)');
-const emptySections = (): Sections => ({ accept: [], dispatch: [], relay: [], complete: [] });
+const emptySections = (): Sections => Object.fromEntries(OVERHEAD_SECTIONS.map((s) => [s, []])) as unknown as Sections;
 const report: ServerProcessReport = { overheadById: {}, sections: { wall: emptySections(), own: emptySections() }, busyMs: NaN };
-const sum = (t: Readonly<SectionTimes>) => t.accept + t.dispatch + t.relay + t.complete;
+const sum = (t: Readonly<SectionTimes>) => OVERHEAD_SECTIONS.reduce((a, s) => a + t[s], 0);
 const server = await startServer({
   dataDir,
   workflow: inkflowWorkflow,

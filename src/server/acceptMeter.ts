@@ -1,8 +1,8 @@
-// The 'accept' section of the overhead meter (overheadMeter.ts) for POST /prompt: everything the main thread
-// does for the request, not only the route handler — Fastify's routing of the request head (from the
-// server's 'request' event to the preParsing hook, where it starts reading the body) and, once the body is in, its parsing, validation, the store, the answer's serialisation
-// and the write of the answer. Those two runs of synchronous work are measured here and charged to the
-// prompt once it has an id. Without a listener on the meter nothing is attached.
+// The overhead meter's (overheadMeter.ts) view of POST /prompt: everything the main thread does for the
+// request, not only the route handler. 'route': Fastify's routing of the request head (from the server's
+// 'request' event to the preParsing hook, where it starts reading the body); 'accept': once the body is
+// in, its parsing, validation, the store, the answer's serialisation and its write. Both are measured here
+// and charged to the prompt once it has an id. Without a listener on the meter nothing is attached.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Mark, OverheadMeter } from './overheadMeter.ts';
@@ -31,7 +31,7 @@ export function createAcceptMeter(app: FastifyInstance, meter: OverheadMeter): A
     },
     accepted(promptId, req, res) {
       const head = routing.get(req);
-      if (head) meter.add(promptId, 'accept', head[0], head[1]);
+      if (head) meter.add(promptId, 'route', head[0], head[1]);
       const mark = bodyStart.get(req);
       // 'prefinish' fires inside res.end() once the answer is handed to the socket.
       res.once('prefinish', () => meter.stop(promptId, mark, 'accept'));

@@ -10,7 +10,12 @@
 // CPU clock (getrusage) only advances at scheduler ticks, too coarse for sub-millisecond sections.
 import { closeSync, openSync, readSync } from 'node:fs';
 
-export type OverheadSection = 'accept' | 'dispatch' | 'relay' | 'complete';
+/**
+ * route = Fastify routing a POST /prompt's head; accept = from parsing its body to the written answer;
+ * status = its share of the queue-status broadcast that follows accepted prompts; then its run.
+ */
+export const OVERHEAD_SECTIONS = ['route', 'accept', 'status', 'dispatch', 'relay', 'complete'] as const;
+export type OverheadSection = (typeof OVERHEAD_SECTIONS)[number];
 
 export type SectionTimes = Record<OverheadSection, number>;
 
@@ -44,7 +49,7 @@ export interface OverheadMeter {
   close(): void;
 }
 
-const zero = (): SectionTimes => ({ accept: 0, dispatch: 0, relay: 0, complete: 0 });
+const zero = (): SectionTimes => Object.fromEntries(OVERHEAD_SECTIONS.map((s) => [s, 0])) as SectionTimes;
 
 /** This thread's run_delay in ms, read from an open /proc/thread-self/schedstat ("exec_ns delay_ns slices"). */
 function runDelayReader(): { read(): number; close(): void } {

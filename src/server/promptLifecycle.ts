@@ -95,7 +95,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     const sharedBy = acceptedThisTurn;
     const mark = meter.start();
     broadcastStatus();
-    meter.stopShared(sharedBy, mark, 'accept');
+    meter.stopShared(sharedBy, mark, 'status');
   };
   const broadcastStatusSoon = (acceptedPromptId?: string) => {
     if (acceptedPromptId !== undefined && meter.enabled) acceptedThisTurn.push(acceptedPromptId);

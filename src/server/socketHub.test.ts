@@ -1,13 +1,20 @@
 // The hub writes WebSocket frames it builds itself: ws's own parser must read them back, at every length
 // encoding (7-bit, 16-bit and 64-bit lengths) and for text given as a string or as bytes.
 import { describe, expect, it } from 'vitest';
-import { Receiver } from 'ws';
+import * as ws from 'ws';
 import { webSocketFrame } from './socketHub.ts';
+
+/** ws's frame parser (exported by ws, not declared in its types). */
+interface FrameReceiver {
+  on(event: 'message', listener: (data: Buffer, binary: boolean) => void): void;
+  write(chunk: Buffer): void;
+}
+const Receiver = (ws as unknown as { Receiver: new (opts: { isServer: boolean }) => FrameReceiver }).Receiver;
 
 function readBack(frame: Buffer): { data: Buffer; binary: boolean } {
   const receiver = new Receiver({ isServer: false });
   let got: { data: Buffer; binary: boolean } | undefined;
-  receiver.on('message', (data: Buffer, binary: boolean) => (got = { data, binary }));
+  receiver.on('message', (data, binary) => (got = { data, binary }));
   receiver.write(frame);
   if (!got) throw new Error('ws read no message from the frame');
   return got;
