@@ -3,11 +3,16 @@
 // ImageInvert → PreviewImage, a different colour per job so nothing comes from the node cache); every job
 // must come back exactly once — lost and duplicated results are counted from the WebSocket messages and
 // from /history.
-// Server overhead per job = the server's own main-thread work for that job: its POST handler (validation,
-// SQLite insert, status broadcast), dispatch, relaying every event to its client, the history write and
-// the closing messages (startServer's onPromptOverhead, wall time of those synchronous sections). Executor
-// (node) time is not in it. Goal: p99 ≤ 5 ms. A busy machine preempts the thread inside sections and
-// swells the tail: the load average is printed with the numbers.
+// Server overhead per job = the server's own main-thread work for that job: its POST (route: Fastify's
+// routing; accept: body parsing, validation, SQLite insert, the answer's serialisation and write; status:
+// its share of the queue-status broadcast to every socket), dispatch, relaying every event to its client, the history write and the closing messages
+// (startServer's onPromptOverhead: those synchronous sections, src/server/overheadMeter.ts). Executor
+// (node) time is not in it. Goal: p99 ≤ 5 ms. Each section is measured twice: "own" = wall time minus the
+// time the kernel kept the thread waiting for a CPU while other threads ran (the load generator and the
+// executor thread share the machine's cores; so does every other job on a shared machine), and "wall" =
+// plain wall time, which swells with the load average printed beside it. As a check that the sections miss
+// no work, the main thread's total busy time (event-loop utilisation, GC and everything included) per job
+// is printed too: it is the mean of everything, so it must stay above the sections' mean.
 // The server runs in a process of its own (bench/serverProcess.ts), as in real use, so the load generator's
 // allocations and GC never land in its measured sections; per-section p50/p99/max are printed.
 // Knobs: INKFLOW_BENCH_SERVER_JOBS (1000), INKFLOW_BENCH_SERVER_CLIENTS (50), INKFLOW_BENCH_SERVER_NODE_FLAGS
@@ -95,6 +100,7 @@ export async function runServerBench(): Promise<void> {
         return ws;
       }),
     );
+    child.send({ load: 'start' });
     const t0 = performance.now();
     let next = 0;
     let rejected = 0;
@@ -126,6 +132,7 @@ export async function runServerBench(): Promise<void> {
     const deadline = Date.now() + 600_000;
     while ([...byId.values()].some((j) => j.done === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const wall = performance.now() - t0;
+    child.send({ load: 'end' });
 
     const history = (await (await fetch(`${server.url}/history`)).json()) as Record<string, { status: { status_str: string } }>;
     const all = [...byId.values()];
@@ -143,8 +150,9 @@ export async function runServerBench(): Promise<void> {
     for (const ws of sockets) ws.close();
     child.send({ report: true });
     const { report } = await childMessage<{ report: ServerProcessReport }>(child, 'report');
-    const sectionTimes = report.sections;
-    const overhead = all.map((j) => report.overheadById[j.id]).filter((x): x is number => x !== undefined);
+    const measured = all.map((j) => report.overheadById[j.id]).filter((x) => x !== undefined);
+    const overhead = measured.map((x) => x.own);
+    const overheadWall = measured.map((x) => x.wall);
     ordered.forEach((j, i) => {
       const a = j.accepted! - j.postSent;
       const prevDone = i > 0 ? ordered[i - 1].done! : -Infinity;
@@ -156,12 +164,22 @@ export async function runServerBench(): Promise<void> {
       wallOverhead.push(a + h + f);
       executor.push(j.success! - j.start!);
     });
-    for (const xs of [accept, handoff, finish, wallOverhead, overhead, executor, ...Object.values(sectionTimes)]) xs.sort((a, b) => a - b);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const meanOwn = mean(overhead);
+    const meanWall = mean(overheadWall);
+    for (const xs of [accept, handoff, finish, wallOverhead, overhead, overheadWall, executor, ...Object.values(report.sections.own), ...Object.values(report.sections.wall)]) {
+      xs.sort((a, b) => a - b);
+    }
     const row = (name: string, xs: number[]) =>
       console.log(`${name.padEnd(22)} p50 ${percentile(xs, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(xs, 99).toFixed(2).padStart(7)} ms   max ${(xs.at(-1) ?? NaN).toFixed(2).padStart(7)} ms`);
     console.log(`jobs ${jobs} from ${clients} WebSocket clients: accepted ${byId.size}, rejected ${rejected}, lost ${lost}, duplicated ${duplicated}, history extra ${historyExtra}, failed ${failed}`);
-    row(`server overhead/job (${overhead.length})`, overhead);
-    for (const [name, xs] of Object.entries(sectionTimes)) row(`  ${name}`, xs);
+    row(`overhead/job own (${overhead.length})`, overhead);
+    for (const [name, xs] of Object.entries(report.sections.own)) row(`  ${name}`, xs);
+    row('  wall (incl. waiting)', overheadWall);
+    for (const [name, xs] of Object.entries(report.sections.wall)) row(`  ${name} wall`, xs);
+    console.log(
+      `mean per job: sections ${meanOwn.toFixed(2)} ms own, ${meanWall.toFixed(2)} ms wall; main thread busy ${(report.busyMs / jobs).toFixed(2)} ms (all its work during the load / jobs)`,
+    );
     console.log(`load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; end-to-end as the clients saw it:`);
     console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
     row('  accept (POST)', accept);
@@ -169,7 +187,10 @@ export async function runServerBench(): Promise<void> {
     row('  finish', finish);
     row('  accept+handoff+finish', wallOverhead);
     row('  executor', executor);
-    console.log(`goal: lost 0, duplicated 0, p99 overhead ≤ 5 ms → ${lost === 0 && duplicated === 0 && percentile(overhead, 99) <= 5 ? 'met' : 'NOT met'}`);
+    const p99 = percentile(overhead, 99);
+    console.log(
+      `goal: lost 0, duplicated 0, p99 overhead ${p99.toFixed(2)} ms (goal ≤ 5 ms; wall ${percentile(overheadWall, 99).toFixed(2)} ms at load ${loadavg()[0].toFixed(1)}) → ${lost === 0 && duplicated === 0 && p99 <= 5 ? 'met' : 'NOT met'}`,
+    );
   } finally {
     // The server exits by itself after its report (writing --cpu-prof output); only a stuck one is killed.
     if (child.exitCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);

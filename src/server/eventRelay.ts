@@ -6,6 +6,7 @@
 import type { ExecutionEvent } from './workflowApi.ts';
 import type { SocketHub } from './socketHub.ts';
 import { previewFrame } from './socketHub.ts';
+import type { OverheadMeter } from './overheadMeter.ts';
 
 export const TERMINAL_EVENTS = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
@@ -29,12 +30,35 @@ export interface PromptRelay {
   sendTerminal(type: string, data: Record<string, unknown>, afterTerminal: () => void): void;
 }
 
-export function createPromptRelay(hub: SocketHub, promptId: string, clientId: string | undefined): PromptRelay {
+export function createPromptRelay(hub: SocketHub, promptId: string, clientId: string | undefined, meter?: OverheadMeter): PromptRelay {
   const nodes: Record<string, NodeProgress> = {};
   let current: string | null = null;
   // An executor that reports progress_state itself is trusted; otherwise the relay derives it.
   let executorSendsState = false;
-  const send = (type: string, data: Record<string, unknown>) => hub.send(type, data, clientId);
+  // One executor event becomes up to three messages, and a fast node's events arrive together: the
+  // client's socket is held from the first message until the end of this event-loop turn (or the terminal
+  // message), so they leave in one write instead of one each.
+  let release: (() => void) | undefined;
+  const releaseHeld = () => {
+    const r = release;
+    release = undefined;
+    r?.();
+  };
+  const releaseAtTurnEnd = () => {
+    if (!release) return;
+    const mark = meter?.start();
+    releaseHeld();
+    meter?.stop(promptId, mark, 'relay');
+  };
+  const hold = () => {
+    if (release || clientId === undefined) return;
+    release = hub.hold(clientId);
+    if (release) setImmediate(releaseAtTurnEnd);
+  };
+  const send = (type: string, data: Record<string, unknown>) => {
+    hold();
+    hub.send(type, data, clientId);
+  };
   // hub.send serialises at once, so the live record can go out as it is (no copy).
   const sendState = () => !executorSendsState && send('progress_state', { prompt_id: promptId, nodes });
   const finishRunning = (): boolean => {
@@ -62,6 +86,7 @@ export function createPromptRelay(hub: SocketHub, promptId: string, clientId: st
   return {
     forward(ev) {
       if (ev.type === 'preview') {
+        hold();
         hub.sendBinary(previewFrame(ev.format, ev.bytes), clientId);
         return;
       }
@@ -113,6 +138,7 @@ export function createPromptRelay(hub: SocketHub, promptId: string, clientId: st
       send(type, { ...data, prompt_id: data.prompt_id ?? promptId });
       afterTerminal();
       send('executing', { node: null, prompt_id: promptId });
+      releaseHeld();
     },
   };
 }

@@ -19,6 +19,7 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
     const relay = life.started(p);
     life.startedStatus();
     let outcome: JobOutcome;
+    let posting: ReturnType<PromptLifecycle['meter']['start']>;
     try {
       const running = executor.run(
         { promptId: p.id, prompt: p.prompt as ApiPrompt, extraData: p.extraData, clientId: p.clientId },
@@ -29,6 +30,9 @@ export function createLocalRunner(life: PromptLifecycle, executor: ThreadExecuto
             relay.forward(ev);
             life.meter.stop(id, mark, 'relay');
           },
+          // The hand-over to the thread happens a few microtasks later (or once a new thread is up).
+          posting: () => (posting = life.meter.start()),
+          posted: () => life.meter.stop(id, posting, 'dispatch'),
         },
       );
       life.meter.stop(id, dispatchStart, 'dispatch');

@@ -12,8 +12,11 @@ export interface PromptLifecycle {
   readonly store: PromptStore;
   readonly hub: SocketHub;
   broadcastStatus(): void;
-  /** The same, once for all queue changes of this event-loop turn (a burst of 50 POSTs sends one status). */
-  broadcastStatusSoon(): void;
+  /**
+   * The same, once for all queue changes of this event-loop turn (a burst of 50 POSTs sends one status).
+   * The prompts accepted this turn share the broadcast's time in the overhead meter.
+   */
+  broadcastStatusSoon(acceptedPromptId?: string): void;
   /** Status when a prompt starts (skipped when a prompt's end just sent the same queue length this turn). */
   startedStatus(): void;
   /** The prompt now runs: its relay for events (created once per prompt). */
@@ -69,6 +72,7 @@ export function crashedOutcome(promptId: string, err: unknown): JobOutcome {
 export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter: OverheadMeter): PromptLifecycle {
   const relays = new Map<string, { relay: PromptRelay; clientId?: string }>();
   let soon: NodeJS.Immediate | undefined;
+  let acceptedThisTurn: string[] = [];
   // The queue length a prompt's end broadcast during this event-loop turn. When the next prompt starts in
   // the same turn, ComfyUI would send the same status again right away; that copy tells no client anything
   // new (they read the queue after the turn either way) and costs one write per open socket, so a start
@@ -78,6 +82,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
   const broadcastStatus = () => {
     if (soon) clearImmediate(soon);
     soon = undefined;
+    acceptedThisTurn = [];
     sendStatus(store.remaining());
   };
   const broadcastEndStatus = () => {
@@ -86,8 +91,15 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     sentAtEnd = remaining;
     sendStatus(remaining);
   };
-  const broadcastStatusSoon = () => {
-    soon ??= setImmediate(broadcastStatus);
+  const broadcastSoonNow = () => {
+    const sharedBy = acceptedThisTurn;
+    const mark = meter.start();
+    broadcastStatus();
+    meter.stopShared(sharedBy, mark, 'status');
+  };
+  const broadcastStatusSoon = (acceptedPromptId?: string) => {
+    if (acceptedPromptId !== undefined && meter.enabled) acceptedThisTurn.push(acceptedPromptId);
+    soon ??= setImmediate(broadcastSoonNow);
   };
   return {
     store,
@@ -101,7 +113,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     started(p) {
       let entry = relays.get(p.id);
       if (!entry) {
-        entry = { relay: createPromptRelay(hub, p.id, p.clientId), clientId: p.clientId };
+        entry = { relay: createPromptRelay(hub, p.id, p.clientId, meter), clientId: p.clientId };
         relays.set(p.id, entry);
       }
       return entry.relay;
@@ -110,7 +122,7 @@ export function createPromptLifecycle(store: PromptStore, hub: SocketHub, meter:
     meter,
     completed(p, outcome) {
       const mark = meter.start();
-      const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId);
+      const relay = relays.get(p.id)?.relay ?? createPromptRelay(hub, p.id, p.clientId, meter);
       relays.delete(p.id);
       if (!store.finish(p.id, historyRecordOf(outcome))) return false;
       const [type, data] = terminalMessageOf(p.id, outcome);

@@ -1,5 +1,6 @@
 // Everything a route handler may use, built once by startServer.
 import type { DataFolder } from './dataFolder.ts';
+import type { AcceptMeter } from './acceptMeter.ts';
 import type { JobRunner } from './jobRunner.ts';
 import type { PromptLifecycle } from './promptLifecycle.ts';
 import type { PromptStore } from './store.ts';
@@ -24,4 +25,6 @@ export interface ServerContext {
   readonly argv: string[];
   /** Next queue number (ComfyUI counts up per accepted prompt; `front` makes it negative). */
   nextNumber(): number;
+  /** POST /prompt's part of the bench's overhead meter (does nothing outside the bench). */
+  readonly acceptMeter: AcceptMeter;
 }

@@ -4,6 +4,7 @@
 // replaces the old socket, as in ComfyUI.
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 
 export interface SocketHub {
   /** Registers a socket and returns its session id (the requested one, or a new one). */
@@ -12,6 +13,12 @@ export interface SocketHub {
   send(type: string, data: unknown, sid?: string): void;
   /** A binary frame to one session, or to all when `sid` is undefined. */
   sendBinary(frame: Uint8Array, sid?: string): void;
+  /**
+   * Holds back the writes to session `sid`'s socket until the returned release is called, so several
+   * messages go out in one system call (each message is otherwise its own write). Undefined when there is
+   * no such open socket.
+   */
+  hold(sid: string): (() => void) | undefined;
   size(): number;
   closeAll(): void;
 }
@@ -19,18 +26,53 @@ export interface SocketHub {
 /** Sessions must be safe to echo back and to use as a key; anything else gets a fresh id. */
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The TCP socket under a ws connection (ws keeps it in a field it does not document). */
+function rawSocket(ws: WebSocket): Duplex | undefined {
+  return (ws as unknown as { _socket?: Duplex })._socket;
+}
+
+/**
+ * One unmasked, unfragmented server frame (RFC 6455 §5.2), header and payload in one buffer. A status
+ * goes to every open socket after each prompt: built once here and written as is, it costs one write per
+ * socket, where ws.send would frame it again for each socket and write header and payload as two chunks.
+ * (Valid because the server negotiates no extension: ws's permessage-deflate is off by default.)
+ */
+export function webSocketFrame(payload: Uint8Array | string, binary: boolean): Buffer {
+  const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const headerLength = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + n);
+  frame[0] = 0x80 | (binary ? 0x2 : 0x1); // FIN + text/binary opcode
+  if (n < 126) frame[1] = n;
+  else if (n < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  // A text payload is encoded straight into the frame (no intermediate buffer).
+  if (typeof payload === 'string') frame.write(payload, headerLength, 'utf8');
+  else frame.set(payload, headerLength);
+  return frame;
+}
+
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, WebSocket>();
-  const deliver = (ws: WebSocket, payload: string | Uint8Array, binary: boolean): void => {
-    if (ws.readyState === ws.OPEN) ws.send(payload, { binary });
+  const deliver = (ws: WebSocket, frame: Buffer): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    const socket = rawSocket(ws);
+    if (socket && !socket.destroyed) socket.write(frame);
   };
-  const fanOut = (payload: string | Uint8Array, binary: boolean, sid?: string): void => {
+  const fanOut = (payload: Uint8Array | string, binary: boolean, sid?: string): void => {
     if (sid === undefined) {
-      for (const ws of sockets.values()) deliver(ws, payload, binary);
+      if (sockets.size === 0) return;
+      const frame = webSocketFrame(payload, binary);
+      for (const ws of sockets.values()) deliver(ws, frame);
       return;
     }
     const ws = sockets.get(sid);
-    if (ws) deliver(ws, payload, binary);
+    if (ws) deliver(ws, webSocketFrame(payload, binary));
   };
   return {
     attach(ws, requestedId) {
@@ -44,11 +86,18 @@ export function createSocketHub(): SocketHub {
       return sid;
     },
     send(type, data, sid) {
-      // Encoded once: ws would turn a string into bytes again for every socket of a broadcast.
-      fanOut(Buffer.from(JSON.stringify({ type, data })), false, sid);
+      fanOut(JSON.stringify({ type, data }), false, sid);
     },
     sendBinary(frame, sid) {
       fanOut(frame, true, sid);
+    },
+    hold(sid) {
+      const ws = sockets.get(sid);
+      // ws has no public cork; the frames are written to this socket (nested corks count).
+      const socket = ws && rawSocket(ws);
+      if (!ws || ws.readyState !== ws.OPEN || !socket) return undefined;
+      socket.cork();
+      return () => socket.uncork();
     },
     size: () => sockets.size,
     closeAll() {

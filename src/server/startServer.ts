@@ -4,12 +4,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { openDataFolder, type DataFolder } from './dataFolder.ts';
 import { openPromptStore } from './store.ts';
 import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
 import { createSocketHub } from './socketHub.ts';
 import { createPromptLifecycle } from './promptLifecycle.ts';
 import { createOverheadMeter, type OverheadListener } from './overheadMeter.ts';
+import { createAcceptMeter } from './acceptMeter.ts';
 import { createLocalRunner } from './localRunner.ts';
 import { createThreadExecutor } from './threadExecutor.ts';
 import type { JobRunner } from './jobRunner.ts';
@@ -105,7 +107,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // it (the runner asks BullMQ what became of each job).
   const recovered = opts.redisUrl ? { requeued: store.resetRunning(), failed: [] } : store.recoverInterrupted();
   const hub = createSocketHub();
-  const life = createPromptLifecycle(store, hub, createOverheadMeter(opts.onPromptOverhead));
+  const meter = createOverheadMeter(opts.onPromptOverhead);
+  const life = createPromptLifecycle(store, hub, meter);
   let runner: JobRunner;
   if (opts.redisUrl) {
     const { createRedisRunner } = await import('./redis/redisRunner.ts');
@@ -113,6 +116,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   } else {
     runner = createLocalRunner(life, createThreadExecutor(env));
   }
+
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: limits.maxUploadBytes });
   let number = Math.max(store.maxNumber() + 1, 0);
   const ctx: ServerContext = {
     data,
@@ -124,13 +129,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     limits,
     argv: opts.argv ?? process.argv.slice(1),
     nextNumber: () => number++,
+    acceptMeter: createAcceptMeter(app, meter),
   };
-
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: limits.maxUploadBytes });
   // ComfyUI reads every body as JSON whatever its content type, and clients rely on it: some POST
   // /interrupt with a JSON type and no body, @saintno/comfyui-sdk replaces its headers and sends JSON as
   // text/plain. So JSON, text and untyped bodies all parse as JSON here (an empty one as {}).
-  const parseJsonBody = (_req: unknown, text: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+  const parseJsonBody = (req: { raw: IncomingMessage }, text: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    ctx.acceptMeter.parsing(req.raw);
     const s = String(text);
     if (s.trim() === '') return done(null, {});
     try {
@@ -192,6 +197,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         store.close();
         await checkpointer?.close();
         studioDb?.close();
+        meter.close();
       })();
       return closing;
     },

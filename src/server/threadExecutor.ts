@@ -5,7 +5,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ExecutionEvent, Executor, ExecutorJob, JobOutcome, WorkflowEnv } from './workflowApi.ts';
 
+/** The executor's hooks, plus two around the hand-over of the job to the thread (for the overhead meter). */
+export type ThreadExecutorHooks = Parameters<Executor['run']>[1] & { posting?(): void; posted?(): void };
+
 export interface ThreadExecutor extends Executor {
+  run(job: ExecutorJob, hooks: ThreadExecutorHooks): Promise<JobOutcome>;
   close(): Promise<void>;
 }
 
@@ -72,7 +76,7 @@ export function createThreadExecutor(env: WorkflowEnv, workflowModule = WORKFLOW
   };
   let thread = spawn();
 
-  const runOne = async (job: ExecutorJob, hooks: { signal: AbortSignal; emit(ev: ExecutionEvent): void }): Promise<JobOutcome> => {
+  const runOne = async (job: ExecutorJob, hooks: ThreadExecutorHooks): Promise<JobOutcome> => {
     if (thread.dead && !closed) thread = spawn();
     const t = thread;
     await t.ready;
@@ -87,7 +91,9 @@ export function createThreadExecutor(env: WorkflowEnv, workflowModule = WORKFLOW
       return await new Promise<JobOutcome>((resolve, reject) => {
         pending = { resolve, reject, emit: hooks.emit };
         if (t.dead) return reject(t.dead);
+        hooks.posting?.();
         t.worker.postMessage({ run: job });
+        hooks.posted?.();
       });
     } finally {
       pending = undefined;

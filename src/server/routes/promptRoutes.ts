@@ -18,7 +18,6 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/prompt', async () => ({ exec_info: { queue_remaining: ctx.store.remaining() } }));
 
   app.post('/prompt', async (req, reply) => {
-    const mark = ctx.life.meter.start();
     const body = req.body;
     if (!isPlainObject(body) || !('prompt' in body)) {
       return reply.code(400).send(envelopeError('no_prompt', 'No prompt provided', 'No prompt provided'));
@@ -44,8 +43,8 @@ export function promptRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (typeof body.number === 'number' && Number.isFinite(body.number)) number = body.number;
     const queued = { id, number, prompt: body.prompt, extraData, outputs: checked.outputs, clientId };
     ctx.store.insert(queued);
-    ctx.life.broadcastStatusSoon();
-    ctx.life.meter.stop(id, mark, 'accept');
+    ctx.acceptMeter.accepted(id, req.raw, reply.raw);
+    ctx.life.broadcastStatusSoon(id);
     // Start it only after this answer is written: clients (e.g. @saintno/comfyui-sdk's CallWrapper) listen
     // for their prompt id once they have it. The prompt is already durable, so nothing waits on this.
     setImmediate(() => {
