@@ -1,25 +1,37 @@
-// Attention's own reverse rule. The forward stays the fused kernel (MultiHeadAttention); the backward
-// recomputes the probabilities — as flash-attention's backward does — instead of keeping
-// [B, heads, S, L] from the forward, and does so a group of heads at a time, so the transient score
-// matrices stay under `maxElements` (SD1.5's 64² self-attention: 8 × 4096² floats = 512 MB per
-// tensor at once, 64 MB per head). Per head group, with P = softmax(s·QKᵀ), output O = P V and
-// output gradient G:
-//   dV = Pᵀ G;  dP = G Vᵀ;  dS = s · P ⊙ (dP − D);  dQ = dS K;  dK = dSᵀ Q
+// Attention's own reverse rule, flash-attention style. The forward stays the fused kernel
+// (MultiHeadAttention); the backward recomputes the probabilities instead of keeping [B, heads, S, L]
+// from the forward, and does so one block of query rows at a time (a few heads × a few hundred rows),
+// so each block's score-sized intermediates (scores, probabilities, dP, dS: `maxElements` floats each,
+// 4 MB by default) stay in cache between the ops that make and read them, instead of streaming
+// SD1.5's 8 × 4096² floats (512 MB) through memory five or six times. A softmax over a block of whole
+// rows is exact, so nothing but the output has to be saved from the forward. Per block of rows r,
+// with P = softmax(s·Q Kᵀ), output O = P V and output gradient G:
+//   dV += P_rᵀ G_r;  dP_r = G_r Vᵀ;  dS_r = P_r ⊙ (dP_r − D_r);  dQ_r = s · dS_r K;  dK += s · dS_rᵀ Q_r
 // where D = Σ_L dP ⊙ P = Σ_d G ⊙ O (flash-attention's identity) is read off the [S, d] output instead
-// of a pass over the [S, L] matrix, and s scales the [·, d] products rather than dS: the score-sized
-// tensors see only the matmuls, the softmax, one Sub and one Mul (one 64² self-attention, 320 wide,
-// 8 heads, forward + backward: 1698 → 1401 CPU-ms at load 13).
+// of a pass over the [S, L] matrix, and s is applied to the [·, d] operands (Q before the scores, dQ
+// after) rather than to a score-sized tensor. dK and dV sum over the row blocks.
 import type { Attrs, Tensor } from './graph.ts';
 import * as op from './ops.ts';
 
-/** Default bound on B·heads·S·L elements of one head group's score matrix (2^25 floats = 128 MB). */
-export const ATTENTION_CHUNK_ELEMENTS = 2 ** 25;
+/** Default bound on the elements of one block's score matrix (2^20 floats = 4 MB, about a core's share of L3). */
+export const ATTENTION_CHUNK_ELEMENTS = 2 ** 20;
 
-/** Heads per group so one group's scores have at most `maxElements` elements (at least one head, dividing `heads`). */
-export function headsPerGroup(batch: number, heads: number, s: number, l: number, maxElements: number): number {
+export interface AttentionBlocks {
+  /** Heads per block (divides `heads`). */
+  heads: number;
+  /** Query rows per block (the last block of a head group may have fewer). */
+  rows: number;
+}
+
+/**
+ * How to cut B·heads·S·L into blocks of at most `maxElements` scores: whole heads while even one head
+ * fits (fewer, larger matmuls), otherwise one head and as many rows as fit (at least one).
+ */
+export function attentionBlocks(batch: number, heads: number, s: number, l: number, maxElements: number): AttentionBlocks {
   let n = heads;
   while (n > 1 && (batch * n * s * l > maxElements || heads % n !== 0)) n--;
-  return n;
+  const rows = Math.max(1, Math.min(s, Math.floor(maxElements / (batch * n * l))));
+  return { heads: n, rows };
 }
 
 /** Packed [B, T, H·d] → [B, H, T, d] for heads [h0, h1). */
@@ -36,6 +48,8 @@ function packed(x: Tensor): Tensor {
 }
 
 const swapLast = (x: Tensor) => op.transpose(x, [0, 1, 3, 2]);
+const rowsOf = (x: Tensor, r0: number, r1: number) => (r0 === 0 && r1 === x.shape[2] ? x : op.slice(x, [2], [r0], [r1]));
+const plus = (sum: Tensor | undefined, x: Tensor) => (sum ? op.add(sum, x) : x);
 
 export function attentionVjp(inputs: readonly Tensor[], output: Tensor, grad: Tensor, attrs: Attrs, wants: readonly boolean[], maxElements = ATTENTION_CHUNK_ELEMENTS): (Tensor | undefined)[] {
   const [q, k, v] = inputs;
@@ -45,24 +59,36 @@ export function attentionVjp(inputs: readonly Tensor[], output: Tensor, grad: Te
   const l = k.shape[1];
   const dh = dq / h;
   const dvh = v.shape[2] / h;
-  const group = headsPerGroup(b, h, s, l, maxElements);
+  const block = attentionBlocks(b, h, s, l, maxElements);
+  const wantsScores = wants[0] || wants[1];
   const dQs: Tensor[] = [];
   const dKs: Tensor[] = [];
   const dVs: Tensor[] = [];
-  for (let h0 = 0; h0 < h; h0 += group) {
-    const h1 = h0 + group;
-    const qh = heads(q, h0, h1, dh);
+  for (let h0 = 0; h0 < h; h0 += block.heads) {
+    const h1 = h0 + block.heads;
+    const qs = op.mul(heads(q, h0, h1, dh), scale);
     const kh = heads(k, h0, h1, dh);
-    const vh = heads(v, h0, h1, dvh);
+    const kT = swapLast(kh);
+    const vT = swapLast(heads(v, h0, h1, dvh));
     const gh = heads(grad, h0, h1, dvh);
-    const p = op.softmax(op.mul(op.matmul(qh, swapLast(kh)), scale), -1);
-    if (wants[2]) dVs.push(packed(op.matmul(swapLast(p), gh)));
-    if (wants[0] || wants[1]) {
-      const rowDot = op.reduceSum(op.mul(gh, heads(output, h0, h1, dvh)), [-1], true);
-      const dsUnscaled = op.mul(p, op.sub(op.matmul(gh, swapLast(vh)), rowDot));
-      if (wants[0]) dQs.push(packed(op.mul(op.matmul(dsUnscaled, kh), scale)));
-      if (wants[1]) dKs.push(packed(op.mul(op.matmul(swapLast(dsUnscaled), qh), scale)));
+    const rowDot = wantsScores ? op.reduceSum(op.mul(gh, heads(output, h0, h1, dvh)), [-1], true) : undefined;
+    const dQrows: Tensor[] = [];
+    let dK: Tensor | undefined;
+    let dV: Tensor | undefined;
+    for (let r0 = 0; r0 < s; r0 += block.rows) {
+      const r1 = Math.min(s, r0 + block.rows);
+      const qr = rowsOf(qs, r0, r1);
+      const gr = rowsOf(gh, r0, r1);
+      const p = op.softmax(op.matmul(qr, kT), -1);
+      if (wants[2]) dV = plus(dV, op.matmul(swapLast(p), gr));
+      if (!wantsScores) continue;
+      const ds = op.mul(p, op.sub(op.matmul(gr, vT), rowsOf(rowDot!, r0, r1)));
+      if (wants[0]) dQrows.push(op.matmul(ds, kh));
+      if (wants[1]) dK = plus(dK, op.matmul(swapLast(ds), qr));
     }
+    if (wants[0]) dQs.push(packed(op.mul(dQrows.length === 1 ? dQrows[0] : op.concat(dQrows, 2), scale)));
+    if (dK) dKs.push(packed(dK));
+    if (dV) dVs.push(packed(dV));
   }
   return [wants[0] ? op.concat(dQs, 2) : undefined, wants[1] ? op.concat(dKs, 2) : undefined, wants[2] ? op.concat(dVs, 2) : undefined];
 }

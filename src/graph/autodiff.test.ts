@@ -11,7 +11,7 @@ import { grad, gradOutputName, LOSS_OUTPUT } from './autodiff.ts';
 import { checkGradients } from './gradientCheck.ts';
 import { interpret } from './interpret.ts';
 import { memoryWeights } from './weights.ts';
-import { headsPerGroup } from './attentionVjp.ts';
+import { attentionBlocks } from './attentionVjp.ts';
 import { GRADIENT_CASES as CASES, buildGradientCase as build, type BuiltGradientCase as Built } from '../../test/gradientCases.ts';
 
 /** Ops that some case differentiates through: every op in the forward graph and its primitive lowering. */
@@ -45,12 +45,17 @@ describe('gradient rules match central finite differences (float64 interpreter)'
 });
 
 describe('attention backward', () => {
-  it('splits the recomputed scores into head groups under the element bound', () => {
-    expect(headsPerGroup(1, 8, 4096, 4096, 2 ** 25)).toBe(2);
-    expect(headsPerGroup(1, 8, 4096, 77, 2 ** 25)).toBe(8);
-    expect(headsPerGroup(1, 5, 100, 100, 2 * 10000)).toBe(1);
+  it('splits the recomputed scores into blocks of heads and query rows under the element bound', () => {
+    // SD1.5 64² self-attention: one head, 256 of its 4096 rows per 4 MB block; its cross-attention: two whole heads.
+    expect(attentionBlocks(1, 8, 4096, 4096, 2 ** 20)).toEqual({ heads: 1, rows: 256 });
+    expect(attentionBlocks(1, 8, 4096, 77, 2 ** 20)).toEqual({ heads: 2, rows: 4096 });
+    expect(attentionBlocks(1, 8, 1024, 77, 2 ** 25)).toEqual({ heads: 8, rows: 1024 });
+    expect(attentionBlocks(1, 5, 100, 100, 2 * 10000)).toEqual({ heads: 1, rows: 100 });
+    expect(attentionBlocks(2, 4, 6, 5, 2 * 2 * 6 * 5)).toEqual({ heads: 2, rows: 6 });
+    expect(attentionBlocks(2, 4, 6, 5, 2 * 5 * 4)).toEqual({ heads: 1, rows: 4 });
     const softmaxes = (name: string) => build(CASES.find((c) => c.name === name)!).train.nodes.filter((n) => n.op === 'Softmax').length;
     expect(softmaxes('attention backward two heads at a time')).toBe(2);
+    expect(softmaxes('attention backward in blocks of one head and 4 of 6 query rows')).toBe(8);
     expect(softmaxes('attention (cross, 4 heads)')).toBe(1);
   });
 });
