@@ -113,6 +113,19 @@ try {
   for (const [o, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 25)) console.log(`  ${o.padEnd(28)} ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(5)} nodes  ${((100 * s.us) / total).toFixed(1)}%`);
   console.log('slowest nodes:');
   for (const n of nodes.sort((a, b) => b.us - a.us).slice(0, 25)) console.log(`  ${n.op.padEnd(20)} ${(n.us / 1000).toFixed(1).padStart(8)} ms  ${n.name}`);
+  // The same time by IR op and input shapes (ORT names a node after the IR value it writes, v<id>, through its fusions).
+  const writer = new Map(train.nodes.flatMap((n) => n.outputs.map((id) => [id, n] as const)));
+  const byShape = new Map<string, { us: number; n: number }>();
+  for (const n of nodes) {
+    const id = /_v(\d+)/.exec(n.name)?.[1];
+    const ir = id === undefined ? undefined : writer.get(Number(id));
+    const key = ir ? `${n.op} ← ${ir.op} ${ir.inputs.map((i) => `[${train.values[i].shape.join(',')}]`).join(' ')}` : n.name;
+    const s = byShape.get(key) ?? { us: 0, n: 0 };
+    s.us += n.us; s.n++;
+    byShape.set(key, s);
+  }
+  console.log('by op and input shapes:');
+  for (const [k, s] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 40)) console.log(`  ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(4)}×  ${((100 * s.us) / total).toFixed(1).padStart(5)}%  ${k}`);
   if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(nodes));
   await session.release();
 } finally {
