@@ -58,6 +58,18 @@ describe('attention backward', () => {
     expect(softmaxes('attention backward in blocks of one head and 4 of 6 query rows')).toBe(8);
     expect(softmaxes('attention (cross, 4 heads)')).toBe(1);
   });
+
+  it('never transposes a score-sized block (dK and dV are built transposed instead)', () => {
+    // Score-sized: the probabilities (Softmax) and dS = P ⊙ (dP − D) (a Mul reading them).
+    const { train } = build(CASES.find((c) => c.name === 'attention backward in blocks of one head and 4 of 6 query rows')!);
+    const writer = new Map(train.nodes.flatMap((n) => n.outputs.map((id) => [id, n] as const)));
+    const isProbs = (id: number) => writer.get(id)?.op === 'Softmax';
+    const scoreSized = (id: number) => isProbs(id) || (writer.get(id)?.op === 'Mul' && writer.get(id)!.inputs.some(isProbs));
+    const transposes = train.nodes.filter((n) => n.op === 'Transpose');
+    expect(transposes.length).toBeGreaterThan(0);
+    expect(train.nodes.filter((n) => n.op === 'Softmax').length).toBe(8);
+    expect(transposes.filter((n) => scoreSized(n.inputs[0])).map((n) => train.values[n.inputs[0]].shape)).toEqual([]);
+  });
 });
 
 describe('grad()', () => {
