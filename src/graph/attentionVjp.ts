@@ -1,23 +1,25 @@
 // Attention's own reverse rule, flash-attention style. The forward stays the fused kernel
 // (MultiHeadAttention); the backward recomputes the probabilities instead of keeping [B, heads, S, L]
-// from the forward, and does so one block of query rows at a time (a few heads × a few hundred rows),
-// so each block's score-sized intermediates (scores, probabilities, dP, dS: `maxElements` floats each,
-// 4 MB by default) stay in cache between the ops that make and read them, instead of streaming
-// SD1.5's 8 × 4096² floats (512 MB) through memory five or six times. A softmax over a block of whole
-// rows is exact, so nothing but the output has to be saved from the forward. Per block of rows r,
-// with P = softmax(s·Q Kᵀ), output O = P V and output gradient G:
+// from the forward, in blocks of heads and query rows whose score matrix holds at most `maxElements`
+// floats (a softmax over whole rows is exact, so nothing but the output is saved from the forward).
+// Per block of rows r, with P = softmax(s·Q Kᵀ), output O = P V and output gradient G:
 //   dVᵀ += G_rᵀ P_r;  dP_r = G_r Vᵀ;  dS_r = P_r ⊙ (dP_r − D_r);  dQ_r = s · dS_r K;  dKᵀ += s · Q_rᵀ dS_r
 // where D = Σ_L dP ⊙ P = Σ_d G ⊙ O (flash-attention's identity) is read off the [S, d] output instead
 // of a pass over the [S, L] matrix, and s is applied to the [·, d] operands (Q before the scores, dQ
 // after) rather than to a score-sized tensor. dK and dV sum over the row blocks, and are built
-// transposed so the score-sized operand is never transposed: Pᵀ G as a transposed-A product cost
-// MLAS 1.5× the time per FLOP of Q Kᵀ at SD1.5's head width 40 (and 2.8× a forward attention at width 4),
-// [d, R] × [R, L] about the same as Q Kᵀ (bench/trainProfile.ts, by op and shape).
+// transposed so the score-sized operand is never transposed: Pᵀ G as a transposed-A product took
+// 1.5× the time per FLOP of Q Kᵀ at SD1.5's head width 40 on one thread, and at the tiny UNet's width 4
+// 2.8× the forward attention against 1.4× for Gᵀ P (bench/trainProfile.ts, by op and shape, load 10–15).
+// Block size: 4 MB blocks (2^20, 256 rows of one head at 64²) keep the elementwise ops in cache (their
+// time halves) and save 1 GB of peak memory on the sd15-top-narrow proxy, but on two threads the 16×
+// more, smaller matmuls ran slower than the elementwise ops gained (64² attention backward 6.8× its
+// forward vs 4.7×, load 13–18); so the default is SD1.5 64²'s two-head groups of whole rows (128 MB),
+// and rows are split only where one head's scores exceed that (16384-token attention at 1024²).
 import type { Attrs, Tensor } from './graph.ts';
 import * as op from './ops.ts';
 
-/** Default bound on the elements of one block's score matrix (2^20 floats = 4 MB, about a core's share of L3). */
-export const ATTENTION_CHUNK_ELEMENTS = 2 ** 20;
+/** Default bound on the elements of one block's score matrix (2^25 floats = 128 MB); see the measurements above. */
+export const ATTENTION_CHUNK_ELEMENTS = 2 ** 25;
 
 export interface AttentionBlocks {
   /** Heads per block (divides `heads`). */

@@ -11,7 +11,7 @@ import { grad, gradOutputName, LOSS_OUTPUT } from './autodiff.ts';
 import { checkGradients } from './gradientCheck.ts';
 import { interpret } from './interpret.ts';
 import { memoryWeights } from './weights.ts';
-import { attentionBlocks } from './attentionVjp.ts';
+import { ATTENTION_CHUNK_ELEMENTS, attentionBlocks } from './attentionVjp.ts';
 import { GRADIENT_CASES as CASES, buildGradientCase as build, type BuiltGradientCase as Built } from '../../test/gradientCases.ts';
 
 /** Ops that some case differentiates through: every op in the forward graph and its primitive lowering. */
@@ -46,7 +46,11 @@ describe('gradient rules match central finite differences (float64 interpreter)'
 
 describe('attention backward', () => {
   it('splits the recomputed scores into blocks of heads and query rows under the element bound', () => {
-    // SD1.5 64² self-attention: one head, 256 of its 4096 rows per 4 MB block; its cross-attention: two whole heads.
+    // By default SD1.5 at 512² keeps whole rows (64² self-attention: two heads per block); at 1024² one head's
+    // 16384² scores are split into 2048-row blocks.
+    expect(attentionBlocks(1, 8, 4096, 4096, ATTENTION_CHUNK_ELEMENTS)).toEqual({ heads: 2, rows: 4096 });
+    expect(attentionBlocks(1, 8, 16384, 16384, ATTENTION_CHUNK_ELEMENTS)).toEqual({ heads: 1, rows: 2048 });
+    // With 4 MB blocks: one head and 256 of its 4096 rows; the cross-attention (77 keys) two whole heads.
     expect(attentionBlocks(1, 8, 4096, 4096, 2 ** 20)).toEqual({ heads: 1, rows: 256 });
     expect(attentionBlocks(1, 8, 4096, 77, 2 ** 20)).toEqual({ heads: 2, rows: 4096 });
     expect(attentionBlocks(1, 8, 1024, 77, 2 ** 25)).toEqual({ heads: 8, rows: 1024 });
