@@ -80,23 +80,23 @@ export function attentionVjp(inputs: readonly Tensor[], output: Tensor, grad: Te
     const qsT = swapLast(qs);
     const rowDot = wantsScores ? op.reduceSum(op.mul(gh, heads(output, h0, h1, dvh)), [-1], true) : undefined;
     const dQrows: Tensor[] = [];
-    let dK: Tensor | undefined;
-    let dV: Tensor | undefined;
+    let dKT: Tensor | undefined;
+    let dVT: Tensor | undefined;
     for (let r0 = 0; r0 < s; r0 += block.rows) {
       const r1 = Math.min(s, r0 + block.rows);
       const qr = rowsOf(qs, r0, r1);
       const gr = rowsOf(gh, r0, r1);
       const cols = (x: Tensor) => (r0 === 0 && r1 === s ? x : op.slice(x, [3], [r0], [r1]));
       const p = op.softmax(op.matmul(qr, kT), -1);
-      if (wants[2]) dV = plus(dV, op.matmul(cols(gT), p));
+      if (wants[2]) dVT = plus(dVT, op.matmul(cols(gT), p));
       if (!wantsScores) continue;
       const ds = op.mul(p, op.sub(op.matmul(gr, vT), rowsOf(rowDot!, r0, r1)));
       if (wants[0]) dQrows.push(op.matmul(ds, kh));
-      if (wants[1]) dK = plus(dK, op.matmul(cols(qsT), ds));
+      if (wants[1]) dKT = plus(dKT, op.matmul(cols(qsT), ds));
     }
     if (wants[0]) dQs.push(packed(op.mul(dQrows.length === 1 ? dQrows[0] : op.concat(dQrows, 2), scale)));
-    if (dK) dKs.push(packed(swapLast(dK)));
-    if (dV) dVs.push(packed(swapLast(dV)));
+    if (dKT) dKs.push(packed(swapLast(dKT)));
+    if (dVT) dVs.push(packed(swapLast(dVT)));
   }
   return [wants[0] ? op.concat(dQs, 2) : undefined, wants[1] ? op.concat(dKs, 2) : undefined, wants[2] ? op.concat(dVs, 2) : undefined];
 }
