@@ -5,6 +5,10 @@
 //   sd15-top-narrow: the same with the second level 320 wide too (under 3 GB)
 //   attn-64: one SD1.5 64² self-attention (4096 tokens, 320 wide, 8 heads), q/k/v trained: the attention backward alone
 //   sd15-256: the whole SD1.5 UNet at 256², LoRA r16, f16 base weights (needs the heavy lock)
+//   sd15-512: bench/train.ts's SD1.5 LoRA step itself (7 GB, heavy lock)
+// Env: INKFLOW_THREADS (intra-op threads; 1 is steadier on a loaded machine), INKFLOW_PROFILE_RUNS (timed
+// runs, fastest reported), INKFLOW_ATTENTION_CHUNK (attention backward block size in scores).
+// Prints time by op type, the slowest nodes, and time by op and input shapes (which matmul form is slow).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
