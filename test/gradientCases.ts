@@ -101,6 +101,7 @@ export const GRADIENT_CASES: Case[] = [
   { name: 'gelu exact and tanh', build: (_g, p) => op.add(nn.gelu(p([4, 9])), nn.gelu(p([4, 9]), 'tanh')) },
   { name: 'attention (cross, 4 heads)', build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
   { name: 'attention backward two heads at a time', gradOptions: { attentionChunkElements: 2 * 2 * 6 * 5 }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
+  { name: 'attention backward in blocks of one head and 4 of 6 query rows', gradOptions: { attentionChunkElements: 2 * 5 * 4 }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
   { name: 'attention through its primitive decomposition', gradOptions: { decomposeFused: true }, build: (_g, p) => nn.attention(p([2, 6, 16]), p([2, 5, 16]), p([2, 5, 8]), 4) },
   { name: 'self-attention (one tensor feeds q, k and v)', build: (_g, p) => {
     const x = p([1, 5, 8]);

@@ -11,7 +11,7 @@ import { grad, gradOutputName, LOSS_OUTPUT } from './autodiff.ts';
 import { checkGradients } from './gradientCheck.ts';
 import { interpret } from './interpret.ts';
 import { memoryWeights } from './weights.ts';
-import { headsPerGroup } from './attentionVjp.ts';
+import { ATTENTION_CHUNK_ELEMENTS, attentionBlocks } from './attentionVjp.ts';
 import { GRADIENT_CASES as CASES, buildGradientCase as build, type BuiltGradientCase as Built } from '../../test/gradientCases.ts';
 
 /** Ops that some case differentiates through: every op in the forward graph and its primitive lowering. */
@@ -45,13 +45,34 @@ describe('gradient rules match central finite differences (float64 interpreter)'
 });
 
 describe('attention backward', () => {
-  it('splits the recomputed scores into head groups under the element bound', () => {
-    expect(headsPerGroup(1, 8, 4096, 4096, 2 ** 25)).toBe(2);
-    expect(headsPerGroup(1, 8, 4096, 77, 2 ** 25)).toBe(8);
-    expect(headsPerGroup(1, 5, 100, 100, 2 * 10000)).toBe(1);
+  it('splits the recomputed scores into blocks of heads and query rows under the element bound', () => {
+    // By default SD1.5 at 512² keeps whole rows (64² self-attention: two heads per block); at 1024² one head's
+    // 16384² scores are split into 2048-row blocks.
+    expect(attentionBlocks(1, 8, 4096, 4096, ATTENTION_CHUNK_ELEMENTS)).toEqual({ heads: 2, rows: 4096 });
+    expect(attentionBlocks(1, 8, 16384, 16384, ATTENTION_CHUNK_ELEMENTS)).toEqual({ heads: 1, rows: 2048 });
+    // With 4 MB blocks: one head and 256 of its 4096 rows; the cross-attention (77 keys) two whole heads.
+    expect(attentionBlocks(1, 8, 4096, 4096, 2 ** 20)).toEqual({ heads: 1, rows: 256 });
+    expect(attentionBlocks(1, 8, 4096, 77, 2 ** 20)).toEqual({ heads: 2, rows: 4096 });
+    expect(attentionBlocks(1, 8, 1024, 77, 2 ** 25)).toEqual({ heads: 8, rows: 1024 });
+    expect(attentionBlocks(1, 5, 100, 100, 2 * 10000)).toEqual({ heads: 1, rows: 100 });
+    expect(attentionBlocks(2, 4, 6, 5, 2 * 2 * 6 * 5)).toEqual({ heads: 2, rows: 6 });
+    expect(attentionBlocks(2, 4, 6, 5, 2 * 5 * 4)).toEqual({ heads: 1, rows: 4 });
     const softmaxes = (name: string) => build(CASES.find((c) => c.name === name)!).train.nodes.filter((n) => n.op === 'Softmax').length;
     expect(softmaxes('attention backward two heads at a time')).toBe(2);
+    expect(softmaxes('attention backward in blocks of one head and 4 of 6 query rows')).toBe(8);
     expect(softmaxes('attention (cross, 4 heads)')).toBe(1);
+  });
+
+  it('never transposes a score-sized block (dK and dV are built transposed instead)', () => {
+    // Score-sized: the probabilities (Softmax) and dS = P ⊙ (dP − D) (a Mul reading them).
+    const { train } = build(CASES.find((c) => c.name === 'attention backward in blocks of one head and 4 of 6 query rows')!);
+    const writer = new Map(train.nodes.flatMap((n) => n.outputs.map((id) => [id, n] as const)));
+    const isProbs = (id: number) => writer.get(id)?.op === 'Softmax';
+    const scoreSized = (id: number) => isProbs(id) || (writer.get(id)?.op === 'Mul' && writer.get(id)!.inputs.some(isProbs));
+    const transposes = train.nodes.filter((n) => n.op === 'Transpose');
+    expect(transposes.length).toBeGreaterThan(0);
+    expect(train.nodes.filter((n) => n.op === 'Softmax').length).toBe(8);
+    expect(transposes.filter((n) => scoreSized(n.inputs[0])).map((n) => train.values[n.inputs[0]].shape)).toEqual([]);
   });
 });
 
