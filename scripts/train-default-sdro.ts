@@ -3,6 +3,11 @@
 // space of the bundled tiny VAE (models/default/vae), and exports it to models/default/sdro/.
 //   nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --steps 4000 > .scratch/sdro.log 2>&1 &
 //   npx tsx scripts/train-default-sdro.ts --export-only        # newest checkpoint (EMA) → models/default/sdro
+// --init DIR starts a NEW run (empty --run folder) from the weights of an exported SDRO folder instead of a
+// fresh initialisation (optimiser state and EMA start fresh); a run folder with checkpoints ignores it and resumes.
+// Latents are encoded with --vae (models/default/vae); the exported folder gets --export-vae as its vae/
+// (by default the decoder-fine-tuned copy already in models/default/sdro/vae, scripts/train-sdro-vae-decoder.ts:
+// same encoder, so the same latent space).
 // The examples (seeds 0 … N−1, all below the held-out range) are encoded once and cached in the run folder.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +17,7 @@ import { runTraining, readLog, type TrainLoopConfig } from '../src/train/trainLo
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.ts';
 import { sdroTrainingTask, type SdroExample } from '../src/train/sdroTraining.ts';
 import { sdroExample, syntheticSdroPictures } from '../src/train/sdroExamples.ts';
-import { saveSdroFolder } from '../src/train/sdroModelFiles.ts';
+import { readSdroParams, saveSdroFolder } from '../src/train/sdroModelFiles.ts';
 import { initParams, paramShapes } from '../src/train/initParams.ts';
 import { createTrainRng } from '../src/train/trainRng.ts';
 import { openSafetensors, writeSafetensors } from '../src/weights/safetensors.ts';
@@ -36,6 +41,11 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
     'export-only': { type: 'boolean', default: false },
+    init: { type: 'string' },
+    'export-vae': { type: 'string', default: 'models/default/sdro/vae' },
+    lr: { type: 'string', default: '5e-4' },
+    schedule: { type: 'string', default: 'constant_with_warmup' },
+    warmup: { type: 'string', default: '50' },
   },
 });
 
@@ -46,8 +56,8 @@ const exampleCount = Number(args.examples);
 const batch = Number(args.batch);
 mkdirSync(runDir, { recursive: true });
 const loop: TrainLoopConfig = {
-  steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: 5e-4, schedule: 'constant_with_warmup',
-  warmupSteps: 50, clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: 25, keepCheckpoints: 2, seed: Number(args.seed),
+  steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: Number(args.lr), schedule: args.schedule as TrainLoopConfig['schedule'],
+  warmupSteps: Number(args.warmup), clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: 25, keepCheckpoints: 2, seed: Number(args.seed),
 };
 
 async function examples(): Promise<SdroExample[]> {
@@ -84,8 +94,8 @@ async function train(): Promise<void> {
   const data = await examples();
   const task = await sdroTrainingTask({
     arch: TINY_SDRO_ARCH, shapes: { batch, height: size / 4, width: size / 4 }, examples: data,
-    initialParams: (g) => initParams(g, createTrainRng(loop.seed ^ 0x5d20), { zero: tinySdroZeroInit }),
-    describe: { data: `synthetic sheet→pose pairs, seeds 0…${exampleCount - 1} at ${size}²`, vae: args.vae },
+    initialParams: (g) => (args.init ? readSdroParams(args.init, g) : initParams(g, createTrainRng(loop.seed ^ 0x5d20), { zero: tinySdroZeroInit })),
+    describe: { data: `synthetic sheet→pose pairs, seeds 0…${exampleCount - 1} at ${size}²`, vae: args.vae, ...(args.init ? { init: args.init } : {}) },
     minSnrGamma: 5, threads, cacheDir: false,
   });
   await runTraining(runDir, loop, task, {
@@ -103,7 +113,7 @@ async function exportModel(): Promise<void> {
   const c = loadCheckpoint(join(runDir, 'checkpoints'), step);
   const params = c.ema?.shadow ?? c.params;
   const shapes = paramShapes(sdroTrainingGraph(TINY_SDRO_ARCH, { batch: 1, height: size / 4, width: size / 4 }));
-  await saveSdroFolder(args.out!, TINY_SDRO_ARCH, params, shapes, args.vae!, { inkflow_training_step: String(step) });
+  await saveSdroFolder(args.out!, TINY_SDRO_ARCH, params, shapes, args['export-vae']!, { inkflow_training_step: String(step) });
   const log = readLog(runDir);
   const last = log.slice(-100);
   const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
