@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
 import { loadVae } from '../src/models/vae/loadVae.ts';
 import { runTraining, readLog, type TrainLoopConfig } from '../src/train/trainLoop.ts';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.ts';
@@ -90,6 +91,9 @@ async function examples(): Promise<SdroExample[]> {
   return out;
 }
 
+const wallPath = join(runDir, 'wall.json');
+const readWall = (): number | undefined => (existsSync(wallPath) ? (JSON.parse(readFileSync(wallPath, 'utf8')) as { seconds: number }).seconds : undefined);
+
 async function train(): Promise<void> {
   const data = await examples();
   const task = await sdroTrainingTask({
@@ -98,13 +102,22 @@ async function train(): Promise<void> {
     describe: { data: `synthetic sheet→pose pairs, seeds 0…${exampleCount - 1} at ${size}²`, vae: args.vae, ...(args.init ? { init: args.init } : {}) },
     minSnrGamma: 5, threads, cacheDir: false,
   });
+  // Wall time is written as the run goes, so a run stopped by a kill still reports it.
+  const before = readWall() ?? 0;
+  const t0 = Date.now();
   await runTraining(runDir, loop, task, {
     onProgress(p) {
-      if (p.step % 10 === 0) console.log(`${new Date().toISOString()} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} ${p.stepsPerSecond.toFixed(3)} it/s`);
+      if (p.step % 10 !== 0) return;
+      console.log(`${new Date().toISOString()} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} ${p.stepsPerSecond.toFixed(3)} it/s`);
+      writeFileSync(wallPath, JSON.stringify({ seconds: before + (Date.now() - t0) / 1000 }));
     },
   });
   await task.release();
 }
+
+type Metrics = { model: ColouringScores; baseline: ColouringScores; cases: number; seeds: number[] };
+// What the card describes comes from the run's own config.json, so --export-only needs no training options.
+type ExportInfo = { step: number; meanLoss: number; params: number; wallSeconds?: number; init?: string; loadAverage: string; loop: TrainLoopConfig; examples: number; batch: number };
 
 async function exportModel(): Promise<void> {
   const steps = listCheckpoints(join(runDir, 'checkpoints'));
@@ -114,14 +127,17 @@ async function exportModel(): Promise<void> {
   const params = c.ema?.shadow ?? c.params;
   const shapes = paramShapes(sdroTrainingGraph(TINY_SDRO_ARCH, { batch: 1, height: size / 4, width: size / 4 }));
   await saveSdroFolder(args.out!, TINY_SDRO_ARCH, params, shapes, args['export-vae']!, { inkflow_training_step: String(step) });
-  const log = readLog(runDir);
-  const last = log.slice(-100);
-  const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
-  const info = { step, meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length), params: Object.values(params).reduce((s, a) => s + a.length, 0), wallSeconds: wall, examples: exampleCount, batch, loop };
+  const last = readLog(runDir).filter((l) => l.step <= step).slice(-100);
+  const runConfig = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { train: TrainLoopConfig; task: { init?: string; examples: number; batch: number } };
+  const info: ExportInfo = {
+    step, meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length), params: Object.values(params).reduce((s, a) => s + a.length, 0),
+    wallSeconds: readWall(), init: runConfig.task.init, loadAverage: loadavg().map((x) => x.toFixed(0)).join('/'),
+    loop: runConfig.train, examples: runConfig.task.examples, batch: runConfig.task.batch,
+  };
   writeFileSync(join(runDir, 'export.json'), `${JSON.stringify(info, null, 2)}\n`);
   console.log(`exported step ${step} to ${args.out} (${info.params} parameters, mean loss of the last 100 steps ${info.meanLoss.toFixed(4)})`);
   const evalCases = Number(args.eval);
-  let metrics: { model: ColouringScores; baseline: ColouringScores; cases: number; seeds: number[] } | undefined;
+  let metrics: Metrics | undefined;
   if (evalCases > 0) {
     const seeds = Array.from({ length: evalCases }, (_, i) => HELD_OUT_SEED_BASE + 1000 + i);
     const pipe = await loadSdroPipeline(args.out!, { threads, cacheDir: false });
@@ -129,7 +145,8 @@ async function exportModel(): Promise<void> {
       const rows = await evaluateSdro(pipe, { seeds, size, steps: 20, sampleSeed: 0 });
       metrics = { model: meanScores(rows.map((r) => r.model)), baseline: meanScores(rows.map((r) => r.baseline)), cases: evalCases, seeds };
       writeFileSync(join(runDir, 'samples.png'), await encodePng(vconcat(rows.slice(0, 6).map((r) => hconcat([r.images.reference, r.images.lineArt, r.images.target, r.images.model, r.images.baseline])))));
-      console.log(`held-out: model PSNR ${metrics.model.psnr.toFixed(2)} SSIM ${metrics.model.ssim.toFixed(4)} seg ${(100 * metrics.model.segmentAccuracy).toFixed(1)} % | baseline PSNR ${metrics.baseline.psnr.toFixed(2)} SSIM ${metrics.baseline.ssim.toFixed(4)} seg ${(100 * metrics.baseline.segmentAccuracy).toFixed(1)} %`);
+      const f = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2)} SSIM ${s.ssim.toFixed(4)} | locked PSNR ${s.lockedPsnr.toFixed(2)} SSIM ${s.lockedSsim.toFixed(4)} seg ${(100 * s.segmentAccuracy).toFixed(1)} %`;
+      console.log(`held-out: model ${f(metrics.model)} || baseline ${f(metrics.baseline)}`);
     } finally {
       await pipe.release();
     }
@@ -137,10 +154,20 @@ async function exportModel(): Promise<void> {
   writeFileSync(join(args.out!, 'README.md'), modelCard(info, metrics));
 }
 
-function modelCard(info: { step: number; meanLoss: number; params: number; wallSeconds?: number }, m?: { model: ColouringScores; baseline: ColouringScores; cases: number; seeds: number[] }): string {
+// The bundled model's first phase, whose run folder was lost with an old machine: this script's defaults
+// reproduce it, and the exported folder it made is what the second phase starts from (--init).
+const PHASE_ONE = `5000 steps from a fresh initialisation (ControlNet-style zero blueprint output) on 800 pairs (seeds 0…799),
+  AdamW lr 0.0005 constant after 50 warm-up steps, seed 1; 70 min. Its run folder was lost with an old machine; the
+  exported folder remained and phase 2 starts from it.`;
+
+function modelCard(info: ExportInfo, m?: Metrics): string {
+  const { loop, examples: exampleCount, batch } = info;
   const u = TINY_SDRO_ARCH.unetJson;
   const v = TINY_SDRO_ARCH.vision;
-  const f = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2)} dB, SSIM ${s.ssim.toFixed(4)}, segment accuracy after palette lock ${(100 * s.segmentAccuracy).toFixed(1)} %`;
+  const f = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2)} dB, SSIM ${s.ssim.toFixed(4)}; after palette lock PSNR ${s.lockedPsnr.toFixed(2)} dB, SSIM ${s.lockedSsim.toFixed(4)}, segment accuracy ${(100 * s.segmentAccuracy).toFixed(1)} %`;
+  const wall = info.wallSeconds ? `, wall time ${(info.wallSeconds / 60).toFixed(0)} min (load average about ${info.loadAverage} at export)` : '';
+  const thisRun = `${info.step} steps on ${exampleCount} pairs (seeds 0…${exampleCount - 1}), AdamW lr ${loop.lr} (${loop.schedule}, ${loop.warmupSteps} warm-up steps${loop.schedule === 'cosine' ? `, decaying to 0 at step ${loop.steps}` : ''}), seed ${loop.seed}${wall}`;
+  const gap = m ? m.model.psnr - m.baseline.psnr : undefined;
   return `# inkflow tiny default SDRO colouring model
 
 A Stable Diffusion Reference Only model (diffusers layout, \`StableDiffusionReferenceOnlyPipeline\`) trained from
@@ -153,46 +180,53 @@ general-purpose colouriser.
   cross_attention_dim ${u.cross_attention_dim}, blueprint embedding ${JSON.stringify(u.conditioning_embedding_out_channels)} (two stride-2 stages: the VAE is f = 4).
 - Image encoder: a CLIPVisionModel with hidden ${v.hidden_size}, ${v.num_hidden_layers} layers, ${v.num_attention_heads} heads, ${v.image_size}² input,
   ${v.patch_size}-px patches (${(v.image_size / v.patch_size) ** 2 + 1} tokens, last_hidden_state as SDRO uses it).
-- VAE: the bundled tiny VAE (models/default/vae, copied into vae/). Scheduler: DDPM scaled_linear, ε-prediction;
-  inference uses UniPC 20 steps as SDRO does.
+- VAE (vae/): the bundled tiny VAE (models/default/vae) with its decoder fine-tuned (scripts/train-sdro-vae-decoder.ts,
+  see vae/README.md). Same encoder and scaling_factor, so the same latent space: the UNet's training latents are
+  encoded with models/default/vae. The source decoder returned even perfect latents with shifted hues (most
+  figures green), which is where this model's "mostly green" outputs came from.
+- Scheduler: DDPM scaled_linear, ε-prediction; inference uses UniPC 20 steps as SDRO does (no guidance).
 - Parameters (UNet + image encoder): ${info.params.toLocaleString('en')}.
 
 ## Training
-- Data: ${exampleCount} synthetic pairs (seeds 0…${exampleCount - 1} of \`generateCharacterPair\` at ${size}²): the character sheet is the
+- Data: synthetic pairs of \`generateCharacterPair\` at ${size}² (seeds below ${HELD_OUT_SEED_BASE}): the character sheet is the
   image prompt, the same character in another pose is the target, the pose's blueprint the line input — from its line
   art for even seeds (as users give it), from the coloured target by SDRO's adaptive-threshold recipe for odd seeds.
 - Objective: SDRO's joint objective, UNet + blueprint embedding + image encoder trained together, MSE on ε with
-  min-SNR-5 weighting; AdamW lr ${loop.lr} (constant after ${loop.warmupSteps} warm-up steps, weight decay 0.01), batch ${batch},
-  grad-norm clip ${loop.clipGradNorm}, EMA ${loop.emaDecay} (shipped). Seed ${loop.seed}.
-- Steps: ${info.step}${info.wallSeconds ? `, wall time ${(info.wallSeconds / 60).toFixed(0)} min` : ''} on a shared 2-core CPU. Mean loss of the last 100 steps ${info.meanLoss.toFixed(4)}.
+  min-SNR-5 weighting; AdamW (weight decay 0.01), batch ${batch}, grad-norm clip ${loop.clipGradNorm}, EMA ${loop.emaDecay} (the EMA weights are shipped).
+${info.init ? `- Phase 1: ${PHASE_ONE}
+- Phase 2 (this export): started from phase 1's exported weights (\`--init\`; optimiser state and EMA fresh), ${thisRun}.` : `- ${thisRun}.`}
+- Mean loss of the last 100 steps: ${info.meanLoss.toFixed(4)}.
 
 ## Metrics (held-out seeds, never used in training)
 ${m ? `${m.cases} pairs, seeds ${m.seeds[0]}…${m.seeds[m.seeds.length - 1]}, 128², UniPC 20 steps, sampling seed 0:
 - this model: ${f(m.model)}
 - global colour transfer (Lab mean/std from the sheet onto the line art): ${f(m.baseline)}
-- difference: PSNR ${(m.model.psnr - m.baseline.psnr).toFixed(2)} dB (the goal is ≥ +3 dB)` : 'Not measured for this export (run with --eval N).'}
-Reproduce: \`npm run bench -- sdro-eval\`.
-${m && m.model.psnr - m.baseline.psnr < 3 ? `
-## Known limits (this export)
-It does not yet beat the global colour-transfer baseline by the 3 dB goal: under-trained at ${info.step} steps
-(and the tiny VAE still shifts hues). Training continues from the checkpoint; use \`--flat\` or your own
-\`--model\` for real work.
-` : ''}
+- difference (raw output, the goal is ≥ +3 dB): PSNR ${gap! >= 0 ? '+' : ''}${gap!.toFixed(2)} dB; after palette lock ${(m.model.lockedPsnr - m.baseline.lockedPsnr).toFixed(2)} dB` : 'Not measured for this export (run with --eval N).'}
 
+PSNR and SSIM (luma) compare the output with the true colouring; "after palette lock" scores the output of
+\`--palette-lock\` (each line-art region snapped to the nearest sheet colour or the sheet's paper), whose segment
+accuracy counts regions whose majority colour is exactly right. Ceilings, measured the same way: the ground truth itself
+scores about 92–94 % segments after palette lock (tiny regions at 128²), and the VAE round trip of the true picture
+bounds the raw PSNR (see vae/README.md).
+Reproduce: \`npm run bench -- sdro-eval\`.
+${gap !== undefined && gap < 3 ? `
+## Known limits (this export)
+The raw output does not reach the +3 dB goal over the global colour-transfer baseline (${gap.toFixed(2)} dB). Use
+\`--palette-lock\` with it, \`--flat\`, or your own \`--model\` for real work.
+` : ''}
 ## Reproduce
 \`\`\`
-nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --steps N > .scratch/sdro.log 2>&1 &
+# the VAE decoder (vae/): ~700 steps
+nohup nice -n 5 npx tsx scripts/train-sdro-vae-decoder.ts --steps 700 > .scratch/sdro-vae.log 2>&1 &
+# phase 1 (the script's defaults), then phase 2 from its export
+nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --steps 5000 --run .scratch/runs/sdro-phase1 --out .scratch/sdro-phase1 > .scratch/sdro1.log 2>&1 &
+nohup nice -n 5 npx tsx scripts/train-default-sdro.ts --init .scratch/sdro-phase1 --steps ${loop.steps} --examples ${exampleCount} --lr ${loop.lr} --schedule ${loop.schedule} --warmup ${loop.warmupSteps} --seed ${loop.seed} > .scratch/sdro.log 2>&1 &
 npx tsx scripts/train-default-sdro.ts --export-only --eval 24   # newest checkpoint → models/default/sdro
 \`\`\`
-A stopped run continues from its newest checkpoint (.scratch/runs/default-sdro) with the same loss curve.
+A stopped run continues from its newest checkpoint (.scratch/runs/default-sdro) with the same loss curve
+(give it the same options); \`--init\` only matters for a new run folder.
 `;
 }
 
-if (!args['export-only']) {
-  const t0 = Date.now();
-  await train();
-  const wallPath = join(runDir, 'wall.json');
-  const before = existsSync(wallPath) ? (JSON.parse(readFileSync(wallPath, 'utf8')) as { seconds: number }).seconds : 0;
-  writeFileSync(wallPath, JSON.stringify({ seconds: before + (Date.now() - t0) / 1000 }));
-}
+if (!args['export-only']) await train();
 await exportModel();
