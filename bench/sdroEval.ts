@@ -11,7 +11,7 @@ import { HELD_OUT_SEED_BASE } from '../src/train/syntheticImages.ts';
 import { hconcat, vconcat } from '../scripts/sampleGrid.ts';
 import { loadavg } from 'node:os';
 
-const fmt = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2).padStart(6)} dB  SSIM ${s.ssim.toFixed(4)}  segments ${(100 * s.segmentAccuracy).toFixed(1).padStart(5)} %`;
+const fmt = (s: ColouringScores) => `PSNR ${s.psnr.toFixed(2).padStart(6)} dB  SSIM ${s.ssim.toFixed(4)} | palette-locked: PSNR ${s.lockedPsnr.toFixed(2).padStart(6)} dB  SSIM ${s.lockedSsim.toFixed(4)}  segments ${(100 * s.segmentAccuracy).toFixed(1).padStart(5)} %`;
 
 export async function runSdroEval(): Promise<void> {
   const model = resolve(process.env.INKFLOW_SDRO_MODEL ?? 'models/default/sdro');

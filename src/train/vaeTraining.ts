@@ -15,7 +15,7 @@ import { vaeEncoder } from '../models/vae/encoder.ts';
 import { vaeDecoder } from '../models/vae/decoder.ts';
 import { loadVae } from '../models/vae/loadVae.ts';
 import { psnr } from '../imaging/metrics.ts';
-import { writeSafetensors } from '../weights/safetensors.ts';
+import { openSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { compileTraining, type TrainingModel } from './trainingGraph.ts';
 import type { TrainTask } from './trainLoop.ts';
 import { createTrainRng, type TrainRng } from './trainRng.ts';
@@ -66,18 +66,48 @@ export interface VaeTask extends TrainTask {
   release(): Promise<void>;
 }
 
-/** A TrainTask over synthetic character images; all parameters are trained. */
-export async function vaeTrainingTask(s: VaeTrainingSetup, opts: { initSeed: number; threads?: number; cacheDir?: string | false }): Promise<VaeTask> {
+export interface VaeTaskOptions {
+  initSeed: number;
+  threads?: number;
+  cacheDir?: string | false;
+  /** Weights to start from (every parameter of the graph, e.g. readVaeParams of a saved folder); fresh init when absent. */
+  start?: Readonly<Record<string, Float32Array>>;
+  /** Which parameters train (default all); the others stay frozen at `start`. */
+  trainable?: (name: string) => boolean;
+}
+
+/** The decoder side of the VAE (post_quant_conv + decoder): training only these keeps the latent space as it is. */
+export const isVaeDecoderParam = (name: string): boolean => name.startsWith('decoder.') || name.startsWith('post_quant_conv.');
+
+/** The parameters of `graph` read from a saved VAE folder (diffusers names, f32). */
+export function readVaeParams(dir: string, graph: Graph): Record<string, Float32Array> {
+  const r = openSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'));
+  try {
+    return Object.fromEntries([...graph.params.keys()].map((name) => [name, r.readF32(name)]));
+  } finally {
+    r.close();
+  }
+}
+
+/** A TrainTask over synthetic character images: all parameters, or the `trainable` ones with the rest frozen. */
+export async function vaeTrainingTask(s: VaeTrainingSetup, opts: VaeTaskOptions): Promise<VaeTask> {
   const forward = vaeTrainingGraph(s);
-  const trainable = [...forward.params.keys()].sort();
-  const shapes = paramShapes(forward);
-  const model: TrainingModel = await compileTraining(forward, 'loss', trainable, memoryWeights({}), { threads: opts.threads, cacheDir: opts.cacheDir, weightStorage: 'f32' });
+  const all = [...forward.params.keys()].sort();
+  const trainable = all.filter(opts.trainable ?? (() => true));
+  if (trainable.length < all.length && !opts.start) throw new Error('VAE training: freezing parameters needs starting weights (opts.start)');
+  const allShapes = paramShapes(forward);
+  const shapes = Object.fromEntries(trainable.map((n) => [n, allShapes[n]]));
+  const frozen = Object.fromEntries(all.filter((n) => !trainable.includes(n)).map((n) => [n, opts.start![n]]));
+  const model: TrainingModel = await compileTraining(forward, 'loss', trainable, memoryWeights(frozen, allShapes), { threads: opts.threads, cacheDir: opts.cacheDir, weightStorage: 'f32' });
   const per = 3 * s.size * s.size;
   const l = s.config.latent_channels;
   const f = 2 ** (s.config.block_out_channels.length - 1);
   return {
     shapes,
-    initialParams: () => initParams(forward, createTrainRng(opts.initSeed)),
+    initialParams: () => {
+      const p = opts.start ?? initParams(forward, createTrainRng(opts.initSeed));
+      return Object.fromEntries(trainable.map((n) => [n, Float32Array.from(p[n])]));
+    },
     async microStep(params, rng) {
       const image = new Float32Array(s.batch * per);
       for (let b = 0; b < s.batch; b++) writeImageChw(drawTrainingImage(rng, s.size), image, b * per);
@@ -85,7 +115,7 @@ export async function vaeTrainingTask(s: VaeTrainingSetup, opts: { initSeed: num
       const r = await model.step(params, { image, eps });
       return { loss: r.loss, grads: r.grads };
     },
-    describe: () => ({ kind: 'vae', config: s.config, size: s.size, batch: s.batch, klWeight: s.klWeight, initSeed: opts.initSeed }),
+    describe: () => ({ kind: 'vae', config: s.config, size: s.size, batch: s.batch, klWeight: s.klWeight, initSeed: opts.initSeed, started: Boolean(opts.start), trainable: trainable.length }),
     release: () => model.release(),
   };
 }

@@ -4,7 +4,7 @@
 // them the server) run exactly the same thing.
 import { statSync } from 'node:fs';
 import type { Image } from '../../imaging/image.ts';
-import { extractPalette } from '../../imaging/palette.ts';
+import { classifyReferencePixels, deltaE, extractPalette, rgbToLab, type Palette, type Rgb } from '../../imaging/palette.ts';
 import { resizeImage } from '../../imaging/resize.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
@@ -156,9 +156,41 @@ export async function colorizeWithModel(r: ColorizeModelRequest): Promise<Colori
   }
 }
 
-/** Palette lock: every line-art region of `colored` snapped to the reference's nearest palette colour. */
-export function lockToPalette(colored: Image, lineArt: Image, reference: Image, keepShading: boolean): ColorizeOutcome {
+/**
+ * The sheet's paper colour (its most frequent opaque background colour; white when the background is
+ * transparent), or undefined when the sheet has no background. The palette leaves background out, so
+ * without this entry the page around the figure was snapped to a character colour.
+ */
+function paperColour(reference: Image): { color: Rgb; count: number } | undefined {
+  const { background } = classifyReferencePixels(reference);
+  const ch = reference.channels;
+  const counts = new Map<number, number>();
+  let any = 0;
+  for (let i = 0; i < background.length; i++) {
+    if (!background[i]) continue;
+    any++;
+    if (ch === 4 && reference.data[i * 4 + 3] < 128) continue;
+    const key = ch < 3 ? reference.data[i * ch] * 0x10101 : (reference.data[i * ch] << 16) | (reference.data[i * ch + 1] << 8) | reference.data[i * ch + 2];
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  if (!any) return undefined;
+  const [key, count] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [0xffffff, any];
+  return { color: [(key >> 16) & 255, (key >> 8) & 255, key & 255], count };
+}
+
+/** The sheet's palette plus its paper colour (unless a palette colour is already within ΔE 10 of it). */
+function lockPalette(reference: Image): Palette {
   const palette = extractPalette(reference);
+  const paper = paperColour(reference);
+  if (!paper) return palette;
+  const lab = rgbToLab(...paper.color);
+  if (palette.colors.some((c) => deltaE(rgbToLab(...c), lab) < 10)) return palette;
+  return { colors: [...palette.colors, paper.color], counts: [...palette.counts, paper.count] };
+}
+
+/** Palette lock: every line-art region of `colored` snapped to the nearest colour of the reference's palette or paper. */
+export function lockToPalette(colored: Image, lineArt: Image, reference: Image, keepShading: boolean): ColorizeOutcome {
+  const palette = lockPalette(reference);
   // SDRO floors sizes to multiples of 8: the line art follows the result's size.
   const line = colored.width === lineArt.width && colored.height === lineArt.height ? lineArt : resizeImage(lineArt, colored.width, colored.height, 'nearest-exact', 'disabled');
   const locked = paletteLock(colored, line, palette, { keepShading });

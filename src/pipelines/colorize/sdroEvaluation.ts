@@ -2,8 +2,8 @@
 // the model colours the pose's line art from the sheet exactly as `inkflow colorize` does (blueprint
 // from the line art, UniPC), and is compared with a global colour-transfer baseline (Reinhard mean/std
 // transfer in CIELAB from the sheet onto the grey line art). Scores against the ground-truth colouring:
-// PSNR and SSIM (luma) of the raw output, and segment accuracy after palette lock (every line-art region
-// snapped to the sheet's nearest palette colour, then BasicPBC-style region scoring).
+// PSNR and SSIM (luma) of the raw output, and after palette lock (every line-art region snapped to the
+// sheet's nearest palette colour, as `--palette-lock` does) the same two plus BasicPBC-style segment accuracy.
 import type { Image } from '../../imaging/image.ts';
 import { psnr, ssim } from '../../imaging/metrics.ts';
 import { labMeanStdTransfer } from '../../imaging/colorTransfer.ts';
@@ -18,6 +18,9 @@ export interface ColouringScores {
   ssim: number;
   /** Segment accuracy (regions ≥ the minimum area) after palette lock. */
   segmentAccuracy: number;
+  /** PSNR and SSIM of the palette-locked output. */
+  lockedPsnr: number;
+  lockedSsim: number;
 }
 
 export interface SdroEvalCase {
@@ -29,7 +32,10 @@ export interface SdroEvalCase {
 
 export function scoreAgainst(pred: Image, pair: SyntheticPair): ColouringScores {
   const locked = lockToPalette(pred, pair.targetLineArt, pair.reference, false).image;
-  return { psnr: Math.min(100, psnr(pred, pair.target)), ssim: ssim(pred, pair.target), segmentAccuracy: scoreColoring(locked, pair).segmentAccuracy };
+  return {
+    psnr: Math.min(100, psnr(pred, pair.target)), ssim: ssim(pred, pair.target), segmentAccuracy: scoreColoring(locked, pair).segmentAccuracy,
+    lockedPsnr: Math.min(100, psnr(locked, pair.target)), lockedSsim: ssim(locked, pair.target),
+  };
 }
 
 export interface SdroEvalOptions {
@@ -59,5 +65,5 @@ export async function evaluateSdro(pipe: SdroPipeline, o: SdroEvalOptions, onCas
 
 export function meanScores(rows: readonly ColouringScores[]): ColouringScores {
   const m = (k: keyof ColouringScores) => rows.reduce((s, r) => s + r[k], 0) / Math.max(1, rows.length);
-  return { psnr: m('psnr'), ssim: m('ssim'), segmentAccuracy: m('segmentAccuracy') };
+  return { psnr: m('psnr'), ssim: m('ssim'), segmentAccuracy: m('segmentAccuracy'), lockedPsnr: m('lockedPsnr'), lockedSsim: m('lockedSsim') };
 }
