@@ -8,8 +8,9 @@ import { assertImage, type Palette, type Rgb } from '../../imaging/palette.ts';
 import { describeRegions, matchRegions, type Alignment, type MatchOptions } from './match.ts';
 import { segmentLineArt, type LineArtRegionOptions, type LineArtRegions } from './regions.ts';
 import { segmentReference, type ReferenceRegionOptions } from './referenceRegions.ts';
-import { regionAdjacency, regionStats } from './regionStats.ts';
+import { markedAdjacency, regionAdjacency, regionStats } from './regionStats.ts';
 import { renderRegions } from './render.ts';
+import { sheetBackgroundShare } from './sheetOverlap.ts';
 
 export interface FlatColorizeOptions {
   lineArt?: LineArtRegionOptions;
@@ -78,10 +79,11 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
   const { color, confidence, alignment: sheetAlignment } = matchRegions(
-    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder),
-    describeRegions(rStats, rAdj, ref.isBackground),
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, markedAdjacency(target.labels, target.trace, target.width, target.height, target.count, false)),
+    describeRegions(rStats, rAdj, ref.isBackground, undefined, markedAdjacency(ref.labels, ref.core, ref.width, ref.height, ref.count, true)),
     ref.paletteIndex,
     options.match,
+    (a) => sheetBackgroundShare(target, { labels: ref.labels, width: ref.width, height: ref.height, isBackground: Array.from(ref.paletteIndex, (c) => c < 0) }, a),
   );
   const alignment = { ...sheetAlignment, s: sheetAlignment.s * stride, tx: sheetAlignment.tx * stride, ty: sheetAlignment.ty * stride };
   const bg = options.background ?? [255, 255, 255];
