@@ -74,7 +74,7 @@ describe('generateProductionPair', () => {
 describe('generateProductionPair pupils', () => {
   it('draws pupils in a colour of their own, never as dark as the outline (Lab L ≥ 27)', () => {
     let pupils = 0;
-    for (let seed = 0; seed < 24; seed++) {
+    for (let seed = 0; seed < 10; seed++) {
       const q = generateProductionPair({ seed, targetWidth: 768, targetHeight: 432, width: 384 });
       const k = q.target.regionParts.indexOf('pupil');
       if (k < 0) continue; // too small to survive the outline at this size
@@ -83,6 +83,6 @@ describe('generateProductionPair pupils', () => {
       expect(rgbToLab(r, g, b)[0]).toBeGreaterThanOrEqual(26.5);
       expect(q.palette.map((c) => c.join())).toContain([r, g, b].join());
     }
-    expect(pupils).toBeGreaterThan(12);
+    expect(pupils).toBeGreaterThanOrEqual(6);
   });
 });

@@ -9,7 +9,7 @@ import { flatColorize } from './colorize.ts';
 
 describe('flat colouring keeps pupils', () => {
   // At the bench's sizes (768² sheet, 1024×576 frames): on smaller sheets the outline covers the whole pupil.
-  const pairs = [0, 1, 2, 3, 4, 5].map((seed) => generateProductionPair({ seed }));
+  const pairs = [0, 1, 2, 3].map((seed) => generateProductionPair({ seed }));
 
   it('keeps every pupil colour in the sheet palette, however dark', () => {
     let darkest = 100;
