@@ -8,7 +8,7 @@ import { assertImage, type Palette, type Rgb } from '../../imaging/palette.ts';
 import { describeRegions, matchRegions, type Alignment, type MatchOptions } from './match.ts';
 import { segmentLineArt, type LineArtRegionOptions, type LineArtRegions } from './regions.ts';
 import { segmentReference, type ReferenceRegionOptions } from './referenceRegions.ts';
-import { markedAdjacency, regionAdjacency, regionStats } from './regionStats.ts';
+import { regionAdjacency, regionStats } from './regionStats.ts';
 import { renderRegions } from './render.ts';
 import { sheetBackgroundShare } from './sheetOverlap.ts';
 
@@ -79,8 +79,8 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
   const { color, confidence, alignment: sheetAlignment } = matchRegions(
-    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, markedAdjacency(target.labels, target.trace, target.width, target.height, target.count, false)),
-    describeRegions(rStats, rAdj, ref.isBackground, undefined, markedAdjacency(ref.labels, ref.core, ref.width, ref.height, ref.count, true)),
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, regionAdjacency(target.labels, target.width, target.height, target.count, target.trace, false)),
+    describeRegions(rStats, rAdj, ref.isBackground, undefined, regionAdjacency(ref.labels, ref.width, ref.height, ref.count, ref.core, true)),
     ref.paletteIndex,
     options.match,
     (a) => sheetBackgroundShare(target, { labels: ref.labels, width: ref.width, height: ref.height, isBackground: Array.from(ref.paletteIndex, (c) => c < 0) }, a),
