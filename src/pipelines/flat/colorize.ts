@@ -76,10 +76,12 @@ export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeI
   for (let i = 0; i < targetCore.length; i++) targetCore[i] = target.line[i] ^ 1;
   const tStats = regionStats(target.labels, targetCore, target.width, target.height, target.count);
   const tAdj = regionAdjacency(target.labels, target.width, target.height, target.count);
+  // Regions across a colour-trace line (no trace ink at all: no partners, and no second walk over the frame).
+  const tracePartners = target.trace.indexOf(1) >= 0 ? regionAdjacency(target.labels, target.width, target.height, target.count, target.trace, false) : undefined;
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
   const { color, confidence, alignment: sheetAlignment } = matchRegions(
-    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, regionAdjacency(target.labels, target.width, target.height, target.count, target.trace, false)),
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, tracePartners),
     describeRegions(rStats, rAdj, ref.isBackground, undefined, regionAdjacency(ref.labels, ref.width, ref.height, ref.count, ref.core, true)),
     ref.paletteIndex,
     options.match,
