@@ -1,11 +1,12 @@
-// `npm run bench -- flat [--pairs 60] [--seed 9000]`: the flat paint-bucket colouriser on generated
+// `npm run bench -- flat [--pairs 60] [--seed 20000]`: the flat paint-bucket colouriser on generated
 // production-style pairs (src/imaging/synthetic/productionPair.ts), in both settings:
 //   sheet → new pose   (character sheet, possibly transparent; target cropped / mirrored / with scenery)
 //   frame → next frame (the finished frame n colours the line art of frame n + 1, small motion)
 // Reports segment accuracy (BasicPBC style, regions ≥ 10 px per 512²) and character-pixel accuracy, split by
 // hard case (cropped, mirrored, occluded, scenery, transparent sheet), the parts most often wrong, the time
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
-// Seeds: 100–199 were used for tuning; the default 9000+ are held out (never looked at while tuning).
+// Seeds: below 20000 are for tuning (100–199 and 1000–1099 were used); the default 20000+ are held out (never
+// looked at while tuning; check a second block with `--seed 30000`).
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
@@ -45,7 +46,8 @@ export interface FlatBenchResult {
   seeds: [number, number];
   sheetToPose: SettingScore;
   frameToFrame: SettingScore;
-  timing2048: { referenceSize: number; coldMs: number; warmMs: number }[];
+  /** cpuMs: this process's CPU time for the warm median run (GC threads included): what a quiet machine's wall time would be, roughly. */
+  timing2048: { referenceSize: number; coldMs: number; warmMs: number; cpuMs: number }[];
   sequence1080p: { frames: number; totalMs: number; perFrameMs: number };
 }
 
@@ -110,7 +112,7 @@ function summarise(a: Accumulator): SettingScore {
 
 export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   const pairs = options.pairs ?? 60;
-  const seed0 = options.seed ?? 9000;
+  const seed0 = options.seed ?? 20000;
   const log = options.log ?? ((line: string) => console.log(line));
   const emptyCal = (): Calibration => ({ flagged: 0, flaggedWrong: 0, wrong: 0, wrongFlagged: 0 });
   const sheet: Accumulator = { cal: emptyCal(), seg: [], pix: [], tags: [], ms: [], wrongByPart: {} };
@@ -158,16 +160,20 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
     const t0 = performance.now();
     flatColorize({ reference, lineArt: target.targetLineArt });
     const coldMs = performance.now() - t0;
-    const warm: number[] = [];
+    const warm: [number, number][] = [];
     for (let i = 0; i < runs; i++) {
       const t = performance.now();
+      const c = process.cpuUsage();
       flatColorize({ reference, lineArt: target.targetLineArt });
-      warm.push(performance.now() - t);
+      const used = process.cpuUsage(c);
+      warm.push([performance.now() - t, (used.user + used.system) / 1000]);
     }
-    warm.sort((x, y) => x - y);
-    const row = { referenceSize: reference.width, coldMs, warmMs: warm[warm.length >> 1] };
+    warm.sort((x, y) => x[0] - y[0]);
+    const [warmMs, cpuMs] = warm[warm.length >> 1];
+    const row = { referenceSize: reference.width, coldMs, warmMs, cpuMs };
     result.timing2048.push(row);
-    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (first call ${coldMs.toFixed(0)} ms), load average ${loadavg()[0].toFixed(1)}`);
+    // On a shared machine wall time grows with the load; the CPU time is the work itself.
+    log(`  ${big}² line art, ${reference.width}² sheet: ${row.warmMs.toFixed(0)} ms warm median of ${runs} (${cpuMs.toFixed(0)} ms CPU; first call ${coldMs.toFixed(0)} ms), load average ${loadavg()[0].toFixed(1)}`);
   }
 
   const frames = options.sequenceFrames ?? 24;
@@ -196,7 +202,7 @@ function argValue(name: string, fallback: number): number {
  * Refits the background model of backgroundDecision.ts on tuning seeds: each candidate region's cues, labelled
  * background when most of its pixels are paper or scenery in the ground truth.
  */
-export function fitBackgroundModel(seed0 = 100, pairs = 60, log: (line: string) => void = console.log): void {
+export function fitBackgroundModel(seed0 = 1000, pairs = 60, log: (line: string) => void = console.log): void {
   const x: number[][] = [];
   const y: number[] = [];
   for (let k = 0; k < pairs; k++) {
@@ -220,7 +226,7 @@ export function fitBackgroundModel(seed0 = 100, pairs = 60, log: (line: string) 
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--fit-background')) {
-  fitBackgroundModel(argValue('--seed', 100), argValue('--pairs', 60));
+  fitBackgroundModel(argValue('--seed', 1000), argValue('--pairs', 60));
 } else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 9000) });
+  runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 20000) });
 }

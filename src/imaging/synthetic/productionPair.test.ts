@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { rgbToLab } from '../palette.ts';
 import { asLineLayer, generateProductionPair } from './productionPair.ts';
 
 describe('generateProductionPair', () => {
@@ -67,5 +68,21 @@ describe('generateProductionPair', () => {
       }
     }
     expect(worst).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('generateProductionPair pupils', () => {
+  it('draws pupils in a colour of their own, never as dark as the outline (Lab L ≥ 27)', () => {
+    let pupils = 0;
+    for (let seed = 0; seed < 10; seed++) {
+      const q = generateProductionPair({ seed, targetWidth: 768, targetHeight: 432, width: 384 });
+      const k = q.target.regionParts.indexOf('pupil');
+      if (k < 0) continue; // too small to survive the outline at this size
+      pupils++;
+      const [r, g, b] = q.target.regionColors[k];
+      expect(rgbToLab(r, g, b)[0]).toBeGreaterThanOrEqual(26.5);
+      expect(q.palette.map((c) => c.join())).toContain([r, g, b].join());
+    }
+    expect(pupils).toBeGreaterThanOrEqual(6);
   });
 });

@@ -157,6 +157,28 @@ export function asLineLayer(lineArt: Image): Image {
   return out;
 }
 
+/** Hue (degrees) of an RGB colour. */
+function hueOf([r, g, b]: Rgb): number {
+  const max = Math.max(r, g, b);
+  const d = max - Math.min(r, g, b);
+  if (d === 0) return 0;
+  const h = max === r ? (g - b) / d : max === g ? 2 + (b - r) / d : 4 + (r - g) / d;
+  return (60 * h + 360) % 360;
+}
+
+/** The colour of hue h and HSL saturation s whose CIELAB lightness is about L (bisection on HSL lightness). */
+function atLightness(h: number, s: number, L: number): Rgb {
+  const hue = ((h % 360) + 360) % 360;
+  let lo = 0, hi = 1;
+  for (let k = 0; k < 16; k++) {
+    const mid = (lo + hi) / 2;
+    const c = hslToRgb(hue, s, mid);
+    if (rgbToLab(c[0], c[1], c[2])[0] < L) lo = mid;
+    else hi = mid;
+  }
+  return hslToRgb(hue, s, hi);
+}
+
 function sampleExtras(rng: Rng, ch: Character): Extras {
   const darker = (c: Rgb, k: number): Rgb => [Math.round(c[0] * k), Math.round(c[1] * k), Math.round(c[2] * k)];
   const lighter = (c: Rgb, k: number): Rgb => [Math.round(c[0] + (255 - c[0]) * k), Math.round(c[1] + (255 - c[1]) * k), Math.round(c[2] + (255 - c[2]) * k)];
@@ -173,7 +195,9 @@ function sampleExtras(rng: Rng, ch: Character): Extras {
   };
   return {
     colors: {
-      pupil: distinct(() => darker(ch.colors.iris, rng.range(0.45, 0.6))),
+      // A dark shade of the iris hue, but never as dark as the outline's anti-aliasing (Lab L ≥ 27 even when
+      // no distinct colour is found; lines are black): production pupils are a colour of their own.
+      pupil: distinct(() => atLightness(hueOf(ch.colors.iris) + rng.range(-15, 15), rng.range(0.35, 0.85), rng.range(27, 40))),
       highlight: WHITE,
       hairShade: distinct(() => darker(ch.colors.hair, rng.range(0.62, 0.75))),
       hairLight: distinct(() => lighter(ch.colors.hair, rng.range(0.35, 0.5))),

@@ -24,25 +24,28 @@ export interface BackgroundCues {
   backgroundNeighbours: number;
   /** Share of the other regions' area whose centroids lie in its bounding box. */
   enclosure: number;
+  /** Share of its pixels that land on the sheet's background once aligned (sheetOverlap.ts). */
+  sheetPaper: number;
 }
 
 /** Weights of the logistic model over the cues (order of CUE_ORDER), then the bias. */
 export const BACKGROUND_WEIGHTS = {
-  bestCost: 2.611,
-  bestCostNoPosition: -0.141,
-  nearestDistance: -3.252,
-  outsideFigure: -3.549,
-  logRelativeArea: 0.449,
-  border: -1.024,
-  backgroundNeighbours: 2.01,
-  enclosure: -4.459,
-  bias: -5.929,
+  bestCost: 2.022,
+  bestCostNoPosition: 0.152,
+  nearestDistance: -3.35,
+  outsideFigure: -1.971,
+  logRelativeArea: 0.343,
+  border: -0.558,
+  backgroundNeighbours: 1.445,
+  enclosure: -4.64,
+  sheetPaper: 1.433,
+  bias: -6.066,
 };
 
 export type BackgroundWeights = typeof BACKGROUND_WEIGHTS;
 
 export const CUE_ORDER: (keyof BackgroundCues)[] = [
-  'bestCost', 'bestCostNoPosition', 'nearestDistance', 'outsideFigure', 'logRelativeArea', 'border', 'backgroundNeighbours', 'enclosure',
+  'bestCost', 'bestCostNoPosition', 'nearestDistance', 'outsideFigure', 'logRelativeArea', 'border', 'backgroundNeighbours', 'enclosure', 'sheetPaper',
 ];
 
 /** Probability (0..1) that the region is background. */

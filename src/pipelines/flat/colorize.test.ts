@@ -79,7 +79,7 @@ describe('flatColorize', () => {
 describe('flatColorize on production-style line art', () => {
   it('colours cropped, mirrored and scenery shots from a (transparent) sheet, reporting uncertain regions', async () => {
     const { generateProductionPair } = await import('../../imaging/synthetic/productionPair.ts');
-    // Tuning-range seeds; held-out numbers come from bench/flat.ts (seeds 9000+).
+    // Tuning-range seeds; held-out numbers come from bench/flat.ts (seeds 20000+).
     const scores = [104, 110, 117].map((seed) => {
       const p = generateProductionPair({ seed });
       const out = flatColorize({ reference: p.reference, lineArt: p.target.lineArt });

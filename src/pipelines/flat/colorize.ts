@@ -3,12 +3,14 @@
 // each target region with the exact palette colour of its match. Which target regions are background (paper,
 // scenery) is decided by the matching, not by position: a cropped figure touches the frame edge too.
 import type { Image } from '../../imaging/image.ts';
+import { resizeImage } from '../../imaging/resize.ts';
 import { assertImage, type Palette, type Rgb } from '../../imaging/palette.ts';
 import { describeRegions, matchRegions, type Alignment, type MatchOptions } from './match.ts';
 import { segmentLineArt, type LineArtRegionOptions, type LineArtRegions } from './regions.ts';
 import { segmentReference, type ReferenceRegionOptions } from './referenceRegions.ts';
 import { regionAdjacency, regionStats } from './regionStats.ts';
 import { renderRegions } from './render.ts';
+import { sheetBackgroundShare } from './sheetOverlap.ts';
 
 export interface FlatColorizeOptions {
   lineArt?: LineArtRegionOptions;
@@ -57,24 +59,35 @@ export interface FlatColorizeResult {
  */
 export const DEFAULT_UNCERTAIN_BELOW = 0.5;
 
+/** Longest side at which a character sheet is analysed (larger sheets are subsampled by a whole factor). */
+export const SHEET_ANALYSIS_SIDE = 1024;
+
 export function flatColorize({ reference, lineArt, options = {} }: FlatColorizeInput): FlatColorizeResult {
   assertImage(reference, 'reference');
   assertImage(lineArt, 'line art');
   const target = segmentLineArt(lineArt, options.lineArt);
-  const ref = segmentReference(reference, options.reference);
+  // A sheet is analysed at most SHEET_ANALYSIS_SIDE px wide (every k-th pixel: exact colours, no blends), so a
+  // 4k sheet costs what a 1k one does; regions, not sharp lines, are what the matcher reads from it.
+  const stride = Math.max(1, Math.ceil(Math.max(reference.width, reference.height) / SHEET_ANALYSIS_SIDE));
+  const sheet = stride > 1 ? resizeImage(reference, Math.max(1, Math.floor(reference.width / stride)), Math.max(1, Math.floor(reference.height / stride)), 'nearest-exact') : reference;
+  const ref = segmentReference(sheet, options.reference);
 
   const targetCore = new Uint8Array(target.line.length);
   for (let i = 0; i < targetCore.length; i++) targetCore[i] = target.line[i] ^ 1;
   const tStats = regionStats(target.labels, targetCore, target.width, target.height, target.count);
   const tAdj = regionAdjacency(target.labels, target.width, target.height, target.count);
+  // Regions across a colour-trace line (no trace ink at all: no partners, and no second walk over the frame).
+  const tracePartners = target.trace.indexOf(1) >= 0 ? regionAdjacency(target.labels, target.width, target.height, target.count, target.trace, false) : undefined;
   const rStats = regionStats(ref.labels, ref.core, ref.width, ref.height, ref.count);
   const rAdj = regionAdjacency(ref.labels, ref.width, ref.height, ref.count);
-  const { color, confidence, alignment } = matchRegions(
-    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder),
-    describeRegions(rStats, rAdj, ref.isBackground),
+  const { color, confidence, alignment: sheetAlignment } = matchRegions(
+    describeRegions(tStats, tAdj, new Array<boolean>(target.count).fill(false), target.touchesBorder, tracePartners),
+    describeRegions(rStats, rAdj, ref.isBackground, undefined, regionAdjacency(ref.labels, ref.width, ref.height, ref.count, ref.core, true)),
     ref.paletteIndex,
     options.match,
+    (a) => sheetBackgroundShare(target, { labels: ref.labels, width: ref.width, height: ref.height, isBackground: Array.from(ref.paletteIndex, (c) => c < 0) }, a),
   );
+  const alignment = { ...sheetAlignment, s: sheetAlignment.s * stride, tx: sheetAlignment.tx * stride, ty: sheetAlignment.ty * stride };
   const bg = options.background ?? [255, 255, 255];
   const colors = Array.from(color, (c) => (c >= 0 ? ref.palette.colors[c] : bg));
   const out = renderRegions(target, colors, confidence, options.uncertainBelow ?? DEFAULT_UNCERTAIN_BELOW);

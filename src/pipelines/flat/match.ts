@@ -36,6 +36,11 @@ export interface RegionFeature {
   background: boolean;
   /** Touches the image edge. */
   border: boolean;
+  /**
+   * Shade partners: in line art, the regions across a colour-trace line; on a sheet, the fills it touches with
+   * no outline between (a shade and its base). Region id → share of those contacts.
+   */
+  partners: [number, number][];
   /** Bounding box of the region's fill pixels. */
   x0: number;
   y0: number;
@@ -51,9 +56,11 @@ export interface MatchWeights {
   children: number;
   enclosure: number;
   neighbours: number;
+  /** Colours across trace lines against the sheet's shade partners. */
+  partners: number;
 }
 
-/** Tuned on production-style pairs, seeds 100–139 (held-out evaluation uses 9000+). */
+/** Tuned on production-style pairs, seeds 100–139 and 1000–1059 (held-out evaluation uses 20000+). */
 export const DEFAULT_WEIGHTS: MatchWeights = {
   position: 2.5,
   area: 0.6,
@@ -62,6 +69,7 @@ export const DEFAULT_WEIGHTS: MatchWeights = {
   children: 0.4,
   enclosure: 2.0,
   neighbours: 3.0,
+  partners: 1.5,
 };
 
 export interface MatchOptions {
@@ -104,7 +112,9 @@ export interface MatchResult {
   alignment: Alignment;
 }
 
-export function describeRegions(stats: RegionStats, adjacency: Map<number, number>[], background: boolean[], touchesBorder?: boolean[]): RegionFeature[] {
+export function describeRegions(
+  stats: RegionStats, adjacency: Map<number, number>[], background: boolean[], touchesBorder?: boolean[], partnerContacts?: Map<number, number>[],
+): RegionFeature[] {
   const out: RegionFeature[] = [];
   const enclosedBy = new Int32Array(stats.count).fill(-1);
   for (let r = 0; r < stats.count; r++) {
@@ -154,10 +164,40 @@ export function describeRegions(stats: RegionStats, adjacency: Map<number, numbe
       enclosure: enclosure[r],
       background: background[r],
       border: touchesBorder?.[r] ?? false,
+      partners: partnerShares(partnerContacts?.[r]),
       x0: stats.x0[r], y0: stats.y0[r], x1: stats.x1[r], y1: stats.y1[r],
     });
   }
   return out;
+}
+
+/** Partners with their share of the contacts, ignoring a few stray pixels of contact (under 4 or 5 %). */
+function partnerShares(contacts: Map<number, number> | undefined): [number, number][] {
+  if (!contacts) return [];
+  let total = 0;
+  for (const n of contacts.values()) total += n;
+  return [...contacts].filter(([, n]) => n >= 4 && n >= 0.05 * total).map(([o, n]) => [o, n / total] as [number, number]);
+}
+
+/**
+ * How well the colours across a target region's trace lines fit a sheet region's shade partners (0 = same
+ * colours; 1 = none shared; 0.5 when only one side has partners). Production draws a trace line only between
+ * a colour and its shade or highlight, so a region and its partner never share a colour.
+ */
+function partnerDistance(t: RegionFeature, r: RegionFeature, colorOf: (region: number) => number, refColorOf: (region: number) => number): number {
+  if (!t.partners.length && !r.partners.length) return 0;
+  if (!t.partners.length || !r.partners.length) return 0.5;
+  const want = new Map<number, number>();
+  for (const [o, share] of r.partners) want.set(refColorOf(o), (want.get(refColorOf(o)) ?? 0) + share);
+  let inter = 0;
+  let mass = 0;
+  for (const [o, share] of t.partners) {
+    const c = colorOf(o);
+    if (c < -1) continue;
+    mass += share;
+    inter += Math.min(share, want.get(c) ?? 0);
+  }
+  return mass > 0.05 ? 1 - inter / mass : 0.5;
 }
 
 /** Colour histogram of a region's surroundings: colour key → share of boundary (background = key −1). */
@@ -225,14 +265,26 @@ export function alignRegions(target: RegionFeature[], reference: RegionFeature[]
   // Symmetric: every target region should find a sheet region and every sheet region a target region.
   // One-sided, shrinking the whole frame onto a corner of the sheet would win (smaller offsets everywhere).
   const refBest = new Float64Array(evalRefs.length);
+  // alignedCost unrolled: thousands of hypotheses × 40 × 40 pairs, so per-region terms are computed once.
+  const refX = evalRefs.map((r) => reference[r].cx);
+  const refY = evalRefs.map((r) => reference[r].cy);
+  const refLogArea = evalRefs.map((r) => Math.log(reference[r].area + 1));
   const score = (a: Alignment): number => {
     let total = 0;
     refBest.fill(cap);
+    const sx = a.mirror ? -a.s : a.s;
+    const s2 = a.s * a.s;
     for (let i = 0; i < evalTargets.length; i++) {
       const t = target[evalTargets[i]];
+      const x = sx * t.cx + a.tx;
+      const y = a.s * t.cy + a.ty;
+      const logArea = Math.log(s2 * t.area + 1);
+      const row = shape[i];
       let best = cap;
       for (let j = 0; j < evalRefs.length; j++) {
-        const c = shape[i][j] + alignedCost(t, reference[evalRefs[j]], a, refScale, w);
+        const dx = x - refX[j];
+        const dy = y - refY[j];
+        const c = row[j] + (w.position * Math.sqrt(dx * dx + dy * dy)) / refScale + w.area * Math.abs(logArea - refLogArea[j]);
         if (c < best) best = c;
         if (c < refBest[j]) refBest[j] = c;
       }
@@ -328,8 +380,13 @@ function fitSimilarity(pairs: [RegionFeature, RegionFeature, number][], mirror: 
   return { s, mirror, tx: nx - s * mx, ty: ny - s * my };
 }
 
+/**
+ * `sheetBackgroundShare`, when given, says for an alignment which share of each target region lands on the
+ * sheet's background (sheetOverlap.ts); it is one of the background cues.
+ */
 export function matchRegions(
   target: RegionFeature[], reference: RegionFeature[], referenceColor: Int32Array, options: MatchOptions = {},
+  sheetBackgroundShare?: (a: Alignment) => Float64Array,
 ): MatchResult {
   const w = { ...DEFAULT_WEIGHTS, ...options.weights };
   const rounds = options.rounds ?? 3;
@@ -344,6 +401,7 @@ export function matchRegions(
   const refScale = Math.sqrt(refArea || 1);
   const alignment = alignRegions(target, reference, w);
   const nt = target.length;
+  const onSheetPaper = sheetBackgroundShare?.(alignment) ?? new Float64Array(nt);
   const color = new Int32Array(nt).fill(-2); // −2 = not decided yet
   const matchedTo = new Int32Array(nt).fill(-1);
   const confidence = new Float32Array(nt);
@@ -363,6 +421,11 @@ export function matchRegions(
     .slice(0, maxAssigned);
   const isCandidate = new Uint8Array(nt);
   for (const t of candidates) isCandidate[t] = 1;
+  const paperSurround = new Map<number, number>();
+  reference.forEach((f, r) => {
+    if (!f.background) return;
+    for (const [k, v] of surroundings(f, (o) => (reference[o].background ? -3 : referenceColor[o]))) paperSurround.set(k, (paperSurround.get(k) ?? 0) + v);
+  });
   const refSurround = reference.map((f) => surroundings(f, (r) => (reference[r].background ? -1 : referenceColor[r])));
   const position = candidates.map((t) => refIds.map((r) => w.position * alignedDistance(target[t], reference[r], alignment) / refScale));
   const geometric = candidates.map((t) => refIds.map((r) => shapeCost(target[t], reference[r], w) + alignedCost(target[t], reference[r], alignment, refScale, w)));
@@ -376,12 +439,17 @@ export function matchRegions(
     figureBox.x1 = Math.max(figureBox.x1, f.x1); figureBox.y1 = Math.max(figureBox.y1, f.y1);
   }
   let cost = geometric;
+  let cueCost = geometric;
   for (let round = 0; round <= rounds; round++) {
     if (round > 0) {
-      cost = candidates.map((t, i) => {
+      // The background model was fitted on costs without the shade-partner term: it reads those.
+      cueCost = candidates.map((t, i) => {
         const s = surroundings(target[t], (o) => color[o]);
         return refIds.map((r, j) => geometric[i][j] + w.neighbours * histogramDistance(s, refSurround[r]));
       });
+      cost = cueCost.map((row, i) => row.map((c, j) => c + w.partners * partnerDistance(
+        target[candidates[i]], reference[refIds[j]], (o) => color[o], (o) => (reference[o].background ? -1 : referenceColor[o]),
+      )));
     }
     if (round === 1) {
       // Background (paper, scenery) is decided once, after one round in which every region took a sheet colour:
@@ -394,8 +462,8 @@ export function matchRegions(
       // pass took as background among each region's background neighbours.
       const known = Int32Array.from(color);
       for (let pass = 0; pass < (options.backgroundPasses ?? 1); pass++) {
-        cost.forEach((row, i) => {
-          const cues = backgroundCues(target[candidates[i]], row, position[i], figureBox, refScale, alignment, s2 / refArea, known, w.position);
+        cueCost.forEach((row, i) => {
+          const cues = backgroundCues(target[candidates[i]], row, position[i], figureBox, refScale, alignment, s2 / refArea, known, w.position, onSheetPaper[candidates[i]]);
           if (pass === 0) options.onBackgroundCues?.(candidates[i], cues);
           bgProbability[i] = backgroundProbability(cues, model);
           isBackgroundLike[i] = bgProbability[i] > threshold;
@@ -404,7 +472,12 @@ export function matchRegions(
       }
     }
     // Columns: the reference regions, then one "extra" column per target: background or a shared colour.
-    const extra = cost.map((row, i) => (isBackgroundLike[i] ? -1e3 : Math.min(...row) + dupCost));
+    // Background is also matched like a region (once neighbours have colours): the sheet's paper has its own
+    // surroundings (the outer parts of the figure) and its own place (where aligned pixels land on paper).
+    // A corner of paper cut off by a twin tail at the frame edge borders only hair and lands on paper beside
+    // the tail; sharing the hair's colour it would border hair, which the sheet's hair never does.
+    const paperCost = cost.map((_, i) => (round > 0 ? paperMatchCost(target[candidates[i]], color, paperSurround, onSheetPaper[candidates[i]], w) : Infinity));
+    const extra = cost.map((row, i) => (isBackgroundLike[i] ? -1e3 : Math.min(Math.min(...row) + dupCost, paperCost[i])));
     const matrix = cost.map((row, i) => {
       const full = new Float64Array(refIds.length + candidates.length).fill(1e6);
       full.set(row);
@@ -424,7 +497,7 @@ export function matchRegions(
       } else {
         let best = 0;
         for (let k = 1; k < refIds.length; k++) if (row[k] < row[best]) best = k;
-        if (!isBackgroundLike[i] && !(round > 0 && bgProbability[i] > DUP_BG)) {
+        if (!isBackgroundLike[i] && !(round > 0 && bgProbability[i] > DUP_BG) && paperCost[i] > extra[i]) {
           matchedTo[t] = refIds[best];
           next[t] = referenceColor[refIds[best]];
           chosenCost = row[best] + dupCost;
@@ -446,6 +519,14 @@ export function matchRegions(
   if (!candidates.length) fillFromNeighbours(target, color, confidence);
   return { color, matchedTo, confidence, alignment };
 }
+
+/** Background as a match: a fixed base, the surroundings against the sheet paper's, and the share not landing on paper. */
+function paperMatchCost(t: RegionFeature, color: Int32Array, paperSurround: Map<number, number>, onSheetPaper: number, w: MatchWeights): number {
+  return PAPER_BASE + w.neighbours * histogramDistance(surroundings(t, (o) => color[o]), paperSurround) + PAPER_OVERLAP * (1 - onSheetPaper);
+}
+
+const PAPER_BASE = 0.3;
+const PAPER_OVERLAP = 6.0;
 
 // A region that lost its sheet region to another target region (a duplicate, sharing the colour) is more
 // likely scenery than a region that won one: it is background already above this background probability.
@@ -485,7 +566,7 @@ function fillFromNeighbours(target: RegionFeature[], color: Int32Array, confiden
 
 function backgroundCues(
   t: RegionFeature, row: number[], position: number[], box: { x0: number; y0: number; x1: number; y1: number },
-  refScale: number, a: Alignment, areaScale: number, color: Int32Array, positionWeight: number,
+  refScale: number, a: Alignment, areaScale: number, color: Int32Array, positionWeight: number, sheetPaper: number,
 ): BackgroundCues {
   let bestCost = Infinity, bestCostNoPosition = Infinity, nearest = Infinity;
   for (let j = 0; j < row.length; j++) {
@@ -501,6 +582,6 @@ function backgroundCues(
   for (const [other, share] of t.neighbours) if (color[other] === -1) bgShare += share;
   return {
     bestCost, bestCostNoPosition, nearestDistance: nearest / positionWeight, outsideFigure: Math.hypot(dx, dy) / refScale,
-    logRelativeArea: Math.log(Math.max(1e-6, areaScale * t.area)), border: t.border ? 1 : 0, backgroundNeighbours: bgShare, enclosure: t.enclosure,
+    logRelativeArea: Math.log(Math.max(1e-6, areaScale * t.area)), border: t.border ? 1 : 0, backgroundNeighbours: bgShare, enclosure: t.enclosure, sheetPaper,
   };
 }

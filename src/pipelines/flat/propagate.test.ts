@@ -6,7 +6,7 @@ import { FlatColorizeError } from './flatError.ts';
 import { propagateFlat } from './propagate.ts';
 import { colorizeSequence } from './sequence.ts';
 
-// Tuning-range seeds (100–199); the held-out evaluation (bench/flat.ts) uses 9000+.
+// Tuning-range seeds (100–199); the held-out evaluation (bench/flat.ts) uses 20000+.
 const pairs = [104, 109, 117].map((seed) => generateProductionPair({ seed, targetWidth: 768, targetHeight: 432 }));
 
 describe('propagateFlat', () => {

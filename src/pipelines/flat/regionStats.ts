@@ -70,8 +70,13 @@ export function regionStats(labels: Int32Array, core: Uint8Array, width: number,
   return { count, area, cx, cy, sxx, syy, sxy, x0, y0, x1, y1 };
 }
 
-/** For each region, its neighbours and the length of the shared boundary (4-adjacent pixel pairs). */
-export function regionAdjacency(labels: Int32Array, width: number, height: number, count: number): Map<number, number>[] {
+/**
+ * For each region, its neighbours and the length of the shared boundary (4-adjacent pixel pairs). With a
+ * `mark`, only the contacts at which it holds count: for `both` false, either pixel is marked (a
+ * colour-trace line between two target regions); for `both` true, both are (two sheet fills that touch with
+ * no outline between them — a shade and its base).
+ */
+export function regionAdjacency(labels: Int32Array, width: number, height: number, count: number, mark?: Uint8Array, both = false): Map<number, number>[] {
   const adj: Map<number, number>[] = Array.from({ length: count }, () => new Map());
   for (let y = 0; y < height; y++) {
     const row = y * width;
@@ -79,13 +84,15 @@ export function regionAdjacency(labels: Int32Array, width: number, height: numbe
       const i = row + x;
       const a = labels[i];
       if (a < 0) continue;
+      const mi = mark ? mark[i] : 1;
+      if (both && !mi) continue;
       if (x + 1 < width) {
         const b = labels[i + 1];
-        if (b !== a && b >= 0) addContact(adj, a, b);
+        if (b !== a && b >= 0 && (!mark || (both ? mark[i + 1] : mi || mark[i + 1]))) addContact(adj, a, b);
       }
       if (y + 1 < height) {
         const b = labels[i + width];
-        if (b !== a && b >= 0) addContact(adj, a, b);
+        if (b !== a && b >= 0 && (!mark || (both ? mark[i + width] : mi || mark[i + width]))) addContact(adj, a, b);
       }
     }
   }

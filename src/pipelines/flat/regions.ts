@@ -150,25 +150,43 @@ function nearLineLevels(line: Uint8Array, w: number, h: number, radius: number):
   for (let dy = 0; dy <= radius; dy++) for (let dx = 0; dx <= radius; dx++) if (dx * dx + dy * dy <= r2) values.add(dx * dx + dy * dy);
   const sorted = [...values].sort((a, b) => b - a); // sorted[k] has level k + 1
   const rank = new Map(sorted.map((v, k) => [v, k + 1]));
-  const stamp: { dx: number; dy: number; lev: number }[] = [];
+  const sdx: number[] = [];
+  const sdy: number[] = [];
+  const slev: number[] = [];
   for (let dy = -radius; dy <= radius; dy++) {
     for (let dx = -radius; dx <= radius; dx++) {
       const d2 = dx * dx + dy * dy;
-      if (d2 > 0 && d2 <= r2) stamp.push({ dx, dy, lev: rank.get(d2)! });
+      if (d2 > 0 && d2 <= r2) {
+        sdx.push(dx);
+        sdy.push(dy);
+        slev.push(rank.get(d2)!);
+      }
     }
   }
+  const offset = Int32Array.from(sdx, (dx, k) => sdy[k] * w + dx);
+  const lev = Uint8Array.from(slev);
+  const m = offset.length;
   const level = new Uint8Array(n);
   for (let y = 0; y < h; y++) {
+    const inner = y >= radius && y < h - radius;
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       if (!line[i]) continue;
       if (!((x > 0 && !line[i - 1]) || (x < w - 1 && !line[i + 1]) || (y > 0 && !line[i - w]) || (y < h - 1 && !line[i + w]))) continue;
-      for (const s of stamp) {
-        const xx = x + s.dx;
-        const yy = y + s.dy;
+      if (inner && x >= radius && x < w - radius) {
+        // Away from the image edge the stamp needs no bounds checks (most line pixels).
+        for (let k = 0; k < m; k++) {
+          const j = i + offset[k];
+          if (!line[j] && (level[j] === 0 || level[j] < lev[k])) level[j] = lev[k];
+        }
+        continue;
+      }
+      for (let k = 0; k < m; k++) {
+        const xx = x + sdx[k];
+        const yy = y + sdy[k];
         if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
         const j = yy * w + xx;
-        if (!line[j] && (level[j] === 0 || level[j] < s.lev)) level[j] = s.lev;
+        if (!line[j] && (level[j] === 0 || level[j] < lev[k])) level[j] = lev[k];
       }
     }
   }
@@ -279,6 +297,13 @@ function mergeNeckSplits(labels: Int32Array, free: Uint8Array, w: number, h: num
   const remap = new Int32Array(count).fill(-1);
   let next = 0;
   for (let k = 0; k < count; k++) if (find(k) === k) remap[k] = next++;
-  for (let i = 0; i < n; i++) if (labels[i] >= 0) labels[i] = remap[find(labels[i])];
+  if (next === count) return count; // nothing merged: labels are already 0..count−1
+  // Final label per old label once, then one table look-up per pixel (no union-find walk per pixel).
+  const final = new Int32Array(count);
+  for (let k = 0; k < count; k++) final[k] = remap[find(k)];
+  for (let i = 0; i < n; i++) {
+    const l = labels[i];
+    if (l >= 0) labels[i] = final[l];
+  }
   return next;
 }

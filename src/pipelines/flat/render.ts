@@ -14,6 +14,10 @@ export interface RenderedFlat {
   uncertainCount: number;
 }
 
+/** (k << 8 | c) → round(c · k / 255): the multiply blend as a table (a 2048² frame does it 12 million times). */
+const MULTIPLY = new Uint8Array(65536);
+for (let k = 0; k < 256; k++) for (let c = 0; c < 256; c++) MULTIPLY[(k << 8) | c] = Math.floor((c * k + 127) / 255);
+
 /** `colors[r]` is region r's RGB; `confidence[r]` in 0..1; regions below `threshold` are marked uncertain. */
 export function renderRegions(regions: LineArtRegions, colors: Rgb[], confidence: Float32Array, threshold: number): RenderedFlat {
   const { width: w, height: h, labels, grey, trace, inverted } = regions;
@@ -42,10 +46,10 @@ export function renderRegions(regions: LineArtRegions, colors: Rgb[], confidence
     fd[o + 2] = b;
     if (unsure[l]) uncertain.data[i] = 255;
     // Inverted (white-on-black) input: the line darkness is 255 − grey. Trace lines vanish under the paint.
-    const k = trace[i] ? 255 : inverted ? 255 - grey[i] : grey[i];
-    cd[o] = (r * k + 127) / 255;
-    cd[o + 1] = (g * k + 127) / 255;
-    cd[o + 2] = (b * k + 127) / 255;
+    const k = (trace[i] ? 255 : inverted ? 255 - grey[i] : grey[i]) << 8;
+    cd[o] = MULTIPLY[k | r];
+    cd[o + 1] = MULTIPLY[k | g];
+    cd[o + 2] = MULTIPLY[k | b];
   }
   return { flat, composite, uncertain, uncertainCount };
 }
