@@ -36,7 +36,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   apiData = mkdtempSync(join(tmpdir(), 'inkflow-api-'));
   // The real server with the studio mounted, as `inkflow serve` runs it: app, project API and ComfyUI API on one origin.
-  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true });
+  // Without the bundled default models, so the studio's words for an installation with no model at all are seen.
+  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true, bundledModels: false });
   front = { url: api.url };
   browser = await launchChromium();
   page = await openStudioPage(browser.context, pageErrors);
