@@ -228,6 +228,7 @@ async function exportModel(scalingFactor?: number): Promise<void> {
   const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
   const card = modelCard({
     step, batch, images: Number(args.images), seed, lr: loop.lr, scaling, vaeId, wallSeconds: wall, initNote: args['init-note'],
+    highNoiseWeight: highNoiseWeightCap > 0 ? highNoiseWeightCap : undefined, runDir,
     meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length),
     params: Object.values(params).reduce((s, a) => s + a.length, 0), unet: unetJson, text: textJson, vocabSize: vocab.tokens.length,
   });
