@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page as BrowserPage } from 'playwright-core';
-import { launchChromium, openStudioPage } from './browser.ts';
+import { launchChromium, newComicWithPage, openStudioPage, pageToScreen } from './browser.ts';
 import { startServer, type RunningServer } from '../../src/server/startServer.ts';
 import { inkflowWorkflow } from '../../src/server/inkflowWorkflow.ts';
 import type { Comic } from '../../src/web/project/schema.ts';
@@ -56,23 +56,9 @@ describe('the bundled default models in the studio', { timeout: 600_000 }, () =>
   });
 
   it('a panel picks the bundled model and its size, and generates with it through the server', async () => {
-    await page.goto(api.url);
-    await page.fill('[data-testid=new-title]', 'Bundled');
-    await page.click('[data-testid=create]');
-    await page.waitForSelector('[data-testid=add-page]');
-    await page.click('[data-testid=add-page]');
-    await page.waitForSelector('[data-testid=page-canvas] canvas');
-    await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+    await newComicWithPage(page, api.url, 'Bundled');
     const p = (await stored()).pages[0].panels[0];
-    const at = await page.$eval(
-      '[data-testid=page-canvas]',
-      (el, [x, y]) => {
-        const r = el.getBoundingClientRect();
-        const s = Number(el.getAttribute('data-scale'));
-        return { x: r.left - el.scrollLeft + Number(el.getAttribute('data-origin-x')) + x * s, y: r.top - el.scrollTop + Number(el.getAttribute('data-origin-y')) + y * s };
-      },
-      [p.x + p.w * 0.9, p.y + p.h * 0.9] as const,
-    );
+    const at = await pageToScreen(page, p.x + p.w * 0.9, p.y + p.h * 0.9);
     await page.mouse.click(at.x, at.y);
     await page.waitForSelector('[data-testid=panel-tools]');
     // The only checkpoint is picked, with the size the tiny model draws at.
