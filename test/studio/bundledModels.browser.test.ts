@@ -63,7 +63,7 @@ describe('the bundled default models in the studio', { timeout: 600_000 }, () =>
     await page.waitForSelector('[data-testid=panel-tools]');
     // The only checkpoint is picked, with the size the tiny model draws at.
     await page.waitForSelector('[data-testid=bundled-checkpoint-hint]');
-    expect(await page.$eval('[data-testid=checkpoint] option', (os: { textContent: string | null }[]) => os.map((o) => o.textContent))).toEqual(['default (bundled)']);
+    expect(await page.$$eval('[data-testid=checkpoint] option', (os: { textContent: string | null }[]) => os.map((o) => o.textContent))).toEqual(['default (bundled)']);
     expect(await page.inputValue('[data-testid=checkpoint]')).toBe('default (bundled)');
     expect(await page.inputValue('[data-testid=long-side]')).toBe('128');
     expect(await page.textContent('[data-testid=bundled-checkpoint-hint]')).toMatch(/tag prompts such as "red hair, blue shirt, green pants, arms up"/);
