@@ -6,7 +6,7 @@
 //   nohup nice -n 5 npx tsx scripts/train-default-t2i.ts --steps 4000 > .scratch/t2i.log 2>&1 &
 // Export the newest checkpoint (EMA weights) without training further:
 //   npx tsx scripts/train-default-t2i.ts --export-only
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ import { tagTokenizer, tagVocab } from '../src/models/tokenizer/tagTokenizer.ts'
 import { captionOf, captionWords, drawTaggedCharacter, isHeldOutCombination, sampleTags, trainingCaption, createRng, type CharacterTags } from '../src/imaging/synthetic/taggedCharacter.ts';
 import { imageToTensor } from '../src/train/latentCache.ts';
 import { openSafetensors, writeSafetensors } from '../src/weights/safetensors.ts';
-import { initialTextToImageParams, parseTagModelConfigs, saveTagModelFolder, tagTextConfigJson, tagUNetConfigJson, textToImageTrainingGraph } from '../src/train/textToImageModel.ts';
+import { initialTextToImageParams, parseTagModelConfigs, TEXT_PREFIX, UNET_PREFIX, saveTagModelFolder, tagTextConfigJson, tagUNetConfigJson, textToImageTrainingGraph } from '../src/train/textToImageModel.ts';
 import { compileTraining } from '../src/train/trainingGraph.ts';
 import { diffusionBatch } from '../src/train/diffusionObjective.ts';
 import { runTraining, readLog, type TrainLoopConfig } from '../src/train/trainLoop.ts';
@@ -44,10 +44,12 @@ const { values: args } = parseArgs({
     /** Export the raw parameters instead of their EMA. */
     'no-ema': { type: 'boolean', default: false },
     'measure-only': { type: 'boolean', default: false },
-    /** Start a new run from another run's parameters (e.g. after the VAE changed: the UNet re-learns the new latents quickly). */
+    /** Start a new run from another run's parameters: a checkpoint's params.safetensors / ema.safetensors, or a model folder this script exported (e.g. models/default/t2i). */
     'init-from': { type: 'string' },
     /** A sentence for the model card on where --init-from's parameters came from. */
     'init-note': { type: 'string' },
+    /** ε loss weight clamp(1/snr, 1, cap) on high-noise steps, where the layout (pose) is decided; 0 = off. */
+    'high-noise-weight': { type: 'string', default: '0' },
   },
 });
 
@@ -127,7 +129,8 @@ const loop: TrainLoopConfig = {
   steps: Number(args.steps), optimizer: { name: 'adamw', weightDecay: 0.01 }, lr: Number(args.lr), schedule: 'constant_with_warmup',
   warmupSteps: 200, clipGradNorm: 1, emaDecay: 0.999, checkpointEvery: Number(args['checkpoint-every']), keepCheckpoints: 2, seed,
 };
-const objective = { prediction: 'eps' as const, minSnrGamma: 5, noiseOffset: 0.05 };
+const highNoiseWeightCap = Number(args['high-noise-weight']);
+const objective = { prediction: 'eps' as const, minSnrGamma: 5, noiseOffset: 0.05, ...(highNoiseWeightCap > 0 ? { highNoiseWeightCap } : {}) };
 const CAPTION_DROPOUT = 0.1;
 const SHUFFLE = 0.5;
 
@@ -174,21 +177,34 @@ async function train(): Promise<void> {
   await model.release();
 }
 
-/** Parameters from a checkpoint's params.safetensors (or ema.safetensors), checked against this model's shapes. */
+/**
+ * Parameters from a checkpoint's params.safetensors (or ema.safetensors), or from a model folder this script
+ * exported (its unet/ and text_encoder/ files hold the same tensors without the prefixes, in fp16),
+ * checked against this model's shapes.
+ */
 function warmStart(path: string, shapes: Record<string, number[]>): Record<string, Float32Array> {
-  const r = openSafetensors(path);
-  try {
-    const out: Record<string, Float32Array> = {};
-    for (const [name, shape] of Object.entries(shapes)) {
-      const info = r.has(name) ? r.info(name) : undefined;
-      if (!info || info.shape.join('x') !== shape.join('x')) throw new Error(`${path}: ${name} is missing or has another shape — not a run of this model`);
-      out[name] = r.readF32(name);
+  const files = statSync(path).isDirectory()
+    ? [{ file: join(path, 'unet', 'diffusion_pytorch_model.safetensors'), prefix: UNET_PREFIX }, { file: join(path, 'text_encoder', 'model.safetensors'), prefix: TEXT_PREFIX }]
+    : [{ file: path, prefix: '' }];
+  const out: Record<string, Float32Array> = {};
+  for (const { file, prefix } of files) {
+    const r = openSafetensors(file);
+    try {
+      for (const [name, shape] of Object.entries(shapes)) {
+        if (!name.startsWith(prefix)) continue;
+        const key = name.slice(prefix.length);
+        const info = r.has(key) ? r.info(key) : undefined;
+        if (!info || info.shape.join('x') !== shape.join('x')) throw new Error(`${file}: ${key} is missing or has another shape — not a run of this model`);
+        out[name] = r.readF32(key);
+      }
+    } finally {
+      r.close();
     }
-    console.log(`initial parameters from ${path}`);
-    return out;
-  } finally {
-    r.close();
   }
+  const missing = Object.keys(shapes).filter((n) => !out[n]);
+  if (missing.length) throw new Error(`${path}: no values for ${missing.length} parameters (e.g. ${missing[0]})`);
+  console.log(`initial parameters from ${path}`);
+  return out;
 }
 
 const SAMPLE_PROMPTS = [
@@ -212,6 +228,7 @@ async function exportModel(scalingFactor?: number): Promise<void> {
   const wall = existsSync(join(runDir, 'wall.json')) ? (JSON.parse(readFileSync(join(runDir, 'wall.json'), 'utf8')) as { seconds: number }).seconds : undefined;
   const card = modelCard({
     step, batch, images: Number(args.images), seed, lr: loop.lr, scaling, vaeId, wallSeconds: wall, initNote: args['init-note'],
+    highNoiseWeight: highNoiseWeightCap > 0 ? highNoiseWeightCap : undefined, runDir,
     meanLoss: last.reduce((s, l) => s + l.loss, 0) / Math.max(1, last.length),
     params: Object.values(params).reduce((s, a) => s + a.length, 0), unet: unetJson, text: textJson, vocabSize: vocab.tokens.length,
   });

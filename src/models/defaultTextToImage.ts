@@ -6,6 +6,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where the repository keeps its bundled models (t2i/, sdro/, vae/). */
+export const DEFAULT_MODELS_ROOT = resolve(REPO_ROOT, 'models/default');
 
 export const DEFAULT_T2I_RELATIVE = 'models/default/t2i';
 

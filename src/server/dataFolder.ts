@@ -26,6 +26,8 @@ export interface DataFolderOptions {
   /** Per-model int8 and step caching (WorkflowEnv.int8Models / cacheSteps). */
   int8Models?: readonly string[];
   cacheSteps?: number;
+  /** Offer the bundled models (workflow/dataFolder.ts; default true). */
+  bundledModels?: boolean;
 }
 
 /** Creates the layout under `root` when missing; refuses a root that is a file and a --models that is not a folder. */
@@ -35,7 +37,7 @@ export function openDataFolder(root: string, opts: DataFolderOptions): DataFolde
   if (opts.models !== undefined && !(existsSync(opts.models) && statSync(opts.models).isDirectory())) {
     throw new Error(`--models ${opts.models} is not a folder`);
   }
-  const env = dataFolderEnv(abs, { models: opts.models, device: opts.device, limits: opts.limits, tokenizerDir: opts.tokenizerDir, int8Models: opts.int8Models, cacheSteps: opts.cacheSteps });
+  const env = dataFolderEnv(abs, { models: opts.models, device: opts.device, limits: opts.limits, tokenizerDir: opts.tokenizerDir, int8Models: opts.int8Models, cacheSteps: opts.cacheSteps, bundled: opts.bundledModels });
   return {
     root: abs,
     env,

@@ -172,7 +172,8 @@ describe('data folder', () => {
       }
       expect(existsSync(join(data, 'inkflow.sqlite'))).toBe(true);
       writeFileSync(join(data, 'models/checkpoints/own.safetensors'), 'x');
-      expect((await getJson(s.url, '/models/checkpoints')).json).toEqual(['own.safetensors', 'sd15/tiny.safetensors']);
+      // the bundled default model after the user's own files, under a name no file has
+      expect((await getJson(s.url, '/models/checkpoints')).json).toEqual(['own.safetensors', 'sd15/tiny.safetensors', 'default (bundled)']);
       expect((await getJson(s.url, '/models/loras')).json).toEqual(['ink.safetensors']);
       expect((await getJson(s.url, '/models')).json).toContain('controlnet');
       expect((await fetch(`${s.url}/models/nope`)).status).toBe(404);

@@ -46,6 +46,8 @@ export interface ServerOptions {
   /** Checkpoint names compiled int8 ('*' = all) and KSampler step caching: lossy, opt-in speed modes. */
   int8Models?: readonly string[];
   cacheSteps?: number;
+  /** List the repository's bundled models (models/default/*) as "default (bundled)" entries (default true). */
+  bundledModels?: boolean;
   argv?: string[];
   /** Logs requests (off by default: the queue must stay fast). */
   logger?: boolean;
@@ -96,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     tokenizerDir: opts.tokenizerDir,
     int8Models: opts.int8Models,
     cacheSteps: opts.cacheSteps,
+    bundledModels: opts.bundledModels,
     limits: { maxImagePixels: limits.maxImagePixels, maxInputBytes: limits.maxUploadBytes },
   });
   const env = data.env;

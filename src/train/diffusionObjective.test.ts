@@ -54,6 +54,17 @@ describe('diffusion objective', () => {
     expect(minSnrWeight(hi, { prediction: 'eps' })).toBe(1);
   });
 
+  it('the high-noise weight multiplies ε steps with snr < 1 by 1/snr up to the cap and leaves snr ≥ 1 alone', () => {
+    const snrOf = (a: number) => a / (1 - a);
+    const opts = { prediction: 'eps' as const, minSnrGamma: 5, highNoiseWeightCap: 8 };
+    expect(minSnrWeight(0.99, opts)).toBeCloseTo(5 / snrOf(0.99), 12); // snr 99: min-SNR only
+    expect(minSnrWeight(0.5, opts)).toBeCloseTo(1, 12); // snr 1
+    expect(minSnrWeight(0.2, opts)).toBeCloseTo(4, 12); // snr 0.25 → ×4
+    expect(minSnrWeight(0.01, opts)).toBeCloseTo(8, 12); // snr ≈ 0.01 → capped
+    expect(minSnrWeight(0.2, { prediction: 'eps', highNoiseWeightCap: 8 })).toBeCloseTo(4, 12);
+    expect(minSnrWeight(0.2, { prediction: 'v_prediction', minSnrGamma: 5, highNoiseWeightCap: 8 })).toBeCloseTo(snrOf(0.2) / (snrOf(0.2) + 1), 12);
+  });
+
   it('weightedMse is the per-sample weighted mean of squared errors', () => {
     const g = createGraph();
     const p = g.input('p', 'f32', [2, 3]);

@@ -4,6 +4,10 @@
 //   target: ε → noise;  v → √ᾱ_t · noise − √(1−ᾱ_t) · x0            (get_velocity)
 //   min-SNR-γ weight (Hang et al. 2023; kohya apply_snr_weight): snr = ᾱ/(1−ᾱ);
 //     ε: min(snr, γ)/snr;   v: min(snr, γ)/(snr + 1)
+//   high-noise weight (inkflow's, ε only): × clamp(1/snr, 1, cap). An ε error is √snr times the x0 error, so
+//     at high noise — where the picture's layout (a figure's pose) is still open and only the prompt can
+//     decide it — a plain ε loss barely rewards getting x0 right; this weighs those steps like an x0 loss,
+//     up to `cap`, and leaves snr ≥ 1 untouched.
 //   loss = mean_b( w_b · mean_chw (pred − target)² )
 import type { Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
@@ -14,6 +18,8 @@ export interface ObjectiveOptions {
   prediction: PredictionType;
   noiseOffset?: number;
   minSnrGamma?: number;
+  /** ε only: weigh high-noise steps by clamp(1/snr, 1, cap) on top of min-SNR (see the header). */
+  highNoiseWeightCap?: number;
 }
 
 export interface DiffusionBatch {
@@ -53,10 +59,11 @@ export function diffusionBatch(x0: Float32Array, batch: number, channels: number
 }
 
 export function minSnrWeight(alphaBar: number, opts: ObjectiveOptions): number {
-  if (!opts.minSnrGamma) return 1;
   const snr = alphaBar / (1 - alphaBar);
+  const highNoise = opts.highNoiseWeightCap && opts.prediction === 'eps' ? Math.min(Math.max(1 / snr, 1), opts.highNoiseWeightCap) : 1;
+  if (!opts.minSnrGamma) return highNoise;
   const clipped = Math.min(snr, opts.minSnrGamma);
-  return opts.prediction === 'v_prediction' ? clipped / (snr + 1) : clipped / snr;
+  return opts.prediction === 'v_prediction' ? clipped / (snr + 1) : (clipped / snr) * highNoise;
 }
 
 /** The weighted MSE of `pred` against `target` ([B, …]) with per-sample `weights` [B], as one scalar. */

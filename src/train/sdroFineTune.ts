@@ -52,6 +52,8 @@ export interface SdroDataReport {
   droppedPairs: number;
   keptPairs: number;
   descriptor: 'clip' | 'builtin';
+  /** The kept pairs by file name (reference → target), most similar first. */
+  pairs: { reference: string; target: string; similarity: number }[];
 }
 
 export interface SdroTrainingHooks extends TrainHooks {
@@ -119,7 +121,10 @@ export async function trainSdro(opts: SdroTrainingOptions, hooks: SdroTrainingHo
     const blueprints = images.map(blueprintFromColour);
     const usable = blueprints.map((b) => blueprintLineArea(b) >= minArea);
     const kept = mined.filter((p) => usable[p.target]);
-    const report: SdroDataReport = { images: images.length, minedPairs: mined.length, droppedPairs: mined.length - kept.length, keptPairs: kept.length, descriptor };
+    const report: SdroDataReport = {
+      images: images.length, minedPairs: mined.length, droppedPairs: mined.length - kept.length, keptPairs: kept.length, descriptor,
+      pairs: kept.map((p) => ({ reference: pictures[p.reference].name, target: pictures[p.target].name, similarity: p.similarity })),
+    };
     hooks.onData?.(report);
     if (!kept.length) {
       throw new TrainError(`no training pairs: ${mined.length} pair(s) reached similarity ${threshold}${mined.length ? `, and all of them have near-empty blueprints (line area < ${minArea})` : ' (lower --threshold, or add more pictures of the same character)'}`);

@@ -15,6 +15,12 @@ export interface WorkflowEnv {
    * there too, as in ComfyUI), t2i_adapter, clip_vision, vae, embeddings, colorize (inkflow's own), …
    */
   modelDirs: Record<string, string[]>;
+  /**
+   * Models that are not files in those folders but are offered under a name of their own — inkflow's
+   * bundled defaults (models/bundledModels.ts): folder kind → name → model path. Listed after the folder
+   * contents; a file of the same name in a folder wins.
+   */
+  bundledModels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   limits: { maxImagePixels: number; maxInputBytes: number };
   device?: 'cpu' | 'cuda';
   /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints, which carry none. */

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { dataFolderEnv } from './dataFolder.ts';
 import { listModels, resolveModel } from './folders.ts';
 import { parseJsonExact } from './jsonExact.ts';
+import { BUNDLED_MODEL_NAME, DEFAULT_SDRO_PATH, DEFAULT_VAE_PATH } from '../models/bundledModels.ts';
+import { defaultTextToImagePath } from '../models/defaultTextToImage.ts';
 import { pyFloatRepr, pyInt, pyJsonDumps, pyReprString } from './python.ts';
 
 describe('dataFolderEnv', () => {
@@ -16,13 +18,32 @@ describe('dataFolderEnv', () => {
     mkdirSync(join(a1111, 'Lora'), { recursive: true });
     writeFileSync(join(a1111, 'Lora', 'ink.safetensors'), '');
     writeFileSync(join(a1111, 'Lora', 'notes.txt'), '');
-    const env = dataFolderEnv(join(root, 'data'), { models: a1111 });
+    const env = dataFolderEnv(join(root, 'data'), { models: a1111, bundled: false });
     for (const d of ['input', 'output', 'temp', 'models/checkpoints', 'models/loras', 'models/controlnet', 'models/colorize']) expect(existsSync(join(root, 'data', d)), d).toBe(true);
     expect(listModels(env, 'checkpoints')).toEqual(['sd15/model.safetensors']);
     expect(listModels(env, 'loras')).toEqual(['ink.safetensors']);
     expect(resolveModel(env, 'loras', 'ink.safetensors')).toBe(join(a1111, 'Lora', 'ink.safetensors'));
     expect(() => resolveModel(env, 'loras', '../Lora/ink.safetensors')).toThrow(/\.\./);
     expect(() => resolveModel(env, 'loras', 'missing.safetensors')).toThrow(/not found/);
+    expect(() => resolveModel(env, 'checkpoints', BUNDLED_MODEL_NAME)).toThrow(/not found/);
+  });
+
+  it('offers the repository\'s bundled models after the folder contents, resolved to models/default/* (a file of the same name wins)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'inkflow-data-'));
+    const env = dataFolderEnv(root);
+    writeFileSync(join(root, 'models', 'checkpoints', 'own.safetensors'), '');
+    expect(listModels(env, 'checkpoints')).toEqual(['own.safetensors', BUNDLED_MODEL_NAME]);
+    expect(resolveModel(env, 'checkpoints', BUNDLED_MODEL_NAME)).toBe(defaultTextToImagePath());
+    expect(listModels(env, 'colorize')).toEqual([BUNDLED_MODEL_NAME]);
+    expect(resolveModel(env, 'colorize', BUNDLED_MODEL_NAME)).toBe(DEFAULT_SDRO_PATH);
+    expect(resolveModel(env, 'vae', BUNDLED_MODEL_NAME)).toBe(DEFAULT_VAE_PATH);
+    for (const p of [defaultTextToImagePath(), DEFAULT_SDRO_PATH, DEFAULT_VAE_PATH]) expect(existsSync(p), p).toBe(true);
+    expect(listModels(env, 'loras')).toEqual([]);
+    // A user's own model of that name is the one listed and loaded.
+    mkdirSync(join(root, 'models', 'colorize', BUNDLED_MODEL_NAME));
+    writeFileSync(join(root, 'models', 'colorize', BUNDLED_MODEL_NAME, 'model_index.json'), '{}');
+    expect(listModels(env, 'colorize')).toEqual([BUNDLED_MODEL_NAME]);
+    expect(resolveModel(env, 'colorize', BUNDLED_MODEL_NAME)).toBe(join(root, 'models', 'colorize', BUNDLED_MODEL_NAME));
   });
 });
 

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { imageLimits } from '../imaging/limits.ts';
+import { bundledModelFolders } from '../models/bundledModels.ts';
 import type { WorkflowEnv } from './api.ts';
 
 /** inkflow's model kinds (ComfyUI folder names) and what A1111 calls the same folders. */
@@ -31,6 +32,8 @@ export interface DataFolderOptions {
   cacheSteps?: number;
   /** Create missing folders (default true). */
   create?: boolean;
+  /** Offer inkflow's bundled models (models/default/*) as "default (bundled)" entries (default true). */
+  bundled?: boolean;
 }
 
 export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): WorkflowEnv {
@@ -61,6 +64,7 @@ export function dataFolderEnv(dataDir: string, opts: DataFolderOptions = {}): Wo
     outputDir: dir('output'),
     tempDir: dir('temp'),
     modelDirs,
+    ...(opts.bundled ?? true ? { bundledModels: bundledModelFolders() } : {}),
     limits: {
       // The CLI's limits (INKFLOW_MAX_IMAGE_PIXELS, INKFLOW_MAX_INPUT_BYTES) unless given.
       maxImagePixels: opts.limits?.maxImagePixels ?? defaults.maxPixels,

@@ -43,11 +43,12 @@ function walkModels(root: string, rel: string, out: Set<string>, depth: number):
   }
 }
 
-/** The model names of a ComfyUI folder kind (checkpoints, loras, …) across its folders, sorted. */
+/** The model names of a ComfyUI folder kind (checkpoints, loras, …) across its folders, sorted, then its bundled models. */
 export function listModels(env: WorkflowEnv, kind: string): string[] {
   const out = new Set<string>();
   for (const dir of env.modelDirs[kind] ?? []) walkModels(dir, '', out, 0);
-  return [...out].sort();
+  const files = [...out].sort();
+  return [...files, ...Object.keys(env.bundledModels?.[kind] ?? {}).filter((n) => !out.has(n))];
 }
 
 export class MissingFileError extends Error {
@@ -61,6 +62,8 @@ export function resolveModel(env: WorkflowEnv, kind: string, name: string): stri
     const p = resolveInside(dir, name);
     if (existsSync(p)) return p;
   }
+  const bundled = env.bundledModels?.[kind];
+  if (bundled && Object.hasOwn(bundled, name)) return bundled[name];
   throw new MissingFileError(`${kind} model ${JSON.stringify(name)} not found in ${dirs.length ? dirs.join(', ') : `any ${kind} folder`}`);
 }
 

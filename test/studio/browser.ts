@@ -37,3 +37,27 @@ export async function openStudioPage(context: BrowserContext, errors: string[]):
   page.on('pageerror', (e) => errors.push(e.message));
   return page;
 }
+
+/** Screen pixels of a point given in millimetres on the editor's page canvas (for mouse clicks). */
+export async function pageToScreen(page: Page, xMm: number, yMm: number): Promise<{ x: number; y: number }> {
+  return page.$eval(
+    '[data-testid=page-canvas]',
+    (el, [x, y]) => {
+      const r = el.getBoundingClientRect();
+      const s = Number(el.getAttribute('data-scale'));
+      return { x: r.left - el.scrollLeft + Number(el.getAttribute('data-origin-x')) + x * s, y: r.top - el.scrollTop + Number(el.getAttribute('data-origin-y')) + y * s };
+    },
+    [xMm, yMm] as const,
+  );
+}
+
+/** From the project list at `url`: a new comic called `title` with one page, open in the editor and saved. */
+export async function newComicWithPage(page: Page, url: string, title: string): Promise<void> {
+  await page.goto(url);
+  await page.fill('[data-testid=new-title]', title);
+  await page.click('[data-testid=create]');
+  await page.waitForSelector('[data-testid=add-page]');
+  await page.click('[data-testid=add-page]');
+  await page.waitForSelector('[data-testid=page-canvas] canvas');
+  await page.waitForFunction("document.querySelector('[data-testid=save-state]')?.textContent === 'All changes saved'");
+}

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import type { Page as BrowserPage } from 'playwright-core';
 import { startStudioServer } from './studioServer.ts';
 import type { StudioServer } from './studioServer.ts';
-import { launchChromium, openStudioPage } from './browser.ts';
+import { launchChromium, openStudioPage, pageToScreen } from './browser.ts';
 import type { Comic } from '../../src/web/project/schema.ts';
 
 const SHOTS = join(import.meta.dirname, '../../out/studio');
@@ -26,17 +26,7 @@ async function shot(name: string): Promise<void> {
 }
 
 /** Screen position of a point given in page millimetres (the canvas publishes its scale and origin). */
-async function toScreen(xMm: number, yMm: number): Promise<{ x: number; y: number }> {
-  return page.$eval(
-    '[data-testid=page-canvas]',
-    (el, [x, y]) => {
-      const r = el.getBoundingClientRect();
-      const s = Number(el.getAttribute('data-scale'));
-      return { x: r.left - el.scrollLeft + Number(el.getAttribute('data-origin-x')) + x * s, y: r.top - el.scrollTop + Number(el.getAttribute('data-origin-y')) + y * s };
-    },
-    [xMm, yMm] as const,
-  );
-}
+const toScreen = (xMm: number, yMm: number) => pageToScreen(page, xMm, yMm);
 
 async function stored(id: string): Promise<Comic> {
   const r = await fetch(`${server.url}/studio/projects/${id}`);

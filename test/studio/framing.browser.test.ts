@@ -12,7 +12,7 @@ import { PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import type { Download, Page as BrowserPage } from 'playwright-core';
 import { startStudioServer } from './studioServer.ts';
 import type { StudioServer } from './studioServer.ts';
-import { launchChromium, openStudioPage } from './browser.ts';
+import { launchChromium, openStudioPage, pageToScreen } from './browser.ts';
 import type { Comic, Panel } from '../../src/web/project/schema.ts';
 import { frameToImage, NO_FRAMING } from '../../src/web/render/imageFit.ts';
 import type { FramingLike } from '../../src/web/render/imageFit.ts';
@@ -29,17 +29,7 @@ const pageErrors: string[] = [];
 
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
-async function toScreen(xMm: number, yMm: number): Promise<{ x: number; y: number }> {
-  return page.$eval(
-    '[data-testid=page-canvas]',
-    (el, [x, y]) => {
-      const r = el.getBoundingClientRect();
-      const s = Number(el.getAttribute('data-scale'));
-      return { x: r.left - el.scrollLeft + Number(el.getAttribute('data-origin-x')) + x * s, y: r.top - el.scrollTop + Number(el.getAttribute('data-origin-y')) + y * s };
-    },
-    [xMm, yMm] as const,
-  );
-}
+const toScreen = (xMm: number, yMm: number) => pageToScreen(page, xMm, yMm);
 
 const projectId = () => /#\/p\/(.+)$/.exec(page.url())![1];
 async function stored(): Promise<Comic> {

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page as BrowserPage } from 'playwright-core';
-import { launchChromium, openStudioPage } from './browser.ts';
+import { launchChromium, openStudioPage, pageToScreen } from './browser.ts';
 import { startServer } from '../../src/server/startServer.ts';
 import type { RunningServer } from '../../src/server/startServer.ts';
 import { inkflowWorkflow } from '../../src/server/inkflowWorkflow.ts';
@@ -36,7 +36,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   apiData = mkdtempSync(join(tmpdir(), 'inkflow-api-'));
   // The real server with the studio mounted, as `inkflow serve` runs it: app, project API and ComfyUI API on one origin.
-  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true });
+  // Without the bundled default models, so the studio's words for an installation with no model at all are seen.
+  api = await startServer({ dataDir: apiData, workflow: inkflowWorkflow, port: 0, studio: true, bundledModels: false });
   front = { url: api.url };
   browser = await launchChromium();
   page = await openStudioPage(browser.context, pageErrors);
@@ -88,17 +89,7 @@ describe('panel tools against a real inkflow server without models', { timeout: 
 });
 
 /** Screen position of a point in page millimetres (the canvas publishes its scale and origin). */
-async function toScreen(xMm: number, yMm: number): Promise<{ x: number; y: number }> {
-  return page.$eval(
-    '[data-testid=page-canvas]',
-    (el, [x, y]) => {
-      const r = el.getBoundingClientRect();
-      const s = Number(el.getAttribute('data-scale'));
-      return { x: r.left - el.scrollLeft + Number(el.getAttribute('data-origin-x')) + x * s, y: r.top - el.scrollTop + Number(el.getAttribute('data-origin-y')) + y * s };
-    },
-    [xMm, yMm] as const,
-  );
-}
+const toScreen = (xMm: number, yMm: number) => pageToScreen(page, xMm, yMm);
 
 const projectId = () => /#\/p\/(.+)$/.exec(page.url())![1];
 async function stored(): Promise<Comic> {

@@ -84,7 +84,7 @@ describe('inkflow run (tiny checkpoint)', () => {
     await expect(runCommand.run([plain, '--data', data])).rejects.toThrow(/no "prompt" tEXt chunk/);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, workflowJson('1').replace('"steps": 3', '"steps": 0').replace('"ckpt_name": "tiny"', '"ckpt_name": "../tiny"'));
-    await expect(runCommand.run([bad, '--data', data])).rejects.toThrow(/Value 0 smaller than min of 1[^]*ckpt_name: '..\/tiny' not in \['tiny'\]/);
+    await expect(runCommand.run([bad, '--data', data])).rejects.toThrow(/Value 0 smaller than min of 1[^]*ckpt_name: '..\/tiny' not in \['tiny', 'default \(bundled\)'\]/); // the bundled model is a choice too
     await expect(runCommand.run([join(dir, 'missing.json')])).rejects.toThrow(/cannot read/);
     await expect(runCommand.run([])).rejects.toThrow(/give one workflow/);
   });

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import { describeError } from '../api/http.ts';
 import { listModelFolders, listModels } from '../tools/comfyClient.ts';
+import { BUNDLED_MODEL_NAME, BUNDLED_MODEL_NOTES } from '../../workflows/bundledModels.ts';
 
 const FOLDERS: { folder: string; title: string; what: string }[] = [
   { folder: 'checkpoints', title: 'Checkpoints', what: 'Stable Diffusion models (.safetensors) for text → panel, sketch → panel, inpainting and the detailer' },
@@ -62,7 +63,16 @@ export function ModelsPage() {
                 {f.what}. Put files in <code>models/{f.folder}/</code>.
               </p>
               {st && 'error' in st && <p className="error-box">{st.error}</p>}
-              {st && 'names' in st && (st.names.length ? <ul>{st.names.map((n) => <li key={n}>{n}</li>)}</ul> : <p className="muted">none installed</p>)}
+              {st && 'names' in st && (st.names.length ? (
+                <ul>
+                  {st.names.map((n) => (
+                    <li key={n} data-testid={n === BUNDLED_MODEL_NAME ? `bundled-${f.folder}` : undefined}>
+                      {n}
+                      {n === BUNDLED_MODEL_NAME && BUNDLED_MODEL_NOTES[f.folder] && <span className="muted"> — {BUNDLED_MODEL_NOTES[f.folder]}; nothing to copy</span>}
+                    </li>
+                  ))}
+                </ul>
+              ) : <p className="muted">none installed</p>)}
             </section>
           );
         })}

@@ -15,6 +15,7 @@ import type { Jobs } from './useJobs.ts';
 import type { PaintMode, SketchState } from './sketch.ts';
 import { maskPng, sketchPng, startPainting } from './sketch.ts';
 import { frameToImage } from '../../render/imageFit.ts';
+import { BUNDLED_CHECKPOINT_SIDE, BUNDLED_MODEL_NAME, BUNDLED_MODEL_NOTES } from '../../workflows/bundledModels.ts';
 import { loadImage } from '../canvas/images.ts';
 
 type Edit = (fn: (c: Comic) => Comic, mergeKey?: string) => void;
@@ -82,6 +83,11 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   }, [info]);
 
   const checkpoints = info ? choices(info, 'CheckpointLoaderSimple', 'ckpt_name') : [];
+  /** Picking the bundled tiny model also picks the size it draws at. */
+  const pickCheckpoint = (name: string) => {
+    setCheckpoint(name);
+    if (name === BUNDLED_MODEL_NAME) setLongSide(BUNDLED_CHECKPOINT_SIDE);
+  };
   const sketchGuides = info ? choices(info, 'ControlNetLoader', 'control_net_name') : [];
   const adapters = sketchGuides.filter((n) => adapterNames.includes(n));
   const controlNets = sketchGuides.filter((n) => !adapterNames.includes(n));
@@ -91,7 +97,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
   const colourModels = info ? choices(info, 'InkflowReferenceColorize', 'model_name') : [];
   const model = colourModels.includes(colourModel) ? colourModel : colourModels[0];
   useEffect(() => {
-    if (!checkpoints.includes(checkpoint) && checkpoints[0]) setCheckpoint(checkpoints[0]);
+    if (!checkpoints.includes(checkpoint) && checkpoints[0]) pickCheckpoint(checkpoints[0]);
     // Offer what is installed: adapters only when no ControlNet is.
     if (controlNets.length === 0 && adapters.length > 0) setGuideKind('t2i-adapter');
   }, [info, adapterNames]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -213,12 +219,17 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
       {checkpoints.length > 0 && (
         <label>
           Checkpoint
-          <select value={checkpoint} onChange={(e) => setCheckpoint(e.target.value)} data-testid="checkpoint">
+          <select value={checkpoint} onChange={(e) => pickCheckpoint(e.target.value)} data-testid="checkpoint">
             {checkpoints.map((c) => (
               <option key={c}>{c}</option>
             ))}
           </select>
         </label>
+      )}
+      {checkpoint === BUNDLED_MODEL_NAME && (
+        <p className="hint" data-testid="bundled-checkpoint-hint">
+          {BUNDLED_MODEL_NOTES.checkpoints}.
+        </p>
       )}
       <div className="row">
         <label>
@@ -421,6 +432,7 @@ export function PanelTools({ comic, page, panel, edit, say, jobs, sketch, setSke
               ))}
             </select>
           </label>
+          {model === BUNDLED_MODEL_NAME && <p className="hint" data-testid="bundled-colour-model-hint">{BUNDLED_MODEL_NOTES.colorize}.</p>}
           <label className="inline">
             <input type="checkbox" checked={paletteLock} onChange={(e) => setPaletteLock(e.target.checked)} />
             Palette lock (exactly the sheet's colours)
