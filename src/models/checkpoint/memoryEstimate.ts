@@ -1,10 +1,12 @@
 // How much memory an SDXL generation needs, before anything is compiled: the weights of each component
-// (counted from the configs, 2 bytes each when the checkpoint stores fp16 — compiled models keep them f16)
+// (counted from the configs, 2 bytes each when the checkpoint stores fp16 — compiled models keep them f16 but for
+// convolution kernels, see storedAsF16)
 // plus the activation peak of the UNet forward and of the VAE decode (tiled above 96² latents, so its peak
 // is that of one 64² tile), and every model resident beside the checkpoint's own (ControlNets with their
 // residuals, T2I-Adapters, LoRA files). The activation factors are measured (bench/sdxl.ts: peak RSS minus the weights
 // of the SDXL UNet at 1024², batch 1 and 2), so this is an estimate with a margin, not a bound.
 import { numel } from '../../graph/graph.ts';
+import { storedAsF16 } from '../../graph/emitOnnx.ts';
 import { buildUNetGraph } from '../unet/load.ts';
 import { controlResidualShapes } from '../unet/unet.ts';
 import { downsampleFactor, type UNetConfig } from '../unet/config.ts';
@@ -76,7 +78,13 @@ export interface MemoryEstimate {
   oneResident: number;
 }
 
-const paramCount = (g: { params: Map<string, number>; values: { shape: readonly number[] }[] }) => [...g.params.values()].reduce((n, id) => n + numel(g.values[id].shape), 0);
+/** Bytes of a graph's parameters as compiled: 2 a weight where f16 storage keeps it f16 (not convolution kernels, nor small tensors), else 4. */
+function compiledParamBytes(g: { params: Map<string, number>; values: { shape: readonly number[] }[] }, bytesPerWeight: number): number {
+  return [...g.params.values()].reduce((n, id) => {
+    const shape = g.values[id].shape;
+    return n + numel(shape) * (bytesPerWeight === 2 && storedAsF16(shape) ? 2 : 4);
+  }, 0);
+}
 
 /** The added models' terms of an estimate for a UNet batch on an lh × lw latent. */
 export function addedModelBytes(added: AddedModels, unetBatch: number, lh: number, lw: number) {
@@ -94,9 +102,9 @@ export function addedModelBytes(added: AddedModels, unetBatch: number, lh: numbe
 
 export function estimateMemory(m: MemoryModels, req: MemoryRequest, added: AddedModels = {}): MemoryEstimate {
   const f = downsampleFactor(m.unetConfig);
-  const unetWeights = paramCount(buildUNetGraph(m.unetConfig, { batch: 1, height: f, width: f, seqLen: 1 })) * m.bytesPerWeight;
-  const textWeights = m.textConfigs.reduce((n, c) => n + paramCount(clipTextGraph(c, { batch: 1, seqLen: 1 })), 0) * m.bytesPerWeight;
-  const vaeWeights = paramCount(vaeDecodeGraph(m.vaeConfig, [1, m.vaeConfig.latent_channels, 1, 1])) * m.bytesPerWeight;
+  const unetWeights = compiledParamBytes(buildUNetGraph(m.unetConfig, { batch: 1, height: f, width: f, seqLen: 1 }), m.bytesPerWeight);
+  const textWeights = m.textConfigs.reduce((n, c) => n + compiledParamBytes(clipTextGraph(c, { batch: 1, seqLen: 1 }), m.bytesPerWeight), 0);
+  const vaeWeights = compiledParamBytes(vaeDecodeGraph(m.vaeConfig, [1, m.vaeConfig.latent_channels, 1, 1]), m.bytesPerWeight);
   const lh = Math.ceil(req.height / m.vaeScaleFactor);
   const lw = Math.ceil(req.width / m.vaeScaleFactor);
   const unetBatch = req.batch * (Math.abs(req.cfg - 1) > 1e-9 ? 2 : 1);
