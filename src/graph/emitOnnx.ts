@@ -34,16 +34,17 @@ export type WeightStorage = 'f32' | 'f16' | 'auto';
 const F16_MIN_ELEMENTS = 1024;
 
 /**
- * Whether f16 storage keeps a parameter of this shape as f16 in the model (cast to f32 per run). Convolution
- * kernels (the 4-D parameters) stay f32: ORT reorders constant f32 kernels into its blocked NCHWc layout
- * and runs NCHWc convolutions, which it cannot do for a kernel cast at run time. Measured (ORT 1.30, one
- * thread, CPU ms): two SDXL ResNet blocks at 1280 ch / 32² 1145 vs 1488 ms, at 320 ch / 128² 1286 vs 1687 ms.
- * The UNet's convolutions are ~13 % of SDXL's weights (+0.6 GB resident), so the trade is kept for them only;
- * for linear layers f16 storage costs ~1.5 % (an SDXL level-2 transformer block, 1743 vs 1770 ms).
- * Training graphs (castPerUse) keep every large weight f16, convolutions too.
+ * Whether f16 storage keeps a parameter of this shape as f16 in the model (cast to f32 per run): the weight
+ * matrices of linear layers and embeddings. Convolution kernels (4-D) and vectors (biases, norm scales) stay
+ * f32: ORT reorders a convolution with constant f32 kernel and bias into its blocked NCHWc layout, which it
+ * cannot do for tensors cast at run time. Measured (ORT 1.30, one thread, CPU ms): two SDXL ResNet blocks at
+ * 1280 ch / 32² 1145 vs 1488 ms, at 320 ch / 128² 1286 vs 1687 ms. SDXL's convolutions are ~13 % of its UNet
+ * (+0.6 GB resident), its vectors well under 1 %; for linear layers f16 storage costs ~1.5 % (an SDXL level-2
+ * transformer block, 1743 vs 1770 ms), so they stay f16. Training graphs (castPerUse) keep every large weight f16.
  */
 export function storedAsF16(shape: readonly number[], castPerUse = false): boolean {
-  return numel(shape) >= F16_MIN_ELEMENTS && (castPerUse || shape.length !== 4);
+  if (numel(shape) < F16_MIN_ELEMENTS) return false;
+  return castPerUse || shape.length === 2 || shape.length === 3;
 }
 
 export interface EmitOptions {
