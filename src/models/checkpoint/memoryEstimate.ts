@@ -1,10 +1,10 @@
 // How much memory an SDXL generation needs, before anything is compiled: the weights of each component
-// (counted from the configs, 2 bytes each when the checkpoint stores fp16 — compiled models keep them f16 but for
-// convolution kernels, see storedAsF16)
-// plus the activation peak of the UNet forward and of the VAE decode (tiled above 96² latents, so its peak
-// is that of one 64² tile), and every model resident beside the checkpoint's own (ControlNets with their
-// residuals, T2I-Adapters, LoRA files). The activation factors are measured (bench/sdxl.ts: peak RSS minus the weights
-// of the SDXL UNet at 1024², batch 1 and 2), so this is an estimate with a margin, not a bound.
+// (counted from the configs, 2 bytes each when the checkpoint stores fp16 — compiled models keep weight matrices
+// f16, see storedAsF16) plus the activation peak of the UNet forward and of the VAE decode (tiled above 96²
+// latents, so its peak is that of one 64² tile), and every model resident beside the checkpoint's own
+// (ControlNets with their residuals, T2I-Adapters, LoRA files). The activation factors are measured
+// (bench/sdxl.ts: peak RSS minus the weights of the SDXL UNet at 1024², batch 1 and 2), so this is an estimate
+// with a margin, not a bound.
 import { numel } from '../../graph/graph.ts';
 import { storedAsF16 } from '../../graph/emitOnnx.ts';
 import { buildUNetGraph } from '../unet/load.ts';
