@@ -20,7 +20,8 @@ import { CheckpointError } from './family.ts';
  * Bytes of UNet activations per latent pixel per batch entry at the peak. Measured: SDXL base at 1024² b1 with
  * fp16-stored weights peaks at 6183 MB RSS (bench/sdxl.ts), of which 4897 MiB are weights and ~300 MB the
  * process, leaving ~1 GB for 128² latent pixels ≈ 64 KB each (batch 2: 6829 MB peak, ≈ 50 KB per pixel and
- * batch entry); 96 KB keeps a margin.
+ * batch entry); 96 KB keeps a margin. With convolution kernels f32 (storedAsF16) b1 peaks at 6584 MB, of which
+ * 5533 MiB weights: the same activations.
  */
 export const UNET_ACTIVATION_BYTES_PER_LATENT_PIXEL = 96 * 1024;
 /** Bytes of VAE decode activations per latent pixel of the decoded tile. */
