@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graphFlops } from '../src/graph/flops.ts';
+import type { Graph } from '../src/graph/graph.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
 import { compile } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
@@ -35,6 +36,18 @@ export const SDXL_BASE_UNET_CONFIG = {
   use_linear_projection: true,
 };
 
+/** Deterministic inputs in the ranges the UNet sees (timestep ~500, time ids ~1024 px). */
+export function sdxlBenchFeeds(g: Graph): Record<string, Float32Array> {
+  const feeds: Record<string, Float32Array> = {};
+  for (const id of g.inputs) {
+    const v = g.values[id];
+    const n = v.shape.reduce((a, b) => a * b, 1);
+    const scale = v.name === 'timestep' ? 500 : v.name === 'time_ids' ? 1024 : 1;
+    feeds[v.name!] = Float32Array.from({ length: n }, (_, i) => Math.abs(Math.sin(i * 0.37)) * scale);
+  }
+  return feeds;
+}
+
 const CASES = [1, 2].map((batch) => ({ name: `UNet sdxl 1024² b${batch} f16-w`, batch }));
 
 async function timeCase(name: string, batch: number, runs: number): Promise<void> {
@@ -44,13 +57,7 @@ async function timeCase(name: string, batch: number, runs: number): Promise<void
     const t0 = performance.now();
     const model = await compile(g, randomWeights(g), { cacheDir: cache, weightStorage: 'f16' });
     const createMs = performance.now() - t0;
-    const feeds: Record<string, Float32Array> = {};
-    for (const id of g.inputs) {
-      const v = g.values[id];
-      const n = v.shape.reduce((a, b) => a * b, 1);
-      const scale = v.name === 'timestep' ? 500 : v.name === 'time_ids' ? 1024 : 1;
-      feeds[v.name!] = Float32Array.from({ length: n }, (_, i) => Math.abs(Math.sin(i * 0.37)) * scale);
-    }
+    const feeds = sdxlBenchFeeds(g);
     const times: number[] = [];
     for (let i = 0; i <= runs; i++) {
       const t = performance.now();

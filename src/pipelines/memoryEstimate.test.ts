@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '../models/checkpoint/loadCheckpoint.ts';
 import { generate } from './generate/generate.ts';
 import { assertTinyModels, writeTinyDiffusersCheckpoint } from './generate/tinyCheckpoint.ts';
-import { assertGenerationFits, estimateGenerationMemory, MemoryLimitError } from './memoryEstimate.ts';
+import { assertGenerationFits, addedModels, estimateGenerationMemory, MemoryLimitError } from './memoryEstimate.ts';
+import { openControlNet } from '../models/checkpoint/controlNetRunner.ts';
+import { createImage } from '../imaging/image.ts';
+import { goldenRoot } from '../../test/golden/io.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-mem-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,5 +51,29 @@ describe('generation memory estimate (tiny models)', () => {
     await expect(generate(ckpt, { prompt: 'x', seed: 1, steps: 1, width: 16, height: 16 })).rejects.toThrow(MemoryLimitError);
     process.env.INKFLOW_MAX_MEMORY_BYTES = String(est.bytes);
     expect((await generate(ckpt, { prompt: 'x', seed: 1, steps: 1, width: 16, height: 16 })).images).toHaveLength(1);
+  });
+
+  it('a ControlNet counts: its weights and residuals join the estimate and the refusal names them', async () => {
+    const cn = openControlNet(join(goldenRoot, 'controlnet/cn_c16_16_32_32'), { cacheDir: false });
+    try {
+      const size = { width: 64, height: 64, batch: 1, cfg: 7 };
+      const alone = estimateGenerationMemory(ckpt, size);
+      const withCn = estimateGenerationMemory(ckpt, size, addedModels({ controls: [{ controlNet: cn, hint: createImage(64, 64, 3) }] }));
+      expect(withCn.parts.controlNets).toBe(cn.weightBytes);
+      expect(withCn.parts.controlNetResiduals).toBeGreaterThan(0);
+      expect(withCn.bytes - alone.bytes).toBe(cn.weightBytes + withCn.parts.controlNetResiduals);
+      expect(alone.parts.controlNets).toBeUndefined();
+      const e = (() => {
+        try {
+          assertGenerationFits(ckpt, size, alone.bytes, { controls: [{ controlNet: cn, hint: createImage(64, 64, 3) }] });
+        } catch (x) {
+          return x as Error;
+        }
+      })();
+      expect(e).toBeInstanceOf(MemoryLimitError);
+      expect(e!.message).toMatch(/controlNets \d+ MB, controlNetResiduals \d+ MB\), over the/);
+    } finally {
+      await cn.release();
+    }
   });
 });

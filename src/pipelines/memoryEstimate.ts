@@ -2,10 +2,17 @@
 // `--width 16384 --height 16384` is refused in milliseconds with the estimate and the limit, instead of
 // swapping or being killed after minutes. The estimate is deliberately simple and errs high: every
 // component's weights resident at once (fp16 files stay fp16 in the compiled model, others run as f32),
-// the largest UNet attention score matrices (ORT's CPU attention materialises B×heads×S×S), a working
-// set of conv activations per level, and the VAE decoder at full resolution (tiled above 96² latents,
+// every model the request adds (ControlNets with their residuals, T2I-Adapters, LoRA files), the largest
+// UNet attention score matrices (ORT's CPU attention materialises B×heads×S×S), a working set of conv
+// activations per level, and the VAE decoder at full resolution (tiled above 96² latents,
 // as VaeModel.decode does by default). SD1.5 fp32, CFG: 512² ≈ 6 GB, 768² ≈ 12 GB, 1024² ≈ 23 GB.
 import type { Checkpoint, CheckpointComponent } from '../models/checkpoint/loadCheckpoint.ts';
+import { compiledWeightBytes } from '../weights/compiledWeightBytes.ts';
+import { openSafetensors } from '../weights/safetensors.ts';
+import { t2iAdapterWeightBytes } from '../models/checkpoint/adapterRunner.ts';
+import type { LoraSpec } from '../models/checkpoint/loras.ts';
+import { addedModelBytes, type AddedModels } from '../models/checkpoint/memoryEstimate.ts';
+import type { ControlNetUse } from './generate/controlNet.ts';
 
 export interface GenerationSize {
   width: number;
@@ -47,11 +54,29 @@ export function availableMemory(): number {
 
 /** Bytes of a component's weights as the compiled model holds them (fp16 stays fp16, the rest f32), from the file headers. */
 function weightBytes(ckpt: Checkpoint, component: CheckpointComponent): number {
-  let total = 0;
-  for (const f of ckpt.weightFiles(component)) {
-    for (const [name, t] of f.reader.tensors) if (!f.prefix || name.startsWith(f.prefix)) total += t.shape.reduce((a, d) => a * d, 1) * (t.dtype === 'F16' ? 2 : 4);
+  return ckpt.weightFiles(component).reduce((n, f) => n + compiledWeightBytes(f.reader, f.prefix ?? ''), 0);
+}
+
+/** What a request brings beside the checkpoint: ControlNets (each counted once), adapters by path, LoRAs. */
+export interface AddedModelUses {
+  controls?: readonly ControlNetUse[];
+  adapters?: readonly { path: string; scale?: number }[];
+  loras?: readonly LoraSpec[];
+}
+
+/** The added models' compiled sizes; a model used twice (both prompts, two strengths) is loaded once. */
+export function addedModels(uses: AddedModelUses): AddedModels {
+  const nets = [...new Set((uses.controls ?? []).filter((u) => (u.strength ?? 1) !== 0).map((u) => u.controlNet))];
+  const adapterPaths = [...new Set((uses.adapters ?? []).filter((a) => (a.scale ?? 1) !== 0).map((a) => a.path))];
+  const loraBytes = { unet: 0, text: 0 };
+  for (const l of uses.loras ?? []) {
+    const r = openSafetensors(l.path);
+    const bytes = compiledWeightBytes(r);
+    r.close();
+    if (l.strengthModel !== 0) loraBytes.unet += bytes;
+    if (l.strengthClip !== 0) loraBytes.text += bytes;
   }
-  return total;
+  return { controlNets: nets.map((c) => ({ weightBytes: c.weightBytes, unet: c.config.unet })), adapterWeightBytes: adapterPaths.map(t2iAdapterWeightBytes), loraBytes };
 }
 
 const F32 = 4;
@@ -61,7 +86,7 @@ const LIVE_TENSORS_PER_LEVEL = 12;
 const LIVE_VAE_TENSORS = 6;
 const VAE_TILE_LATENT = 96;
 
-export function estimateGenerationMemory(ckpt: Checkpoint, size: GenerationSize): MemoryEstimate {
+export function estimateGenerationMemory(ckpt: Checkpoint, size: GenerationSize, added: AddedModels = {}): MemoryEstimate {
   const f = ckpt.vaeScaleFactor;
   const b = size.batch * (size.cfg !== 1 ? 2 : 1);
   const tokens = size.tokens ?? 77;
@@ -85,13 +110,15 @@ export function estimateGenerationMemory(ckpt: Checkpoint, size: GenerationSize)
   const latentTile = tile / (f * f);
   const vaeDecode = LIVE_VAE_TENSORS * ckpt.vaeConfig.block_out_channels[0] * tile * F32 + latentTile * latentTile * F32;
   const images = size.batch * size.width * size.height * 3 * (F32 + 1);
-  const parts = { weights, unetAttention: attention, unetActivations: activations, vaeDecode, images };
+  const { controlNetWeights, controlNetResiduals, adapterWeights, lora } = addedModelBytes(added, b, Math.ceil(size.height / f), Math.ceil(size.width / f));
+  const extra = { controlNets: controlNetWeights, controlNetResiduals, adapter: adapterWeights, loras: lora.unet + lora.text };
+  const parts = { weights, unetAttention: attention, unetActivations: activations, vaeDecode, images, ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v > 0)) };
   return { bytes: Object.values(parts).reduce((a, v) => a + v, 0), parts };
 }
 
 /** Throws MemoryLimitError when the estimate exceeds `limit`. */
-export function assertGenerationFits(ckpt: Checkpoint, size: GenerationSize, limit = availableMemory()): MemoryEstimate {
-  const est = estimateGenerationMemory(ckpt, size);
+export function assertGenerationFits(ckpt: Checkpoint, size: GenerationSize, limit = availableMemory(), uses: AddedModelUses = {}): MemoryEstimate {
+  const est = estimateGenerationMemory(ckpt, size, addedModels(uses));
   if (est.bytes > limit) throw new MemoryLimitError(est, limit, `a ${size.width}×${size.height} generation of ${size.batch} image${size.batch === 1 ? '' : 's'}`);
   return est;
 }

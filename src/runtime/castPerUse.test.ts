@@ -17,12 +17,15 @@ import { compile } from './session.ts';
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-castperuse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Two 3×3 convs (weights large enough to be stored f16), differentiated by their input only. */
+/**
+ * Two matmuls (weights large enough to be stored f16; linear weights, since inference keeps conv kernels f32:
+ * see storedAsF16), differentiated by their input only.
+ */
 function training() {
-  const g = createGraph('two_convs');
-  const x = g.input('x', 'f32', [1, 16, 8, 8]);
-  const y = op.conv(op.conv(x, g.param('w1', [16, 16, 3, 3]), undefined, { pads: [1, 1, 1, 1] }), g.param('w2', [16, 16, 3, 3]), undefined, { pads: [1, 1, 1, 1] });
-  g.output('loss', op.reduceSum(op.mul(y, y), [0, 1, 2, 3], false));
+  const g = createGraph('two_linears');
+  const x = g.input('x', 'f32', [1, 16, 64]);
+  const y = op.matmul(op.matmul(x, g.param('w1', [64, 64])), g.param('w2', [64, 64]));
+  g.output('loss', op.reduceSum(op.mul(y, y), [0, 1, 2], false));
   return grad(g, 'loss', ['x']);
 }
 
@@ -36,7 +39,7 @@ describe('castPerUse', () => {
     const shared = emitOnnx(train, weights, { weightStorage: 'f16' });
     const perUse = emitOnnx(train, weights, { weightStorage: 'f16', castPerUse: true });
     expect(casts(shared)).toBe(2);
-    // Each weight: its forward conv and its input-gradient conv.
+    // Each weight: its forward matmul and its input-gradient matmul.
     expect(casts(perUse)).toBe(4);
     for (const keep of [false, true]) {
       const path = join(dir, `optimized-${keep}.onnx`);

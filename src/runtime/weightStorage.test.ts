@@ -9,6 +9,11 @@ import * as nn from '../graph/nn.ts';
 import { f16ToF32Array, f32ToF16Array } from '../graph/half.ts';
 import type { ParamData, WeightStore } from '../graph/weights.ts';
 import { compile, flushCompileCache } from './session.ts';
+import { emitOnnx } from '../graph/emitOnnx.ts';
+import { randomWeights } from '../graph/randomWeights.ts';
+import { openSession } from './ortSession.ts';
+import onnxProto from 'onnx-proto';
+import { readFileSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-f16-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,5 +83,21 @@ describe('weight storage', () => {
     });
     expect(err).toBeGreaterThan(0);
     expect(err / scale).toBeLessThan(2e-3);
+  });
+
+  it('f16 storage keeps convolution kernels and vectors f32, so ORT still runs the convolution in its NCHWc layout', async () => {
+    const g = createGraph();
+    const h = nn.linear(g.input('x', 'f32', [1, 32, 8, 64]), 'fc', 64, 64);
+    g.output('y', nn.conv2d(h, 'conv', 32, 32, 3));
+    const bytes = emitOnnx(g, randomWeights(g), { weightStorage: 'f16' });
+    const m = onnxProto.onnx.ModelProto.decode(bytes);
+    const dtype = (name: string) => m.graph!.initializer!.find((t) => t.name === name || t.name === `${name}::f16`)!.dataType;
+    const { FLOAT, FLOAT16 } = onnxProto.onnx.TensorProto.DataType;
+    expect([dtype('fc.weight'), dtype('fc.bias'), dtype('conv.weight'), dtype('conv.bias')]).toEqual([FLOAT16, FLOAT, FLOAT, FLOAT]);
+    const path = join(dir, 'nchwc.onnx');
+    await (await openSession(bytes, {}, { saveOptimized: { path, dataFile: 'nchwc.bin' } })).release();
+    const ops = onnxProto.onnx.ModelProto.decode(readFileSync(path)).graph!.node!.map((n) => n.opType);
+    expect(ops).toContain('ReorderInput'); // into NCHWc for the convolution
+    expect(ops.filter((o) => o === 'Cast')).toHaveLength(1); // fc.weight only
   });
 });

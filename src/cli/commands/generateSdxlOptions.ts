@@ -5,6 +5,7 @@ import { decodeImage } from '../../imaging/image.ts';
 import { readImageBytes } from '../../imaging/limits.ts';
 import { openControlNetCheckpoint } from '../../models/controlnet/load.ts';
 import { sdxlKindOf } from '../../models/checkpoint/sdxlCheckpoint.ts';
+import { refinerControlNetRefusal } from '../../pipelines/generate/controlNet.ts';
 import type { GenerationRecord, SdxlTextRecord } from '../../pipelines/generate/comfyPrompt.ts';
 import { UsageError } from '../command.ts';
 import { checkNodeOption, nodeDefault } from '../nodeOptions.ts';
@@ -80,12 +81,15 @@ const SDXL_FLAGS: Record<keyof SdxlOptionValues, true> = {
 /** An SD1/SD2 ControlNet with an SDXL checkpoint (or the reverse) is a usage error, found from the file's header. */
 export function assertControlNetFamily(path: string, model: string, sdxl: boolean): void {
   let isXl: boolean;
+  let timeIds: number | undefined;
   try {
     const ckpt = openControlNetCheckpoint(path);
     isXl = ckpt.config.unet.addition !== null;
+    timeIds = ckpt.config.unet.addition?.timeIds;
     ckpt.reader.close();
   } catch (e) {
     throw new UsageError(`--controlnet ${path}: ${(e as Error).message}`);
   }
   if (isXl !== sdxl) throw new UsageError(`--controlnet ${path} is an ${isXl ? 'SDXL' : 'SD1/SD2'} ControlNet but ${model} is an ${sdxl ? 'SDXL' : 'SD1/SD2'} checkpoint`);
+  if (sdxl && timeIds === 6 && sdxlKindOf(model) === 'refiner') throw new UsageError(refinerControlNetRefusal(`--controlnet ${path}`, ` (${model})`));
 }

@@ -10,6 +10,7 @@ import { inferT2IAdapterConfig, loadT2IAdapter, T2IAdapterLoadError, type Loaded
 import type { UNetConfig } from '../unet/config.ts';
 import { adapterResidualShapes } from '../unet/unet.ts';
 import { CheckpointError } from './family.ts';
+import { compiledWeightBytes } from '../../weights/compiledWeightBytes.ts';
 import { readTextLimited } from '../../files/readText.ts';
 
 export interface T2IAdapterRunner {
@@ -44,6 +45,17 @@ export function readT2IAdapterConfig(path: string): T2IAdapterConfig {
   const reader = openSafetensors(files.weightsPath);
   try {
     return inferT2IAdapterConfig(reader);
+  } finally {
+    reader.close();
+  }
+}
+
+/** Bytes the adapter's compiled weights hold (fp16 files stay fp16), from its file header: for memory estimates. */
+export function t2iAdapterWeightBytes(path: string): number {
+  const files = resolveComponent(path, { subfolder: 'adapter', weightNames: ['diffusion_pytorch_model.safetensors', 'weights.safetensors'], what: 'T2IAdapter' });
+  const reader = openSafetensors(files.weightsPath);
+  try {
+    return compiledWeightBytes(reader);
   } finally {
     reader.close();
   }

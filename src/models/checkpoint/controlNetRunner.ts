@@ -9,6 +9,7 @@ import { hintScale } from '../controlnet/config.ts';
 import { buildControlNetGraph, controlNetWeights, openControlNetCheckpoint } from '../controlnet/load.ts';
 import { controlResidualShapes } from '../unet/unet.ts';
 import { CheckpointError } from './family.ts';
+import { compiledWeightBytes } from '../../weights/compiledWeightBytes.ts';
 
 export interface ControlNetRunShape {
   batch: number;
@@ -36,6 +37,8 @@ export interface ControlNetRunner {
   readonly config: ControlNetConfig;
   /** Hint pixels per latent pixel (8 for SD ControlNets). */
   readonly hintScale: number;
+  /** Bytes its compiled weights hold (fp16 files stay fp16), for memory estimates. */
+  readonly weightBytes: number;
   forward(shape: ControlNetRunShape, inputs: ControlNetRunInputs): Promise<{ down: Float32Array[]; mid: Float32Array }>;
   release(): Promise<void>;
 }
@@ -54,6 +57,7 @@ export function openControlNet(path: string, opts: CompileOptions = {}): Control
     path,
     config: ckpt.config,
     hintScale: hintScale(ckpt.config),
+    weightBytes: compiledWeightBytes(ckpt.reader, ckpt.prefix),
     async forward(shape, x) {
       const feeds: Record<string, Float32Array> = {
         sample: x.sample,

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../weights/safetensors.ts';
 import { ldmClipTextWeights } from '../../weights/keymaps/ldmClip.ts';
-import { unetWeights } from '../unet/load.ts';
+import { buildUNetGraph, unetWeights } from '../unet/load.ts';
+import { numel } from '../../graph/graph.ts';
 import { BASE_G_PREFIX, loadSdxlCheckpoint, REFINER_G_PREFIX, type SdxlCheckpoint } from './sdxlCheckpoint.ts';
 import { sdxlKeyCoverage } from './sdxlKeyCoverage.ts';
 import { chooseResidency, estimateMemory } from './memoryEstimate.ts';
@@ -239,13 +240,19 @@ describe('SDXL 1.0 base and refiner single files (real key names and shapes, hea
     expect(baseCkpt.weightBytes).toBe(2);
     const models = { unetConfig: baseCkpt.unetConfig, vaeConfig: baseCkpt.vaeConfig, textConfigs: [baseCkpt.textL!.config, baseCkpt.textG.config], bytesPerWeight: baseCkpt.weightBytes, vaeScaleFactor: 8 };
     const e = estimateMemory(models, { width: 1024, height: 1024, batch: 1, cfg: 7 });
-    expect(e.unetWeights).toBe(2 * 2_567_463_684);
-    // The towers without bigG's projection (the pooled output reads it; 1280² more) and the decoder half of the VAE.
-    expect(e.textWeights).toBe(2 * (123_060_480 + 694_659_840 - 1280 * 1280));
+    // f16 but for the convolution kernels and the vectors (norm scales, biases), which run as f32.
+    const g = buildUNetGraph(baseCkpt.unetConfig, { batch: 1, height: 8, width: 8, seqLen: 1 });
+    const asF32 = [...g.params.values()].map((id) => g.values[id].shape).filter((s) => s.length === 4 || s.length === 1 || numel(s) < 1024).reduce((n, s) => n + numel(s), 0);
+    expect(asF32).toBeGreaterThan(300e6); // SDXL's convolutions: ~13 % of its 2.57 B weights
+    expect(e.unetWeights).toBe(2 * 2_567_463_684 + 2 * asF32);
+    // The towers without bigG's projection (the pooled output reads it; 1280² more) and the decoder half of the VAE;
+    // their vectors (biases, norms) run as f32.
+    expect(e.textWeights).toBeGreaterThan(2 * (123_060_480 + 694_659_840 - 1280 * 1280));
+    expect(e.textWeights).toBeLessThan(2.01 * (123_060_480 + 694_659_840 - 1280 * 1280));
     expect(e.oneResident).toBeLessThan(e.allResident);
     expect(chooseResidency(e, 24 * 2 ** 30, 'SDXL 1024²')).toBe('all');
     expect(chooseResidency(e, e.oneResident, 'SDXL 1024²')).toBe('one');
-    expect(() => chooseResidency(e, 4 * 2 ** 30, 'SDXL 1024² b1')).toThrow(/SDXL 1024² b1 needs about \d+\.\d GB even with one model resident at a time \(UNet 4\.8 GB weights/);
+    expect(() => chooseResidency(e, 4 * 2 ** 30, 'SDXL 1024² b1')).toThrow(/SDXL 1024² b1 needs about \d+\.\d GB even with one model resident at a time \(UNet 5\.4 GB weights/);
     const big = estimateMemory(models, { width: 2048, height: 2048, batch: 2, cfg: 7 });
     expect(big.unetActivations).toBe(8 * e.unetActivations);
   });

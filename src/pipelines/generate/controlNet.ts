@@ -81,7 +81,23 @@ export function assertControlNetFitsUNet(runner: Pick<ControlNetRunner, 'path' |
   const a = c.addition;
   const b = unet.addition;
   const fits = c.crossAttentionDim === unet.crossAttentionDim && c.inChannels <= unet.inChannels && (!a && !b || (a && b && a.textEmbedDim === b.textEmbedDim && a.timeIds === b.timeIds && a.timeEmbedDim === b.timeEmbedDim));
+  if (!fits && a?.timeIds === 6 && b?.timeIds === 5) throw new ControlNetUseError(refinerControlNetRefusal(`ControlNet ${index + 1} (${runner.path})`, ` (the ControlNet is ${family(c)}, the refiner's UNet ${family(unet)})`));
   if (!fits) throw new ControlNetUseError(`ControlNet ${index + 1} (${runner.path}) does not fit this checkpoint: the ControlNet is ${family(c)}, the checkpoint's UNet ${family(unet)} (an SD1 ControlNet needs an SD1 checkpoint, an SDXL one an SDXL checkpoint)`);
+}
+
+/**
+ * A base-model SDXL ControlNet on the refiner. Every released SDXL ControlNet is trained on the base: its
+ * cross-attention reads the 2048-wide context of both text towers and its label embedding the 2816-wide
+ * pooled text + 6 size/crop/target ids. The refiner conditions on bigG alone (1280) and swaps the target size
+ * for an aesthetic score (2560 = 1280 + 5 × 256), so the ControlNet cannot read what the refiner passes. ComfyUI
+ * attaches the ControlNet anyway and its first step fails inside the ControlNet with a tensor shape mismatch
+ * (comfy/controlnet.py feeds the refiner's c_crossattn and y to it unchanged); this says why, before any work.
+ */
+export function refinerControlNetRefusal(what: string, details = ''): string {
+  return `${what} is an SDXL base ControlNet and the checkpoint is the SDXL refiner${details}: ` +
+    'SDXL ControlNets are trained on the base model, whose context comes from both text encoders and whose added conditioning holds the target size, ' +
+    'while the refiner conditions on OpenCLIP bigG alone with an aesthetic score, so the ControlNet cannot read the refiner\'s conditioning ' +
+    '(ComfyUI fails on this pairing with a tensor shape mismatch). Apply the ControlNet in the base pass and refine without it.';
 }
 
 /** Resizes hints and computes sigma ranges; ControlNets with strength 0 are dropped (ComfyUI returns the conditioning unchanged). */

@@ -198,8 +198,6 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
   const tStart = performance.now();
   const { signal, onProgress } = opts;
   const s = resolveSettings(req);
-  assertGenerationFits(ckpt, s);
-  signal?.throwIfAborted();
   const f = ckpt.vaeScaleFactor;
   const n = s.batch;
 
@@ -208,6 +206,9 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
   const neg = parsePrompt(s.negative, { squareBrackets: req.squareBrackets });
   const tagLoras = promptLoras(pos, neg).map((t): LoraSpec => ({ path: resolveLoraPath(t.name, req.lorasDirs ?? []), strengthModel: t.weight, strengthClip: t.textWeight }));
   const loras = [...(req.loras ?? []), ...tagLoras];
+  // Before any work: the checkpoint and every model the request adds must fit.
+  assertGenerationFits(ckpt, s, undefined, { controls: req.controlNets, adapters: req.adapters, loras: [...ckpt.loras, ...loras] });
+  signal?.throwIfAborted();
   const model = loras.length ? ckpt.withLoras(loras) : ckpt;
   try {
     // Text.

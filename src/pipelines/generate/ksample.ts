@@ -8,7 +8,7 @@ import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
 import { fullStepSchedule } from '../../sampling/stepCache.ts';
-import { assertGenerationFits, availableMemory } from '../memoryEstimate.ts';
+import { assertGenerationFits, availableMemory, type AddedModelUses } from '../memoryEstimate.ts';
 import { assertSdxlFits } from './sdxlMemory.ts';
 import { withFiniteStage } from '../nonFiniteStage.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
@@ -109,6 +109,12 @@ function sdxlAdded(model: SdxlCheckpoint, positive: Conditioning, negative: Cond
   };
 }
 
+/** The models a sampling brings beside the checkpoint, for the memory check: every prompt's ControlNets and adapters, the LoRAs. */
+function addedUses(posParts: readonly Conditioning[], negParts: readonly Conditioning[], loras: AddedModelUses['loras']): AddedModelUses {
+  const parts = [...posParts, ...negParts];
+  return { controls: parts.flatMap((p) => p.controls), adapters: parts.flatMap((p) => p.adapters), loras };
+}
+
 export async function ksample(model: SamplingCheckpoint, positive: Conditioning, negative: Conditioning, latentIn: Latent, s: KSampleSettings, opts: KSampleOptions = {}): Promise<Latent> {
   const { signal } = opts;
   const latent = resizeEmptyLatent(latentIn, model.vaeConfig.latent_channels, model.vaeScaleFactor);
@@ -132,14 +138,14 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
     if (posParts.length + negParts.length > 2) throw new KSampleError('combined conditionings (ConditioningCombine) are not supported with SDXL checkpoints yet');
     // Refused in milliseconds when it cannot fit even one model at a time, before anything is compiled or sampled.
     try {
-      assertSdxlFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg }, availableMemory());
+      assertSdxlFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg }, availableMemory(), addedUses(posParts, negParts, model.loras));
     } catch (e) {
       throw new KSampleError((e as Error).message);
     }
   } else {
     if (positive.sdxl || negative.sdxl) throw new KSampleError(`${model.path} is not an SDXL checkpoint: SDXL conditioning (CLIPTextEncodeSDXL) needs an SDXL model`);
     // Refused in milliseconds when it cannot fit, before anything is compiled or sampled.
-    assertGenerationFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg, tokens: pos.tokens });
+    assertGenerationFits(model, { width: w * model.vaeScaleFactor, height: h * model.vaeScaleFactor, batch: n, cfg: s.cfg, tokens: pos.tokens }, availableMemory(), addedUses(posParts, negParts, model.loras));
   }
   const scale = Math.fround(model.latentScale);
   let inpaintConcat: { mask: Float32Array; maskedLatent: Float32Array } | undefined;

@@ -11,7 +11,7 @@ import { createMask } from '../../imaging/masks.ts';
 import { openControlNet, type ControlNetRunner } from '../../models/checkpoint/controlNetRunner.ts';
 import { loadSdxlCheckpoint, type SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import { generateSdxl, type SdxlGenerateRequest } from './sdxlGenerate.ts';
-import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet, writeTinySdxlInpaint } from './tinySdxlCheckpoint.ts';
+import { SDXL_GOLDEN, SDXL_TOKENIZER_DIR, writeTinySdxlControlNet, writeTinySdxlInpaint, writeTinySdxlRefiner } from './tinySdxlCheckpoint.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inkflow-sdxl-cn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,6 +97,20 @@ describe('SDXL ControlNet (tiny SDXL)', () => {
       await expect(generateSdxl(ckpt, { ...base, controlNets: [{ controlNet: sd1, hint }] })).rejects.toThrow(/ControlNet 1 .*does not fit this checkpoint: the ControlNet is context 32, no pooled text, the checkpoint's UNet SDXL-style, context 64/);
     } finally {
       await sd1.release();
+    }
+  });
+
+  it('a base SDXL ControlNet on the refiner is refused before any work, saying why (ComfyUI fails on it with a shape mismatch)', async () => {
+    const refiner = loadSdxlCheckpoint(await writeTinySdxlRefiner(join(dir, 'tiny_refiner')), { tokenizerDir: SDXL_TOKENIZER_DIR, cacheDir: false });
+    try {
+      // Without the ControlNet the refiner runs (so the refusal below is the ControlNet's, not the request's).
+      const ok = await generateSdxl(refiner, { ...base, steps: 1 });
+      expect(ok.images).toHaveLength(1);
+      await expect(generateSdxl(refiner, { ...base, controlNets: [{ controlNet: liveCn, hint }] })).rejects.toThrow(
+        /ControlNet 1 \(.*cn_live\) is an SDXL base ControlNet and the checkpoint is the SDXL refiner \(the ControlNet is SDXL-style, context 64, pooled 32 \+ 6 time ids, the refiner's UNet SDXL-style, context 32, pooled 32 \+ 5 time ids\): .*trained on the base model.*aesthetic score.*Apply the ControlNet in the base pass/,
+      );
+    } finally {
+      await refiner.release();
     }
   });
 });

@@ -53,13 +53,6 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
   const tStart = performance.now();
   const { signal, onProgress } = opts;
   const s = resolveSettings({ ...req, width: req.width ?? req.init?.width ?? 1024, height: req.height ?? req.init?.height ?? 1024 });
-  if (opts.memoryBudgetBytes !== undefined) {
-    try {
-      assertSdxlFits(ckpt, s, opts.memoryBudgetBytes);
-    } catch (e) {
-      throw new GenerateError((e as Error).message);
-    }
-  }
   const adapters = req.adapters ?? [];
   try {
     validateAdapterRanges(adapters);
@@ -76,6 +69,13 @@ export async function generateSdxl(ckpt: SdxlCheckpoint, req: SdxlGenerateReques
   const negL = req.negativeL === undefined ? negG : parsePrompt(req.negativeL, square);
   const tagLoras = promptLoras(posG, negG, posL, negL).map((t): LoraSpec => ({ path: resolveLoraPath(t.name, req.lorasDirs ?? []), strengthModel: t.weight, strengthClip: t.textWeight }));
   const loras = [...(req.loras ?? []), ...tagLoras];
+  if (opts.memoryBudgetBytes !== undefined) {
+    try {
+      assertSdxlFits(ckpt, s, opts.memoryBudgetBytes, { controls: req.controlNets, adapters, loras: [...ckpt.loras, ...loras] });
+    } catch (e) {
+      throw new GenerateError((e as Error).message);
+    }
+  }
   const model = loras.length ? ckpt.withLoras(loras) : ckpt;
   try {
     // CLIPTextEncode(SDXL) ×2.

@@ -7,6 +7,8 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../wei
 import { diffusersToLdmUnetKey } from '../../weights/keymaps/ldmUnet.ts';
 import { diffusersToLdmControlNetKey, LDM_CONTROLNET_PREFIX } from '../../weights/keymaps/ldmControlnet.ts';
 import { parseControlNetConfig } from '../../models/controlnet/config.ts';
+import { parseT2IAdapterConfig } from '../../models/t2iAdapter/config.ts';
+import { buildT2IAdapterGraph } from '../../models/t2iAdapter/load.ts';
 import { buildControlNetGraph } from '../../models/controlnet/load.ts';
 import { ldmVaeKey } from '../../weights/keymaps/ldmVae.ts';
 import { openClipTextKey } from '../../weights/keymaps/ldmClip.ts';
@@ -201,4 +203,36 @@ export async function writeRealRuleTinySdxl(dir: string, kind: 'base' | 'refiner
   const copies: [string, string[]][] = [['tokenizer_2', ['special_tokens_map.json', 'tokenizer_config.json']], ['scheduler', ['scheduler_config.json']], ...(refiner ? [] : [['tokenizer', ['special_tokens_map.json', 'tokenizer_config.json']] as [string, string[]]])];
   for (const [sub, names] of copies) for (const f of names) copyFileSync(join(SDXL_GOLDEN, sub, f), join(dir, sub, f));
   return dir;
+}
+
+/** A tiny full_adapter_xl T2I-Adapter (diffusers folder) whose features fit the tiny SDXL at 64². */
+export async function writeTinyXlAdapter(path: string): Promise<string> {
+  const raw = { _class_name: 'T2IAdapter', adapter_type: 'full_adapter_xl', channels: [16, 32, 32], in_channels: 3, downscale_factor: 16, num_res_blocks: 1 };
+  const g = buildT2IAdapterGraph(parseT2IAdapterConfig(raw), { batch: 1, height: 64, width: 64 });
+  const store = randomWeights(g, { seed: 7, std: 0.2 });
+  const tensors: TensorToWrite[] = [...g.params.keys()].map((name) => {
+    const p = store.get(name)!;
+    return { name, dtype: 'F32', shape: p.shape, data: new Float32Array(p.bytes.slice().buffer) };
+  });
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'config.json'), JSON.stringify(raw));
+  await writeSafetensors(join(path, 'diffusion_pytorch_model.safetensors'), tensors);
+  return path;
+}
+
+/** A tiny kohya SDXL LoRA: UNet modules by LDM and diffusers names, both towers, and one module matching nothing. */
+export async function writeTinySdxlLora(path: string): Promise<string> {
+  const pair = (name: string, out: number, inF: number, rank = 2): TensorToWrite[] => [
+    { name: `${name}.lora_down.weight`, dtype: 'F32', shape: [rank, inF], data: Float32Array.from({ length: rank * inF }, (_, i) => Math.sin(i + 1) * 0.5) },
+    { name: `${name}.lora_up.weight`, dtype: 'F32', shape: [out, rank], data: Float32Array.from({ length: out * rank }, (_, i) => Math.cos(i + 2) * 0.5) },
+    { name: `${name}.alpha`, dtype: 'F32', shape: [], data: Float32Array.of(rank) },
+  ];
+  await writeSafetensors(path, [
+    ...pair('lora_unet_input_blocks_4_1_proj_in', 32, 32), // LDM name of down_blocks.1.attentions.0.proj_in
+    ...pair('lora_unet_up_blocks_0_attentions_1_transformer_blocks_0_attn2_to_k', 32, 64), // diffusers name in kohya form
+    ...pair('lora_te1_text_model_encoder_layers_0_self_attn_q_proj', 32, 32),
+    ...pair('lora_te2_text_model_encoder_layers_1_mlp_fc1', 48, 32),
+    ...pair('lora_unet_no_such_block', 8, 8),
+  ]);
+  return path;
 }
