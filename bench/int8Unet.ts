@@ -1,6 +1,7 @@
 // `npm run bench -- int8`: SD1.5 UNet 512² b1 (and the SD2.1 UNet) in fp32 and int8 on fan-in-scaled random
 // weights (bench/fanInWeights.ts), same inputs: ms per forward, fp32-equivalent GFLOPS, the UNet
-// output's relative L2 error vs fp32, and the error when the first/last convs are quantised too.
+// output's relative L2 error vs fp32, and (INKFLOW_BENCH_INT8_ALL=1) the speed and error when the first
+// resolution level (fp32 by default since int8 lowering v3) and the first/last convs are quantised too.
 // Goal (issue 14): int8 ≤ 1.2 s with ≤ 2 % error. Heavy: run under `flock /tmp/inkflow-heavy.lock`.
 // INKFLOW_BENCH_REDUCED=1 instead runs the error study on an SD1.5-shaped UNet with channels /5 at 256²
 // (light): which layer choices cost how much output error, at three timesteps.
@@ -41,7 +42,8 @@ async function errorStudy(): Promise<void> {
   const cfg = parseUNetConfig({ ...SD15_CONFIG, block_out_channels: [64, 128, 256, 256], cross_attention_dim: 128 });
   const g = buildUNetGraph(cfg, { batch: 1, height: 32, width: 32, seqLen: 77 });
   const cases: [string, CompileOptions['int8']][] = [
-    ['int8 default (normalised inputs only)', {}],
+    ['int8 default (normalised inputs, first level fp32)', {}],
+    ['  + first level int8 (the v2 default)', { fp32BeforeDownsample: false }],
     ['  + first/last convs int8', { minChannels: 1 }],
     ['  + residual-stream inputs int8 (all Linears/Convs)', { onlyNormalisedInputs: false }],
     ['  + both', { onlyNormalisedInputs: false, minChannels: 1 }],
@@ -77,5 +79,8 @@ export async function runInt8UNetBench(): Promise<void> {
   };
   line('UNet sd15 512² b1 fp32', fp32);
   line('UNet sd15 512² b1 int8 (goal 1200 ms, 2 %)', await timeUNet(g, { precision: 'int8' }, feeds, runs));
-  if (process.env.INKFLOW_BENCH_INT8_ALL) line('  … first/last convs int8 too', await timeUNet(g, { precision: 'int8', int8: { minChannels: 1 } }, feeds, runs));
+  if (process.env.INKFLOW_BENCH_INT8_ALL) {
+    line('  … first level int8 too (v2)', await timeUNet(g, { precision: 'int8', int8: { fp32BeforeDownsample: false } }, feeds, runs));
+    line('  … first/last convs int8 too', await timeUNet(g, { precision: 'int8', int8: { minChannels: 1 } }, feeds, runs));
+  }
 }
