@@ -1,6 +1,7 @@
 // `npm run bench -- int8`: SD1.5 UNet 512² b1 (and the SD2.1 UNet) in fp32 and int8 on fan-in-scaled random
 // weights (bench/fanInWeights.ts), same inputs: ms per forward, fp32-equivalent GFLOPS, the UNet
-// output's relative L2 error vs fp32, and the error when the first/last convs are quantised too.
+// output's relative L2 error vs fp32, and (INKFLOW_BENCH_INT8_ALL=1) the speed and error when the first
+// resolution level (fp32 by default since int8 lowering v3) and the first/last convs are quantised too.
 // Goal (issue 14): int8 ≤ 1.2 s with ≤ 2 % error. Heavy: run under `flock /tmp/inkflow-heavy.lock`.
 // INKFLOW_BENCH_REDUCED=1 instead runs the error study on an SD1.5-shaped UNet with channels /5 at 256²
 // (light): which layer choices cost how much output error, at three timesteps.
@@ -16,22 +17,28 @@ import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { ROOF_GFLOPS } from './harness.ts';
 import { fanInWeights, gaussian, relativeError } from './fanInWeights.ts';
 
-async function timeUNet(g: Graph, opts: CompileOptions, feeds: Record<string, Float32Array>, runs: number): Promise<{ ms: number; y: Float32Array; createS: number }> {
+interface Timed { ms: number; cpuS: number; y: Float32Array; createS: number }
+
+/** Fastest wall time and least CPU time (all threads) per forward: on a shared machine the CPU time is the steadier figure. */
+async function timeUNet(g: Graph, opts: CompileOptions, feeds: Record<string, Float32Array>, runs: number): Promise<Timed> {
   const cache = mkdtempSync(join(tmpdir(), 'inkflow-int8-'));
   try {
     const t0 = performance.now();
     const m = await compile(g, fanInWeights(g), { ...opts, cacheDir: cache });
     const createS = (performance.now() - t0) / 1000;
     let y = (await m.run(feeds)).out_sample.data as Float32Array;
-    const times: number[] = [];
+    let ms = Infinity;
+    let cpuS = Infinity;
     for (let i = 0; i < runs; i++) {
       const t = performance.now();
+      const c0 = process.cpuUsage();
       y = (await m.run(feeds)).out_sample.data as Float32Array;
-      times.push(performance.now() - t);
+      const c = process.cpuUsage(c0);
+      ms = Math.min(ms, performance.now() - t);
+      cpuS = Math.min(cpuS, (c.user + c.system) / 1e6);
     }
     await m.release();
-    times.sort((a, b) => a - b);
-    return { ms: times[0], y, createS };
+    return { ms, cpuS, y, createS };
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
@@ -41,7 +48,8 @@ async function errorStudy(): Promise<void> {
   const cfg = parseUNetConfig({ ...SD15_CONFIG, block_out_channels: [64, 128, 256, 256], cross_attention_dim: 128 });
   const g = buildUNetGraph(cfg, { batch: 1, height: 32, width: 32, seqLen: 77 });
   const cases: [string, CompileOptions['int8']][] = [
-    ['int8 default (normalised inputs only)', {}],
+    ['int8 default (normalised inputs, first level fp32)', {}],
+    ['  + first level int8 (the v2 default)', { fp32BeforeDownsample: false }],
     ['  + first/last convs int8', { minChannels: 1 }],
     ['  + residual-stream inputs int8 (all Linears/Convs)', { onlyNormalisedInputs: false }],
     ['  + both', { onlyNormalisedInputs: false, minChannels: 1 }],
@@ -71,11 +79,14 @@ export async function runInt8UNetBench(): Promise<void> {
   const runs = Number(process.env.INKFLOW_BENCH_RUNS ?? 3);
   console.log(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; fastest of ${runs} runs; fan-in-scaled random weights, N(0,1) latent and context`);
   const fp32 = await timeUNet(g, {}, feeds, runs);
-  const line = (name: string, r: { ms: number; y: Float32Array; createS: number }) => {
+  const line = (name: string, r: Timed) => {
     const gflops = gflop / (r.ms / 1000);
-    console.log(`${name.padEnd(34)} ${r.ms.toFixed(0).padStart(6)} ms  ${gflops.toFixed(0).padStart(5)} fp32-eq GFLOPS (${((100 * gflops) / ROOF_GFLOPS).toFixed(0)}% of ${ROOF_GFLOPS} roof)  ${(fp32.ms / r.ms).toFixed(2)}× fp32  rel.err ${(100 * relativeError(r.y, fp32.y)).toFixed(2)} %  compile ${r.createS.toFixed(1)} s  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    console.log(`${name.padEnd(34)} ${r.ms.toFixed(0).padStart(6)} ms  ${gflops.toFixed(0).padStart(5)} fp32-eq GFLOPS (${((100 * gflops) / ROOF_GFLOPS).toFixed(0)}% of ${ROOF_GFLOPS} roof)  ${(fp32.ms / r.ms).toFixed(2)}× fp32  CPU ${r.cpuS.toFixed(2)} s (${(fp32.cpuS / r.cpuS).toFixed(2)}× fp32)  rel.err ${(100 * relativeError(r.y, fp32.y)).toFixed(2)} %  compile ${r.createS.toFixed(1)} s  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   };
   line('UNet sd15 512² b1 fp32', fp32);
   line('UNet sd15 512² b1 int8 (goal 1200 ms, 2 %)', await timeUNet(g, { precision: 'int8' }, feeds, runs));
-  if (process.env.INKFLOW_BENCH_INT8_ALL) line('  … first/last convs int8 too', await timeUNet(g, { precision: 'int8', int8: { minChannels: 1 } }, feeds, runs));
+  if (process.env.INKFLOW_BENCH_INT8_ALL) {
+    line('  … first level int8 too (v2)', await timeUNet(g, { precision: 'int8', int8: { fp32BeforeDownsample: false } }, feeds, runs));
+    line('  … first/last convs int8 too', await timeUNet(g, { precision: 'int8', int8: { minChannels: 1 } }, feeds, runs));
+  }
 }

@@ -54,7 +54,8 @@ export function ramStage(weightBytes: number): string | undefined {
   const need = 3 * weightBytes + 2 ** 30;
   try {
     const fs = statfsSync(RAM_ROOT);
-    if (fs.bavail * fs.bsize < 2 * weightBytes + 2 ** 28 || freemem() < need) return undefined;
+    // The plain weights plus the optimised entry (its weights and their pre-packed copies, up to ~1.4×).
+    if (fs.bavail * fs.bsize < 2.5 * weightBytes + 2 ** 28 || freemem() < need) return undefined;
     removeDeadStages();
     const dir = join(RAM_ROOT, `${STAGE_PREFIX}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
     mkdirSync(dir);

@@ -25,18 +25,19 @@ function input(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => { const v = Math.sin(i * 0.37 + seed) * 1.5 + Math.cos(i * 0.011 * seed); return v > 0 ? v : 0.2 * v; });
 }
 
-async function runBoth(g: Graph, minChannels = 8, onlyNormalisedInputs = false): Promise<{ fp32: Float32Array; int8: Float32Array; int8Params: number }> {
+async function runBoth(g: Graph, minChannels = 8, onlyNormalisedInputs = false, fp32BeforeDownsample = false): Promise<{ fp32: Float32Array; int8: Float32Array; int8Params: number }> {
+  const int8 = { minChannels, onlyNormalisedInputs, fp32BeforeDownsample };
   const w = randomWeights(g, { std: 0.1 });
   const feeds: Record<string, Float32Array> = {};
   for (const id of g.inputs) feeds[g.values[id].name!] = input(g.values[id].shape.reduce((a, b) => a * b, 1), id + 1);
   const out: Float32Array[] = [];
   for (const precision of ['fp32', 'int8'] as const) {
-    const m = await compile(g, w, { cacheDir: false, precision, int8: { minChannels, onlyNormalisedInputs } });
+    const m = await compile(g, w, { cacheDir: false, precision, int8 });
     out.push((await m.run(feeds)).y.data as Float32Array);
     await m.release();
   }
   const report = { f16Params: 0, int8Params: 0 };
-  emitOnnx(g, w, { precision: 'int8', int8: { minChannels, onlyNormalisedInputs }, report });
+  emitOnnx(g, w, { precision: 'int8', int8, report });
   return { fp32: out[0], int8: out[1], int8Params: report.int8Params };
 }
 
@@ -104,6 +105,20 @@ describe('int8 lowering', () => {
     g.output('y', ln);
     const r = await runBoth(g, 8, true);
     expect(r.int8Params).toBe(2);
+    expect(relError(r.int8, r.fp32)).toBeLessThan(0.03);
+  });
+
+  it('by default layers before the first strided conv (a UNet\'s first level) stay fp32', async () => {
+    const g = createGraph();
+    const x = g.input('x', 'f32', [1, 16, 8, 8]);
+    const block = (h: typeof x, name: string) => nn.conv2d(nn.silu(nn.groupNorm(h, `${name}_norm`, 4)), name, 16, 16, 3);
+    const first = block(x, 'level0'); // before the downsample: fp32
+    const down = nn.conv2d(first, 'down', 16, 16, 3, { stride: 2, padding: [1, 1, 1, 1] }); // residual-stream input: fp32
+    g.output('y', block(down, 'level1')); // quantised
+    const r = await runBoth(g, 8, true, true);
+    expect(r.int8Params).toBe(1);
+    expect((await runBoth(g, 8, true, false)).int8Params).toBe(2);
+    expect(relError(r.int8, r.fp32)).toBeGreaterThan(0);
     expect(relError(r.int8, r.fp32)).toBeLessThan(0.03);
   });
 
