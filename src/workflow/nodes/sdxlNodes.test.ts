@@ -199,7 +199,7 @@ describe('SDXL workflow (tiny SDXL)', () => {
     try {
       const big = (await run(graph(clipText, empty))).out;
       expect(big.status).toBe('error');
-      expect(JSON.stringify(big)).toMatch(/SDXL 64×64, batch 1 with CFG needs about \d+\.\d GB even with one model resident at a time \(UNet .* weights/);
+      expect(JSON.stringify(big)).toMatch(/SDXL 64×64, batch 1 with CFG needs about \d+(\.\d)? [MG]B even with one model resident at a time \(UNet .* weights/);
     } finally {
       delete process.env.INKFLOW_MAX_MEMORY_BYTES;
     }
