@@ -59,20 +59,22 @@ export function webSocketFrame(payload: Uint8Array | string, binary: boolean): B
 
 export function createSocketHub(): SocketHub {
   const sockets = new Map<string, WebSocket>();
-  const deliver = (ws: WebSocket, frame: Buffer): void => {
+  const deliver = (ws: WebSocket, frame: Buffer, payload: Uint8Array | string, binary: boolean): void => {
     if (ws.readyState !== ws.OPEN) return;
     const socket = rawSocket(ws);
-    if (socket && !socket.destroyed) socket.write(frame);
+    if (socket) {
+      if (!socket.destroyed) socket.write(frame);
+    } else ws.send(payload, { binary }); // a ws version without the field: its own (slower) framing
   };
   const fanOut = (payload: Uint8Array | string, binary: boolean, sid?: string): void => {
     if (sid === undefined) {
       if (sockets.size === 0) return;
       const frame = webSocketFrame(payload, binary);
-      for (const ws of sockets.values()) deliver(ws, frame);
+      for (const ws of sockets.values()) deliver(ws, frame, payload, binary);
       return;
     }
     const ws = sockets.get(sid);
-    if (ws) deliver(ws, webSocketFrame(payload, binary));
+    if (ws) deliver(ws, webSocketFrame(payload, binary), payload, binary);
   };
   return {
     attach(ws, requestedId) {

@@ -163,7 +163,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const studioDb = opts.studio ? new Database(join(data.root, 'studio.sqlite')) : undefined;
   if (studioDb) await registerStudio(app, { db: studioDb, dataDir: data.root, log: (line) => console.log(`inkflow: ${line}`) });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // No permessage-deflate (ws's default, stated because socketHub writes ready-made uncompressed frames).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
   app.server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws' && url.pathname !== '/api/ws') return socket.destroy();
