@@ -1,4 +1,5 @@
 // A one-line progress bar on stderr (redrawn in place on a TTY, one line per update otherwise).
+import type { TrainProgress } from '../train/trainLoop.ts';
 export interface ProgressBar {
   update(done: number): void;
   done(): void;
@@ -24,4 +25,12 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
       if (stream.isTTY) stream.write('\n');
     },
   };
+}
+
+/** One training step's line (`train [###...] step/steps loss lr it/s`), redrawn in place on a TTY. */
+export function writeTrainProgress(p: TrainProgress, stream: NodeJS.WriteStream = process.stderr): void {
+  const width = 30;
+  const filled = Math.round((p.step / p.steps) * width);
+  const line = `train [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} it/s`;
+  stream.write(stream.isTTY ? `\r${line}${p.step === p.steps ? '\n' : ''}` : `${line}\n`);
 }

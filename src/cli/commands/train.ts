@@ -11,6 +11,7 @@ import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
 import { type Command, UsageError } from '../command.ts';
 import { optionalNumber, parseOptions } from '../options.ts';
+import { writeTrainProgress } from '../progress.ts';
 import { runTrainSdro, TRAIN_SDRO_HELP } from './trainSdro.ts';
 
 const HELP = `usage: inkflow train lora --model CKPT --data DIR -o OUT.safetensors [options]
@@ -137,16 +138,10 @@ export const trainCommand: Command = {
     if (what === 'sdro') return runTrainSdro(rest);
     if (what !== 'lora') throw new UsageError(`train: unknown target "${what ?? ''}"; available: lora, sdro (inkflow train --help)`);
     const { lora: opts, samples } = loraOptions(rest);
-    const tty = process.stderr.isTTY;
     const res = await trainLora(opts, {
       onStage: (msg) => process.stderr.write(`${msg}\n`),
       onLoraSaved: samples.prompts.length ? (step, path) => renderSamples(opts, samples, step, path) : undefined,
-      onProgress(p) {
-        const width = 30;
-        const filled = Math.round((p.step / p.steps) * width);
-        const line = `train [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} it/s`;
-        process.stderr.write(tty ? `\r${line}${p.step === p.steps ? '\n' : ''}` : `${line}\n`);
-      },
+      onProgress: (p) => writeTrainProgress(p),
     });
     if (res.resumedFrom !== undefined) console.log(`resumed from step ${res.resumedFrom}`);
     console.log(`saved ${res.output} (${res.modules} LoRA modules); run folder ${opts.runDir} (loss.png, log.jsonl)`);

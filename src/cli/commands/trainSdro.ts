@@ -6,6 +6,7 @@ import { SCHEDULES, type ScheduleName } from '../../train/lrSchedule.ts';
 import type { OptimizerName } from '../../train/optimizer.ts';
 import { UsageError } from '../command.ts';
 import { optionalNumber, parseOptions } from '../options.ts';
+import { writeTrainProgress } from '../progress.ts';
 
 export const TRAIN_SDRO_HELP = `usage: inkflow train sdro --model SDRO_DIR --data DIR -o OUT_DIR --steps N [options]
 
@@ -74,16 +75,10 @@ export function sdroTrainingOptions(argv: string[]): SdroTrainingOptions {
 
 export async function runTrainSdro(argv: string[]): Promise<number> {
   const opts = sdroTrainingOptions(argv);
-  const tty = process.stderr.isTTY;
   const res = await trainSdro(opts, {
     onStage: (msg) => process.stderr.write(`${msg}\n`),
     onData: (r) => process.stderr.write(`${r.images} pictures → ${r.minedPairs} pairs by ${r.descriptor} similarity, ${r.droppedPairs} dropped (near-empty blueprints), ${r.keptPairs} kept\n`),
-    onProgress(p) {
-      const width = 30;
-      const filled = Math.round((p.step / p.steps) * width);
-      const line = `train [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} it/s`;
-      process.stderr.write(tty ? `\r${line}${p.step === p.steps ? '\n' : ''}` : `${line}\n`);
-    },
+    onProgress: (p) => writeTrainProgress(p),
   });
   if (res.resumedFrom !== undefined) console.log(`resumed from step ${res.resumedFrom}`);
   console.log(`saved ${res.output} (SDRO folder, ${res.keptPairs} training pairs from ${res.images} pictures); run folder ${opts.runDir} (loss.png, log.jsonl)`);
