@@ -29,7 +29,7 @@ import { fromConfig } from '../src/sampling/diffusers/index.ts';
 import { cachedModel, fullStepSchedule } from '../src/sampling/stepCache.ts';
 import { decodedToImage } from '../src/pipelines/colorize/decodedImage.ts';
 import { psnr } from '../src/imaging/metrics.ts';
-import { ROOF_GFLOPS } from './harness.ts';
+import { machineRoof } from './roof.ts';
 import { fanInWeights, gaussian, relativeError } from './fanInWeights.ts';
 
 const FIXTURE = join(import.meta.dirname, '../src/pipelines/colorize/fixtures/sdro_real_config');
@@ -193,13 +193,13 @@ export async function runColorizeBench(): Promise<void> {
       if (r.status !== 0) throw new Error(`colorize bench mode ${mode.name} failed (exit ${r.status}): ${r.stdout}`);
       results.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ModeResult);
     }
-    report(results, outDir);
+    report(results, outDir, (await machineRoof()).gflops);
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
 }
 
-function report(results: ModeResult[], outDir: string): void {
+function report(results: ModeResult[], outDir: string, roofGflops: number): void {
   const f = flops();
   const read = (mode: string, name: string) => {
     const b = readFileSync(join(outDir, `${mode.replace('/', '_')}.${name}.bin`));
@@ -207,8 +207,8 @@ function report(results: ModeResult[], outDir: string): void {
   };
   const fp32 = results.find((r) => r.mode === 'fp32');
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-  const gf = (flop: number, ms: number) => `${(flop / ms / 1e6).toFixed(0)} GFLOPS ${((100 * flop) / ms / 1e6 / ROOF_GFLOPS).toFixed(0)}%roof`;
-  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${ROOF_GFLOPS} GFLOPS fp32`);
+  const gf = (flop: number, ms: number) => `${(flop / ms / 1e6).toFixed(0)} GFLOPS ${((100 * flop) / ms / 1e6 / roofGflops).toFixed(0)}%roof`;
+  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${roofGflops} GFLOPS fp32`);
   for (const r of results) {
     const total = r.encoderMs + r.unetMs + r.vaeMs;
     const unetFlop = r.full * f.unet + r.shallow * f.shallow;

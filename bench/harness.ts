@@ -4,9 +4,7 @@ import type { Graph } from '../src/graph/graph.ts';
 import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
 import { compile } from '../src/runtime/session.ts';
-
-/** Rough CPU roof for this machine kind (2 AVX-512 cores), from ARCHITECTURE.md §1. */
-export const ROOF_GFLOPS = Number(process.env.INKFLOW_ROOF_GFLOPS ?? 400);
+import { machineRoof } from './roof.ts';
 
 export interface BenchResult {
   name: string;
@@ -36,11 +34,12 @@ export async function benchGraph(name: string, g: Graph, opts: { runs?: number; 
   const ms = times[Math.floor(times.length / 2)];
   const flops = opts.flops ?? graphFlops(g);
   const res = { name, ms, gflops: flops / ms / 1e6, rssMB: process.memoryUsage().rss / 2 ** 20 };
-  printResult(res);
+  await printResult(res);
   return res;
 }
 
-export function printResult(r: BenchResult): void {
-  const pct = ((100 * r.gflops) / ROOF_GFLOPS).toFixed(0);
-  console.log(`${r.name.padEnd(28)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.gflops.toFixed(0).padStart(5)} GFLOPS  (${pct}% of ${ROOF_GFLOPS} roof)  rss ${r.rssMB.toFixed(0)} MB`);
+export async function printResult(r: BenchResult): Promise<void> {
+  const roof = (await machineRoof()).gflops;
+  const pct = ((100 * r.gflops) / roof).toFixed(0);
+  console.log(`${r.name.padEnd(28)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.gflops.toFixed(0).padStart(5)} GFLOPS  (${pct}% of ${roof} roof)  rss ${r.rssMB.toFixed(0)} MB`);
 }

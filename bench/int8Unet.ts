@@ -14,7 +14,7 @@ import { compile, type CompileOptions } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
-import { ROOF_GFLOPS } from './harness.ts';
+import { machineRoof } from './roof.ts';
 import { fanInWeights, gaussian, relativeError } from './fanInWeights.ts';
 
 interface Timed { ms: number; cpuS: number; y: Float32Array; createS: number }
@@ -79,9 +79,10 @@ export async function runInt8UNetBench(): Promise<void> {
   const runs = Number(process.env.INKFLOW_BENCH_RUNS ?? 3);
   console.log(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; fastest of ${runs} runs; fan-in-scaled random weights, N(0,1) latent and context`);
   const fp32 = await timeUNet(g, {}, feeds, runs);
+  const roofGflops = (await machineRoof()).gflops;
   const line = (name: string, r: Timed) => {
     const gflops = gflop / (r.ms / 1000);
-    console.log(`${name.padEnd(34)} ${r.ms.toFixed(0).padStart(6)} ms  ${gflops.toFixed(0).padStart(5)} fp32-eq GFLOPS (${((100 * gflops) / ROOF_GFLOPS).toFixed(0)}% of ${ROOF_GFLOPS} roof)  ${(fp32.ms / r.ms).toFixed(2)}× fp32  CPU ${r.cpuS.toFixed(2)} s (${(fp32.cpuS / r.cpuS).toFixed(2)}× fp32)  rel.err ${(100 * relativeError(r.y, fp32.y)).toFixed(2)} %  compile ${r.createS.toFixed(1)} s  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    console.log(`${name.padEnd(34)} ${r.ms.toFixed(0).padStart(6)} ms  ${gflops.toFixed(0).padStart(5)} fp32-eq GFLOPS (${((100 * gflops) / roofGflops).toFixed(0)}% of ${roofGflops} roof)  ${(fp32.ms / r.ms).toFixed(2)}× fp32  CPU ${r.cpuS.toFixed(2)} s (${(fp32.cpuS / r.cpuS).toFixed(2)}× fp32)  rel.err ${(100 * relativeError(r.y, fp32.y)).toFixed(2)} %  compile ${r.createS.toFixed(1)} s  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   };
   line('UNet sd15 512² b1 fp32', fp32);
   line('UNet sd15 512² b1 int8 (goal 1200 ms, 2 %)', await timeUNet(g, { precision: 'int8' }, feeds, runs));

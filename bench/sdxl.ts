@@ -14,7 +14,7 @@ import { randomWeights } from '../src/graph/randomWeights.ts';
 import { compile } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
-import { ROOF_GFLOPS } from './harness.ts';
+import { machineRoof } from './roof.ts';
 
 /** stabilityai/stable-diffusion-xl-base-1.0 unet/config.json (the fields that matter). */
 export const SDXL_BASE_UNET_CONFIG = {
@@ -68,9 +68,10 @@ async function timeCase(name: string, batch: number, runs: number): Promise<void
     times.sort((a, b) => a - b);
     const ms = times[Math.floor(times.length / 2)];
     const gflop = graphFlops(g) / 1e9;
+    const roofGflops = (await machineRoof()).gflops;
     const gflops = gflop / (ms / 1000);
     const peakMB = process.resourceUsage().maxRSS / 1024;
-    console.log(`${name.padEnd(26)} ${ms.toFixed(0).padStart(7)} ms  ${gflop.toFixed(0).padStart(5)} GFLOP  ${gflops.toFixed(0).padStart(4)} GFLOPS (${((100 * gflops) / ROOF_GFLOPS).toFixed(0)}% roof)  session ${(createMs / 1000).toFixed(1)} s  peak RSS ${peakMB.toFixed(0)} MB  (${runs} runs, load avg ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
+    console.log(`${name.padEnd(26)} ${ms.toFixed(0).padStart(7)} ms  ${gflop.toFixed(0).padStart(5)} GFLOP  ${gflops.toFixed(0).padStart(4)} GFLOPS (${((100 * gflops) / roofGflops).toFixed(0)}% roof)  session ${(createMs / 1000).toFixed(1)} s  peak RSS ${peakMB.toFixed(0)} MB  (${runs} runs, load avg ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
