@@ -101,6 +101,13 @@ export function toNchwc(nodes: readonly OnnxNode[], block: number, facts: NchwcG
   const useCount = (name: string) => uses.get(name) ?? 0;
   const producer = new Map<string, OnnxNode>();
   for (const n of nodes) for (const o of n.output) producer.set(o, n);
+  // A filter (or bias) is stored blocked only when every reader is a Conv that reads it as one (a training
+  // graph's ConvTranspose reading the same weight needs the plain layout).
+  const filterUses = new Map<string, number>();
+  for (const n of nodes) {
+    if (!isDefault(n) || n.opType !== 'Conv') continue;
+    for (const p of n.input.slice(1, 3)) if (p) filterUses.set(p, (filterUses.get(p) ?? 0) + 1);
+  }
   /** NHWC→NCHW Transposes read only by a converted conv: its ReorderInput reads NHWC directly instead. */
   const absorbed = new Set<string>();
 
@@ -139,14 +146,14 @@ export function toNchwc(nodes: readonly OnnxNode[], block: number, facts: NchwcG
   const convertConv = (n: OnnxNode): OnnxNode | undefined => {
     const [x, w, bias] = n.input;
     const shape = facts.shapeOf(w);
-    if (!facts.isF32Param(w) || useCount(w) !== 1 || shape?.length !== 4 || (intAttr(n, 'group') ?? 1) !== 1) return undefined;
+    if (!facts.isF32Param(w) || useCount(w) !== filterUses.get(w) || shape?.length !== 4 || (intAttr(n, 'group') ?? 1) !== 1) return undefined;
     if (facts.shapeOf(x)?.length !== 4) return undefined;
     const [o, i] = shape;
     const layout: FilterLayout | undefined = i < block ? 'OIHWBo' : i % block === 0 ? 'OIHWBiBo' : undefined;
     if (!layout) return undefined;
     const paddedOut = roundUp(o, block);
     if (bias && !facts.isF32Param(bias)) return undefined;
-    if (bias && paddedOut !== o && useCount(bias) !== 1) return undefined;
+    if (bias && paddedOut !== o && useCount(bias) !== filterUses.get(bias)) return undefined;
     filters.set(w, { layout, shape, paddedOut });
     if (bias && paddedOut !== o) paddedBiases.set(bias, paddedOut);
     const input = [layout === 'OIHWBo' ? x : blockedInput(x), w, ...(bias ? [bias] : [])];
