@@ -311,27 +311,30 @@ function topologicalOrder(nodes: readonly OnnxNode[]): OnnxNode[] {
   return done;
 }
 
-/** `w` ([O, I, KH, KW], f32) in the NCHWc layout, output channels zero-padded to `paddedOut`. */
+/**
+ * `w` ([O, I, KH, KW], f32) in the NCHWc layout, output channels zero-padded to `paddedOut`. Written in
+ * destination order: the reads then stay within one block of rows (a few KB), the writes are sequential
+ * (~10× faster than scattering the source in order; an SD1.5 UNet has 0.4 G filter values to move).
+ */
 export function reorderFilter(w: Float32Array, f: NchwcFilter, block: number, into?: Float32Array): Float32Array {
   const [o, i, kh, kw] = f.shape;
   const taps = kh * kw;
-  const dst = into ?? new Float32Array(f.paddedOut * i * taps);
-  dst.fill(0, 0, f.paddedOut * i * taps);
-  if (f.layout === 'OIHWBo') {
-    for (let oc = 0; oc < o; oc++) {
-      const base = Math.floor(oc / block) * i * taps * block + (oc % block);
-      for (let ic = 0; ic < i; ic++) for (let t = 0; t < taps; t++) dst[base + (ic * taps + t) * block] = w[(oc * i + ic) * taps + t];
-    }
-    return dst;
-  }
-  const inBlocks = i / block;
-  for (let oc = 0; oc < o; oc++) {
-    const ob = Math.floor(oc / block);
-    const bo = oc % block;
-    for (let ic = 0; ic < i; ic++) {
-      const base = ((ob * inBlocks + Math.floor(ic / block)) * taps) * block * block + (ic % block) * block + bo;
-      const src = (oc * i + ic) * taps;
-      for (let t = 0; t < taps; t++) dst[base + t * block * block] = w[src + t];
+  const rowLength = i * taps;
+  const dst = into ?? new Float32Array(f.paddedOut * rowLength);
+  const inBlocks = f.layout === 'OIHWBiBo' ? i / block : i;
+  const inBlock = f.layout === 'OIHWBiBo' ? block : 1;
+  const rows = new Int32Array(block);
+  let d = 0;
+  for (let ob = 0; ob < f.paddedOut / block; ob++) {
+    // Source offset of each output channel of this block; -1 for the zero padding past O.
+    for (let bo = 0; bo < block; bo++) rows[bo] = ob * block + bo < o ? (ob * block + bo) * rowLength : -1;
+    for (let ib = 0; ib < inBlocks; ib++) {
+      for (let t = 0; t < taps; t++) {
+        for (let bi = 0; bi < inBlock; bi++) {
+          const col = (ib * inBlock + bi) * taps + t;
+          for (let bo = 0; bo < block; bo++) dst[d++] = rows[bo] < 0 ? 0 : w[rows[bo] + col];
+        }
+      }
     }
   }
   return dst;
