@@ -178,7 +178,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     let scratch: Float32Array | undefined;
     const nchwcFilterBytes = (src: Uint8Array, f: NchwcFilter): Uint8Array => {
       const w = new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4);
-      const size = f.paddedOut * numel(f.shape.slice(1));
+      const size = f.paddedOut * f.paddedIn * numel(f.shape.slice(2));
       if (fd !== undefined && (!scratch || scratch.length < size)) scratch = new Float32Array(size);
       const out = reorderFilter(w, f, opts.nchwcBlock!, fd !== undefined ? scratch!.subarray(0, size) : undefined);
       return new Uint8Array(out.buffer, out.byteOffset, size * 4);
@@ -224,7 +224,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
       const padBias = nchwc?.paddedBiases.get(name);
       if (filter || padBias) {
         const blocked = filter ? nchwcFilterBytes(p.bytes, filter) : nchwcBiasBytes(p.bytes, padBias!);
-        addInitializer(name, filter ? [filter.paddedOut, ...v.shape.slice(1)] : [padBias!], dataType, blocked);
+        addInitializer(name, filter ? [filter.paddedOut, filter.paddedIn, ...v.shape.slice(2)] : [padBias!], dataType, blocked);
         continue;
       }
       const bytes = asF16 ? toBytes(f32ToF16Array(new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength / 4))) : p.bytes;

@@ -8,17 +8,21 @@
 //
 // The rewrite mirrors what ORT 1.30's transformer makes of our graphs (checked against its saved optimised
 // SD1.5 UNet, filter bytes included), so the session runs the same kernels with the same fusions:
-//  - a Conv with a constant f32 filter (group 1, input channels a multiple of the block, or fewer than one block)
-//    becomes an NCHWc Conv; its input is reordered once per tensor (ReorderInput), or, below one block of input
-//    channels, read as plain NCHW with the filter in OIHWBo order;
+//  - a Conv with a constant f32 filter (group 1; a filter shared only by such convs is stored blocked once)
+//    becomes an NCHWc Conv. Its input is reordered once per tensor (ReorderInput, which zero-pads channels to
+//    the block), or, below one block of input channels, read as plain NCHW with the filter in OIHWBo order;
 //  - an Add of two same-shaped NCHWc tensors is folded into the single-use conv producing one of them (its
 //    fourth, "Sum" input), else runs on the blocked tensors; Mul likewise runs blocked;
 //  - Relu/Sigmoid/Tanh of a single-use conv become its `activation`, else run blocked;
-//  - a nearest ×s Resize of an NCHWc tensor becomes the NCHWc Upsample;
+//  - a nearest ×s Resize of an NCHWc tensor becomes the NCHWc Upsample; a channel Concat of NCHWc tensors
+//    whose channels fill whole blocks stays blocked;
+//  - a Transpose NCHW→NHWC (into attention) of an NCHWc tensor becomes a channels-last ReorderOutput, and a
+//    Transpose NHWC→NCHW read only by a converted conv becomes a channels-last ReorderInput;
 //  - every other use reads the NCHW tensor back through one ReorderOutput per tensor.
-// Filter layouts (B = block, 16 with AVX-512, 8 with AVX2): OIHWBiBo stores w[o][i][kh][kw] at
-// ((((o/B)·(I/B) + i/B)·KH + kh)·KW + kw)·B² + (i%B)·B + o%B; OIHWBo at (((o/B)·I + i)·KH + kh)·KW + kw)·B + o%B.
-// Output channels are zero-padded to a multiple of B (filter and bias), as ORT does.
+// Filter layouts (B = block, 16 with AVX-512, 8 with AVX2; I' = I rounded up to B): OIHWBiBo stores
+// w[o][i][kh][kw] at ((((o/B)·(I'/B) + i/B)·KH + kh)·KW + kw)·B² + (i%B)·B + o%B; OIHWBo (I < B) at
+// (((o/B)·I + i)·KH + kh)·KW + kw)·B + o%B. Padding channels (output to a multiple of B, filter and bias;
+// input to I') are zeros, as ORT makes them.
 import onnxProto from 'onnx-proto';
 import { attr } from './onnxNames.ts';
 
@@ -45,6 +49,8 @@ export interface NchwcFilter {
   shape: readonly number[];
   /** O rounded up to the block. */
   paddedOut: number;
+  /** I rounded up to the block (OIHWBiBo; I itself for OIHWBo). */
+  paddedIn: number;
 }
 
 export interface NchwcGraphFacts {
@@ -149,12 +155,12 @@ export function toNchwc(nodes: readonly OnnxNode[], block: number, facts: NchwcG
     if (!facts.isF32Param(w) || useCount(w) !== filterUses.get(w) || shape?.length !== 4 || (intAttr(n, 'group') ?? 1) !== 1) return undefined;
     if (facts.shapeOf(x)?.length !== 4) return undefined;
     const [o, i] = shape;
-    const layout: FilterLayout | undefined = i < block ? 'OIHWBo' : i % block === 0 ? 'OIHWBiBo' : undefined;
-    if (!layout) return undefined;
+    const layout: FilterLayout = i < block ? 'OIHWBo' : 'OIHWBiBo';
     const paddedOut = roundUp(o, block);
+    const paddedIn = layout === 'OIHWBo' ? i : roundUp(i, block);
     if (bias && !facts.isF32Param(bias)) return undefined;
     if (bias && paddedOut !== o && useCount(bias) !== filterUses.get(bias)) return undefined;
-    filters.set(w, { layout, shape, paddedOut });
+    filters.set(w, { layout, shape, paddedOut, paddedIn });
     if (bias && paddedOut !== o) paddedBiases.set(bias, paddedOut);
     const input = [layout === 'OIHWBo' ? x : blockedInput(x), w, ...(bias ? [bias] : [])];
     const conv: OnnxNode = { ...n, input, domain: NCHWC_DOMAIN, name: `${n.name ?? 'Conv'}_nchwc` };
@@ -312,16 +318,16 @@ function topologicalOrder(nodes: readonly OnnxNode[]): OnnxNode[] {
 }
 
 /**
- * `w` ([O, I, KH, KW], f32) in the NCHWc layout, output channels zero-padded to `paddedOut`. Written in
- * destination order: the reads then stay within one block of rows (a few KB), the writes are sequential
- * (~10× faster than scattering the source in order; an SD1.5 UNet has 0.4 G filter values to move).
+ * `w` ([O, I, KH, KW], f32) in the NCHWc layout, channels zero-padded to `paddedOut` and `paddedIn`. Written
+ * in destination order, one block of output channels at a time: the reads stay within a few KB of rows and the
+ * writes are sequential (~3–4 ns a value here; an SD1.5 UNet has 0.4 G filter values to move).
  */
 export function reorderFilter(w: Float32Array, f: NchwcFilter, block: number, into?: Float32Array): Float32Array {
   const [o, i, kh, kw] = f.shape;
   const taps = kh * kw;
   const rowLength = i * taps;
-  const dst = into ?? new Float32Array(f.paddedOut * rowLength);
-  const inBlocks = f.layout === 'OIHWBiBo' ? i / block : i;
+  const dst = into ?? new Float32Array(f.paddedOut * f.paddedIn * taps);
+  const inBlocks = f.layout === 'OIHWBiBo' ? f.paddedIn / block : i;
   const inBlock = f.layout === 'OIHWBiBo' ? block : 1;
   const rows = new Int32Array(block);
   let d = 0;
@@ -331,8 +337,9 @@ export function reorderFilter(w: Float32Array, f: NchwcFilter, block: number, in
     for (let ib = 0; ib < inBlocks; ib++) {
       for (let t = 0; t < taps; t++) {
         for (let bi = 0; bi < inBlock; bi++) {
-          const col = (ib * inBlock + bi) * taps + t;
-          for (let bo = 0; bo < block; bo++) dst[d++] = rows[bo] < 0 ? 0 : w[rows[bo] + col];
+          const ic = ib * inBlock + bi;
+          const col = ic * taps + t;
+          for (let bo = 0; bo < block; bo++) dst[d++] = rows[bo] < 0 || ic >= i ? 0 : w[rows[bo] + col];
         }
       }
     }
