@@ -320,7 +320,7 @@ function topologicalOrder(nodes: readonly OnnxNode[]): OnnxNode[] {
 /**
  * `w` ([O, I, KH, KW], f32) in the NCHWc layout, channels zero-padded to `paddedOut` and `paddedIn`. Written
  * in destination order, one block of output channels at a time: the reads stay within a few KB of rows and the
- * writes are sequential (~3–4 ns a value here; an SD1.5 UNet has 0.4 G filter values to move).
+ * writes are sequential (~1.7 ns a value here at block 16; an SD1.5 UNet has 0.4 G filter values to move).
  */
 export function reorderFilter(w: Float32Array, f: NchwcFilter, block: number, into?: Float32Array): Float32Array {
   const [o, i, kh, kw] = f.shape;
@@ -334,12 +334,26 @@ export function reorderFilter(w: Float32Array, f: NchwcFilter, block: number, in
   for (let ob = 0; ob < f.paddedOut / block; ob++) {
     // Source offset of each output channel of this block; -1 for the zero padding past O.
     for (let bo = 0; bo < block; bo++) rows[bo] = ob * block + bo < o ? (ob * block + bo) * rowLength : -1;
+    const whole = (ob + 1) * block <= o;
     for (let ib = 0; ib < inBlocks; ib++) {
       for (let t = 0; t < taps; t++) {
         for (let bi = 0; bi < inBlock; bi++) {
           const ic = ib * inBlock + bi;
           const col = ic * taps + t;
-          for (let bo = 0; bo < block; bo++) dst[d++] = rows[bo] < 0 || ic >= i ? 0 : w[rows[bo] + col];
+          if (whole && ic < i) {
+            // Sixteen output channels per block with AVX-512: unrolled, this copy takes half the time (1.7 vs 3.3 ns a value).
+            if (block === 16) {
+              dst[d] = w[rows[0] + col]; dst[d + 1] = w[rows[1] + col]; dst[d + 2] = w[rows[2] + col]; dst[d + 3] = w[rows[3] + col];
+              dst[d + 4] = w[rows[4] + col]; dst[d + 5] = w[rows[5] + col]; dst[d + 6] = w[rows[6] + col]; dst[d + 7] = w[rows[7] + col];
+              dst[d + 8] = w[rows[8] + col]; dst[d + 9] = w[rows[9] + col]; dst[d + 10] = w[rows[10] + col]; dst[d + 11] = w[rows[11] + col];
+              dst[d + 12] = w[rows[12] + col]; dst[d + 13] = w[rows[13] + col]; dst[d + 14] = w[rows[14] + col]; dst[d + 15] = w[rows[15] + col];
+              d += 16;
+            } else {
+              for (let bo = 0; bo < block; bo++) dst[d++] = w[rows[bo] + col];
+            }
+          } else {
+            for (let bo = 0; bo < block; bo++) dst[d++] = rows[bo] < 0 || ic >= i ? 0 : w[rows[bo] + col];
+          }
         }
       }
     }
