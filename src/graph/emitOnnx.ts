@@ -11,6 +11,7 @@ import { ELEM, attr } from './onnxNames.ts';
 import type { EmitContext, LoweringChoice } from './opRecord.ts';
 import { type WeightStore, requireParam, toBytes } from './weights.ts';
 import { f32ToF16Array } from './half.ts';
+import { NCHWC_DOMAIN, type NchwcFilter, type NchwcRewrite, type OnnxNode, reorderFilter, toNchwc } from './nchwcLayout.ts';
 import { type Int8Options, type Int8Plan, type Precision, emitInt8Site, int8Initializers, planInt8, quantizeWeight } from './int8Lowering.ts';
 
 const { onnx } = onnxProto;
@@ -20,8 +21,9 @@ export const OPSET = 21;
 /**
  * Bumped whenever the ONNX a graph lowers to changes (a new lowering, a different fusion): compile
  * caches key on it, so a cached model built by an older emitter is rebuilt instead of reused.
+ * 3: convs emitted in ORT's NCHWc form (nchwcLayout.ts).
  */
-export const EMITTER_VERSION = 2;
+export const EMITTER_VERSION = 3;
 export const IR_VERSION = 10;
 /** Protobuf messages cannot exceed 2 GiB; stay clear of it with inline weights. */
 export const MAX_INLINE_BYTES = 1.8e9;
@@ -73,6 +75,11 @@ export interface EmitOptions {
   castPerUse?: boolean;
   /** Filled in by emitOnnx: how many parameters it stored as f16 (and, with int8, as int8). */
   report?: { f16Params: number; int8Params?: number };
+  /**
+   * ORT's NCHWc block size (runtime/nchwcBlock.ts): convs are emitted in its blocked layout with their filters
+   * reordered (graph/nchwcLayout.ts), so ORT need not convert them at session creation. Undefined: plain Convs.
+   */
+  nchwcBlock?: number;
   /** Lowering alternatives, for benchmarks that compare them (bench/lowerings.ts); defaults are the fastest measured. */
   lowering?: LoweringChoice;
 }
@@ -108,8 +115,10 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: ELEM.i64, rawData: toBytes(BigInt64Array.from(values.map(BigInt))) }));
     return name;
   };
+  const f32Values = new Map<string, readonly number[]>();
   const f32Const = (values: readonly number[]): string => {
     const name = `__f32_${constCount++}`;
+    f32Values.set(name, values);
     initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: ELEM.f32, rawData: toBytes(Float32Array.from(values)) }));
     return name;
   };
@@ -118,6 +127,39 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     if (v.kind === 'input' || v.kind === 'param') names.set(v.id, v.name!);
     else if (v.kind === 'const') names.set(v.id, `__const_${v.id}`);
     else names.set(v.id, `v${v.id}`);
+  }
+
+  const int8Shared = new Map<string, string>();
+  for (const n of g.nodes) {
+    if (sliced.skip.has(n) || int8?.skip.has(n)) continue;
+    const site = int8?.sites.get(n);
+    if (site) {
+      nodes.push(...emitInt8Site(n, site, g, { names, i64: i64Const, shared: int8Shared }));
+      continue;
+    }
+    const linear = sliced.rewrite.get(n);
+    nodes.push(...(linear ? emitSlicedLinear(n, linear, names, i64Const) : emitNode(n, g, names, i64Const, f32Const, lowering)));
+  }
+  const outputs = g.outputs.map((o) => {
+    nodes.push({ opType: 'Identity', input: [names.get(o.id)!], output: [o.name], name: `out_${o.name}` });
+    return valueInfo(o.name, g.values[o.id]);
+  });
+  // Nodes are emitted before the parameters are written: the NCHWc rewrite decides how conv filters are stored.
+  let nchwc: NchwcRewrite | undefined;
+  if (opts.nchwcBlock) {
+    const shapes = new Map<string, readonly number[]>();
+    for (const v of g.values) shapes.set(names.get(v.id)!, v.shape);
+    const f16Possible = opts.weightStorage === 'f16' || opts.weightStorage === 'auto';
+    nchwc = toNchwc(nodes as OnnxNode[], opts.nchwcBlock, {
+      shapeOf: (name) => shapes.get(name),
+      isF32Param: (name) => {
+        const id = g.params.get(name);
+        if (id === undefined || g.values[id].dtype !== 'f32' || int8?.int8Params.has(name)) return false;
+        return !(f16Possible && storedAsF16(g.values[id].shape, opts.castPerUse));
+      },
+      constFloats: (name) => f32Values.get(name),
+    });
+    nodes = nchwc.nodes;
   }
 
   // Parameters, streamed one at a time so a multi-GB model never sits in memory twice.
@@ -131,6 +173,21 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   if (opts.externalData) fd = openSync(join(opts.externalData.dir, opts.externalData.file), 'w');
   try {
     let inlineBytes = 0;
+    // With external data each filter is written out at once, so one scratch buffer serves them all (fresh
+    // pages are costly on VMs); inline weights must keep their own bytes.
+    let scratch: Float32Array | undefined;
+    const nchwcFilterBytes = (src: Uint8Array, f: NchwcFilter): Uint8Array => {
+      const w = new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4);
+      const size = f.paddedOut * f.paddedIn * numel(f.shape.slice(2));
+      if (fd !== undefined && (!scratch || scratch.length < size)) scratch = new Float32Array(size);
+      const out = reorderFilter(w, f, opts.nchwcBlock!, fd !== undefined ? scratch!.subarray(0, size) : undefined);
+      return new Uint8Array(out.buffer, out.byteOffset, size * 4);
+    };
+    const nchwcBiasBytes = (src: Uint8Array, padded: number): Uint8Array => {
+      const b = new Float32Array(padded);
+      b.set(new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4));
+      return toBytes(b);
+    };
     const addInitializer = (name: string, dims: readonly number[], dataType: number, bytes: Uint8Array) => {
       if (fd !== undefined) {
         writeSync(fd, bytes, 0, bytes.byteLength, offset);
@@ -163,6 +220,13 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
       const asF16 = wantF16 && v.dtype === 'f32' && storedAsF16(v.shape, opts.castPerUse);
       const storedName = asF16 ? `${name}::f16` : name;
       const dataType = asF16 ? ELEM.f16 : ELEM[v.dtype];
+      const filter = nchwc?.filters.get(name);
+      const padBias = nchwc?.paddedBiases.get(name);
+      if (filter || padBias) {
+        const blocked = filter ? nchwcFilterBytes(p.bytes, filter) : nchwcBiasBytes(p.bytes, padBias!);
+        addInitializer(name, filter ? [filter.paddedOut, filter.paddedIn, ...v.shape.slice(2)] : [padBias!], dataType, blocked);
+        continue;
+      }
       const bytes = asF16 ? toBytes(f32ToF16Array(new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength / 4))) : p.bytes;
       if (asF16) {
         castNodes.push({ opType: 'Cast', input: [storedName], output: [name], attribute: [attr('to', ELEM.f32, 'int')], name: `Cast_${name}` });
@@ -173,7 +237,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  if (!opts.castPerUse) nodes.push(...castNodes);
+  if (!opts.castPerUse) nodes.unshift(...castNodes);
   if (opts.report) {
     opts.report.f16Params = castNodes.length;
     if (int8) opts.report.int8Params = int8.int8Params.size;
@@ -182,27 +246,12 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
     initializers.push(onnx.TensorProto.create({ name: names.get(id)!, dims: [...c.shape], dataType: ELEM[c.dtype], rawData: toBytes(c.data) }));
   }
 
-  const int8Shared = new Map<string, string>();
-  for (const n of g.nodes) {
-    if (sliced.skip.has(n) || int8?.skip.has(n)) continue;
-    const site = int8?.sites.get(n);
-    if (site) {
-      nodes.push(...emitInt8Site(n, site, g, { names, i64: i64Const, shared: int8Shared }));
-      continue;
-    }
-    const linear = sliced.rewrite.get(n);
-    nodes.push(...(linear ? emitSlicedLinear(n, linear, names, i64Const) : emitNode(n, g, names, i64Const, f32Const, lowering)));
-  }
-  const outputs = g.outputs.map((o) => {
-    nodes.push({ opType: 'Identity', input: [names.get(o.id)!], output: [o.name], name: `out_${o.name}` });
-    return valueInfo(o.name, g.values[o.id]);
-  });
   if (opts.castPerUse) nodes = castEachUse(nodes, castNodes as CastNode[]);
 
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: 'inkflow',
-    opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    opsetImport: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }, ...(nchwc ? [{ domain: NCHWC_DOMAIN, version: 1 }] : [])],
     graph: {
       name: g.name,
       node: nodes,

@@ -11,6 +11,7 @@ import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightSto
 import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
 import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
+import { nchwcBlockSize } from './nchwcBlock.ts';
 import { INT8_LOWERING_VERSION, type Int8Options, type Precision } from '../graph/int8Lowering.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
@@ -69,8 +70,11 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
   const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {}, int8Lowering: INT8_LOWERING_VERSION } : {};
   const castPerUse = opts.castPerUse ?? false;
-  const emitQuant = { precision: opts.precision, int8: opts.int8, castPerUse };
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, off, ...quant }));
+  // Training graphs (castPerUse) stay plain: their frozen filters are also read by the backward, so few convs
+  // could be blocked, and ORT converting the rest gives the forward exactly its inference numbers.
+  const nchwcBlock = castPerUse ? undefined : await nchwcBlockSize(opts.provider);
+  const emitQuant = { precision: opts.precision, int8: opts.int8, castPerUse, nchwcBlock };
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, nchwcBlock, off, ...quant }));
   phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;

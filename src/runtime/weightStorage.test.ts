@@ -8,6 +8,7 @@ import { createGraph } from '../graph/graph.ts';
 import * as nn from '../graph/nn.ts';
 import { f16ToF32Array, f32ToF16Array } from '../graph/half.ts';
 import type { ParamData, WeightStore } from '../graph/weights.ts';
+import { nchwcBlockSize } from './nchwcBlock.ts';
 import { compile, flushCompileCache } from './session.ts';
 import { emitOnnx } from '../graph/emitOnnx.ts';
 import { randomWeights } from '../graph/randomWeights.ts';
@@ -62,8 +63,10 @@ describe('weight storage', () => {
     const auto = await run(weights(true));
     expect(Array.from(auto.y)).toEqual(Array.from(f32.y));
     expect(auto.files).toEqual(['model.onnx', 'weights.bin']);
-    // fc.weight (4096 values) is stored as f16; the small tensors stay f32.
-    expect(auto.bytes('weights.bin')).toBe(4096 * 2 + (64 + 18 + 2) * 4);
+    // fc.weight (4096 values) is stored as f16; the small tensors stay f32, the conv's 2 output channels
+    // zero-padded to one NCHWc block (graph/nchwcLayout.ts).
+    const block = (await nchwcBlockSize())!;
+    expect(auto.bytes('weights.bin')).toBe(4096 * 2 + (64 + block * 9 + block) * 4);
     expect(f32.files).toContain('optimized.onnx');
   });
 
