@@ -184,6 +184,7 @@ export async function runServerBench(): Promise<void> {
     console.log(
       `mean per job: sections ${meanOwn.toFixed(2)} ms own, ${meanWall.toFixed(2)} ms wall; main thread busy ${(report.busyMs / jobs).toFixed(2)} ms (all its work during the load / jobs)`,
     );
+    console.log(`server process peak RSS ${report.peakRssMb.toFixed(0)} MB`);
     console.log(`load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; end-to-end as the clients saw it:`);
     console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
     row('  accept (POST)', accept);

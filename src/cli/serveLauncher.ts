@@ -51,12 +51,15 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * cleanly (stopWhenLauncherGoes).
  */
 export function runRelaunched(flags: readonly string[], script: string, args: readonly string[]): Promise<number> {
+  // Windows has no process groups (a detached child would open a console of its own) and child.kill ends a
+  // process outright; there the console's Ctrl-C reaches both processes, and this one only waits.
+  const windows = process.platform === 'win32';
   const child = spawn(process.execPath, [...flags, ...process.execArgv, script, ...args], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
+    detached: !windows,
     env: { ...process.env, [LAUNCHED_ENV]: String(process.pid) },
   });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const forward = (signal: NodeJS.Signals) => !windows && child.kill(signal);
   for (const s of FORWARDED_SIGNALS) process.on(s, forward);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
