@@ -66,7 +66,8 @@ function childMessage<T>(child: ChildProcess, key: string): Promise<T> {
 export async function runServerBench(): Promise<void> {
   const jobs = Number(process.env.INKFLOW_BENCH_SERVER_JOBS ?? 1000);
   const clients = Number(process.env.INKFLOW_BENCH_SERVER_CLIENTS ?? 50);
-  // Extra node flags for the server process only, e.g. INKFLOW_BENCH_SERVER_NODE_FLAGS=--trace-gc.
+  // The flags `inkflow serve` ships with, then any extra ones, e.g. INKFLOW_BENCH_SERVER_NODE_FLAGS=--trace-gc (a later
+  // value of the same V8 flag wins: INKFLOW_BENCH_SERVER_NODE_FLAGS=--max-semi-space-size=16 measures the old default).
   const nodeFlags = [...SERVE_NODE_FLAGS, ...(process.env.INKFLOW_BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   console.log(`server process node flags: ${nodeFlags.join(' ')}`);
   const child = fork(new URL('./serverProcess.ts', import.meta.url).pathname, [tempDir('inkflow-bench-server-')], {
