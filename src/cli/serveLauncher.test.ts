@@ -2,8 +2,7 @@
 // and, through the real bin/inkflow.js, that the serving process has the flags and lives and dies with the
 // launcher.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { commandOf, relaunchFlags, SERVE_NODE_FLAGS } from './serveLauncher.ts';
 import { cleanupAll, spawnInkflowBin, tempDir } from '../../test/server/harness.ts';
 
@@ -11,15 +10,34 @@ afterAll(() => cleanupAll());
 
 const cmdlineOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
 
+/** The parent pid from /proc/PID/stat (after the command name in parentheses: state, then ppid); undefined once gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The launcher's child that runs the CLI again (tsx also starts an esbuild process beside it). */
 function relaunchedChild(launcher: number): number {
-  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(launcher)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-  const cli = children.filter((pid) => cmdlineOf(pid).some((a) => a.endsWith('bin/inkflow.js')));
+  const cli = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name) && parentOf(Number(name)) === launcher)
+    .map(Number)
+    .filter((pid) => cmdlineOf(pid).some((a) => a.endsWith('bin/inkflow.js')));
   expect(cli).toHaveLength(1);
   return cli[0];
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Running (not gone, not a zombie waiting for its parent). */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 30_000;
