@@ -1,10 +1,11 @@
 // `inkflow serve` runs in a node process started with SERVE_NODE_FLAGS. The server's main thread answers
 // every POST and writes every queue status to every open socket; what it allocates doing so is short-lived
 // (~100 kB per job in bench/server.ts). With V8's default 16 MB semi-spaces a young-generation collection
-// (1–12 ms) came every ~130 jobs, some of them inside requests: V8 runs it as a task between callbacks when
-// it can, and inside whatever allocates when the space fills first. A 4× larger young generation collects
-// 4× less often, for about the same cost per collection (a scavenge copies only what survives), and leaves
-// room to run them as tasks. These are V8 heap sizes, fixed when the heap is set up: v8.setFlagsFromString
+// (1–12 ms) came every 130–170 jobs, some of them inside requests: V8 runs it as a task between callbacks
+// when it can, and inside whatever allocates when the space fills first. Allowed 64 MB, V8 grew the
+// semi-spaces to 32 MB under the bench's load: half as many collections (3 instead of 6 per 1000 jobs), for
+// about the same cost each (a scavenge copies only what survives), with more room to run them as tasks, for
+// 20 MB more peak RSS. These are V8 heap sizes, fixed when the heap is set up: v8.setFlagsFromString
 // at run time leaves an existing heap as it is (measured), so the flags must be on node's command line.
 // bin/inkflow.js therefore runs `serve` again in a child node process with them (node 20 has no exec),
 // unless they are already given (in node's arguments or NODE_OPTIONS).
