@@ -37,11 +37,11 @@ export function relaunchFlags(args: readonly string[], execArgv: readonly string
   const command = commandOf(args);
   if (command === undefined || !FLAGGED_COMMANDS.has(command) || args.includes('--help') || args.includes('-h')) return undefined;
   const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const missing = SERVE_NODE_FLAGS.filter((flag) => {
+  const userSetOne = SERVE_NODE_FLAGS.some((flag) => {
     const name = flag.split('=')[0];
-    return !given.some((g) => g === name || g.startsWith(`${name}=`));
+    return given.some((g) => g === name || g.startsWith(`${name}=`));
   });
-  return missing.length === SERVE_NODE_FLAGS.length ? [...SERVE_NODE_FLAGS] : undefined;
+  return userSetOne ? undefined : [...SERVE_NODE_FLAGS];
 }
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
