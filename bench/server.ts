@@ -14,14 +14,17 @@
 // no work, the main thread's total busy time (event-loop utilisation, GC and everything included) per job
 // is printed too: it is the mean of everything, so it must stay above the sections' mean.
 // The server runs in a process of its own (bench/serverProcess.ts), as in real use, so the load generator's
-// allocations and GC never land in its measured sections; per-section p50/p99/max are printed.
+// allocations and GC never land in its measured sections; per-section p50/p99/max are printed. That process
+// gets the node flags `inkflow serve` runs with (SERVE_NODE_FLAGS, src/cli/serveLauncher.ts), so the bench
+// measures the server as it ships.
 // Knobs: INKFLOW_BENCH_SERVER_JOBS (1000), INKFLOW_BENCH_SERVER_CLIENTS (50), INKFLOW_BENCH_SERVER_NODE_FLAGS
-// (node flags for the server process only, e.g. --cpu-prof).
+// (further node flags for the server process, after the shipped ones, e.g. --cpu-prof).
 import WebSocket from 'ws';
 import { availableParallelism, loadavg } from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { tempDir, cleanupAll } from '../test/server/harness.ts';
 import type { ServerProcessReport } from './serverProcess.ts';
+import { SERVE_NODE_FLAGS } from '../src/cli/serveLauncher.ts';
 
 interface JobTimes {
   id: string;
@@ -63,8 +66,10 @@ function childMessage<T>(child: ChildProcess, key: string): Promise<T> {
 export async function runServerBench(): Promise<void> {
   const jobs = Number(process.env.INKFLOW_BENCH_SERVER_JOBS ?? 1000);
   const clients = Number(process.env.INKFLOW_BENCH_SERVER_CLIENTS ?? 50);
-  // Extra node flags for the server process only, e.g. INKFLOW_BENCH_SERVER_NODE_FLAGS=--trace-gc.
-  const nodeFlags = (process.env.INKFLOW_BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // The flags `inkflow serve` ships with, then any extra ones, e.g. INKFLOW_BENCH_SERVER_NODE_FLAGS=--trace-gc (a later
+  // value of the same V8 flag wins: INKFLOW_BENCH_SERVER_NODE_FLAGS=--max-semi-space-size=16 measures the old default).
+  const nodeFlags = [...SERVE_NODE_FLAGS, ...(process.env.INKFLOW_BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
+  console.log(`server process node flags: ${nodeFlags.join(' ')}`);
   const child = fork(new URL('./serverProcess.ts', import.meta.url).pathname, [tempDir('inkflow-bench-server-')], {
     execArgv: ['--import', 'tsx', ...nodeFlags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -180,6 +185,7 @@ export async function runServerBench(): Promise<void> {
     console.log(
       `mean per job: sections ${meanOwn.toFixed(2)} ms own, ${meanWall.toFixed(2)} ms wall; main thread busy ${(report.busyMs / jobs).toFixed(2)} ms (all its work during the load / jobs)`,
     );
+    console.log(`server process peak RSS ${report.peakRssMb.toFixed(0)} MB`);
     console.log(`load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; end-to-end as the clients saw it:`);
     console.log(`wall ${(wall / 1000).toFixed(2)} s, ${((1000 * ordered.length) / wall).toFixed(0)} jobs/s`);
     row('  accept (POST)', accept);

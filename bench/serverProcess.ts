@@ -18,12 +18,14 @@ export interface ServerProcessReport {
    * work: HTTP, WebSocket, SQLite, GC, whatever no section covers), in ms.
    */
   busyMs: number;
+  /** The server process's peak resident memory, in MB (the price of its young-generation size, among others). */
+  peakRssMb: number;
 }
 
 const dataDir = process.argv[2];
 if (!dataDir || !process.send) throw new Error('bench/serverProcess.ts is started by bench/server.ts (fork with a data folder)');
 const emptySections = (): Sections => Object.fromEntries(OVERHEAD_SECTIONS.map((s) => [s, []])) as unknown as Sections;
-const report: ServerProcessReport = { overheadById: {}, sections: { wall: emptySections(), own: emptySections() }, busyMs: NaN };
+const report: ServerProcessReport = { overheadById: {}, sections: { wall: emptySections(), own: emptySections() }, busyMs: NaN, peakRssMb: NaN };
 const sum = (t: Readonly<SectionTimes>) => OVERHEAD_SECTIONS.reduce((a, s) => a + t[s], 0);
 const server = await startServer({
   dataDir,
@@ -42,6 +44,7 @@ process.on('message', async (m: { report?: true; load?: 'start' | 'end' }) => {
   if (m.load === 'start') loadStart = performance.eventLoopUtilization();
   if (m.load === 'end') report.busyMs = performance.eventLoopUtilization(loadStart).active;
   if (!m.report) return;
+  report.peakRssMb = process.resourceUsage().maxRSS / 1024;
   await server.close();
   process.send!({ report }, () => process.exit(0));
 });

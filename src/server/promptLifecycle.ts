@@ -45,7 +45,7 @@ export function historyRecordOf(outcome: JobOutcome): HistoryRecord {
 
 /** The terminal message of a run: the one the executor recorded, or one built from the status. */
 export function terminalMessageOf(promptId: string, outcome: JobOutcome): [string, Record<string, unknown>] {
-  const recorded = [...outcome.messages].reverse().find(([type]) => TERMINAL_EVENTS.has(type));
+  const recorded = outcome.messages.findLast(([type]) => TERMINAL_EVENTS.has(type)); // the last one, without copying the list
   if (recorded) return recorded;
   const type = outcome.status === 'success' ? 'execution_success' : outcome.status === 'interrupted' ? 'execution_interrupted' : 'execution_error';
   return [type, { prompt_id: promptId, timestamp: Date.now() }];

@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer.ts';
-import { MAX_ATTEMPTS, openPromptStore, type HistoryRecord } from './store.ts';
+import Database from 'better-sqlite3';
+import { FINISH_SQL, MAX_ATTEMPTS, openPromptStore, type HistoryRecord } from './store.ts';
 import { cleanupAll, tempDir } from '../../test/server/harness.ts';
 
 afterAll(() => cleanupAll());
@@ -78,6 +79,16 @@ describe('prompt store', () => {
     s.clearHistory();
     expect(s.history()).toEqual({});
     s.close();
+  });
+
+  it('finishing a prompt reads the next history number from its index, not by scanning every history row', () => {
+    const path = join(tempDir(), 'q.sqlite');
+    openPromptStore(path).close();
+    const db = new Database(path, { readonly: true });
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${FINISH_SQL}`).all('{}', 'a') as { detail: string }[]).map((r) => r.detail);
+    db.close();
+    expect(plan).toContain('SEARCH prompts USING COVERING INDEX prompts_done_seq (done_seq>?)');
+    expect(plan.filter((d) => /^(SCAN|SEARCH) prompts$/.test(d))).toEqual([]);
   });
 
   it('with background checkpoints, commits leave the WAL to the checkpoint thread, which copies it into the database', async () => {

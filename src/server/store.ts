@@ -107,6 +107,16 @@ function toHistory(r: Row): HistoryEntry {
   return { prompt: toItem(r), outputs: h.outputs, status: h.status, meta: h.meta };
 }
 
+/**
+ * pending/running → done, with the next history sequence number. The subquery's `done_seq IS NOT NULL`
+ * changes nothing in its result (MAX skips NULLs) but lets SQLite read the maximum from the partial index
+ * prompts_done_seq; without it SQLite scans every row, history text included — 0.5 ms per finished prompt
+ * at 5000 history entries, growing with the history.
+ */
+export const FINISH_SQL = `UPDATE prompts SET state = 'done', history = ?,
+  done_seq = (SELECT COALESCE(MAX(done_seq), 0) + 1 FROM prompts WHERE done_seq IS NOT NULL)
+  WHERE id = ? AND state != 'done'`;
+
 export interface PromptStoreOptions {
   /** Commits never checkpoint the WAL: the caller runs startWalCheckpointer on the same file. */
   backgroundCheckpoints?: boolean;
@@ -144,10 +154,7 @@ export function openPromptStore(path: string, opts: PromptStoreOptions = {}): Pr
     ),
     nextPending: db.prepare(`SELECT * FROM prompts WHERE state = 'pending' ORDER BY number LIMIT 1`),
     markRunning: db.prepare(`UPDATE prompts SET state = 'running', attempts = attempts + 1 WHERE id = ? AND state = 'pending'`),
-    finish: db.prepare(
-      `UPDATE prompts SET state = 'done', history = ?, done_seq = (SELECT COALESCE(MAX(done_seq), 0) + 1 FROM prompts)
-       WHERE id = ? AND state != 'done'`,
-    ),
+    finish: db.prepare(FINISH_SQL),
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
     byState: db.prepare(`SELECT * FROM prompts WHERE state = ? ORDER BY number`),
     // IN (…) seeks the (state, number) index; `!= 'done'` would scan every history row.

@@ -264,6 +264,12 @@ export function spawnInkflow(args: string[], label = `inkflow ${args[0]}`): Chil
   return watchChild(proc, label);
 }
 
+/** Starts `inkflow <args>` as users do: through bin/inkflow.js (which may run the command in a child of its own). */
+export function spawnInkflowBin(args: string[], label = `inkflow ${args[0]}`): Child {
+  const proc = spawn(process.execPath, [join(repoRoot, 'bin/inkflow.js'), ...args], { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return watchChild(proc, label);
+}
+
 /** `inkflow serve` (API only: the studio's build is tested in test/studio) in a child process on a free port; resolves with its URL once it listens. */
 export async function spawnServe(args: string[]): Promise<Child & { url: string }> {
   const child = spawnInkflow(['serve', '--port', '0', '--no-studio', ...args], 'inkflow serve');
