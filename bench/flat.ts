@@ -6,8 +6,7 @@
 // hard case (cropped, mirrored, occluded, scenery, transparent sheet), the parts most often wrong, the time
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: below 20000 are for tuning (0–59, 100–199 and 1000–1099 were used; bench/flatTune.ts is the loop); the
-// default 20000+ are held out (never
-// looked at while tuning; check a second block with `--seed 30000`).
+// default 20000+ are held out (never looked at while tuning; check a second block with `--seed 30000`).
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
