@@ -5,8 +5,8 @@
 // Reports segment accuracy (BasicPBC style, regions ≥ 10 px per 512²) and character-pixel accuracy, split by
 // hard case (cropped, mirrored, occluded, scenery, transparent sheet), the parts most often wrong, the time
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
-// Seeds: below 20000 are for tuning (100–199 and 1000–1099 were used); the default 20000+ are held out (never
-// looked at while tuning; check a second block with `--seed 30000`).
+// Seeds: below 20000 are for tuning (0–59, 100–199 and 1000–1099 were used; bench/flatTune.ts is the loop); the
+// default 20000+ are held out (never looked at while tuning; check a second block with `--seed 30000`).
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
