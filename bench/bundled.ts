@@ -82,7 +82,8 @@ async function benchModel<T>(name: string, inputs: Input<T>[], run: Run<T>): Pro
   const ref: Image[] = [];
   const fp32Ms: number[] = [];
   for (const mode of MODES) {
-    await run(inputs[0].value, mode); // warm-up: compiles this mode's sessions into the cache
+    // Warm-up: compiles this mode's sessions into the cache, for both input sizes (the README example is 512²).
+    for (const input of inputs.slice(0, 2)) await run(input.value, mode);
     const times: number[] = [];
     const scores: number[] = [];
     for (const [i, input] of inputs.entries()) {
