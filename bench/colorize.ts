@@ -11,7 +11,7 @@
 // predict a longer loop, the remaining steps are not run and the UNet time is extrapolated from the
 // measured full/shallow step times (said in the output; errors are then not reported for that mode).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,19 +183,24 @@ function flops() {
 }
 
 export async function runColorizeBench(): Promise<void> {
-  const outDir = mkdtempSync(join(tmpdir(), 'inkflow-bench-colorize-'));
+  // INKFLOW_BENCH_OUT keeps each mode's results in that folder, so the modes can run one per
+  // invocation (one heavy-lock holding each) and the report still compares every mode present with fp32.
+  const kept = process.env.INKFLOW_BENCH_OUT;
+  const outDir = kept ?? mkdtempSync(join(tmpdir(), 'inkflow-bench-colorize-'));
+  if (kept) mkdirSync(kept, { recursive: true });
+  const resultFile = (mode: string) => join(outDir, `${mode.replace('/', '_')}.result.json`);
   try {
     const only = process.env.INKFLOW_BENCH_MODES?.split(',');
-    const results: ModeResult[] = [];
     for (const mode of MODES) {
       if (only && !only.includes(mode.name)) continue;
       const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), MODE_FLAG, mode.name, outDir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 });
       if (r.status !== 0) throw new Error(`colorize bench mode ${mode.name} failed (exit ${r.status}): ${r.stdout}`);
-      results.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ModeResult);
+      writeFileSync(resultFile(mode.name), r.stdout.trim().split('\n').at(-1)!);
     }
+    const results = MODES.filter((m) => existsSync(resultFile(m.name))).map((m) => JSON.parse(readFileSync(resultFile(m.name), 'utf8')) as ModeResult);
     report(results, outDir, (await machineRoof()).gflops);
   } finally {
-    rmSync(outDir, { recursive: true, force: true });
+    if (!kept) rmSync(outDir, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { cachedModel, fullStepSchedule, StepCacheError } from './stepCache.ts';
+import { cachedModel, compositionSteps, fullStepSchedule, StepCacheError } from './stepCache.ts';
 
 describe('step caching schedule', () => {
   it('keeps the first and last steps full and refreshes every interval', () => {
@@ -7,6 +7,15 @@ describe('step caching schedule', () => {
     expect(fullStepSchedule(6, 3)).toEqual([true, false, false, true, false, true]);
     expect(fullStepSchedule(4, 1)).toEqual([true, true, true, true]);
     expect(fullStepSchedule(1, 5)).toEqual([true]);
+  });
+
+  it('keeps a text-to-image run\'s composition steps (the first 40 %) full before caching', () => {
+    expect(compositionSteps(20)).toBe(8);
+    expect(compositionSteps(6)).toBe(3);
+    const s = fullStepSchedule(20, 3, compositionSteps(20));
+    expect(s.slice(0, 8).every(Boolean)).toBe(true);
+    expect(s.map((f, i) => (f ? i : -1)).filter((i) => i >= 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 9, 12, 15, 18, 19]);
+    expect(fullStepSchedule(20, 3, 0)).toEqual(fullStepSchedule(20, 3));
   });
 
   it('rejects intervals it cannot honour', () => {

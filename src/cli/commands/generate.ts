@@ -93,8 +93,8 @@ output and runtime:
   --device cpu|cuda       execution provider (default cpu)
   --precision fp32|int8   int8: quantised UNet, text encoder and VAE — faster, lossy (prints the error it
                           was measured to add); default fp32 (exact)
-  --cache-steps N         step caching: full UNet every N steps (and the first and last), only its
-                          shallow blocks in between; 1 = off (default); lossy
+  --cache-steps N         step caching: full UNet every N steps (and the first 40 % and the last), only
+                          its shallow blocks in between; 1 = off (default); lossy
   -h, --help              this help`;
 
 const OPTIONS = {

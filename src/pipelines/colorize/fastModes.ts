@@ -1,7 +1,8 @@
 // The opt-in lossy speed modes of model colouring (int8 inference, step caching): their settings, their
 // checks, and the error each was measured to add, which the CLI and the node print when a mode is on.
-// The numbers come from `npm run bench -- colorize` (SDRO 512², 20 UniPC steps, SD2.1-sized random
-// weights with fan-in scales) and the tiny golden SDRO model (src/pipelines/colorize/sdroFastModes.test.ts).
+// The numbers come from `npm run bench -- bundled` (the bundled trained SDRO and t2i models, through the
+// same functions as the CLI) and `npm run bench -- colorize` (SDRO 512², 20 UniPC steps, SD2.1-sized random
+// weights with fan-in scales).
 import type { Precision } from '../../graph/int8Lowering.ts';
 import { fullStepSchedule, MAX_CACHE_INTERVAL } from '../../sampling/stepCache.ts';
 
@@ -18,8 +19,8 @@ export interface FastModes {
 
 /** What each lossy mode was measured to add (see the header); printed beside results. */
 export const MEASURED_ERROR: Record<'int8' | 'cacheSteps', string> = {
-  int8: 'int8 measured to add 1.5 % UNet output error (SD1.5 512², random weights) and, over 20 SDRO steps, 1.2 % latent error / 46.7 dB image PSNR vs fp32 (channel-reduced SD models, random weights)',
-  cacheSteps: 'step caching every 3 steps measured to add 0.8 % latent error / 50.5 dB image PSNR vs uncached over 20 SDRO steps (channel-reduced SD2.1, random weights; tiny model, 8 steps: 31.7 dB)',
+  int8: 'int8 measured to add 1.5 % UNet output error (SD1.5 512², random weights); final picture vs fp32 on the bundled trained models (npm run bench -- bundled, worst input): colouring 54.2 dB PSNR, txt2img 37.6 dB',
+  cacheSteps: 'step caching every 3 steps measured vs uncached on the bundled trained models (npm run bench -- bundled, worst input): colouring 47.6 dB PSNR (every 5 steps: 39.3 dB), txt2img 33.0 dB (its first 40 % of steps kept full); 0.6 % latent error over 20 SDRO steps on SD2.1-sized random weights',
 };
 
 /** Notes to show for the lossy modes a request turns on (empty for the exact fp32 path). */

@@ -17,7 +17,7 @@ import { prepareControls, type ControlNetUse } from './controlNet.ts';
 import { createDenoiser } from './denoiser.ts';
 import { InitImageError, prepareInitImage, type InitRequest, type PreparedInit } from './initImage.ts';
 import { adapterFeatures, validateAdapterUse, type T2IAdapterUse } from './t2iAdapter.ts';
-import { fullStepSchedule } from '../../sampling/stepCache.ts';
+import { compositionSteps, fullStepSchedule } from '../../sampling/stepCache.ts';
 import type { CompileOptions } from '../../runtime/session.ts';
 import { GENERATE_DEFAULTS } from './defaults.ts';
 import { assertFiniteStage, withFiniteStage } from '../nonFiniteStage.ts';
@@ -284,7 +284,7 @@ export async function generate(ckpt: Checkpoint, req: GenerateRequest, opts: Gen
     const scale = Math.fround(ckpt.latentScale);
     let step = 0;
     const cacheStats = { full: 0, shallow: 0 };
-    const stepCache = (req.cacheSteps ?? 1) > 1 ? { schedule: fullStepSchedule(s.steps, req.cacheSteps!), stepOf: () => step, stats: cacheStats } : undefined;
+    const stepCache = (req.cacheSteps ?? 1) > 1 ? { schedule: fullStepSchedule(s.steps, req.cacheSteps!, compositionSteps(s.steps)), stepOf: () => step, stats: cacheStats } : undefined;
     const denoiser = createDenoiser({
       unet, modelSampling, batch: n, channels: c, height: h, width: w, stepCache,
       positive, negative, cfg: s.cfg, controls, adapterFeatures: adapter, timing, inpaintConcat,

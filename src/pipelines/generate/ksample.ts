@@ -7,7 +7,7 @@ import type { SdxlCheckpoint } from '../../models/checkpoint/sdxlCheckpoint.ts';
 import type { PredictionType } from '../../models/predictionType.ts';
 import { comfySample, prepareNoise, COMFY_SAMPLERS, COMFY_SCHEDULERS } from '../../sampling/comfy/ksampler.ts';
 import { createModelSamplingDiscrete } from '../../sampling/comfy/modelSamplingDiscrete.ts';
-import { fullStepSchedule } from '../../sampling/stepCache.ts';
+import { compositionSteps, fullStepSchedule } from '../../sampling/stepCache.ts';
 import { assertGenerationFits, availableMemory, type AddedModelUses } from '../memoryEstimate.ts';
 import { assertSdxlFits } from './sdxlMemory.ts';
 import { withFiniteStage } from '../nonFiniteStage.ts';
@@ -178,7 +178,7 @@ export async function ksample(model: SamplingCheckpoint, positive: Conditioning,
   if (cacheSteps > 1 && (ranged?.length || posParts.length + negParts.length > 2)) throw new KSampleError('step caching does not combine with ranged T2I-Adapters or combined prompts');
   const setup: DenoiserSetup = {
     timing: opts.timing, unet,
-    stepCache: cacheSteps > 1 ? { schedule: fullStepSchedule(s.steps, cacheSteps), stepOf: () => step } : undefined, modelSampling, batch: n, channels: c, height: h, width: w,
+    stepCache: cacheSteps > 1 ? { schedule: fullStepSchedule(s.steps, cacheSteps, compositionSteps(s.steps)), stepOf: () => step } : undefined, modelSampling, batch: n, channels: c, height: h, width: w,
     positive: pos, negative: neg, cfg: s.cfg, controls, adapterFeatures: adapter, inpaintConcat,
     added: xl ? sdxlAdded(xl, positive, negative, w * xl.vaeScaleFactor, h * xl.vaeScaleFactor) : undefined,
     noiseMask: noiseMask ? { mask: noiseMask, latent: latent.samples.map((v) => v * scale), noise } : undefined,
