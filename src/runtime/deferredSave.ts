@@ -119,6 +119,9 @@ export function startDeferredSave(job: DeferredSaveJob): void {
   const exited = new Promise<void>((resolve) => {
     child.on('error', (err) => (logSaveFailure(dirname(job.entry), err), resolve()));
     child.on('exit', () => resolve());
+  }).then(() => {
+    // A child that never adopted the stage (failed to start, died early) leaves it under this process's name.
+    rmSync(job.stage, { recursive: true, force: true });
   });
   const handoff = new Promise<void>((resolve) => {
     let out = '';
