@@ -14,7 +14,7 @@
 // whose pid no longer runs is stale and taken over. A process that misses the cache while a live saver
 // holds the marker compiles for itself and starts no second saver. Whatever fails (or is killed) leaves
 // no entry, so the next start is simply cold again; failures are appended to `<cache>/deferred-save.log`.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -38,6 +38,7 @@ export const SAVE_LOG = 'deferred-save.log';
 export const ADOPTED_LINE = 'adopted';
 
 interface Saver {
+  child: ChildProcess;
   /** Resolves once the child owns the stage (or has exited). */
   handoff: Promise<void>;
   /** Resolves when the child has exited. */
@@ -51,8 +52,11 @@ export async function settleDeferredSaves(untilSaved: boolean): Promise<void> {
   while (true) {
     const open = [...savers];
     if (!open.length) return;
-    await Promise.all(open.map((s) => (untilSaved ? s.exited : s.handoff)));
+    await Promise.all(open.map((s) => s.handoff));
     if (!untilSaved) return;
+    // A handed-off child is unref'd: waiting for its exit must keep this process alive again.
+    for (const s of open) s.child.ref();
+    await Promise.all(open.map((s) => s.exited));
   }
 }
 
@@ -135,7 +139,7 @@ export function startDeferredSave(job: DeferredSaveJob): void {
     child.stdout!.destroy();
     child.unref();
   });
-  const saver = { handoff, exited };
+  const saver = { child, handoff, exited };
   savers.add(saver);
   void exited.then(() => savers.delete(saver));
 }
