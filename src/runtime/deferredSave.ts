@@ -7,7 +7,7 @@
 //
 // Why detached rather than waited for: a CLI run must not wait 15–30 s for a save the user did not ask
 // for. The parent only waits (flushCompileCache) until the child has adopted the plain-model stage
-// (renamed it to carry the child's pid, ~1 s of node start-up), so a dead parent's stage is never swept
+// (renamed it to carry the child's pid: node start-up, ~0.35 s here), so a dead parent's stage is never swept
 // away under the child by another process's clean-up of dead stages.
 //
 // Concurrency: the child holds `<entry>.saving` (its pid, created exclusively) while it saves; a marker

@@ -35,7 +35,7 @@ function takeMarker(): boolean {
 
 let stage = job.stage;
 let marked = false;
-const tmp = `${job.entry}.tmp-${process.pid}-${Date.now()}`;
+const tmp = `${job.entry}.tmp-${process.pid}-optimized`; // distinct from an adopted on-disk stage (…-<pid>-<time>)
 try {
   const owned = stageOwnedBy(job.stage, process.pid);
   renameSync(job.stage, owned); // fails if the parent died and its stage was already swept: nothing to save
