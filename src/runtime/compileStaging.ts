@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { alive, settleDeferredSaves } from './deferredSave.ts';
+import { alive, ownSaveDone, settleDeferredSaves } from './deferredSave.ts';
 
 const RAM_ROOT = '/dev/shm';
 const STAGE_PREFIX = 'inkflow-compile-';
@@ -28,9 +28,10 @@ export async function flushCompileCache(opts: { untilSaved?: boolean } = {}): Pr
   await settleDeferredSaves(opts.untilSaved ?? false);
 }
 
-/** Waits for this process's background copy into `dir`, if one runs (a second compile of the same model). */
+/** Waits for this process's background copy or save into `dir`, if one runs (a second compile of the same model). */
 export async function entryWritten(dir: string): Promise<void> {
   await pending.get(dir);
+  await ownSaveDone(dir);
 }
 
 /** Removes stages of processes that no longer run (a crash mid-compile would otherwise hold RAM until reboot). */

@@ -38,6 +38,7 @@ export const SAVE_LOG = 'deferred-save.log';
 export const ADOPTED_LINE = 'adopted';
 
 interface Saver {
+  entry: string;
   child: ChildProcess;
   /** Resolves once the child owns the stage (or has exited). */
   handoff: Promise<void>;
@@ -58,6 +59,17 @@ export async function settleDeferredSaves(untilSaved: boolean): Promise<void> {
     for (const s of open) s.child.ref();
     await Promise.all(open.map((s) => s.exited));
   }
+}
+
+/**
+ * Waits for this process's own save of `entry`, if one runs: a second compile of the same model in the same
+ * process then maps the entry rather than compiling it again beside the saver.
+ */
+export async function ownSaveDone(entry: string): Promise<void> {
+  const mine = [...savers].filter((s) => s.entry === entry);
+  await Promise.all(mine.map((s) => s.handoff));
+  for (const s of mine) s.child.ref();
+  await Promise.all(mine.map((s) => s.exited));
 }
 
 export function alive(pid: number): boolean {
@@ -139,7 +151,7 @@ export function startDeferredSave(job: DeferredSaveJob): void {
     child.stdout!.destroy();
     child.unref();
   });
-  const saver = { child, handoff, exited };
+  const saver = { entry: job.entry, child, handoff, exited };
   savers.add(saver);
   void exited.then(() => savers.delete(saver));
 }
