@@ -53,8 +53,9 @@ async function main(args: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
-// A model compiled for the first time is still being copied into the compile cache in the background
-// (runtime/compileStaging.ts): wait for it, or the next command would compile it again.
+// A model compiled for the first time is still being written into the compile cache in the background
+// (runtime/compileStaging.ts, runtime/deferredSave.ts): wait until that can go on without this process
+// (a detached saver only needs to have taken over its files), or the next command would compile it again.
 main(process.argv.slice(2)).then(
   async (code) => {
     await flushCompileCache();

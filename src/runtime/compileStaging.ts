@@ -1,15 +1,16 @@
 // Where a first compile writes its intermediate files. Emission writes the plain model and all its weights
-// (3.4 GB for an f32 SD1.5 UNet), ORT reads them back, optimises and saves the optimised model (as big
-// again): on this machine kind's disk that is two 3.4 GB writes at ~200 MB/s, most of the 34 s first use.
-// With room in RAM (Linux /dev/shm) both go there instead (~1 GB/s), the session opens as soon as ORT is
-// done, and the optimised files are copied into the compile cache in the background while the model already
-// runs; the entry appears by rename once complete, so a reader never sees half of it. `flushCompileCache()`
-// waits for those copies (the CLI calls it before exiting). A stage left by a process that died is removed
-// by the next compile that stages.
+// (3.4 GB for an f32 SD1.5 UNet) and ORT reads them back: on this machine kind's disk a 3.4 GB write at
+// ~200 MB/s. With room in RAM (Linux /dev/shm) the stage goes there instead (~1 GB/s) and the session opens
+// as soon as ORT is done. An f16 entry (the plain model itself) is then copied into the compile cache in the
+// background while the model already runs; an f32 entry is saved from the stage by a background process
+// (deferredSave.ts). Entries appear by rename once complete, so a reader never sees half of one.
+// `flushCompileCache()` waits for the copies and for the savers' hand-over (the CLI calls it before
+// exiting). A stage left by a process that died is removed by the next compile that stages.
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
+import { alive, ownSaveDone, settleDeferredSaves } from './deferredSave.ts';
 
 const RAM_ROOT = '/dev/shm';
 const STAGE_PREFIX = 'inkflow-compile-';
@@ -17,23 +18,20 @@ const STAGE_PREFIX = 'inkflow-compile-';
 /** Background copies by cache entry folder. */
 const pending = new Map<string, Promise<void>>();
 
-/** Resolves when every background copy into the compile cache has finished (or failed). */
-export async function flushCompileCache(): Promise<void> {
+/**
+ * Resolves when every background copy into the compile cache has finished (or failed) and every deferred
+ * save (deferredSave.ts) runs on its own, so the process may exit; with `untilSaved`, once those saves
+ * have finished too (tests, benchmarks).
+ */
+export async function flushCompileCache(opts: { untilSaved?: boolean } = {}): Promise<void> {
   while (pending.size) await Promise.allSettled([...pending.values()]);
+  await settleDeferredSaves(opts.untilSaved ?? false);
 }
 
-/** Waits for this process's background copy into `dir`, if one runs (a second compile of the same model). */
+/** Waits for this process's background copy or save into `dir`, if one runs (a second compile of the same model). */
 export async function entryWritten(dir: string): Promise<void> {
   await pending.get(dir);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  await ownSaveDone(dir);
 }
 
 /** Removes stages of processes that no longer run (a crash mid-compile would otherwise hold RAM until reboot). */

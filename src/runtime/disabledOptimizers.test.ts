@@ -26,7 +26,7 @@ async function savedExpNodes(cacheDir: string, disabledOptimizers?: string[]): P
   const model = await compile(twinGraph(), memoryWeights({}), { cacheDir, disabledOptimizers });
   const y = [...((await model.run({ x: Float32Array.from([0, 1, 2, 3]) })).y.data as Float32Array)];
   await model.release();
-  await flushCompileCache();
+  await flushCompileCache({ untilSaved: true });
   const saved = onnx.ModelProto.decode(readFileSync(join(cacheDir, model.key.slice(0, 32), 'optimized.onnx')));
   return { exps: saved.graph!.node!.filter((n) => n.opType === 'Exp').length, y, key: model.key };
 }

@@ -29,7 +29,7 @@ describe('compile cache', () => {
   it('emits once, then loads by path without reading weights', async () => {
     const w1 = countingWeights();
     const first = await compile(model(), w1, { cacheDir: dir });
-    await flushCompileCache(); // a first compile staged in RAM writes its entry in the background
+    await flushCompileCache({ untilSaved: true }); // a first compile saves its entry in the background
     expect(first.fromCache).toBe(false);
     expect(w1.reads).toBe(2);
     const entry = readdirSync(dir);
@@ -62,7 +62,7 @@ describe('compile cache', () => {
     const w = randomWeights(g, { seed: 3 });
     const cache = join(dir, `prepacked-${precision}`);
     const first = await compile(g, w, { cacheDir: cache, precision });
-    await flushCompileCache();
+    await flushCompileCache({ untilSaved: true });
     const second = await compile(g, w, { cacheDir: cache, precision });
     expect([first.fromCache, second.fromCache]).toEqual([false, true]);
     const feed = { x: Float32Array.from({ length: 2 * 16 * 64 }, (_, i) => Math.sin(i * 0.3)) };

@@ -4,7 +4,7 @@
 // (and its external data) by path.
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
@@ -12,6 +12,7 @@ import { graphHash } from '../graph/hash.ts';
 import type { WeightStore } from '../graph/weights.ts';
 import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
 import { nchwcBlockSize } from './nchwcBlock.ts';
+import { liveSaver, removeDeadTemporaries, startDeferredSave } from './deferredSave.ts';
 import { INT8_LOWERING_VERSION, type Int8Options, type Precision } from '../graph/int8Lowering.ts';
 import { openSession, optimizationFingerprint, RuntimeError, sessionRunner, type OnnxRunner, type SessionOptions } from './ortSession.ts';
 
@@ -118,13 +119,15 @@ const PLAIN_MODEL = 'model.onnx';
 const PLAIN_DATA = 'weights.bin';
 
 /**
- * Emits the model into a temporary folder (and, for f32 weights, lets ORT optimise it and save the
- * result, keeping only the optimised files), then renames the folder into place: a crash never leaves
- * a half-written entry, and a later load opens the optimised model in well under a second instead of
- * re-optimising thousands of nodes. With room in RAM the folder is a RAM stage and the entry is written
- * to disk in the background (compileStaging.ts).
+ * Emits the model into a stage (a RAM folder when it fits, else a temporary folder beside the entry) and
+ * opens the user's session from it. With f16 weight storage the stage becomes the entry (renamed, or
+ * copied from RAM in the background). With f32 weights the entry is ORT's optimised model with pre-packed
+ * weights, saved by a background process from the same stage (deferredSave.ts): saving it inline was half
+ * of a first use. Either way the entry appears by rename, so a reader never sees half of it.
  */
 async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOptions, dir: string, opts: CompileOptions, phase: (p: CompilePhase) => void): Promise<ort.InferenceSession> {
+  mkdirSync(dirname(dir), { recursive: true }); // the saver's marker, temporaries and log go beside the entry
+  removeDeadTemporaries(dirname(dir));
   const stage = ramStage(paramBytes(graph));
   const tmp = stage ?? `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
@@ -134,14 +137,13 @@ async function compileIntoCache(graph: Graph, weights: WeightStore, emit: EmitOp
     writeFileSync(join(tmp, PLAIN_MODEL), bytes);
     phase('emit');
     const keepPlain = report.f16Params > 0;
-    const session = keepPlain
-      ? await openSession(join(tmp, PLAIN_MODEL), opts, { keepDuplicateCasts: emit.castPerUse })
-      : await openSession(join(tmp, PLAIN_MODEL), opts, { saveOptimized: { path: join(tmp, OPTIMIZED_MODEL), dataFile: OPTIMIZED_DATA } });
+    const session = await openSession(join(tmp, PLAIN_MODEL), opts, keepPlain ? { keepDuplicateCasts: emit.castPerUse } : {});
     phase('optimise');
     if (!keepPlain) {
-      // The open session keeps what it loaded; the unoptimised files are no longer needed.
-      rmSync(join(tmp, PLAIN_MODEL));
-      rmSync(join(tmp, PLAIN_DATA));
+      // One saver per entry: while another process's saver works on it, this stage is not needed.
+      if (liveSaver(dir) !== undefined) rmSync(tmp, { recursive: true, force: true });
+      else startDeferredSave({ stage: tmp, plainModel: PLAIN_MODEL, entry: dir, optimizedModel: OPTIMIZED_MODEL, optimizedData: OPTIMIZED_DATA, provider: opts.provider ?? 'cpu', disabledOptimizers: opts.disabledOptimizers ?? [] });
+      return session;
     }
     if (stage) {
       persistStage(stage, dir);

@@ -52,7 +52,7 @@ async function run(store: WeightStore, weightStorage?: 'f32' | 'f16' | 'auto') {
   const m = await compile(model(), store, { cacheDir, weightStorage });
   const y = (await m.run({ x })).y.data as Float32Array;
   await m.release();
-  await flushCompileCache(); // a first compile staged in RAM writes its entry in the background
+  await flushCompileCache({ untilSaved: true }); // a first compile saves its entry in the background
   const entry = join(cacheDir, readdirSync(cacheDir)[0]);
   return { y, files: readdirSync(entry).sort(), bytes: (f: string) => statSync(join(entry, f)).size };
 }
