@@ -548,9 +548,12 @@ export function matchRegions(
 /**
  * Articulated position (tuned on seeds 0–59: character pixels 95.7 → 96.4 %): `outOfPlace` is the distance
  * (over √figure area) beyond which a region has no sheet region near, `minShare` the least share of its outline
- * a neighbour must hold to anchor it, `penalty` the distance added to every anchored placement.
+ * a neighbour must hold to anchor it, `penalty` the distance added to every anchored placement, `minArea` the
+ * least aligned area (over the sheet figure's) of a region it places: a moved limb is large, while small scenery
+ * pieces beside the figure can find some anchored sheet neighbour at a fitting distance and be kept from
+ * background by it (tuning seeds 0–59: segments 89.79 → 89.86 %, character pixels 96.39 → 96.38 %).
  */
-const ARTICULATION = { outOfPlace: 0.12, minShare: 0.05, penalty: 0.1 };
+const ARTICULATION = { outOfPlace: 0.12, minShare: 0.05, penalty: 0.1, minArea: 0.01 };
 
 /**
  * Position along the figure rather than on the sheet: a raised arm is far from where the sheet's arm is once the
@@ -567,6 +570,7 @@ function articulate(
     const ft = target[t];
     // Only for a region no sheet region is near: where the global alignment holds, it is the sharper cue.
     if (Math.min(...position[i]) < w.position * ARTICULATION.outOfPlace) return;
+    if ((s * s * ft.area) / (refScale * refScale) < ARTICULATION.minArea) return;
     const local = new Float64Array(refIds.length).fill(Infinity);
     for (const [n, share] of ft.neighbours) {
       const m = matchedTo[n];
