@@ -5,7 +5,9 @@
 // frame edge and how much of its outline already borders background. No single cue separates scenery from a
 // raised arm or a cropped sleeve; a logistic combination fitted on generated production pairs (tuning seeds
 // 100–159; `npx tsx bench/flat.ts --fit-background` refits and prints these weights) does much better
-// than a threshold on any one of them (tuning seeds: 85.0 → 89.3 % segments).
+// than a threshold on any one of them (tuning seeds: 85.0 → 89.3 % segments). These weights predate the
+// articulated-position cue (match.ts); refits made since then, unweighted or weighted by region pixels,
+// each lost 2–3 points of character pixels on tuning seeds 0–59, so the older fit is kept.
 
 export interface BackgroundCues {
   /** Cheapest full cost (shape + area + position + surroundings) over the sheet regions. */
