@@ -8,5 +8,8 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // No compile-cache saver may outlive the test that started it (test/setup/cacheSavers.ts).
+    setupFiles: ['test/setup/cacheSavers.ts'],
+    env: { INKFLOW_CACHE_SAVE: 'wait' },
   },
 });

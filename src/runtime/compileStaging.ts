@@ -21,11 +21,13 @@ const pending = new Map<string, Promise<void>>();
 /**
  * Resolves when every background copy into the compile cache has finished (or failed) and every deferred
  * save (deferredSave.ts) runs on its own, so the process may exit; with `untilSaved`, once those saves
- * have finished too (tests, benchmarks).
+ * have finished too. `INKFLOW_CACHE_SAVE=wait` makes that the default, for the CLI's exit and the server's
+ * executor too: a build step that pre-warms a cache, or a test suite that removes its cache folder after a
+ * command, needs the entry complete and no saver still writing into the folder.
  */
 export async function flushCompileCache(opts: { untilSaved?: boolean } = {}): Promise<void> {
   while (pending.size) await Promise.allSettled([...pending.values()]);
-  await settleDeferredSaves(opts.untilSaved ?? false);
+  await settleDeferredSaves(opts.untilSaved ?? process.env.INKFLOW_CACHE_SAVE === 'wait');
 }
 
 /** Waits for this process's background copy or save into `dir`, if one runs (a second compile of the same model). */
