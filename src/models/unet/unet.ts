@@ -45,6 +45,13 @@ export interface UNetInputs {
    * down level's layers and the last up block — on those features from an earlier step.
    */
   deepCache?: 'produce' | { features: Tensor };
+  /**
+   * With deepCache: how many of the last up block's layers the cached features already went through
+   * (0, DeepCache's branch: its input). More reuses more and leaves a shallow step less to recompute (the
+   * first down level's layers whose skips the remaining layers take, and those layers); at most its
+   * layers − 1. Default 0.
+   */
+  cachedUpLayers?: number;
 }
 
 export interface TimeEmbeddings {
@@ -143,17 +150,22 @@ export function adapterFeatureInputShapes(config: UNetConfig, batch: number, hei
 }
 
 /**
- * Shape of the features step caching keeps: the input of the last up block, [B, C, h, w] with C the
- * output channels of the up block before it (upsampled back to the latent size).
+ * Shape of the features step caching keeps: the state of the last up block after `cachedUpLayers` of its
+ * layers, [B, C, h, w] with C the output channels of the up block before it (0 layers: its input,
+ * upsampled back to the latent size) or of the last up block.
  */
-export function deepFeatureShape(config: UNetConfig, batch: number, height: number, width: number): number[] {
+export function deepFeatureShape(config: UNetConfig, batch: number, height: number, width: number, cachedUpLayers = 0): number[] {
   const L = config.up.length;
   if (L < 2) throw new Error('UNet: step caching needs at least two up blocks');
-  const skipsNeeded = config.up[L - 1].layers;
+  const last = config.up[L - 1];
+  const skipsNeeded = last.layers;
   if (skipsNeeded > 1 + config.down[0].layers) {
     throw new Error(`UNet: step caching needs the last up block's ${skipsNeeded} skips to come from conv_in and the first down level (${1 + config.down[0].layers})`);
   }
-  return [batch, config.up[L - 2].outChannels, height, width];
+  if (!Number.isInteger(cachedUpLayers) || cachedUpLayers < 0 || cachedUpLayers >= last.layers) {
+    throw new Error(`UNet: step caching can keep the state after 0 to ${last.layers - 1} of the last up block's ${last.layers} layers, got ${cachedUpLayers}`);
+  }
+  return [batch, cachedUpLayers === 0 ? config.up[L - 2].outChannels : last.outChannels, height, width];
 }
 
 export interface UNetOutputs {
@@ -191,11 +203,12 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   }
 
   const cached = typeof inputs.deepCache === 'object' ? inputs.deepCache.features : undefined;
+  const split = inputs.cachedUpLayers ?? 0;
   if (inputs.deepCache) {
-    deepFeatureShape(config, b, h, w); // checks the config supports it
+    deepFeatureShape(config, b, h, w, split); // checks the config supports it
     if (inputs.downResiduals || inputs.midResidual || features.length) throw new Error('UNet: step caching does not combine with ControlNet residuals or T2I-Adapter features');
-  }
-  if (cached) return buildShallowUNet(g, config, emb, ctx, stem.out, cached, trace);
+  } else if (inputs.cachedUpLayers !== undefined) throw new Error('UNet: cachedUpLayers needs deepCache');
+  if (cached) return buildShallowUNet(g, config, emb, ctx, stem.out, cached, split, trace);
 
   let x = stem.out;
   let skips: Tensor[] = [x];
@@ -232,12 +245,16 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
 
   let deepFeatures: Tensor | undefined;
   config.up.forEach((level, i) => {
-    if (inputs.deepCache === 'produce' && i === config.up.length - 1) deepFeatures = x;
     const mine = skips.slice(skips.length - level.layers);
     skips = skips.slice(0, skips.length - level.layers);
     const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
     const input = x;
-    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ctx, level, config, size)));
+    const block = (from: Tensor, range?: readonly [number, number]) => g.within('up_blocks', () => g.within(i, () => upBlock(from, range ? mine.slice(level.layers - range[1], level.layers - range[0]) : mine, emb, ctx, level, config, size, undefined, range)));
+    if (inputs.deepCache === 'produce' && i === config.up.length - 1) {
+      // The cached state sits after `split` layers: build the block in two parts around it.
+      deepFeatures = split === 0 ? input : block(input, [0, split]);
+      x = split === 0 ? block(input) : block(deepFeatures, [split, level.layers]);
+    } else x = block(input);
     trace[`up_blocks.${i}`] = x;
   });
 
@@ -247,15 +264,21 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   return { sample: head.out, deepFeatures, trace };
 }
 
-/** The shallow path of a cached step: the first down level's layers and the last up block around the cached features. */
-function buildShallowUNet(g: Graph, config: UNetConfig, emb: Tensor, ctx: Tensor, stemOut: Tensor, cached: Tensor, trace: Record<string, Tensor>): UNetOutputs {
+/**
+ * The shallow path of a cached step: the last up block's layers after the cached state (`split` of them
+ * already in it), and the first down level's layers whose skips those take (none when only the layer
+ * fed by conv_in remains).
+ */
+function buildShallowUNet(g: Graph, config: UNetConfig, emb: Tensor, ctx: Tensor, stemOut: Tensor, cached: Tensor, split: number, trace: Record<string, Tensor>): UNetOutputs {
   const [b, , h, w] = stemOut.shape;
-  expectShape('cached deep features', cached, deepFeatureShape(config, b, h, w));
-  const first = g.within('down_blocks', () => g.within(0, () => downBlock(stemOut, emb, ctx, config.down[0], config, { layersOnly: true })));
+  expectShape('cached deep features', cached, deepFeatureShape(config, b, h, w, split));
   const L = config.up.length;
   const last = config.up[L - 1];
-  const skips = [stemOut, ...first.skips].slice(0, last.layers);
-  const x = g.within('up_blocks', () => g.within(L - 1, () => upBlock(cached, skips, emb, ctx, last, config)));
+  const skipCount = last.layers - split; // conv_in's output, then the first down level's layers
+  const downLayers = Math.min(skipCount - 1, config.down[0].layers);
+  const first = downLayers > 0 ? g.within('down_blocks', () => g.within(0, () => downBlock(stemOut, emb, ctx, config.down[0], config, { onlyLayers: downLayers }))).skips : [];
+  const skips = [stemOut, ...first].slice(0, skipCount);
+  const x = g.within('up_blocks', () => g.within(L - 1, () => upBlock(cached, skips, emb, ctx, last, config, undefined, undefined, [split, last.layers])));
   trace[`up_blocks.${L - 1}`] = x;
   const head = unetHead(config, x);
   trace.conv_out = head.out;

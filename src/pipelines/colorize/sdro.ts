@@ -29,6 +29,12 @@ import { readSdroFolder, type SdroFolder } from './sdroFolder.ts';
 export const SDRO_SCHEDULER = 'UniPCMultistepScheduler';
 export const SDRO_DEFAULT_STEPS = 20;
 
+/** Where colouring's step caching cuts the UNet (ColorizeOptions.cachedUpLayers): TBD. */
+export function sdroCachedUpLayers(config: UNetConfig): number {
+  void config;
+  return 0;
+}
+
 export class SdroError extends Error {
   override name = 'SdroError';
 }
@@ -76,6 +82,11 @@ export interface ColorizeOptions {
    * blocks in between (sampling/stepCache.ts). Lossy, opt-in; absent or 1: every step full.
    */
   cacheSteps?: number;
+  /**
+   * With cacheSteps: how many of the UNet's last up-block layers a shallow step reuses from the last full
+   * step (buildUNet's cachedUpLayers). Default SDRO_CACHED_UP_LAYERS.
+   */
+  cachedUpLayers?: number;
   onProgress?: (p: ColorizeProgress) => void;
   signal?: AbortSignal;
   /**
@@ -197,11 +208,11 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     throw new SdroError(`${dir}: components do not fit together: ${problems.join('; ')}`);
   }
 
-  const unetFor = (h: number, w: number, deepCache?: 'produce' | 'consume'): Promise<LoadedUNet> => {
-    const key = `${h}x${w}${deepCache ? `:${deepCache}` : ''}`;
+  const unetFor = (h: number, w: number, deepCache?: 'produce' | 'consume', cachedUpLayers = 0): Promise<LoadedUNet> => {
+    const key = `${h}x${w}${deepCache ? `:${deepCache}:${cachedUpLayers}` : ''}`;
     let u = unets.get(key);
     if (!u) {
-      u = loadUNet(folder.unetDir, { batch: 1, height: h, width: w, seqLen: referenceTokens, config: unetConfig, deepCache, ...compileOpts });
+      u = loadUNet(folder.unetDir, { batch: 1, height: h, width: w, seqLen: referenceTokens, config: unetConfig, ...(deepCache ? { deepCache, cachedUpLayers } : {}), ...compileOpts });
       unets.set(key, u);
       u.catch(() => unets.delete(key));
     }
@@ -253,8 +264,9 @@ export async function loadSdroPipeline(dir: string, opts: LoadSdroOptions = {}):
     const interval = o.cacheSteps ?? 1;
     const schedule = fullStepSchedule(steps, interval);
     const cached = interval > 1 && steps > 2;
-    const unet = await unetFor(h, w, cached ? 'produce' : undefined);
-    const shallowUNet = cached ? await unetFor(h, w, 'consume') : undefined;
+    const split = o.cachedUpLayers ?? sdroCachedUpLayers(unetConfig);
+    const unet = await unetFor(h, w, cached ? 'produce' : undefined, split);
+    const shallowUNet = cached ? await unetFor(h, w, 'consume', split) : undefined;
     signal?.throwIfAborted();
     type UNetCall = { sample: Float32Array; timestep: number };
     const unetInputs = (x: UNetCall) => ({ sample: x.sample, timestep: x.timestep, encoderHiddenStates: lastHiddenState.data, blueprint: bp.data });
