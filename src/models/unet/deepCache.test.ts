@@ -61,13 +61,24 @@ describe('UNet step caching graphs', () => {
       const full = await run(produce, feeds, plain);
       expect(full.out_sample).toEqual(ref);
       expect(full.deep_features.length).toBe(deepFeatureShape(config, 2, 12, 10, split).reduce((a, b) => a * b, 1));
-      const shallow = (await run(consume, { ...feeds, deep_features: full.deep_features }, plain)).out_sample;
+      // The shallow SDRO graph takes the blueprint embedding from the cached state, not the blueprint.
+      const { blueprint: bp, ...shallowFeeds } = feeds;
+      expect(consume.inputs.map((id) => consume.values[id].name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'deep_features']);
+      const shallow = (await run(consume, { ...shallowFeeds, deep_features: full.deep_features }, plain)).out_sample;
       let worst = 0;
       for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(shallow[i] - ref[i]));
       expect(worst).toBeLessThan(1e-5);
       // Features from another step change the result: the shallow graph really reads them.
-      const stale = (await run(consume, { ...feeds, deep_features: full.deep_features.map((v) => v * 0.5) }, plain)).out_sample;
+      const stale = (await run(consume, { ...shallowFeeds, deep_features: full.deep_features.map((v) => v * 0.5) }, plain)).out_sample;
       expect(stale).not.toEqual(ref);
+      if (bp) {
+        // …and the blueprint embedding is really read from it: another blueprint's state changes the output.
+        const other = (await run(produce, { ...feeds, blueprint: bp.map((v) => 1 - v) }, plain)).deep_features;
+        const e = config.blockOutChannels[0] * 12 * 10;
+        const mixed = full.deep_features.slice();
+        for (let n = 0; n < 2; n++) { const per = mixed.length / 2; mixed.set(other.subarray(n * per + per - e, (n + 1) * per), n * per + per - e); }
+        expect((await run(consume, { ...shallowFeeds, deep_features: mixed }, plain)).out_sample).not.toEqual(shallow);
+      }
     });
   }
 

@@ -138,7 +138,8 @@ export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: UNe
   const encoderHiddenStates = g.input('encoder_hidden_states', 'f32', [b, seqLen, config.crossAttentionDim]);
   const c = config.conditioning;
   const s = c ? conditioningScale(c.embeddingOutChannels) : 1;
-  const blueprint = c ? g.input('blueprint', 'f32', [b, c.channels, h * s, w * s]) : undefined;
+  // A shallow step-caching graph takes the blueprint embedding inside its cached state instead.
+  const blueprint = c && opts.deepCache !== 'consume' ? g.input('blueprint', 'f32', [b, c.channels, h * s, w * s]) : undefined;
   const a = config.addition;
   const textEmbeds = a ? g.input('text_embeds', 'f32', [b, a.textEmbedDim]) : undefined;
   const timeIds = a ? g.input('time_ids', 'f32', [b, a.timeIds]) : undefined;
