@@ -191,6 +191,7 @@ function flops() {
     encoder: graphFlops(clipVisionGraph(vision, { batch: 1 })),
     unet: graphFlops(buildUNetGraph(unet, shape)),
     shallow: graphFlops(buildUNetGraph(unet, shape, { deepCache: 'consume', cachedUpLayers: CACHED_UP_LAYERS ?? sdroCachedUpLayers(unet) })),
+    cachedUpLayers: CACHED_UP_LAYERS ?? sdroCachedUpLayers(unet),
     vae: graphFlops(vaeDecodeGraph(vae, [1, 4, SIZE / 8, SIZE / 8])),
   };
 }
@@ -226,7 +227,7 @@ function report(results: ModeResult[], outDir: string, roofGflops: number): void
   const fp32 = results.find((r) => r.mode === 'fp32');
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const gf = (flop: number, ms: number) => `${(flop / ms / 1e6).toFixed(0)} GFLOPS ${((100 * flop) / ms / 1e6 / roofGflops).toFixed(0)}%roof`;
-  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${roofGflops} GFLOPS fp32`);
+  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}, cached state after ${f.cachedUpLayers} layer(s) of the last up block), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${roofGflops} GFLOPS fp32`);
   for (const r of results) {
     const total = r.encoderMs + r.unetMs + r.vaeMs;
     const unetFlop = r.full * f.unet + r.shallow * f.shallow;
@@ -241,6 +242,9 @@ function report(results: ModeResult[], outDir: string, roofGflops: number): void
     const err = (name: string) => (100 * relativeError(read(r.mode, name), read('fp32', name))).toFixed(2);
     console.log(`${''.padEnd(16)} error vs fp32: final latents ${err('latents')} % rel.L2, image PSNR ${psnr(img(r.mode), img('fp32')).toFixed(1)} dB | encoder output ${err('context')} % | VAE decode of a fixed latent ${err('vaeFixed')} %`);
   }
+  const fastest = results.reduce((a, b) => (a.encoderMs + a.unetMs + a.vaeMs <= b.encoderMs + b.unetMs + b.vaeMs ? a : b));
+  const best = fastest.encoderMs + fastest.unetMs + fastest.vaeMs;
+  console.log(`goal (issue 14) SDRO colouring ${SIZE}² / ${STEPS} steps ≤ 30 s: fastest mode here ${fastest.mode} ${s(best)}${SIZE === 512 && STEPS === 20 && !REDUCED ? (best <= 30000 ? ' — met' : ' — not met') : ' (not the goal size)'}; its PSNR vs uncached on the bundled trained models: npm run bench -- bundled (INKFLOW_BENCH_CACHE_INTERVAL)`);
 }
 
 const MODE_FLAG = '--colorize-bench-mode';
