@@ -2,7 +2,8 @@
 // encoder (257 tokens), SD2.1-sized SDRO UNet (blueprint embedding, cross-attention 1024, v-prediction),
 // 20 UniPC steps (leading spacing, the released scheduler config), VAE decode — on fan-in-scaled random
 // weights (bench/fanInWeights.ts), in four modes: fp32, int8 (encoder, UNet, VAE quantised), step
-// caching (full UNet every 3 steps + first/last) and int8 + caching. Each mode runs in its own process
+// caching (full UNet every 3 steps + first/last; shallow steps cut where colouring does,
+// sdroCachedUpLayers) and int8 + caching. Each mode runs in its own process
 // (so its peak RSS is its own) and writes its latents, image and encoder/VAE outputs; the parent reports
 // times split into image encoder / UNet steps / VAE, ratios to fp32 and to the roof, and the error each
 // mode adds vs fp32 (latent relative L2, image PSNR). Compilation is reported apart (a cold start).
