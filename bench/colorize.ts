@@ -2,7 +2,8 @@
 // encoder (257 tokens), SD2.1-sized SDRO UNet (blueprint embedding, cross-attention 1024, v-prediction),
 // 20 UniPC steps (leading spacing, the released scheduler config), VAE decode — on fan-in-scaled random
 // weights (bench/fanInWeights.ts), in four modes: fp32, int8 (encoder, UNet, VAE quantised), step
-// caching (full UNet every 3 steps + first/last) and int8 + caching. Each mode runs in its own process
+// caching (full UNet every 3 steps + first/last; shallow steps cut where colouring does,
+// sdroCachedUpLayers) and int8 + caching. Each mode runs in its own process
 // (so its peak RSS is its own) and writes its latents, image and encoder/VAE outputs; the parent reports
 // times split into image encoder / UNet steps / VAE, ratios to fp32 and to the roof, and the error each
 // mode adds vs fp32 (latent relative L2, image PSNR). Compilation is reported apart (a cold start).
@@ -27,7 +28,9 @@ import { parseClipVisionConfig } from '../src/models/clip/config.ts';
 import { clipVisionEncoder, clipVisionGraph } from '../src/models/clip/visionEncoder.ts';
 import { fromConfig } from '../src/sampling/diffusers/index.ts';
 import { cachedModel, fullStepSchedule } from '../src/sampling/stepCache.ts';
+import { sdroCachedUpLayers } from '../src/pipelines/colorize/sdro.ts';
 import { decodedToImage } from '../src/pipelines/colorize/decodedImage.ts';
+import { latentToRgb } from '../src/pipelines/preview/latentRgb.ts';
 import { psnr } from '../src/imaging/metrics.ts';
 import { machineRoof } from './roof.ts';
 import { fanInWeights, gaussian, relativeError } from './fanInWeights.ts';
@@ -41,6 +44,8 @@ const SIZE = Number(process.env.INKFLOW_BENCH_SIZE ?? (REDUCED ? 256 : 512));
 const STEPS = Number(process.env.INKFLOW_BENCH_STEPS ?? 20);
 const CACHE_INTERVAL = Number(process.env.INKFLOW_BENCH_CACHE_INTERVAL ?? 3);
 const BUDGET_S = Number(process.env.INKFLOW_BENCH_STEP_BUDGET_S ?? 480);
+// INKFLOW_BENCH_CACHED_UP_LAYERS: where the cached modes cut the UNet (default: colouring's, sdroCachedUpLayers).
+const CACHED_UP_LAYERS = process.env.INKFLOW_BENCH_CACHED_UP_LAYERS === undefined ? undefined : Number(process.env.INKFLOW_BENCH_CACHED_UP_LAYERS);
 
 interface Mode { name: string; precision: Precision; cacheSteps: number }
 const MODES: Mode[] = [
@@ -62,6 +67,8 @@ interface ModeResult {
   stepsRun: number;
   extrapolated: boolean;
   vaeMs: number;
+  /** From the start of the encoder to the first step's latent→RGB preview (what a user first sees). */
+  firstPreviewMs: number;
   peakMB: number;
   load: number[];
 }
@@ -86,7 +93,8 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
   const tokens = (vision.image_size / vision.patch_size) ** 2 + 1;
   const shape = { batch: 1, height: h, width: h, seqLen: tokens };
   const cached = mode.cacheSteps > 1;
-  const fullGraph = buildUNetGraph(unetConfig, shape, cached ? { deepCache: 'produce' } : {});
+  const split = CACHED_UP_LAYERS ?? sdroCachedUpLayers(unetConfig);
+  const fullGraph = buildUNetGraph(unetConfig, shape, cached ? { deepCache: 'produce', cachedUpLayers: split } : {});
   const weightsGraph = cached ? buildUNetGraph(unetConfig, shape) : fullGraph;
   const unetWeights = fanInWeights(weightsGraph, 1);
   const encoderStore = fanInWeights(clipVisionGraph(vision, { batch: 1 }), 2);
@@ -99,7 +107,7 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
   const pixels = { shape: [1, 3, vision.image_size, vision.image_size], data: gaussian(3 * vision.image_size ** 2, 11) };
   await encoder.encode(pixels);
   const full: CompiledModel = await compile(fullGraph, unetWeights, compileOpts);
-  const shallow: CompiledModel | undefined = cached ? await compile(buildUNetGraph(unetConfig, shape, { deepCache: 'consume' }), unetWeights, compileOpts) : undefined;
+  const shallow: CompiledModel | undefined = cached ? await compile(buildUNetGraph(unetConfig, shape, { deepCache: 'consume', cachedUpLayers: split }), unetWeights, compileOpts) : undefined;
   const latentShape = [1, 4, h, h];
   await vae.decode({ shape: latentShape, data: new Float32Array(4 * h * h) });
   const compileS = (performance.now() - t0) / 1000;
@@ -128,7 +136,8 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
     },
     async shallow(c, features) {
       const s = performance.now();
-      const out = await shallow!.run({ ...feeds(c), deep_features: features });
+      const { blueprint: _, ...rest } = feeds(c); // the shallow graph has the blueprint embedding in its cached state
+      const out = await shallow!.run({ ...rest, deep_features: features });
       stepTimes.shallow.push(performance.now() - s);
       return out.out_sample.data as Float32Array;
     },
@@ -138,10 +147,15 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
   let stepsRun = 0;
   const mean = (a: number[]) => (a.length ? a.reduce((p, q) => p + q, 0) / a.length : NaN);
   const predictS = () => schedule.reduce((acc, f, i) => acc + (i < stepsRun ? 0 : f ? mean(stepTimes.full) : mean(stepTimes.shallow.length ? stepTimes.shallow : stepTimes.full)), performance.now() - u0) / 1000;
+  let firstPreviewMs = NaN;
   for (const t of scheduler.timesteps) {
     const noisePred = await model.run({ sample: scheduler.scaleModelInput(latents, t), t });
     latents = scheduler.step(noisePred, t, latents).prevSample;
     stepsRun++;
+    if (stepsRun === 1) {
+      latentToRgb(latents, latentShape, 'sd1');
+      firstPreviewMs = performance.now() - e0;
+    }
     process.stderr.write(`  ${mode.name} step ${stepsRun}/${STEPS} (${schedule[stepsRun - 1] ? 'full' : 'shallow'}) ${(stepTimes.full.concat(stepTimes.shallow).at(-1)! / 1000).toFixed(2)} s, load ${loadavg()[0].toFixed(1)}\n`);
     if (stepsRun >= 3 && stepsRun < STEPS && (!cached || stepTimes.shallow.length > 0) && predictS() > BUDGET_S) break;
   }
@@ -165,7 +179,7 @@ async function runMode(mode: Mode, outDir: string): Promise<ModeResult> {
   rmSync(cacheDir, { recursive: true, force: true });
   return {
     mode: mode.name, compileS, encoderMs, unetMs, fullStepMs: mean(stepTimes.full), shallowStepMs: mean(stepTimes.shallow),
-    full: schedule.filter(Boolean).length, shallow: schedule.filter((f) => !f).length, stepsRun, extrapolated, vaeMs,
+    full: schedule.filter(Boolean).length, shallow: schedule.filter((f) => !f).length, stepsRun, extrapolated, vaeMs, firstPreviewMs,
     peakMB: process.resourceUsage().maxRSS / 1024, load: loadavg(),
   };
 }
@@ -177,7 +191,8 @@ function flops() {
   return {
     encoder: graphFlops(clipVisionGraph(vision, { batch: 1 })),
     unet: graphFlops(buildUNetGraph(unet, shape)),
-    shallow: graphFlops(buildUNetGraph(unet, shape, { deepCache: 'consume' })),
+    shallow: graphFlops(buildUNetGraph(unet, shape, { deepCache: 'consume', cachedUpLayers: CACHED_UP_LAYERS ?? sdroCachedUpLayers(unet) })),
+    cachedUpLayers: CACHED_UP_LAYERS ?? sdroCachedUpLayers(unet),
     vae: graphFlops(vaeDecodeGraph(vae, [1, 4, SIZE / 8, SIZE / 8])),
   };
 }
@@ -213,12 +228,12 @@ function report(results: ModeResult[], outDir: string, roofGflops: number): void
   const fp32 = results.find((r) => r.mode === 'fp32');
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const gf = (flop: number, ms: number) => `${(flop / ms / 1e6).toFixed(0)} GFLOPS ${((100 * flop) / ms / 1e6 / roofGflops).toFixed(0)}%roof`;
-  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${roofGflops} GFLOPS fp32`);
+  console.log(`SDRO colouring ${SIZE}², ${STEPS} UniPC steps, ${REDUCED ? 'REDUCED-width (UNet channels /5, VAE /4, CLIP width 256)' : 'SD2.1-sized'} random weights (encoder ${(f.encoder / 1e9).toFixed(0)} GFLOP, UNet ${(f.unet / 1e9).toFixed(0)} GFLOP/step (shallow ${(f.shallow / 1e9).toFixed(0)}, cached state after ${f.cachedUpLayers} layer(s) of the last up block), VAE ${(f.vae / 1e9).toFixed(0)} GFLOP); roof ${roofGflops} GFLOPS fp32`);
   for (const r of results) {
     const total = r.encoderMs + r.unetMs + r.vaeMs;
     const unetFlop = r.full * f.unet + r.shallow * f.shallow;
     const vsFp32 = fp32 ? ` | ${((fp32.encoderMs + fp32.unetMs + fp32.vaeMs) / total).toFixed(2)}× fp32` : '';
-    console.log(`${r.mode.padEnd(16)} total ${s(total)}${vsFp32} | encoder ${s(r.encoderMs)} (${gf(f.encoder, r.encoderMs)}) | UNet ${s(r.unetMs)} for ${r.full} full + ${r.shallow} shallow (full ${s(r.fullStepMs)}, shallow ${Number.isNaN(r.shallowStepMs) ? '–' : s(r.shallowStepMs)}; fp32-equivalent ${gf(STEPS * f.unet, r.unetMs)}, executed ${gf(unetFlop, r.unetMs)}) | VAE ${s(r.vaeMs)} (${gf(f.vae, r.vaeMs)}) | compile ${r.compileS.toFixed(0)} s | peak RSS ${r.peakMB.toFixed(0)} MB | load ${r.load.map((l) => l.toFixed(1)).join(' ')}${r.extrapolated ? ` | EXTRAPOLATED from ${r.stepsRun} measured steps` : ''}`);
+    console.log(`${r.mode.padEnd(16)} total ${s(total)}${vsFp32} | encoder ${s(r.encoderMs)} (${gf(f.encoder, r.encoderMs)}) | UNet ${s(r.unetMs)} for ${r.full} full + ${r.shallow} shallow (full ${s(r.fullStepMs)}, shallow ${Number.isNaN(r.shallowStepMs) ? '–' : s(r.shallowStepMs)}; fp32-equivalent ${gf(STEPS * f.unet, r.unetMs)}, executed ${gf(unetFlop, r.unetMs)}) | VAE ${s(r.vaeMs)} (${gf(f.vae, r.vaeMs)}) | first preview ${s(r.firstPreviewMs)} | compile ${r.compileS.toFixed(0)} s | peak RSS ${r.peakMB.toFixed(0)} MB | load ${r.load.map((l) => l.toFixed(1)).join(' ')}${r.extrapolated ? ` | EXTRAPOLATED from ${r.stepsRun} measured steps` : ''}`);
     if (!fp32 || r === fp32) continue;
     if (r.extrapolated || fp32.extrapolated) {
       console.log(`${''.padEnd(16)} error vs fp32: not measured (a run was cut short)`);
@@ -228,6 +243,9 @@ function report(results: ModeResult[], outDir: string, roofGflops: number): void
     const err = (name: string) => (100 * relativeError(read(r.mode, name), read('fp32', name))).toFixed(2);
     console.log(`${''.padEnd(16)} error vs fp32: final latents ${err('latents')} % rel.L2, image PSNR ${psnr(img(r.mode), img('fp32')).toFixed(1)} dB | encoder output ${err('context')} % | VAE decode of a fixed latent ${err('vaeFixed')} %`);
   }
+  const fastest = results.reduce((a, b) => (a.encoderMs + a.unetMs + a.vaeMs <= b.encoderMs + b.unetMs + b.vaeMs ? a : b));
+  const best = fastest.encoderMs + fastest.unetMs + fastest.vaeMs;
+  console.log(`goal (issue 14) SDRO colouring ${SIZE}² / ${STEPS} steps ≤ 30 s: fastest mode here ${fastest.mode} ${s(best)}${SIZE === 512 && STEPS === 20 && !REDUCED ? (best <= 30000 ? ' — met' : ' — not met') : ' (not the goal size)'}; its PSNR vs uncached on the bundled trained models: npm run bench -- bundled (INKFLOW_BENCH_CACHE_INTERVAL)`);
 }
 
 const MODE_FLAG = '--colorize-bench-mode';

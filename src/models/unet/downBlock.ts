@@ -19,8 +19,8 @@ export interface DownBlockExtras {
   /** Added to the downsampler's output before its skip is recorded (ColorizeDiffusion's sketch hint). */
   residualAfterDownsample?: Tensor;
   crossAttention?: CrossAttentionHook;
-  /** Build the layers only, not the downsampler (step caching's shallow UNet needs no deeper state). */
-  layersOnly?: boolean;
+  /** Build only the first n layers, not the downsampler (step caching's shallow UNet needs no deeper state). */
+  onlyLayers?: number;
 }
 
 /** Params under the current scope (`down_blocks.i`). */
@@ -28,7 +28,8 @@ export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, 
   const g = x.graph;
   const skips: Tensor[] = [];
   let h = x;
-  for (let j = 0; j < level.layers; j++) {
+  const layers = extras.onlyLayers ?? level.layers;
+  for (let j = 0; j < layers; j++) {
     h = g.within('resnets', () => g.within(j, () => resnetBlock2D(h, temb, { outChannels: level.outChannels, groups: config.normNumGroups, eps: config.normEps })));
     if (level.attention) {
       if (!context) throw new Error('downBlock: a cross-attention block needs encoder_hidden_states');
@@ -38,7 +39,7 @@ export function downBlock(x: Tensor, temb: Tensor, context: Tensor | undefined, 
     if (extras.residualAfterLayers && j === level.layers - 1) h = op.add(h, extras.residualAfterLayers);
     skips.push(h);
   }
-  if (level.downsample && !extras.layersOnly) {
+  if (level.downsample && extras.onlyLayers === undefined) {
     h = g.within('downsamplers', () => g.within(0, () => downsample2D(h, level.outChannels, config.downsamplePadding)));
     if (extras.residualAfterDownsample) h = op.add(h, extras.residualAfterDownsample);
     skips.push(h);

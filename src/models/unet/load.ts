@@ -41,6 +41,8 @@ export interface LoadUNetOptions extends UNetShapes, CompileOptions {
   adapterFeatures?: number;
   /** Step caching graph (see UNetGraphOptions.deepCache); use forwardCached. */
   deepCache?: 'produce' | 'consume';
+  /** With deepCache: where the cached state sits (UNetGraphOptions.cachedUpLayers). */
+  cachedUpLayers?: number;
 }
 
 export interface UNetForwardInputs {
@@ -123,6 +125,8 @@ export interface UNetGraphOptions {
    * UNet with the input "deep_features" instead of the deep blocks. Absent: the plain graph (same hash).
    */
   deepCache?: 'produce' | 'consume';
+  /** With deepCache: layers of the last up block inside the cached state (buildUNet's cachedUpLayers; default 0). */
+  cachedUpLayers?: number;
 }
 
 /** Declares the UNet's graph inputs for the given sizes and builds it; output "out_sample". */
@@ -134,7 +138,8 @@ export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: UNe
   const encoderHiddenStates = g.input('encoder_hidden_states', 'f32', [b, seqLen, config.crossAttentionDim]);
   const c = config.conditioning;
   const s = c ? conditioningScale(c.embeddingOutChannels) : 1;
-  const blueprint = c ? g.input('blueprint', 'f32', [b, c.channels, h * s, w * s]) : undefined;
+  // A shallow step-caching graph takes the blueprint embedding inside its cached state instead.
+  const blueprint = c && opts.deepCache !== 'consume' ? g.input('blueprint', 'f32', [b, c.channels, h * s, w * s]) : undefined;
   const a = config.addition;
   const textEmbeds = a ? g.input('text_embeds', 'f32', [b, a.textEmbedDim]) : undefined;
   const timeIds = a ? g.input('time_ids', 'f32', [b, a.timeIds]) : undefined;
@@ -148,8 +153,8 @@ export function buildUNetGraph(config: UNetConfig, shapes: UNetShapes, opts: UNe
   const adapterFeatures = opts.adapterFeatures
     ? adapterFeatureInputShapes(config, b, h, w, opts.adapterFeatures).map((shape, k) => g.input(`adapter_feature_${k}`, 'f32', shape))
     : undefined;
-  const deepCache = opts.deepCache === 'consume' ? { features: g.input('deep_features', 'f32', deepFeatureShape(config, b, h, w)) } : opts.deepCache;
-  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual, adapterFeatures, deepCache });
+  const deepCache = opts.deepCache === 'consume' ? { features: g.input('deep_features', 'f32', deepFeatureShape(config, b, h, w, opts.cachedUpLayers)) } : opts.deepCache;
+  const out = buildUNet(g, config, { sample, timestep, encoderHiddenStates, blueprint, textEmbeds, timeIds, downResiduals, midResidual, adapterFeatures, deepCache, cachedUpLayers: opts.cachedUpLayers });
   g.output('out_sample', out.sample); // ONNX names must be unique: the input is "sample"
   if (out.deepFeatures) g.output('deep_features', out.deepFeatures);
   return g;
@@ -220,7 +225,7 @@ export async function loadUNet(path: string, opts: LoadUNetOptions): Promise<Loa
   try {
     let graph: Graph;
     try {
-      graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet, adapterFeatures: opts.adapterFeatures, deepCache: opts.deepCache });
+      graph = buildUNetGraph(config, opts, { controlNet: opts.controlNet, adapterFeatures: opts.adapterFeatures, deepCache: opts.deepCache, cachedUpLayers: opts.cachedUpLayers });
     } catch (e) {
       throw new UNetLoadError(`loadUNet: ${(e as Error).message}`);
     }

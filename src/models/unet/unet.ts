@@ -41,10 +41,18 @@ export interface UNetInputs {
   timeIds?: Tensor;
   /**
    * Step caching (DeepCache): 'produce' builds the whole UNet and also returns the input of the last
-   * (shallowest) up block as `deepFeatures`; { features } builds only the shallow path — stem, the first
-   * down level's layers and the last up block — on those features from an earlier step.
+   * (shallowest) up block as `deepFeatures` (with an SDRO UNet's blueprint embedding: see
+   * deepFeatureShape); { features } builds only the shallow path — stem, the first down level's layers
+   * and the last up block — on those features from an earlier step (and takes no blueprint).
    */
   deepCache?: 'produce' | { features: Tensor };
+  /**
+   * With deepCache: how many of the last up block's layers the cached features already went through
+   * (0, DeepCache's branch: its input). More reuses more and leaves a shallow step less to recompute (the
+   * first down level's layers whose skips the remaining layers take, and those layers); at most its
+   * layers − 1. Default 0.
+   */
+  cachedUpLayers?: number;
 }
 
 export interface TimeEmbeddings {
@@ -76,17 +84,17 @@ export function unetTimeEmbedding(config: UNetConfig, timestep: Tensor, textEmbe
 }
 
 /** conv_in, plus the SDRO blueprint embedding when the config has one. */
-export function unetStem(config: UNetConfig, sample: Tensor, blueprint?: Tensor): { convIn: Tensor; condEmbedding?: Tensor; out: Tensor } {
+export function unetStem(config: UNetConfig, sample: Tensor, blueprint?: Tensor, embeddedBlueprint?: Tensor): { convIn: Tensor; condEmbedding?: Tensor; out: Tensor } {
   const g = sample.graph;
   const x = config.centerInputSample ? op.sub(op.mul(sample, 2), 1) : sample;
   const convIn = nn.conv2d(x, 'conv_in', config.inChannels, config.blockOutChannels[0], config.convInKernel);
   if (!config.conditioning) return { convIn, out: convIn };
-  if (!blueprint) throw new Error(`UNet: ${config.className} needs a blueprint input (conditioning image)`);
+  if (!blueprint && !embeddedBlueprint) throw new Error(`UNet: ${config.className} needs a blueprint input (conditioning image)`);
   const c = config.conditioning;
-  const condEmbedding = g.within('controlnet_cond_embedding', () => conditioningEmbedding(blueprint, c.embeddingOutChannels, config.blockOutChannels[0]));
+  const condEmbedding = embeddedBlueprint ?? g.within('controlnet_cond_embedding', () => conditioningEmbedding(blueprint!, c.embeddingOutChannels, config.blockOutChannels[0]));
   if (condEmbedding.shape.join(',') !== convIn.shape.join(',')) {
     const s = conditioningScale(c.embeddingOutChannels);
-    throw new Error(`UNet: blueprint [${blueprint.shape.join(',')}] embeds to [${condEmbedding.shape.join(',')}] but conv_in gives [${convIn.shape.join(',')}]; the blueprint must be ${s}× the latent size`);
+    throw new Error(`UNet: blueprint [${(blueprint ?? embeddedBlueprint)!.shape.join(',')}] embeds to [${condEmbedding.shape.join(',')}] but conv_in gives [${convIn.shape.join(',')}]; the blueprint must be ${s}× the latent size`);
   }
   return { convIn, condEmbedding, out: op.add(convIn, condEmbedding) };
 }
@@ -143,17 +151,26 @@ export function adapterFeatureInputShapes(config: UNetConfig, batch: number, hei
 }
 
 /**
- * Shape of the features step caching keeps: the input of the last up block, [B, C, h, w] with C the
- * output channels of the up block before it (upsampled back to the latent size).
+ * Shape of the features step caching keeps: the state of the last up block after `cachedUpLayers` of its
+ * layers, [B, C, h, w] with C the output channels of the up block before it (0 layers: its input,
+ * upsampled back to the latent size) or of the last up block; with a blueprint embedding (SDRO), that
+ * embedding follows on the channel axis, since it is the same at every step and costs a shallow step
+ * several full-resolution convs.
  */
-export function deepFeatureShape(config: UNetConfig, batch: number, height: number, width: number): number[] {
+export function deepFeatureShape(config: UNetConfig, batch: number, height: number, width: number, cachedUpLayers = 0): number[] {
   const L = config.up.length;
   if (L < 2) throw new Error('UNet: step caching needs at least two up blocks');
-  const skipsNeeded = config.up[L - 1].layers;
+  const last = config.up[L - 1];
+  const skipsNeeded = last.layers;
   if (skipsNeeded > 1 + config.down[0].layers) {
     throw new Error(`UNet: step caching needs the last up block's ${skipsNeeded} skips to come from conv_in and the first down level (${1 + config.down[0].layers})`);
   }
-  return [batch, config.up[L - 2].outChannels, height, width];
+  if (!Number.isInteger(cachedUpLayers) || cachedUpLayers < 0 || cachedUpLayers >= last.layers) {
+    throw new Error(`UNet: step caching can keep the state after 0 to ${last.layers - 1} of the last up block's ${last.layers} layers, got ${cachedUpLayers}`);
+  }
+  const deep = cachedUpLayers === 0 ? config.up[L - 2].outChannels : last.outChannels;
+  // An SDRO UNet's blueprint embedding is the same at every step: the cached state carries it too.
+  return [batch, deep + (config.conditioning ? config.blockOutChannels[0] : 0), height, width];
 }
 
 export interface UNetOutputs {
@@ -181,7 +198,14 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   if (time.added) trace.add_embedding = time.added;
   const emb = time.emb;
 
-  const stem = unetStem(config, sample, inputs.blueprint);
+  const split = inputs.cachedUpLayers ?? 0;
+  if (inputs.deepCache) {
+    const state = deepFeatureShape(config, b, h, w, split); // also checks the config supports it
+    if (typeof inputs.deepCache === 'object') expectShape('cached deep features', inputs.deepCache.features, state);
+    if (inputs.downResiduals || inputs.midResidual || inputs.adapterFeatures?.length) throw new Error('UNet: step caching does not combine with ControlNet residuals or T2I-Adapter features');
+  } else if (inputs.cachedUpLayers !== undefined) throw new Error('UNet: cachedUpLayers needs deepCache');
+  const cached = typeof inputs.deepCache === 'object' ? splitCachedState(config, inputs.deepCache.features) : undefined;
+  const stem = unetStem(config, sample, inputs.blueprint, cached?.blueprint);
   trace.conv_in = stem.convIn;
   if (stem.condEmbedding) trace.controlnet_cond_embedding = stem.condEmbedding;
 
@@ -190,12 +214,7 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
     adapterFeatureInputShapes(config, b, h, w, features.length).forEach((shape, k) => expectShape(`T2I-Adapter feature ${k}`, features[k], shape));
   }
 
-  const cached = typeof inputs.deepCache === 'object' ? inputs.deepCache.features : undefined;
-  if (inputs.deepCache) {
-    deepFeatureShape(config, b, h, w); // checks the config supports it
-    if (inputs.downResiduals || inputs.midResidual || features.length) throw new Error('UNet: step caching does not combine with ControlNet residuals or T2I-Adapter features');
-  }
-  if (cached) return buildShallowUNet(g, config, emb, ctx, stem.out, cached, trace);
+  if (cached) return buildShallowUNet(g, config, emb, ctx, stem.out, cached.deep, split, trace);
 
   let x = stem.out;
   let skips: Tensor[] = [x];
@@ -232,12 +251,17 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
 
   let deepFeatures: Tensor | undefined;
   config.up.forEach((level, i) => {
-    if (inputs.deepCache === 'produce' && i === config.up.length - 1) deepFeatures = x;
     const mine = skips.slice(skips.length - level.layers);
     skips = skips.slice(0, skips.length - level.layers);
     const size = level.upsample ? ([skips[skips.length - 1].shape[2], skips[skips.length - 1].shape[3]] as const) : undefined;
     const input = x;
-    x = g.within('up_blocks', () => g.within(i, () => upBlock(input, mine, emb, ctx, level, config, size)));
+    const block = (from: Tensor, range?: readonly [number, number]) => g.within('up_blocks', () => g.within(i, () => upBlock(from, range ? mine.slice(level.layers - range[1], level.layers - range[0]) : mine, emb, ctx, level, config, size, undefined, range)));
+    if (inputs.deepCache === 'produce' && i === config.up.length - 1) {
+      // The cached state sits after `split` layers: build the block in two parts around it.
+      const deep = split === 0 ? input : block(input, [0, split]);
+      x = split === 0 ? block(input) : block(deep, [split, level.layers]);
+      deepFeatures = stem.condEmbedding ? op.concat([deep, stem.condEmbedding], 1) : deep;
+    } else x = block(input);
     trace[`up_blocks.${i}`] = x;
   });
 
@@ -247,15 +271,27 @@ export function buildUNet(g: Graph, config: UNetConfig, inputs: UNetInputs): UNe
   return { sample: head.out, deepFeatures, trace };
 }
 
-/** The shallow path of a cached step: the first down level's layers and the last up block around the cached features. */
-function buildShallowUNet(g: Graph, config: UNetConfig, emb: Tensor, ctx: Tensor, stemOut: Tensor, cached: Tensor, trace: Record<string, Tensor>): UNetOutputs {
-  const [b, , h, w] = stemOut.shape;
-  expectShape('cached deep features', cached, deepFeatureShape(config, b, h, w));
-  const first = g.within('down_blocks', () => g.within(0, () => downBlock(stemOut, emb, ctx, config.down[0], config, { layersOnly: true })));
+/** The cached state as deepFeatureShape lays it out: deep features, then (SDRO) the blueprint embedding, on the channel axis. */
+function splitCachedState(config: UNetConfig, state: Tensor): { deep: Tensor; blueprint?: Tensor } {
+  if (!config.conditioning) return { deep: state };
+  const c = state.shape[1];
+  const e = config.blockOutChannels[0];
+  return { deep: op.slice(state, [1], [0], [c - e]), blueprint: op.slice(state, [1], [c - e], [c]) };
+}
+
+/**
+ * The shallow path of a cached step: the last up block's layers after the cached state (`split` of them
+ * already in it), and the first down level's layers whose skips those take (none when only the layer
+ * fed by conv_in remains).
+ */
+function buildShallowUNet(g: Graph, config: UNetConfig, emb: Tensor, ctx: Tensor, stemOut: Tensor, cached: Tensor, split: number, trace: Record<string, Tensor>): UNetOutputs {
   const L = config.up.length;
   const last = config.up[L - 1];
-  const skips = [stemOut, ...first.skips].slice(0, last.layers);
-  const x = g.within('up_blocks', () => g.within(L - 1, () => upBlock(cached, skips, emb, ctx, last, config)));
+  const skipCount = last.layers - split; // conv_in's output, then the first down level's layers
+  const downLayers = Math.min(skipCount - 1, config.down[0].layers);
+  const first = downLayers > 0 ? g.within('down_blocks', () => g.within(0, () => downBlock(stemOut, emb, ctx, config.down[0], config, { onlyLayers: downLayers }))).skips : [];
+  const skips = [stemOut, ...first].slice(0, skipCount);
+  const x = g.within('up_blocks', () => g.within(L - 1, () => upBlock(cached, skips, emb, ctx, last, config, undefined, undefined, [split, last.layers])));
   trace[`up_blocks.${L - 1}`] = x;
   const head = unetHead(config, x);
   trace.conv_out = head.out;

@@ -20,7 +20,7 @@ export interface FastModes {
 /** What each lossy mode was measured to add (see the header); printed beside results. */
 export const MEASURED_ERROR: Record<'int8' | 'cacheSteps', string> = {
   int8: 'int8 measured to add 1.5 % UNet output error (SD1.5 512², random weights); final picture vs fp32 on the bundled trained models (npm run bench -- bundled, worst input): colouring 54.2 dB PSNR, txt2img 37.6 dB',
-  cacheSteps: 'step caching every 3 steps measured vs uncached on the bundled trained models (npm run bench -- bundled, worst input): colouring 47.6 dB PSNR (every 5 steps: 39.3 dB), txt2img 33.0 dB (its first 40 % of steps kept full); 0.6 % latent error over 20 SDRO steps on SD2.1-sized random weights',
+  cacheSteps: 'step caching every 3 steps measured vs uncached on the bundled trained models (npm run bench -- bundled, worst input): colouring 47.7 dB PSNR (every 4 steps: 42.8 dB, every 5: 39.7 dB), txt2img 33.0 dB (its first 40 % of steps kept full); colouring on SD2.1-sized random weights (npm run bench -- colorize, 20 steps): 0.86 % latent error, 48.4 dB image PSNR',
 };
 
 /** Notes to show for the lossy modes a request turns on (empty for the exact fp32 path). */

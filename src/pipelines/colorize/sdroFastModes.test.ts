@@ -64,7 +64,19 @@ describe('SDRO fast modes on the tiny golden components', () => {
     expect(db).toBeGreaterThan(15);
     const off = await fp32.colorize({ reference, blueprint, ...opts, cacheSteps: 1 });
     expect(same(off, base)).toBe(true);
-    expect(fp32.compiledUNetSizes().sort()).toEqual(['8x8', '8x8:consume', '8x8:produce']);
+    // Colouring's default cut: the cached state holds all but the last layer of the last up block.
+    const last = fp32.unetConfig.up[fp32.unetConfig.up.length - 1].layers - 1;
+    expect(fp32.compiledUNetSizes().sort()).toEqual(['8x8', `8x8:consume:${last}`, `8x8:produce:${last}`]);
+  });
+
+  it("DeepCache's own cut (cachedUpLayers 0) runs too and reruns more of the UNet, so its result differs", async () => {
+    const deep = await fp32.colorize({ reference, blueprint, ...opts, cacheSteps: 3, cachedUpLayers: 0 });
+    const shallowest = await fp32.colorize({ reference, blueprint, ...opts, cacheSteps: 3 });
+    expect(deep.unetCalls).toEqual({ full: 4, shallow: 4 });
+    expect(same(deep, shallowest)).toBe(false);
+    expect(psnr(deep.image, base.image)).toBeGreaterThan(15);
+    expect(fp32.compiledUNetSizes()).toContain('8x8:consume:0');
+    await expect(fp32.colorize({ reference, blueprint, ...opts, cacheSteps: 3, cachedUpLayers: 9 })).rejects.toThrow(/0 to \d of the last up block's \d layers, got 9/);
   });
 
   it('rejects a cache interval it cannot honour', async () => {
