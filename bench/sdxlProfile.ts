@@ -2,7 +2,7 @@
 // f16-stored, as bench/sdxl.ts) under ORT's profiler: kernel time per op type and per op type + output
 // shape, so a slow site shows as a share of the whole. Shares are ratios and survive machine load, unlike
 // wall times. Heavy (≈6 GB, ~1 min): run under `flock /tmp/inkflow-heavy.lock`.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,14 +12,7 @@ import { emitOnnx } from '../src/graph/emitOnnx.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SDXL_BASE_UNET_CONFIG, sdxlBenchFeeds } from './sdxl.ts';
-
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  ts: number;
-  args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
-}
+import { lastRunKernels } from './ortProfile.ts';
 
 const batch = Number(process.argv[2] ?? 1);
 const g = buildUNetGraph(parseUNetConfig(SDXL_BASE_UNET_CONFIG), { batch, height: 128, width: 128, seqLen: 77 });
@@ -37,8 +30,7 @@ try {
   const ms = performance.now() - t;
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('prof'))!);
-  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
-  const lastRunStart = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').at(-1)!.ts;
+  const { kernels } = lastRunKernels(file);
   const byOp = new Map<string, { us: number; n: number }>();
   const bySite = new Map<string, { us: number; n: number }>();
   const add = (m: typeof byOp, k: string, us: number) => {
@@ -47,8 +39,7 @@ try {
     s.n++;
     m.set(k, s);
   };
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < lastRunStart) continue;
+  for (const e of kernels) {
     const opName = e.args?.op_name ?? '?';
     const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join('x') ?? '?';
     add(byOp, opName, e.dur);
@@ -63,7 +54,7 @@ try {
   show(byOp, 20);
   console.log('by op and output shape:');
   show(bySite, 40);
-  if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(events.filter((e) => e.cat === 'Node' && e.ts >= lastRunStart)));
+  if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(kernels));
   await session.release();
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // ORT has them): kernel time per op type and per op type + output shape. Running it with INKFLOW_THREADS=1 and
 // =2 shows which ops gain nothing from the second core (single-threaded kernels). INKFLOW_NCHWC=0 emits plain
 // convs (ORT's own NCHWc transformer then blocks them). Heavy (≈4 GB, ~1 min): run under the heavy lock.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -16,14 +16,7 @@ import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { nchwcBlockSize } from '../src/runtime/nchwcBlock.ts';
 import { fanInWeights, gaussian } from './fanInWeights.ts';
 import { formatCpuShare, startCpuShare, type CpuShare } from './machineLoad.ts';
-
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  ts: number;
-  args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
-}
+import { lastRunKernels } from './ortProfile.ts';
 
 /** Kernels that do multiply-adds (fp32, NCHWc, fused and int8 forms). */
 const COMPUTE_OPS = new Set(['Conv', 'FusedConv', 'Gemm', 'MatMul', 'FusedMatMul', 'MultiHeadAttention', 'Attention', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul']);
@@ -60,8 +53,7 @@ try {
   }
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('prof'))!);
-  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
-  const lastRunStart = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').at(-1)!.ts;
+  const { kernels } = lastRunKernels(file);
   const byOp = new Map<string, { us: number; n: number; flops: number }>();
   const bySite = new Map<string, { us: number; n: number; flops: number }>();
   const add = (m: typeof byOp, k: string, us: number, flops: number) => {
@@ -82,8 +74,7 @@ try {
     return ir && COMPUTE_OPS.has(op) ? nodeFlops(emitted, ir) : 0;
   };
   const nodes: { name: string; op: string; shape: string; us: number }[] = [];
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < lastRunStart) continue;
+  for (const e of kernels) {
     const opName = e.args?.op_name ?? '?';
     const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join('x') ?? '?';
     const flops = flopsOf(e.name, opName);
