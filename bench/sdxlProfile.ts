@@ -12,7 +12,7 @@ import { emitOnnx } from '../src/graph/emitOnnx.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SDXL_BASE_UNET_CONFIG, sdxlBenchFeeds } from './sdxl.ts';
-import { lastRunKernels } from './ortProfile.ts';
+import { kernelMicros, lastRunKernels, printProfile } from './ortProfile.ts';
 
 const batch = Number(process.argv[2] ?? 1);
 const g = buildUNetGraph(parseUNetConfig(SDXL_BASE_UNET_CONFIG), { batch, height: 128, width: 128, seqLen: 77 });
@@ -31,30 +31,10 @@ try {
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('prof'))!);
   const { kernels } = lastRunKernels(file);
-  const byOp = new Map<string, { us: number; n: number }>();
-  const bySite = new Map<string, { us: number; n: number }>();
-  const add = (m: typeof byOp, k: string, us: number) => {
-    const s = m.get(k) ?? { us: 0, n: 0 };
-    s.us += us;
-    s.n++;
-    m.set(k, s);
-  };
-  for (const e of kernels) {
-    const opName = e.args?.op_name ?? '?';
-    const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join('x') ?? '?';
-    add(byOp, opName, e.dur);
-    add(bySite, `${opName} → ${shape}`, e.dur);
-  }
-  const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
+  const total = kernelMicros(kernels);
   const gflop = graphFlops(g) / 1e9;
   console.log(`SDXL UNet 1024² b${batch}: ${ms.toFixed(0)} ms, ${gflop.toFixed(0)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS; kernels ${(total / 1000).toFixed(0)} ms; load avg ${loadavg()[0].toFixed(1)}`);
-  const show = (m: typeof byOp, top: number) => {
-    for (const [k, s] of [...m].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${k.padEnd(52)} ${(s.us / 1000).toFixed(0).padStart(7)} ms  ${String(s.n).padStart(5)}×  ${((100 * s.us) / total).toFixed(1).padStart(5)}%`);
-  };
-  show(byOp, 20);
-  console.log('by op and output shape:');
-  show(bySite, 40);
-  if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(kernels));
+  printProfile(kernels, undefined, 20, process.argv[3]);
   await session.release();
 } finally {
   rmSync(dir, { recursive: true, force: true });

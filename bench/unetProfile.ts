@@ -16,7 +16,7 @@ import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { nchwcBlockSize } from '../src/runtime/nchwcBlock.ts';
 import { fanInWeights, gaussian } from './fanInWeights.ts';
 import { formatCpuShare, startCpuShare, type CpuShare } from './machineLoad.ts';
-import { lastRunKernels } from './ortProfile.ts';
+import { kernelMicros, lastRunKernels, opName, printProfile, type ProfileEvent } from './ortProfile.ts';
 
 /** Kernels that do multiply-adds (fp32, NCHWc, fused and int8 forms). */
 const COMPUTE_OPS = new Set(['Conv', 'FusedConv', 'Gemm', 'MatMul', 'FusedMatMul', 'MultiHeadAttention', 'Attention', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul']);
@@ -54,44 +54,20 @@ try {
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('prof'))!);
   const { kernels } = lastRunKernels(file);
-  const byOp = new Map<string, { us: number; n: number; flops: number }>();
-  const bySite = new Map<string, { us: number; n: number; flops: number }>();
-  const add = (m: typeof byOp, k: string, us: number, flops: number) => {
-    const s = m.get(k) ?? { us: 0, n: 0, flops: 0 };
-    s.us += us;
-    s.n++;
-    s.flops += flops;
-    m.set(k, s);
-  };
   // ORT names a node after the IR value it writes (v<id>), through its fusions and our int8 sites: the
   // kernel that does a node's multiply-adds is charged with its FLOPs.
   const emitted = lowerGraph(g, fuseSet('all')); // the ids the emitter names values by
   const writer = new Map(emitted.nodes.flatMap((n) => n.outputs.map((id) => [id, n] as const)));
-  const flopsOf = (name: string, op: string) => {
-    const id = /_v(\d+)/.exec(name)?.[1];
+  const flopsOf = (e: ProfileEvent) => {
+    const id = /_v(\d+)/.exec(e.name)?.[1];
     let ir = id === undefined ? undefined : writer.get(Number(id));
     if (ir?.op === 'Add') ir = writer.get(ir.inputs[0]); // an int8 Linear that took its bias in is named after the Add
-    return ir && COMPUTE_OPS.has(op) ? nodeFlops(emitted, ir) : 0;
+    return ir && COMPUTE_OPS.has(opName(e)) ? nodeFlops(emitted, ir) : 0;
   };
-  const nodes: { name: string; op: string; shape: string; us: number }[] = [];
-  for (const e of kernels) {
-    const opName = e.args?.op_name ?? '?';
-    const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join('x') ?? '?';
-    const flops = flopsOf(e.name, opName);
-    add(byOp, opName, e.dur, flops);
-    add(bySite, `${opName} → ${shape}`, e.dur, flops);
-    nodes.push({ name: e.name, op: opName, shape, us: e.dur });
-  }
-  const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
+  const total = kernelMicros(kernels);
   const gflop = graphFlops(g) / 1e9;
   console.log(`SD1.5 UNet 512² b1 ${precision}, ${threads} threads, nchwc ${nchwcBlock ?? 'off'}: ${ms.toFixed(0)} ms, CPU ${cpuS.toFixed(2)} s (${formatCpuShare(share)}), ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS; kernels ${(total / 1000).toFixed(0)} ms; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const show = (m: typeof byOp, top: number) => {
-    for (const [k, s] of [...m].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${k.padEnd(56)} ${(s.us / 1000).toFixed(0).padStart(7)} ms  ${String(s.n).padStart(5)}×  ${((100 * s.us) / total).toFixed(1).padStart(5)}%${s.flops ? `  ${(s.flops / 1e9).toFixed(0).padStart(4)} GFLOP ${(s.flops / s.us / 1e3).toFixed(0).padStart(4)} GFLOPS` : ''}`);
-  };
-  show(byOp, 25);
-  console.log('by op and output shape:');
-  show(bySite, 40);
-  if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(nodes));
+  printProfile(kernels, flopsOf, 25, process.argv[3]);
   await session.release();
 } finally {
   rmSync(dir, { recursive: true, force: true });
