@@ -2,7 +2,7 @@
 // f16-stored, as bench/sdxl.ts) under ORT's profiler: kernel time per op type and per op type + output
 // shape, so a slow site shows as a share of the whole. Shares are ratios and survive machine load, unlike
 // wall times. Heavy (≈6 GB, ~1 min): run under `flock /tmp/inkflow-heavy.lock`.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,14 +12,7 @@ import { emitOnnx } from '../src/graph/emitOnnx.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SDXL_BASE_UNET_CONFIG, sdxlBenchFeeds } from './sdxl.ts';
-
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  ts: number;
-  args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
-}
+import { kernelMicros, lastRunKernels, printProfile } from './ortProfile.ts';
 
 const batch = Number(process.argv[2] ?? 1);
 const g = buildUNetGraph(parseUNetConfig(SDXL_BASE_UNET_CONFIG), { batch, height: 128, width: 128, seqLen: 77 });
@@ -37,33 +30,11 @@ try {
   const ms = performance.now() - t;
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('prof'))!);
-  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
-  const lastRunStart = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').at(-1)!.ts;
-  const byOp = new Map<string, { us: number; n: number }>();
-  const bySite = new Map<string, { us: number; n: number }>();
-  const add = (m: typeof byOp, k: string, us: number) => {
-    const s = m.get(k) ?? { us: 0, n: 0 };
-    s.us += us;
-    s.n++;
-    m.set(k, s);
-  };
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < lastRunStart) continue;
-    const opName = e.args?.op_name ?? '?';
-    const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join('x') ?? '?';
-    add(byOp, opName, e.dur);
-    add(bySite, `${opName} → ${shape}`, e.dur);
-  }
-  const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
+  const { kernels } = lastRunKernels(file);
+  const total = kernelMicros(kernels);
   const gflop = graphFlops(g) / 1e9;
   console.log(`SDXL UNet 1024² b${batch}: ${ms.toFixed(0)} ms, ${gflop.toFixed(0)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS; kernels ${(total / 1000).toFixed(0)} ms; load avg ${loadavg()[0].toFixed(1)}`);
-  const show = (m: typeof byOp, top: number) => {
-    for (const [k, s] of [...m].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${k.padEnd(52)} ${(s.us / 1000).toFixed(0).padStart(7)} ms  ${String(s.n).padStart(5)}×  ${((100 * s.us) / total).toFixed(1).padStart(5)}%`);
-  };
-  show(byOp, 20);
-  console.log('by op and output shape:');
-  show(bySite, 40);
-  if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(events.filter((e) => e.cat === 'Node' && e.ts >= lastRunStart)));
+  printProfile(kernels, undefined, 20, process.argv[3]);
   await session.release();
 } finally {
   rmSync(dir, { recursive: true, force: true });
