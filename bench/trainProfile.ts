@@ -8,7 +8,8 @@
 //   sd15-512: bench/train.ts's SD1.5 LoRA step itself (7 GB, heavy lock)
 // Env: INKFLOW_THREADS (intra-op threads; 1 is steadier on a loaded machine), INKFLOW_PROFILE_RUNS (timed
 // runs, fastest reported), INKFLOW_ATTENTION_CHUNK (attention backward block size in scores).
-// Prints time by op type, the slowest nodes, and time by op and input shapes (which matmul form is slow).
+// Prints time by op type (and how much of it ran on one thread only), the slowest nodes, and time by op and
+// input shapes (which matmul form is slow).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,9 @@ const CASES: Record<string, () => { g: Graph; px: number; full?: boolean }> = {
   'sd15-512': () => ({ g: unetWithLoss(SD15_CONFIG, 512, 77), px: 512 }),
 };
 
+/** Per-node thread-pool counters in ORT's profile. */
+interface ThreadStats { sub_threads?: Record<string, { num_run: number }> }
+
 const which = process.argv[2] ?? 'sd15-top';
 // INKFLOW_CAST_PER_USE=0 emits one Cast per f16 weight (the inference layout) for comparison.
 const castPerUse = process.env.INKFLOW_CAST_PER_USE !== '0';
@@ -98,23 +102,30 @@ try {
   }
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith("prof"))!);
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string; output_type_shape?: unknown } }[];
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string; output_type_shape?: unknown; thread_scheduling_stats?: ThreadStats } }[];
   const modelRuns = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
   const lastRunStart = (modelRuns.at(-1) as unknown as { ts: number }).ts;
-  const byOp = new Map<string, { us: number; n: number }>();
+  const byOp = new Map<string, { us: number; n: number; oneThreadUs: number }>();
   const nodes: { name: string; op: string; us: number }[] = [];
+  let subRuns: number | undefined;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || (e as unknown as { ts: number }).ts < lastRunStart) continue;
     const opName = e.args?.op_name ?? '?';
-    const s = byOp.get(opName) ?? { us: 0, n: 0 };
+    const s = byOp.get(opName) ?? { us: 0, n: 0, oneThreadUs: 0 };
     s.us += e.dur; s.n++;
+    // ORT's counters of tasks each pool thread has run: a node during which none of them moved ran on the calling thread alone.
+    const runs = Object.values(e.args?.thread_scheduling_stats?.sub_threads ?? {}).reduce((a, t) => a + t.num_run, 0);
+    if (subRuns !== undefined && runs === subRuns) s.oneThreadUs += e.dur;
+    subRuns = runs;
     byOp.set(opName, s);
     nodes.push({ name: e.name, op: opName, us: e.dur });
   }
   const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
   const gflop = graphFlops(train) / 1e9;
   console.log(`${which}: ${ms.toFixed(0)} ms/step, ${gflop.toFixed(1)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS, ${cpuMs.toFixed(0)} CPU-ms, load ${loadavg()[0].toFixed(1)}, ${train.nodes.length} IR nodes, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; kernels ${(total / 1000).toFixed(0)} ms`);
-  for (const [o, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 25)) console.log(`  ${o.padEnd(28)} ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(5)} nodes  ${((100 * s.us) / total).toFixed(1)}%`);
+  const oneThread = [...byOp.values()].reduce((a, b) => a + b.oneThreadUs, 0);
+  console.log(`  (one thread: kernel time during which no pool thread ran a task; ${(oneThread / 1000).toFixed(0)} ms in all)`);
+  for (const [o, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 25)) console.log(`  ${o.padEnd(28)} ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(5)} nodes  ${((100 * s.us) / total).toFixed(1).padStart(4)}%  one thread ${(s.oneThreadUs / 1000).toFixed(1)} ms`);
   console.log('slowest nodes:');
   for (const n of nodes.sort((a, b) => b.us - a.us).slice(0, 25)) console.log(`  ${n.op.padEnd(20)} ${(n.us / 1000).toFixed(1).padStart(8)} ms  ${n.name}`);
   // The same time by IR op and input shapes (ORT names a node after the IR value it writes, v<id>, through its fusions).

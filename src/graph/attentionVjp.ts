@@ -78,19 +78,21 @@ export function attentionVjp(inputs: readonly Tensor[], output: Tensor, grad: Te
     const gh = heads(grad, h0, h1, dvh);
     const gT = swapLast(gh);
     const qsT = swapLast(qs);
+    // dP − D as one product: [G, D]·[Vᵀ; −1] (K = d+1) instead of a Sub pass over the score block.
     const rowDot = wantsScores ? op.reduceSum(op.mul(gh, heads(output, h0, h1, dvh)), [-1], true) : undefined;
+    const gD = rowDot ? op.concat([gh, rowDot], 3) : undefined;
+    const vTm1 = rowDot ? op.concat([vT, op.expand(op.constant(vT, [-1], [], vT.dtype), [b, h1 - h0, 1, l])], 2) : undefined;
     const dQrows: Tensor[] = [];
     let dKT: Tensor | undefined;
     let dVT: Tensor | undefined;
     for (let r0 = 0; r0 < s; r0 += block.rows) {
       const r1 = Math.min(s, r0 + block.rows);
       const qr = rowsOf(qs, r0, r1);
-      const gr = rowsOf(gh, r0, r1);
       const cols = (x: Tensor) => (r0 === 0 && r1 === s ? x : op.slice(x, [3], [r0], [r1]));
       const p = op.softmax(op.matmul(qr, kT), -1);
       if (wants[2]) dVT = plus(dVT, op.matmul(cols(gT), p));
       if (!wantsScores) continue;
-      const ds = op.mul(p, op.sub(op.matmul(gr, vT), rowsOf(rowDot!, r0, r1)));
+      const ds = op.mul(p, op.matmul(rowsOf(gD!, r0, r1), vTm1!));
       if (wants[0]) dQrows.push(op.matmul(ds, kh));
       if (wants[1]) dKT = plus(dKT, op.matmul(cols(qsT), ds));
     }
