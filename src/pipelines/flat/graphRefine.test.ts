@@ -14,7 +14,7 @@ function toyEnergy(color: Int32Array): RegionGraphEnergy {
   };
 }
 
-function run(labels: Label[], movable = [true, true, true], weight = [1, 1, 1]) {
+function run(labels: Label[], movable = [true, true, true], weight = [1, 0.8, 1]) {
   const color = Int32Array.from(labels, (l) => (l.column < 0 ? -1 : 7));
   const gains = refineOverRegionGraph({
     candidates: [0, 1, 2],
@@ -35,6 +35,12 @@ describe('refineOverRegionGraph', () => {
     expect(color).toEqual([7, -1, 7]);
     expect([...gains.keys()].sort()).toEqual([0, 1]);
     expect(gains.get(0)).toBeGreaterThan(0);
+  });
+
+  it('does not make the larger of the two regions background', () => {
+    const { color, gains } = run([{ column: -1, shared: false }, { column: 0, shared: false }, { column: 0, shared: true }], undefined, [1, 1.2, 1]);
+    expect(color).toEqual([-1, 7, 7]);
+    expect(gains.size).toBe(0);
   });
 
   it('keeps a labelling no swap improves', () => {

@@ -7,8 +7,8 @@
 //
 // So after the rounds, the labelling is improved by swaps judged on the total energy: the sum over regions of
 // each region's (size-weighted) cost under its label, with every neighbour's colour as the labelling gives it.
-// A swap exchanges the labels of two touching regions when one of them is background: the gap becomes paper and
-// the leg takes the gap's sheet region. Exchanging keeps the one-region-per-sheet-region structure of the
+// A swap exchanges the labels of two touching regions when one of them is background and the other, the one that
+// would become background, is smaller: the gap becomes paper and the leg takes the gap's sheet region. Exchanging keeps the one-region-per-sheet-region structure of the
 // assignment. Its energy change is computed on the regions whose cost it can change: the two regions and the
 // regions whose surroundings (or shade partners) include them. Regions decided background stay so.
 
@@ -87,6 +87,11 @@ export function refineOverRegionGraph(input: RefineInput): Map<number, number> {
         // Between two sheet colours the assignment rounds already chose with the same costs; the refinement is for
         // the figure/background boundary, which those rounds decide once and never revisit.
         if (li.column >= 0 && lk.column >= 0) continue;
+        // The region that would become background must be the smaller one: a swap is for a background gap that took
+        // a limb's place (the gap between two legs is narrower than a leg), not for handing a forearm's colour to
+        // the upper arm beside it because the upper arm was left as paper.
+        const toBackground = li.column < 0 ? k : i;
+        if (weight[toBackground] >= weight[toBackground === i ? k : i]) continue;
         affected.clear();
         affected.add(i).add(k);
         for (const n of dependents[i]) affected.add(n);
