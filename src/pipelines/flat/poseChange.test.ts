@@ -26,6 +26,12 @@ describe('flatColorize under pose change and cropping', () => {
     expect(partAccuracy(generateProductionPair({ seed: 23 }), 'legL')).toBeGreaterThan(0.95);
   });
 
+  it('colours both frame-cut legs rather than the background gap between them (region-graph refinement)', () => {
+    const p = generateProductionPair({ seed: 26 });
+    expect(partAccuracy(p, 'legL')).toBeGreaterThan(0.95);
+    expect(partAccuracy(p, 'legR')).toBeGreaterThan(0.95);
+  });
+
   it('does not take a forearm raised far from where the sheet has it for scenery', () => {
     expect(partAccuracy(generateProductionPair({ seed: 41 }), 'foreArmR')).toBeGreaterThan(0.95);
   });
