@@ -5,15 +5,16 @@
 // nll = logΣexp(s) − s_j ≥ 0, added to the hand cost with weight `blend`: 0 is the model-free matcher, a large
 // blend leaves the choice to the model while the hand cost still breaks its ties.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DEFAULT_MODELS_ROOT } from '../../models/defaultTextToImage.ts';
 import { openSafetensors, SafetensorsError } from '../../weights/safetensors.ts';
 import { FlatColorizeError } from './flatError.ts';
 import type { PairCostRound } from './match.ts';
 import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from './matchFeatures.ts';
 
 export const MATCHER_FILE = 'matcher.safetensors';
-/** Where the shipped matcher lives (relative to the repository root). */
-export const DEFAULT_MATCHER_DIR = 'models/default/flat-matcher';
+/** Where the shipped matcher lives (models/default/flat-matcher in the repository). */
+export const DEFAULT_MATCHER_DIR = resolve(DEFAULT_MODELS_ROOT, 'flat-matcher');
 
 /** Linear layers in order; hidden layers use SiLU. Inputs are standardised with `mean` and `std` first. */
 export interface MatcherModel {
