@@ -15,7 +15,7 @@ import { generateProductionPair } from '../imaging/synthetic/productionPair.ts';
 import { flatColorize } from '../pipelines/flat/colorize.ts';
 import { MATCHER_LAYERS, matcherShapes } from '../pipelines/flat/learnedMatcher.ts';
 import type { PairCostRound } from '../pipelines/flat/match.ts';
-import { PAIR_FEATURE_COUNT, pairFeatures } from '../pipelines/flat/matchFeatures.ts';
+import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from '../pipelines/flat/matchFeatures.ts';
 import { clipGradNorm } from './gradients.ts';
 import { initParams } from './initParams.ts';
 import { learningRate } from './lrSchedule.ts';
@@ -130,6 +130,11 @@ export interface MatcherTrainingOptions {
   steps?: number;
   batch?: number;
   lr?: number;
+  /**
+   * Rows weigh (region area / sheet figure area)^areaPower: 0 counts every region alike (segment accuracy),
+   * 1 weighs by pixels (character-pixel accuracy).
+   */
+  areaPower?: number;
   seed?: number;
   threads?: number;
   log?: (line: string) => void;
@@ -166,7 +171,9 @@ export async function trainMatcher(rows: readonly MatcherRow[], opts: MatcherTra
   const features = new Float32Array(batch * width * F);
   const allMask = new Float32Array(batch * width);
   const positiveMask = new Float32Array(batch * width);
-  const rowWeight = new Float32Array(batch).fill(1);
+  const rowWeight = new Float32Array(batch);
+  const areaPower = opts.areaPower ?? 0;
+  const logArea = PAIR_FEATURES.indexOf('targetLogArea');
   const losses: { step: number; loss: number }[] = [];
   let windowLoss = 0, windowSteps = 0;
   try {
@@ -176,6 +183,7 @@ export async function trainMatcher(rows: readonly MatcherRow[], opts: MatcherTra
       positiveMask.fill(-1e4);
       for (let b = 0; b < batch; b++) {
         const r = rows[rng.below(rows.length)];
+        rowWeight[b] = Math.exp(areaPower * r.features[logArea]);
         for (let k = 0; k < r.positive.length; k++) {
           const o = (b * width + k) * F;
           for (let f = 0; f < F; f++) features[o + f] = (r.features[k * F + f] - mean[f]) / std[f];
