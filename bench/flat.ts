@@ -7,6 +7,7 @@
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: below 20000 are for tuning (0–59, 100–199 and 1000–1099 were used; bench/flatTune.ts is the loop); the
 // default 20000+ are held out (never looked at while tuning; check a second block with `--seed 30000`).
+// `--matcher learned [--matcher-blend B]`: the same with the learned matcher (models/default/flat-matcher).
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
@@ -18,6 +19,8 @@ import { DEFAULT_PROPAGATE_UNCERTAIN_BELOW as FRAME_UNCERTAIN_BELOW, propagateFl
 import { colorizeSequence } from '../src/pipelines/flat/sequence.ts';
 import { CUE_ORDER } from '../src/pipelines/flat/backgroundDecision.ts';
 import { fitLogistic } from '../src/pipelines/flat/fitLogistic.ts';
+import { DEFAULT_MATCHER_BLEND, learnedPairCost, loadMatcher } from '../src/pipelines/flat/learnedMatcher.ts';
+import type { MatchOptions } from '../src/pipelines/flat/match.ts';
 
 export interface FlatBenchOptions {
   pairs?: number;
@@ -27,6 +30,8 @@ export interface FlatBenchOptions {
   timingRuns?: number;
   /** Frames in the timed 1080p sequence (default 24). */
   sequenceFrames?: number;
+  /** Matcher options for sheet → pose (the learned matcher's hook); default the model-free matcher. */
+  match?: MatchOptions;
   log?: (line: string) => void;
 }
 
@@ -120,7 +125,7 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   for (let k = 0; k < pairs; k++) {
     const p = generateProductionPair({ seed: seed0 + k });
     let t0 = performance.now();
-    const a = flatColorize({ reference: p.reference, lineArt: p.target.lineArt });
+    const a = flatColorize({ reference: p.reference, lineArt: p.target.lineArt, options: { match: options.match } });
     sheet.ms.push(performance.now() - t0);
     const sa = scoreColoring(a.flat, p.target);
     sheet.seg.push(sa.segmentAccuracy);
@@ -158,13 +163,13 @@ export function runFlatBench(options: FlatBenchOptions = {}): FlatBenchResult {
   const smallRef = generateCharacterPair({ seed: seed0, width: 512 }).reference;
   for (const reference of [smallRef, target.reference]) {
     const t0 = performance.now();
-    flatColorize({ reference, lineArt: target.targetLineArt });
+    flatColorize({ reference, lineArt: target.targetLineArt, options: { match: options.match } });
     const coldMs = performance.now() - t0;
     const warm: [number, number][] = [];
     for (let i = 0; i < runs; i++) {
       const t = performance.now();
       const c = process.cpuUsage();
-      flatColorize({ reference, lineArt: target.targetLineArt });
+      flatColorize({ reference, lineArt: target.targetLineArt, options: { match: options.match } });
       const used = process.cpuUsage(c);
       warm.push([performance.now() - t, (used.user + used.system) / 1000]);
     }
@@ -198,6 +203,27 @@ function argValue(name: string, fallback: number): number {
   return v;
 }
 
+/** `--matcher learned [--matcher-blend B]` (or `--matcher=learned`, for `npm run bench -- flat`) → the learned matcher's hook; `--matcher hand` (default) → none. */
+export function matcherFromArgs(argv: readonly string[] = process.argv): MatchOptions | undefined {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+  };
+  const kind = value('--matcher') ?? 'hand';
+  if (kind === 'hand') return undefined;
+  if (kind !== 'learned') {
+    console.error(`--matcher must be hand or learned, got ${kind}`);
+    process.exit(2);
+  }
+  const blendText = value('--matcher-blend');
+  const blend = blendText === undefined ? DEFAULT_MATCHER_BLEND : Number(blendText);
+  if (!Number.isFinite(blend) || blend < 0) {
+    console.error('--matcher-blend needs a number ≥ 0');
+    process.exit(2);
+  }
+  return { pairCost: learnedPairCost(loadMatcher(), blend) };
+}
+
 /**
  * Refits the background model of backgroundDecision.ts on tuning seeds: each candidate region's cues, labelled
  * background when most of its pixels are paper or scenery in the ground truth.
@@ -228,5 +254,5 @@ export function fitBackgroundModel(seed0 = 1000, pairs = 60, log: (line: string)
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--fit-background')) {
   fitBackgroundModel(argValue('--seed', 1000), argValue('--pairs', 60));
 } else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 20000) });
+  runFlatBench({ pairs: argValue('--pairs', 60), seed: argValue('--seed', 20000), match: matcherFromArgs() });
 }

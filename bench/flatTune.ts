@@ -1,20 +1,22 @@
-// `npx tsx bench/flatTune.ts <seed0> <pairs> [--worst] [--frame]`: the tuning loop for the flat colouriser (sheet →
+// `npx tsx bench/flatTune.ts <seed0> <pairs> [--worst] [--frame] [--matcher learned [--matcher-blend B]]`: the tuning loop for the flat colouriser (sheet →
 // pose). Prints segment and character-pixel accuracy and the lost character pixels by part, weighted by pixels
 // (=BG: figure pixels painted as background, =FG: painted another sheet colour). Use seeds below 20000 only.
 import { generateProductionPair } from '../src/imaging/synthetic/productionPair.ts';
 import { scoreColoring } from '../src/imaging/synthetic/score.ts';
 import { flatColorize } from '../src/pipelines/flat/colorize.ts';
 import { propagateFlat } from '../src/pipelines/flat/propagate.ts';
+import { matcherFromArgs } from './flat.ts';
 const a = process.argv.slice(2);
 const s0 = Number(a[0] ?? 0), n = Number(a[1] ?? 40);
 const doFrame = a.includes('--frame');
+const match = matcherFromArgs();
 const lostByPart: Record<string, number> = {};
 const seg: number[] = [], pix: number[] = [], fseg: number[] = [];
 const perSeed: [number, number, number, string][] = [];
 const t0 = performance.now();
 for (let k = 0; k < n; k++) {
   const p = generateProductionPair({ seed: s0 + k });
-  const r = flatColorize({ reference: p.reference, lineArt: p.target.lineArt });
+  const r = flatColorize({ reference: p.reference, lineArt: p.target.lineArt, options: { match } });
   const s = scoreColoring(r.flat, p.target);
   seg.push(s.segmentAccuracy); pix.push(s.pixelAccuracyForeground);
   // pixel-weighted losses per part (character only), fraction of that pair's character px

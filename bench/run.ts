@@ -4,7 +4,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   unet: async () => (await import('./models.ts')).runUNetBench(),
   txt2img: async () => (await import('./txt2img.ts')).runTxt2imgBench(),
   colorize: async () => (await import('./colorize.ts')).runColorizeBench(),
-  flat: async () => (await import('./flat.ts')).runFlatBench(),
+  flat: async () => { const f = await import('./flat.ts'); return f.runFlatBench({ match: f.matcherFromArgs() }); },
   lowerings: async () => (await import('./lowerings.ts')).runLoweringsBench(),
   fuzz: async () => (await import('./fuzz.ts')).runFuzzBench(),
   train: async () => (await import('./train.ts')).runTrainBench(process.env.INKFLOW_BENCH_CASE),

@@ -36,6 +36,8 @@ options:
                       colour is uncertain (check those)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
+  --matcher hand|learned  with --flat: the model-free matcher (hand, default) or its costs blended
+                      with the small learned matcher (models/default/flat-matcher; single frames)
   (neither)           the bundled tiny SDRO model (models/default/sdro: 128², synthetic characters)
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
                       model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/),
@@ -93,6 +95,7 @@ export const colorizeCommand: Command = {
       'palette-lock': { type: 'boolean', default: false },
       'keep-shading': { type: 'boolean', default: false },
       uncertain: { type: 'boolean', default: false },
+      matcher: { type: 'string', default: 'hand' },
       device: { type: 'string', default: 'cpu' },
       precision: { type: 'string', default: 'fp32' },
       'cache-steps': { type: 'string', default: '1' },
@@ -127,6 +130,9 @@ export const colorizeCommand: Command = {
     if (cdOnly.length && !colorizeDiffusionModel) {
       throw new UsageError(`${cdOnly.map((k) => `--${k}`).join(', ')} ${cdOnly.length > 1 ? 'apply' : 'applies'} to ColorizeDiffusion checkpoints (--model FILE.safetensors) only${v.model ? `; ${v.model} is an SDRO model folder` : ''}`);
     }
+    if (v.matcher !== 'hand' && v.matcher !== 'learned') throw new UsageError(`--matcher must be hand or learned, got ${v.matcher}`);
+    if (v.matcher === 'learned' && !v.flat) throw new UsageError('--matcher applies to --flat only');
+    if (v.matcher === 'learned' && isFramePattern(v.lineart)) throw new UsageError('--matcher learned colours single frames for now, not a frame sequence');
     if (fastModes && (v.flat || colorizeDiffusionModel)) throw new UsageError('--precision and --cache-steps apply to SDRO model folders only');
     if (colorizeDiffusionModel && v.segment) throw new UsageError('--segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
     let mode: ReturnType<typeof parseColorizeMode> = 'vanilla';
@@ -166,6 +172,7 @@ export const colorizeCommand: Command = {
       refGuidance, sketchGuidance, prediction: v.prediction === undefined ? undefined : predictions[v.prediction], referenceEncoder: v['reference-encoder'],
       sketchMask: v['sketch-mask'], referenceMask: v['reference-mask'], referenceStrength, segment: v.segment!,
       paletteLock: v['palette-lock']!, keepShading: v['keep-shading']!, uncertain: v.uncertain!, colorizeDiffusion: colorizeDiffusionModel,
+      ...(v.matcher === 'learned' ? { matcher: 'learned' as const } : {}),
       ...(precision === 'int8' ? { precision } : {}), ...(cacheSteps > 1 ? { cacheSteps } : {}),
     };
     // .npy tensors (ColorizeDiffusion only) are not ComfyUI IMAGE/MASK values — they bypass line detection

@@ -40,6 +40,8 @@ export interface ColorizeRun {
   paletteLock: boolean;
   keepShading: boolean;
   uncertain: boolean;
+  /** --flat with the learned matcher (absent = the model-free matcher). */
+  matcher?: 'learned';
   /** SDRO fast modes (absent = exact fp32, every step full). */
   precision?: 'int8';
   cacheSteps?: number;
@@ -99,7 +101,7 @@ export function colorizeWorkflow(r: ColorizeRun, files: { model?: string; refere
     2: { class_type: 'LoadImage', inputs: { image: 'lineart.png' } },
   };
   if (r.flat) {
-    prompt[3] = { class_type: 'InkflowFlatColorize', inputs: { reference: ['1', 0], lineart: ['2', 0], reference_mask: ['1', 1], lineart_mask: ['2', 1] } };
+    prompt[3] = { class_type: 'InkflowFlatColorize', inputs: { reference: ['1', 0], lineart: ['2', 0], reference_mask: ['1', 1], lineart_mask: ['2', 1], ...(r.matcher ? { matcher: r.matcher } : {}) } };
     prompt[12] = { class_type: 'SaveImage', inputs: { images: ['3', 1], filename_prefix: 'flat' } };
     if (r.uncertain) prompt[13] = { class_type: 'SaveImage', inputs: { images: ['3', 2], filename_prefix: 'uncertain' } };
   } else {

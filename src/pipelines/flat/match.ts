@@ -101,6 +101,29 @@ export interface MatchOptions {
   onBackgroundCues?: (targetRegion: number, cues: BackgroundCues) => void;
   /** Refine the final labelling by energy-lowering moves over the region graph (graphRefine.ts; default true). */
   refineOverGraph?: boolean;
+  /**
+   * Replaces each round's pair costs (rows: candidates, columns: sheet regions) before the assignment: the learned
+   * matcher (learnedMatcher.ts). The background decision keeps reading the hand costs.
+   */
+  pairCost?: (round: PairCostRound) => number[][];
+}
+
+/** What a pair-cost hook sees in one assignment round. */
+export interface PairCostRound {
+  round: number;
+  target: RegionFeature[];
+  reference: RegionFeature[];
+  /** Target regions in the assignment (rows) and matchable sheet regions (columns). */
+  candidates: number[];
+  refIds: number[];
+  referenceColor: Int32Array;
+  /** Current palette index per target region (−2 undecided, −1 background). */
+  color: Int32Array;
+  alignment: Alignment;
+  /** √(sheet figure area). */
+  refScale: number;
+  /** The hand-set cost matrix of this round. */
+  hand: number[][];
 }
 
 export interface Alignment {
@@ -193,7 +216,7 @@ function partnerShares(contacts: Map<number, number> | undefined): [number, numb
  * colours; 1 = none shared; 0.5 when only one side has partners). Production draws a trace line only between
  * a colour and its shade or highlight, so a region and its partner never share a colour.
  */
-function partnerDistance(t: RegionFeature, r: RegionFeature, colorOf: (region: number) => number, refColorOf: (region: number) => number): number {
+export function partnerDistance(t: RegionFeature, r: RegionFeature, colorOf: (region: number) => number, refColorOf: (region: number) => number): number {
   if (!t.partners.length && !r.partners.length) return 0;
   if (!t.partners.length || !r.partners.length) return 0.5;
   const want = new Map<number, number>();
@@ -210,7 +233,7 @@ function partnerDistance(t: RegionFeature, r: RegionFeature, colorOf: (region: n
 }
 
 /** Colour histogram of a region's surroundings: colour key → share of boundary (background = key −1). */
-function surroundings(f: RegionFeature, colorOf: (region: number) => number): Map<number, number> {
+export function surroundings(f: RegionFeature, colorOf: (region: number) => number): Map<number, number> {
   const h = new Map<number, number>();
   for (const [other, share] of f.neighbours) {
     const key = colorOf(other);
@@ -220,7 +243,7 @@ function surroundings(f: RegionFeature, colorOf: (region: number) => number): Ma
   return h;
 }
 
-function histogramDistance(p: Map<number, number>, q: Map<number, number>): number {
+export function histogramDistance(p: Map<number, number>, q: Map<number, number>): number {
   let inter = 0;
   let mass = 0;
   for (const [k, v] of p) {
@@ -242,7 +265,7 @@ function shapeCost(t: RegionFeature, r: RegionFeature, w: MatchWeights): number 
   );
 }
 
-function alignedDistance(t: RegionFeature, r: RegionFeature, a: Alignment): number {
+export function alignedDistance(t: RegionFeature, r: RegionFeature, a: Alignment): number {
   return Math.hypot(a.s * (a.mirror ? -t.cx : t.cx) + a.tx - r.cx, a.s * t.cy + a.ty - r.cy);
 }
 
@@ -256,7 +279,7 @@ function alignedCost(t: RegionFeature, r: RegionFeature, a: Alignment, refScale:
  * |log area ratio|, except that a region cut by the frame edge (a leg stub at the bottom of a close-up) may be
  * any amount smaller than its sheet region: only a small part of that shortfall counts.
  */
-function areaMismatch(t: RegionFeature, alignedArea: number, refArea: number): number {
+export function areaMismatch(t: RegionFeature, alignedArea: number, refArea: number): number {
   const d = Math.log((alignedArea + 1) / (refArea + 1));
   return t.border && d < 0 ? -CROPPED_SHORTFALL * d : Math.abs(d);
 }
@@ -481,6 +504,7 @@ export function matchRegions(
         target[candidates[i]], reference[refIds[j]], (o) => color[o], (o) => (reference[o].background ? -1 : referenceColor[o]),
       )));
     }
+    if (options.pairCost) cost = options.pairCost({ round, target, reference, candidates, refIds, referenceColor, color, alignment, refScale, hand: cost });
     if (round === 1) {
       // Background (paper, scenery) is decided once, after one round in which every region took a sheet colour:
       // then a scenery region's surroundings do not look like its best match's, while a figure region's do.
