@@ -1,7 +1,7 @@
 // `npx tsx scripts/train-flat-matcher.ts [--seed N] [--first-seed S] [--pairs P] [--steps K] [--out DIR]`:
 // reproduces the flat colouriser's learned matcher (models/default/flat-matcher) from a seed. Generates
 // production pairs S … S+P−1 (all below 20000: seeds ≥ 20000 are held out), records the model-free matcher's
-// rounds (src/train/flatMatcherTraining.ts), trains the MLP with the training engine (ORT training graph, AdamW)
+// rounds (src/pipelines/flat/matcherTraining.ts), trains the MLP with the training engine (ORT training graph, AdamW)
 // and writes matcher.safetensors + README.md (the model card). The last tenth of the pairs is kept out of
 // training to report row accuracy. A few minutes on two cores; run it under the heavy lock.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MATCHER_BLEND, MATCHER_FILE, matcherFromParams, matcherShapes, scorePairs } from '../src/pipelines/flat/learnedMatcher.ts';
 import { PAIR_FEATURE_COUNT, PAIR_FEATURES } from '../src/pipelines/flat/matchFeatures.ts';
-import { collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from '../src/train/flatMatcherTraining.ts';
+import { collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from '../src/pipelines/flat/matcherTraining.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 
 /** End-to-end numbers measured with bench/flat.ts after training (kept here so a rerun writes the same card). */

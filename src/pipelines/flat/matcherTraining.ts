@@ -7,21 +7,21 @@
 // background decision stays the hand-fitted model's). Loss per row: −log of the softmax mass on the positives
 // (any sheet region of the right colour is a right answer), so the model learns to rank a row, which is how
 // its scores are used.
-import { createGraph, type Graph } from '../graph/graph.ts';
-import * as nn from '../graph/nn.ts';
-import * as op from '../graph/ops.ts';
-import { memoryWeights } from '../graph/weights.ts';
-import { generateProductionPair } from '../imaging/synthetic/productionPair.ts';
-import { flatColorize } from '../pipelines/flat/colorize.ts';
-import { MATCHER_LAYERS, matcherShapes } from '../pipelines/flat/learnedMatcher.ts';
-import type { PairCostRound } from '../pipelines/flat/match.ts';
-import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from '../pipelines/flat/matchFeatures.ts';
-import { clipGradNorm } from './gradients.ts';
-import { initParams } from './initParams.ts';
-import { learningRate } from './lrSchedule.ts';
-import { createOptimizerState, optimizerStep } from './optimizer.ts';
-import { compileTraining } from './trainingGraph.ts';
-import { createTrainRng } from './trainRng.ts';
+import { createGraph, type Graph } from '../../graph/graph.ts';
+import * as nn from '../../graph/nn.ts';
+import * as op from '../../graph/ops.ts';
+import { memoryWeights } from '../../graph/weights.ts';
+import { generateProductionPair } from '../../imaging/synthetic/productionPair.ts';
+import { flatColorize } from './colorize.ts';
+import { MATCHER_LAYERS, matcherShapes } from './learnedMatcher.ts';
+import type { PairCostRound } from './match.ts';
+import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from './matchFeatures.ts';
+import { clipGradNorm } from '../../train/gradients.ts';
+import { initParams } from '../../train/initParams.ts';
+import { learningRate } from '../../train/lrSchedule.ts';
+import { createOptimizerState, optimizerStep } from '../../train/optimizer.ts';
+import { compileTraining } from '../../train/trainingGraph.ts';
+import { createTrainRng } from '../../train/trainRng.ts';
 
 /** Seeds at or above this are held out for evaluation (bench/flat.ts): never trained or tuned on. */
 export const HELD_OUT_SEED = 20000;

@@ -1,11 +1,11 @@
-// The learned flat matcher's training (src/train/flatMatcherTraining.ts): a tiny model trained for a few steps on
+// The learned flat matcher's training (src/pipelines/flat/matcherTraining.ts): a tiny model trained for a few steps on
 // rows from two generated pairs lowers its loss, and its hook changes which sheet regions the matcher picks.
 import { describe, expect, it } from 'vitest';
-import { generateProductionPair } from '../imaging/synthetic/productionPair.ts';
-import { flatColorize } from '../pipelines/flat/colorize.ts';
-import { learnedPairCost, matcherFromParams, scorePairs } from '../pipelines/flat/learnedMatcher.ts';
-import { PAIR_FEATURE_COUNT } from '../pipelines/flat/matchFeatures.ts';
-import { collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from './flatMatcherTraining.ts';
+import { generateProductionPair } from '../../imaging/synthetic/productionPair.ts';
+import { flatColorize } from './colorize.ts';
+import { learnedPairCost, matcherFromParams, scorePairs } from './learnedMatcher.ts';
+import { PAIR_FEATURE_COUNT } from './matchFeatures.ts';
+import { collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from './matcherTraining.ts';
 
 describe('flat matcher training', () => {
   it('records rows with positives from generated pairs, and refuses held-out seeds', () => {
