@@ -9,7 +9,7 @@ import { resizeImage } from '../../imaging/resize.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { flatColorize } from '../flat/colorize.ts';
-import { learnedPairCost, loadMatcher } from '../flat/learnedMatcher.ts';
+import { learnedPairCost, shippedMatcherModel } from '../flat/learnedMatcher.ts';
 import { paletteLock } from '../flat/paletteLock.ts';
 import { prepareBlueprint } from './blueprint.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from './colorizeDiffusionCheckpoint.ts';
@@ -89,7 +89,7 @@ export type FlatMatcher = (typeof FLAT_MATCHERS)[number];
  * uncertain-region mask.
  */
 export function colorizeFlat(reference: Image, lineArt: Image, matcher: FlatMatcher = 'hand'): ColorizeOutcome {
-  const match = matcher === 'learned' ? { pairCost: learnedPairCost(loadMatcher()) } : undefined;
+  const match = matcher === 'learned' ? { pairCost: learnedPairCost(shippedMatcherModel()) } : undefined;
   const flat = flatColorize({ reference, lineArt, options: { match } });
   return {
     image: flat.composite,

@@ -54,6 +54,14 @@ export function matcherFromParams(params: Readonly<Record<string, Float32Array>>
   };
 }
 
+let shipped: MatcherModel | undefined;
+
+/** The shipped matcher, read once per process: a server colouring for many users does not reread it per call. */
+export function shippedMatcherModel(): MatcherModel {
+  shipped ??= loadMatcher(DEFAULT_MATCHER_DIR);
+  return shipped;
+}
+
 /** Loads `dir`/matcher.safetensors (or a .safetensors path); throws FlatColorizeError saying what is wrong. */
 export function loadMatcher(dirOrFile: string = DEFAULT_MATCHER_DIR): MatcherModel {
   const file = dirOrFile.endsWith('.safetensors') ? dirOrFile : join(dirOrFile, MATCHER_FILE);
@@ -145,21 +153,20 @@ export function colourNll(scores: Float32Array, rows: number, colours: readonly 
 /** Default weight of the model's cost against the hand cost (chosen on tuning seeds; see the model card). */
 export const DEFAULT_MATCHER_BLEND = 2;
 
-/** First round the model's cost is used in (round 0 has no neighbour colours yet; see the model card). */
-export const DEFAULT_MATCHER_FROM_ROUND = 1;
+/** First round the model's cost is used in (round 0 has no neighbour colours yet; see the file comment). */
+const FROM_ROUND = 1;
 
 /** The `pairCost` hook of MatchOptions: hand cost + blend · −log P(colour) by the model (see the file comment). */
-export function learnedPairCost(model: MatcherModel, blend = DEFAULT_MATCHER_BLEND, fromRound = DEFAULT_MATCHER_FROM_ROUND, keepRowMinimum = true, colourLevel = true): (r: PairCostRound) => number[][] {
+export function learnedPairCost(model: MatcherModel, blend = DEFAULT_MATCHER_BLEND): (r: PairCostRound) => number[][] {
   return (r) => {
-    if (r.round < fromRound) return r.hand;
+    if (r.round < FROM_ROUND) return r.hand;
     const rows = r.candidates.length;
     const cols = r.refIds.length;
     if (!rows || !cols) return r.hand;
     const scores = scorePairs(model, pairFeatures(r), rows * cols);
-    const nll = colourLevel ? colourNll(scores, rows, r.refIds.map((j) => r.referenceColor[j])) : rowNll(scores, rows, cols);
+    const nll = colourNll(scores, rows, r.refIds.map((j) => r.referenceColor[j]));
     return r.hand.map((row, i) => {
       const blended = row.map((c, k) => c + blend * nll[i][k]);
-      if (!keepRowMinimum) return blended;
       // The row's best cost stays the hand cost's best: it is what background (paper) and sharing compete with.
       const shift = Math.min(...blended) - Math.min(...row);
       return blended.map((c) => c - shift);
