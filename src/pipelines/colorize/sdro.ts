@@ -91,7 +91,7 @@ export interface ColorizeOptions {
   cacheSteps?: number;
   /**
    * With cacheSteps: how many of the UNet's last up-block layers a shallow step reuses from the last full
-   * step (buildUNet's cachedUpLayers). Default SDRO_CACHED_UP_LAYERS.
+   * step (buildUNet's cachedUpLayers). Default sdroCachedUpLayers(config): all but the last.
    */
   cachedUpLayers?: number;
   onProgress?: (p: ColorizeProgress) => void;
