@@ -7,12 +7,13 @@
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: below 20000 are for tuning (0–59, 100–199 and 1000–1099 were used; bench/flatTune.ts is the loop); the
 // default 20000+ are held out (never looked at while tuning; check a second block with `--seed 30000`).
-// `--matcher learned [--matcher-blend B] [--background hand|learned]`: the same with the learned matcher and background
-// decision (models/default/flat-matcher).
+// `--matcher learned|hand [--matcher-blend B] [--background hand|learned]`: with the learned matcher and background
+// decision (models/default/flat-matcher; the default, as in the CLI) or the model-free matcher.
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
 import { generateCharacterPair } from '../src/imaging/synthetic/characterSheet.ts';
+import { DEFAULT_FLAT_MATCHER } from '../src/pipelines/colorize/colorizeLineArt.ts';
 import { generateProductionPair } from '../src/imaging/synthetic/productionPair.ts';
 import { scoreColoring } from '../src/imaging/synthetic/score.ts';
 import { DEFAULT_UNCERTAIN_BELOW as SHEET_UNCERTAIN_BELOW, flatColorize } from '../src/pipelines/flat/colorize.ts';
@@ -207,15 +208,16 @@ function argValue(name: string, fallback: number): number {
 
 /**
  * `--matcher learned [--matcher-blend B] [--background hand|learned] [--matcher-dir DIR]` (or `--matcher=learned`, for
- * `npm run bench -- flat`) → the learned matcher's hooks: pair costs and, unless `--background hand`, the learned
- * background decision, from DIR (default models/default/flat-matcher); `--matcher hand` (default) → none.
+ * `npm run bench -- flat`; learned is the default, as in the CLI) → the learned matcher's hooks: pair costs and,
+ * unless `--background hand`, the learned background decision, from DIR (default models/default/flat-matcher);
+ * `--matcher hand` → none (the model-free matcher).
  */
 export function matcherFromArgs(argv: readonly string[] = process.argv): MatchOptions | undefined {
   const value = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
   };
-  const kind = value('--matcher') ?? 'hand';
+  const kind = value('--matcher') ?? DEFAULT_FLAT_MATCHER;
   if (kind === 'hand') return undefined;
   if (kind !== 'learned') {
     console.error(`--matcher must be hand or learned, got ${kind}`);

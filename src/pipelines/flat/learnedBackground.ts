@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import type { BackgroundRound } from './backgroundDecision.ts';
 import { BACKGROUND_FEATURES, backgroundFeatures } from './backgroundFeatures.ts';
-import { DEFAULT_MATCHER_DIR } from './learnedMatcher.ts';
+import { DEFAULT_MATCHER_DIR, learnedPairCost, shippedMatcherModel } from './learnedMatcher.ts';
+import type { MatchOptions } from './match.ts';
 import { loadMlp, mlpScores, type MlpModel } from './smallMlp.ts';
 
 export const BACKGROUND_FILE = 'background.safetensors';
@@ -32,4 +33,9 @@ export function learnedBackgroundDecision(model: MlpModel): (r: BackgroundRound)
     const logits = mlpScores(model, backgroundFeatures(r), n);
     return Float64Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
   };
+}
+
+/** Match options for the learned path with the shipped models: the matcher's pair costs and this background decision. */
+export function shippedLearnedMatching(): MatchOptions {
+  return { pairCost: learnedPairCost(shippedMatcherModel()), backgroundDecision: learnedBackgroundDecision(shippedBackgroundModel()) };
 }

@@ -121,6 +121,8 @@ export interface PairCostRound {
   referenceColor: Int32Array;
   /** Current palette index per target region (−2 undecided, −1 background). */
   color: Int32Array;
+  /** Sheet region each target region took in the previous round (−1: none yet, background). */
+  matchedTo: Int32Array;
   alignment: Alignment;
   /** √(sheet figure area). */
   refScale: number;
@@ -506,7 +508,7 @@ export function matchRegions(
         target[candidates[i]], reference[refIds[j]], (o) => color[o], (o) => (reference[o].background ? -1 : referenceColor[o]),
       )));
     }
-    if (options.pairCost) cost = options.pairCost({ round, target, reference, candidates, refIds, referenceColor, color, alignment, refScale, hand: cost });
+    if (options.pairCost) cost = options.pairCost({ round, target, reference, candidates, refIds, referenceColor, color, matchedTo, alignment, refScale, hand: cost });
     if (round === 1) {
       // Background (paper, scenery) is decided once, after one round in which every region took a sheet colour:
       // then a scenery region's surroundings do not look like its best match's, while a figure region's do.
