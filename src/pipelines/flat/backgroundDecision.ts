@@ -9,7 +9,7 @@
 // articulated-position cue (match.ts); refits made since then, unweighted or weighted by region pixels,
 // each lost 2–3 points of character pixels on tuning seeds 0–59, so the older fit is kept.
 
-import type { Alignment, RegionFeature } from './match.ts';
+import type { MatchingState } from './match.ts';
 
 export interface BackgroundCues {
   /** Cheapest full cost (shape + area + position + surroundings) over the sheet regions. */
@@ -60,20 +60,7 @@ export function backgroundProbability(c: BackgroundCues, w: BackgroundWeights = 
 }
 
 /** What a background-decision hook sees (match.ts, after the first assignment round). */
-export interface BackgroundRound {
-  target: RegionFeature[];
-  reference: RegionFeature[];
-  /** Target regions being decided, and the matchable sheet regions. */
-  candidates: number[];
-  refIds: number[];
-  referenceColor: Int32Array;
-  /** Palette index per target region after the first round (−1 background, −2 undecided). */
-  color: Int32Array;
-  /** Sheet region each target region took in the first round (−1: none). */
-  matchedTo: Int32Array;
-  alignment: Alignment;
-  /** √(sheet figure area). */
-  refScale: number;
+export interface BackgroundRound extends MatchingState {
   /** Bounding box of the sheet figure (sheet pixels). */
   figureBox: { x0: number; y0: number; x1: number; y1: number };
   /** The hand cues of each candidate (the logistic model's inputs). */

@@ -7,7 +7,7 @@ import * as op from '../../graph/ops.ts';
 import type { TrainRng } from '../../train/trainRng.ts';
 import { BACKGROUND_FEATURE_COUNT } from './backgroundFeatures.ts';
 import type { BackgroundRow } from './matcherTraining.ts';
-import { featureStatistics, mlpGraph, trainMlp, type MlpTrainingOptions, type MlpTrainingResult } from './mlpTraining.ts';
+import { featureStatistics, mlpGraph, trainMlp, weightedLoss, type MlpTrainingOptions, type MlpTrainingResult } from './mlpTraining.ts';
 import { mlpShapes } from './smallMlp.ts';
 
 /** The training graph: logits [batch] from standardised features; weighted mean of softplus(z) − y·z. */
@@ -19,16 +19,11 @@ export function backgroundTrainingGraph(batch: number, hidden: readonly [number,
   // softplus written so that exp never overflows: max(z, 0) + log(1 + exp(−|z|)).
   const softplus = op.add(op.maximum(z, 0), op.log(op.add(op.exp(op.neg(op.abs(z))), 1)));
   const perRow = op.sub(softplus, op.mul(y, z));
-  const weight = g.input('row_weight', 'f32', [batch]);
-  g.output('loss', op.div(op.reduceSum(op.mul(perRow, weight), [0], false), op.reduceSum(weight, [0], false)));
+  weightedLoss(g, perRow, batch);
   return g;
 }
 
 export interface BackgroundTrainingOptions extends MlpTrainingOptions {
-  hidden?: [number, number];
-  batch?: number;
-  /** Rows weigh (region area / sheet figure area)^areaPower (0: every region alike). */
-  areaPower?: number;
   /**
    * Figure rows weigh this much more than background rows: a figure part taken for paper loses its pixels, while
    * scenery kept in the figure costs a segment only (and still usually becomes paper by matching; match.ts).

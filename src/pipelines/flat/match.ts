@@ -110,22 +110,26 @@ export interface MatchOptions {
   backgroundDecision?: (round: BackgroundRound) => ArrayLike<number>;
 }
 
-/** What a pair-cost hook sees in one assignment round. */
-export interface PairCostRound {
-  round: number;
+/** What the hooks (pair costs, background decision) see of the matching so far. */
+export interface MatchingState {
   target: RegionFeature[];
   reference: RegionFeature[];
   /** Target regions in the assignment (rows) and matchable sheet regions (columns). */
   candidates: number[];
   refIds: number[];
   referenceColor: Int32Array;
-  /** Current palette index per target region (−2 undecided, −1 background). */
+  /** Current palette index per target region (−2 undecided, −1 background); for the background decision, after round 0. */
   color: Int32Array;
   /** Sheet region each target region took in the previous round (−1: none yet, background). */
   matchedTo: Int32Array;
   alignment: Alignment;
   /** √(sheet figure area). */
   refScale: number;
+}
+
+/** What a pair-cost hook sees in one assignment round. */
+export interface PairCostRound extends MatchingState {
+  round: number;
   /** The hand-set cost matrix of this round. */
   hand: number[][];
 }

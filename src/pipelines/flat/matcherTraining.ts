@@ -14,7 +14,7 @@ import { flatColorize } from './colorize.ts';
 import { matcherShapes } from './learnedMatcher.ts';
 import type { PairCostRound } from './match.ts';
 import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from './matchFeatures.ts';
-import { featureStatistics, mlpGraph, trainMlp, type MlpTrainingOptions, type MlpTrainingResult } from './mlpTraining.ts';
+import { featureStatistics, mlpGraph, trainMlp, weightedLoss, type MlpTrainingOptions, type MlpTrainingResult } from './mlpTraining.ts';
 import { backgroundFeatures, BACKGROUND_FEATURE_COUNT } from './backgroundFeatures.ts';
 import { backgroundProbability, type BackgroundRound } from './backgroundDecision.ts';
 import type { TrainRng } from '../../train/trainRng.ts';
@@ -130,23 +130,13 @@ export function matcherTrainingGraph(batch: number, width: number, hidden: reado
     return op.add(op.reshape(m, [batch]), op.log(op.reduceSum(op.exp(op.sub(s, m)), [1], false)));
   };
   const perRow = op.sub(logSumExp(g.input('all_mask', 'f32', [batch, width])), logSumExp(g.input('positive_mask', 'f32', [batch, width])));
-  const weight = g.input('row_weight', 'f32', [batch]);
-  g.output('loss', op.div(op.reduceSum(op.mul(perRow, weight), [0], false), op.reduceSum(weight, [0], false)));
+  weightedLoss(g, perRow, batch);
   return g;
 }
 
-export interface MatcherTrainingOptions extends MlpTrainingOptions {
-  hidden?: [number, number];
-  batch?: number;
-  /**
-   * Rows weigh (region area / sheet figure area)^areaPower: 0 counts every region alike (segment accuracy),
-   * 1 weighs by pixels (character-pixel accuracy).
-   */
-  areaPower?: number;
-}
 
 /** Trains the MLP on `rows` with AdamW (cosine schedule, gradient clipping at 1). Deterministic per seed. */
-export async function trainMatcher(rows: readonly MatcherRow[], opts: MatcherTrainingOptions = {}): Promise<MlpTrainingResult> {
+export async function trainMatcher(rows: readonly MatcherRow[], opts: MlpTrainingOptions = {}): Promise<MlpTrainingResult> {
   if (!rows.length) throw new Error('flat matcher: no training rows');
   const hidden = opts.hidden ?? [32, 16];
   const batch = opts.batch ?? 64;

@@ -3,6 +3,7 @@
 // runs it, AdamW (cosine schedule, gradient clipping at 1) updates the weights. Deterministic per seed.
 import type { Graph, Tensor } from '../../graph/graph.ts';
 import * as nn from '../../graph/nn.ts';
+import * as op from '../../graph/ops.ts';
 import { memoryWeights } from '../../graph/weights.ts';
 import { clipGradNorm } from '../../train/gradients.ts';
 import { initParams } from '../../train/initParams.ts';
@@ -42,7 +43,18 @@ export function mlpGraph(x: Tensor, inputs: number, hidden: readonly [number, nu
   return h;
 }
 
+/** Output `loss`: the mean of `perRow` [batch] weighted by the input `row_weight` [batch]. */
+export function weightedLoss(g: Graph, perRow: Tensor, batch: number): void {
+  const weight = g.input('row_weight', 'f32', [batch]);
+  g.output('loss', op.div(op.reduceSum(op.mul(perRow, weight), [0], false), op.reduceSum(weight, [0], false)));
+}
+
 export interface MlpTrainingOptions {
+  hidden?: [number, number];
+  /** Rows per step. */
+  batch?: number;
+  /** Rows weigh (region area / sheet figure area)^areaPower: 0 counts every region alike, 1 weighs by pixels. */
+  areaPower?: number;
   steps?: number;
   lr?: number;
   seed?: number;
