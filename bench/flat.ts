@@ -7,11 +7,13 @@
 // to colour a 2048² line art, and the time per 1920×1080 frame in a 24-frame sequence.
 // Seeds: below 20000 are for tuning (0–59, 100–199 and 1000–1099 were used; bench/flatTune.ts is the loop); the
 // default 20000+ are held out (never looked at while tuning; check a second block with `--seed 30000`).
-// `--matcher learned [--matcher-blend B]`: the same with the learned matcher (models/default/flat-matcher).
+// `--matcher learned|hand [--matcher-blend B] [--background hand|learned]`: with the learned matcher and background
+// decision (models/default/flat-matcher; the default, as in the CLI) or the model-free matcher.
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Image } from '../src/imaging/image.ts';
 import { generateCharacterPair } from '../src/imaging/synthetic/characterSheet.ts';
+import { DEFAULT_FLAT_MATCHER } from '../src/pipelines/colorize/colorizeLineArt.ts';
 import { generateProductionPair } from '../src/imaging/synthetic/productionPair.ts';
 import { scoreColoring } from '../src/imaging/synthetic/score.ts';
 import { DEFAULT_UNCERTAIN_BELOW as SHEET_UNCERTAIN_BELOW, flatColorize } from '../src/pipelines/flat/colorize.ts';
@@ -19,7 +21,8 @@ import { DEFAULT_PROPAGATE_UNCERTAIN_BELOW as FRAME_UNCERTAIN_BELOW, propagateFl
 import { colorizeSequence } from '../src/pipelines/flat/sequence.ts';
 import { CUE_ORDER } from '../src/pipelines/flat/backgroundDecision.ts';
 import { fitLogistic } from '../src/pipelines/flat/fitLogistic.ts';
-import { DEFAULT_MATCHER_BLEND, learnedPairCost, loadMatcher } from '../src/pipelines/flat/learnedMatcher.ts';
+import { learnedBackgroundDecision, loadBackgroundModel } from '../src/pipelines/flat/learnedBackground.ts';
+import { DEFAULT_MATCHER_BLEND, DEFAULT_MATCHER_DIR, learnedPairCost, loadMatcher } from '../src/pipelines/flat/learnedMatcher.ts';
 import type { MatchOptions } from '../src/pipelines/flat/match.ts';
 
 export interface FlatBenchOptions {
@@ -203,13 +206,18 @@ function argValue(name: string, fallback: number): number {
   return v;
 }
 
-/** `--matcher learned [--matcher-blend B]` (or `--matcher=learned`, for `npm run bench -- flat`) → the learned matcher's hook; `--matcher hand` (default) → none. */
+/**
+ * `--matcher learned [--matcher-blend B] [--background hand|learned] [--matcher-dir DIR]` (or `--matcher=learned`, for
+ * `npm run bench -- flat`; learned is the default, as in the CLI) → the learned matcher's hooks: pair costs and,
+ * unless `--background hand`, the learned background decision, from DIR (default models/default/flat-matcher);
+ * `--matcher hand` → none (the model-free matcher).
+ */
 export function matcherFromArgs(argv: readonly string[] = process.argv): MatchOptions | undefined {
   const value = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
   };
-  const kind = value('--matcher') ?? 'hand';
+  const kind = value('--matcher') ?? DEFAULT_FLAT_MATCHER;
   if (kind === 'hand') return undefined;
   if (kind !== 'learned') {
     console.error(`--matcher must be hand or learned, got ${kind}`);
@@ -221,7 +229,16 @@ export function matcherFromArgs(argv: readonly string[] = process.argv): MatchOp
     console.error('--matcher-blend needs a number ≥ 0');
     process.exit(2);
   }
-  return { pairCost: learnedPairCost(loadMatcher(), blend) };
+  const background = value('--background') ?? 'learned';
+  if (background !== 'hand' && background !== 'learned') {
+    console.error(`--background must be hand or learned, got ${background}`);
+    process.exit(2);
+  }
+  const dir = value('--matcher-dir') ?? DEFAULT_MATCHER_DIR;
+  return {
+    pairCost: learnedPairCost(loadMatcher(dir), blend),
+    ...(background === 'learned' ? { backgroundDecision: learnedBackgroundDecision(loadBackgroundModel(dir)) } : {}),
+  };
 }
 
 /**

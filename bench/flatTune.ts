@@ -1,4 +1,4 @@
-// `npx tsx bench/flatTune.ts <seed0> <pairs> [--worst] [--frame] [--matcher learned [--matcher-blend B]]`: the tuning loop for the flat colouriser (sheet →
+// `npx tsx bench/flatTune.ts <seed0> <pairs> [--worst] [--frame] [--matcher learned|hand [--matcher-blend B] [--background hand|learned]]`: the tuning loop for the flat colouriser (sheet →
 // pose). Prints segment and character-pixel accuracy and the lost character pixels by part, weighted by pixels
 // (=BG: figure pixels painted as background, =FG: painted another sheet colour). Use seeds below 20000 only.
 import { generateProductionPair } from '../src/imaging/synthetic/productionPair.ts';

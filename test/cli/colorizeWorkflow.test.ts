@@ -15,6 +15,7 @@ import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { writeTinyColorizeCheckpoint } from '../../src/models/splitAttention/tinyColorizeCheckpoint.ts';
 import { colorizeWithModel } from '../../src/pipelines/colorize/colorizeLineArt.ts';
 import { flatColorize } from '../../src/pipelines/flat/colorize.ts';
+import { shippedLearnedMatching } from '../../src/pipelines/flat/learnedBackground.ts';
 import type { ApiPrompt, JobOutcome } from '../../src/workflow/api.ts';
 import { dataFolderEnv } from '../../src/workflow/dataFolder.ts';
 import { createExecutor } from '../../src/workflow/executor.ts';
@@ -90,10 +91,12 @@ describe('inkflow colorize = its API workflow through the executor', () => {
     // The alpha reached the pipeline: the flat layer is the pipeline's own on the RGBA pictures (dropping
     // the alpha would leave a line layer with no lines: its transparent paper is RGB black).
     expect(() => flatColorize({ reference: convertChannels(sheet, 3), lineArt: convertChannels(line, 3) })).toThrow(/no lines/);
-    const direct = flatColorize({ reference: sheet, lineArt: line });
+    // The command and the node colour with the default matcher (learned): the pipeline with the shipped models.
+    const direct = flatColorize({ reference: sheet, lineArt: line, options: { match: shippedLearnedMatching() } });
     samePixels(await pixels(join(work, 'flat', 'out-flat.png')), await decodeImage(await encodePng(direct.flat), 3), 'flat layer vs the pipeline on RGBA');
     const settings = JSON.parse(readPngText(readFileSync(o)).inkflow);
     expect(settings.method).toBe('flat');
+    expect(settings.matcher).toBe('learned');
     expect(settings.palette).toEqual((out.outputs['3'].inkflow_settings as { palette: unknown }[])[0].palette);
     expect(settings.paletteLock.keepShading).toBe(true);
   }, 60_000);

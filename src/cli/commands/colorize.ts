@@ -10,6 +10,7 @@ import { extname } from 'node:path';
 import { insertPngText } from '../../imaging/image.ts';
 import { assertColorizeDiffusionFile, isColorizeDiffusionFile, type PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
+import { DEFAULT_FLAT_MATCHER, type FlatMatcher } from '../../pipelines/colorize/colorizeLineArt.ts';
 import { MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
 import type { Precision } from '../../graph/int8Lowering.ts';
 import { COLORIZE_MODES, parseColorizeMode } from '../../models/splitAttention/modes.ts';
@@ -36,8 +37,9 @@ options:
                       colour is uncertain (check those)
   --flat              model-free paint-bucket colouring: line-art regions are matched to the
                       reference's flat colour regions and filled with exact palette colours
-  --matcher hand|learned  with --flat: the model-free matcher (hand, default) or its costs blended
-                      with the small learned matcher (models/default/flat-matcher; single frames)
+  --matcher learned|hand  with --flat, single frames: the hand-set costs blended with the small
+                      learned matcher and background decision (learned, default;
+                      models/default/flat-matcher) or the model-free matcher (hand; frame sequences)
   (neither)           the bundled tiny SDRO model (models/default/sdro: 128², synthetic characters)
   --model PATH        a Stable Diffusion Reference Only model folder (diffusers layout:
                       model_index.json, unet/, vae/, image_encoder/, scheduler/, clip_image_processor/),
@@ -95,7 +97,7 @@ export const colorizeCommand: Command = {
       'palette-lock': { type: 'boolean', default: false },
       'keep-shading': { type: 'boolean', default: false },
       uncertain: { type: 'boolean', default: false },
-      matcher: { type: 'string', default: 'hand' },
+      matcher: { type: 'string' },
       device: { type: 'string', default: 'cpu' },
       precision: { type: 'string', default: 'fp32' },
       'cache-steps': { type: 'string', default: '1' },
@@ -130,7 +132,8 @@ export const colorizeCommand: Command = {
     if (cdOnly.length && !colorizeDiffusionModel) {
       throw new UsageError(`${cdOnly.map((k) => `--${k}`).join(', ')} ${cdOnly.length > 1 ? 'apply' : 'applies'} to ColorizeDiffusion checkpoints (--model FILE.safetensors) only${v.model ? `; ${v.model} is an SDRO model folder` : ''}`);
     }
-    if (v.matcher !== 'hand' && v.matcher !== 'learned') throw new UsageError(`--matcher must be hand or learned, got ${v.matcher}`);
+    if (v.matcher !== undefined && v.matcher !== 'hand' && v.matcher !== 'learned') throw new UsageError(`--matcher must be learned or hand, got ${v.matcher}`);
+    if (v.matcher === 'hand' && !v.flat) throw new UsageError('--matcher applies to --flat only');
     if (v.matcher === 'learned' && !v.flat) throw new UsageError('--matcher applies to --flat only');
     if (v.matcher === 'learned' && isFramePattern(v.lineart)) throw new UsageError('--matcher learned colours single frames for now, not a frame sequence');
     if (fastModes && (v.flat || colorizeDiffusionModel)) throw new UsageError('--precision and --cache-steps apply to SDRO model folders only');
@@ -172,7 +175,8 @@ export const colorizeCommand: Command = {
       refGuidance, sketchGuidance, prediction: v.prediction === undefined ? undefined : predictions[v.prediction], referenceEncoder: v['reference-encoder'],
       sketchMask: v['sketch-mask'], referenceMask: v['reference-mask'], referenceStrength, segment: v.segment!,
       paletteLock: v['palette-lock']!, keepShading: v['keep-shading']!, uncertain: v.uncertain!, colorizeDiffusion: colorizeDiffusionModel,
-      ...(v.matcher === 'learned' ? { matcher: 'learned' as const } : {}),
+      // Single flat frames take the default matcher unless told; sequences are coloured by the model-free path.
+      ...(v.flat && !isFramePattern(v.lineart) ? { matcher: (v.matcher as FlatMatcher | undefined) ?? DEFAULT_FLAT_MATCHER } : {}),
       ...(precision === 'int8' ? { precision } : {}), ...(cacheSteps > 1 ? { cacheSteps } : {}),
     };
     // .npy tensors (ColorizeDiffusion only) are not ComfyUI IMAGE/MASK values — they bypass line detection

@@ -12,7 +12,7 @@ import { decodeLineArt } from '../../imaging/lineArtInput.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import type { PredictionKind } from '../../pipelines/colorize/colorizeDiffusionCheckpoint.ts';
 import { readColorizeImage, readColorizeMask } from '../../pipelines/colorize/colorizeDiffusionInputs.ts';
-import { colorizeWithModel } from '../../pipelines/colorize/colorizeLineArt.ts';
+import { colorizeWithModel, type FlatMatcher } from '../../pipelines/colorize/colorizeLineArt.ts';
 import type { ApiPrompt } from '../../workflow/api.ts';
 import { dataFolderEnv } from '../../workflow/dataFolder.ts';
 import { randomSeed } from '../../workflow/nodes/inkflowNodes.ts';
@@ -40,8 +40,8 @@ export interface ColorizeRun {
   paletteLock: boolean;
   keepShading: boolean;
   uncertain: boolean;
-  /** --flat with the learned matcher (absent = the model-free matcher). */
-  matcher?: 'learned';
+  /** --flat, single frame: which matcher (absent: the node's default). */
+  matcher?: FlatMatcher;
   /** SDRO fast modes (absent = exact fp32, every step full). */
   precision?: 'int8';
   cacheSteps?: number;

@@ -9,7 +9,7 @@ import { resizeImage } from '../../imaging/resize.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import type { ColorizeMode } from '../../models/splitAttention/modes.ts';
 import { flatColorize } from '../flat/colorize.ts';
-import { learnedPairCost, shippedMatcherModel } from '../flat/learnedMatcher.ts';
+import { shippedLearnedMatching } from '../flat/learnedBackground.ts';
 import { paletteLock } from '../flat/paletteLock.ts';
 import { prepareBlueprint } from './blueprint.ts';
 import { isColorizeDiffusionFile, loadColorizeDiffusion, type PredictionKind } from './colorizeDiffusionCheckpoint.ts';
@@ -79,22 +79,26 @@ export interface ColorizeOutcome {
   warnings: string[];
 }
 
-/** The flat matcher: the model-free hand-set costs (default) or with the learned matcher (models/default/flat-matcher). */
+/**
+ * The flat matcher: the model-free hand-set costs, or those with the learned matcher and background decision
+ * (models/default/flat-matcher; the default: on tuning and held-out generated pairs it colours more of the figure).
+ */
 export const FLAT_MATCHERS = ['hand', 'learned'] as const;
 export type FlatMatcher = (typeof FLAT_MATCHERS)[number];
+export const DEFAULT_FLAT_MATCHER: FlatMatcher = 'learned';
 
 /**
  * Model-free paint-bucket colouring: line-art regions matched to the reference's flat regions. RGBA inputs
  * keep their alpha (transparent sheets, line layers on transparency). Layers: the flat colours, then the
  * uncertain-region mask.
  */
-export function colorizeFlat(reference: Image, lineArt: Image, matcher: FlatMatcher = 'hand'): ColorizeOutcome {
-  const match = matcher === 'learned' ? { pairCost: learnedPairCost(shippedMatcherModel()) } : undefined;
+export function colorizeFlat(reference: Image, lineArt: Image, matcher: FlatMatcher = DEFAULT_FLAT_MATCHER): ColorizeOutcome {
+  const match = matcher === 'learned' ? shippedLearnedMatching() : undefined;
   const flat = flatColorize({ reference, lineArt, options: { match } });
   return {
     image: flat.composite,
     layers: [{ suffix: 'flat', image: flat.flat }, { suffix: 'uncertain', image: flat.uncertain }],
-    settings: { method: 'flat', palette: flat.palette.colors, ...(matcher === 'learned' ? { matcher } : {}) },
+    settings: { method: 'flat', palette: flat.palette.colors, matcher },
     warnings: flat.warnings,
   };
 }

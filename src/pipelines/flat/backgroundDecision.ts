@@ -9,6 +9,8 @@
 // articulated-position cue (match.ts); refits made since then, unweighted or weighted by region pixels,
 // each lost 2–3 points of character pixels on tuning seeds 0–59, so the older fit is kept.
 
+import type { MatchingState } from './match.ts';
+
 export interface BackgroundCues {
   /** Cheapest full cost (shape + area + position + surroundings) over the sheet regions. */
   bestCost: number;
@@ -55,4 +57,12 @@ export function backgroundProbability(c: BackgroundCues, w: BackgroundWeights = 
   let z = w.bias;
   for (const k of CUE_ORDER) z += w[k] * c[k];
   return 1 / (1 + Math.exp(-z));
+}
+
+/** What a background-decision hook sees (match.ts, after the first assignment round). */
+export interface BackgroundRound extends MatchingState {
+  /** Bounding box of the sheet figure (sheet pixels). */
+  figureBox: { x0: number; y0: number; x1: number; y1: number };
+  /** The hand cues of each candidate (the logistic model's inputs). */
+  cues: BackgroundCues[];
 }

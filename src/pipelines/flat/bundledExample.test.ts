@@ -1,11 +1,14 @@
 // The README's main job: colour the bundled example (examples/, seed 7 of the synthetic generator) with the
-// flat colouriser. The generator gives the ground truth of every region, so each named part is checked.
+// flat colouriser, with the default (learned) matcher as the CLI runs it and with the model-free one. The generator
+// gives the ground truth of every region, so each named part is checked.
 import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { decodeImage, type Image } from '../../imaging/image.ts';
 import { generateCharacterPair } from '../../imaging/synthetic/characterSheet.ts';
 import { scoreColoring } from '../../imaging/synthetic/score.ts';
 import { flatColorize } from './colorize.ts';
+import { shippedLearnedMatching } from './learnedBackground.ts';
+import type { MatchOptions } from './match.ts';
 
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
@@ -25,7 +28,10 @@ function regionColor(flat: Image, regions: Int32Array, id: number): string {
 }
 
 describe('flat colouriser on the bundled example', () => {
-  it('gives shirt, legs, sleeves, hair, skin and irises the sheet colours', async () => {
+  it.each([
+    ['the learned matcher (the default)', () => shippedLearnedMatching()],
+    ['the model-free matcher', () => undefined],
+  ] as [string, () => MatchOptions | undefined][])('with %s, gives shirt, legs, sleeves, hair, skin and irises the sheet colours', async (_, match) => {
     const reference = await decodeImage(examples + 'character-sheet.png', 3);
     const lineArt = await decodeImage(examples + 'lineart.png', 1);
     const pair = generateCharacterPair({ seed: 7, width: 512 });
@@ -33,7 +39,7 @@ describe('flat colouriser on the bundled example', () => {
     expect(Buffer.from(reference.data).equals(Buffer.from(pair.reference.data))).toBe(true);
     expect(Buffer.from(lineArt.data).equals(Buffer.from(pair.targetLineArt.data))).toBe(true);
 
-    const out = flatColorize({ reference, lineArt });
+    const out = flatColorize({ reference, lineArt, options: { match: match() } });
     // The palette is the sheet's own colours: no anti-aliased blend of a colour with a line in between.
     expect(new Set(out.palette.colors.map(rgbKey))).toEqual(new Set(pair.palette.map(rgbKey)));
 

@@ -11,48 +11,24 @@
 // From round 1: round 0 has no neighbour colours, and the background decision reads round 0's colouring (from
 // round 0 on, 0.7 points more of the figure went to background). The row's best cost is kept: it is what
 // background (paper) and sharing a colour compete with.
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_MODELS_ROOT } from '../../models/defaultTextToImage.ts';
-import { openSafetensors, SafetensorsError } from '../../weights/safetensors.ts';
-import { FlatColorizeError } from './flatError.ts';
 import type { PairCostRound } from './match.ts';
 import { PAIR_FEATURE_COUNT, PAIR_FEATURES, pairFeatures } from './matchFeatures.ts';
+import { loadMlp, mlpFromParams, mlpScores, mlpShapes, type MlpModel } from './smallMlp.ts';
 
 export const MATCHER_FILE = 'matcher.safetensors';
 /** Where the shipped matcher lives (models/default/flat-matcher in the repository). */
 export const DEFAULT_MATCHER_DIR = resolve(DEFAULT_MODELS_ROOT, 'flat-matcher');
 
-/** Linear layers in order; hidden layers use SiLU. Inputs are standardised with `mean` and `std` first. */
-export interface MatcherModel {
-  mean: Float32Array;
-  std: Float32Array;
-  layers: { weight: Float32Array; bias: Float32Array; inF: number; outF: number }[];
-}
+export type MatcherModel = MlpModel;
 
-export const MATCHER_LAYERS = ['fc1', 'fc2', 'out'] as const;
-
-/** Parameter names and shapes of an MLP with hidden widths `hidden` (what training creates and the file holds). */
+/** Parameter names and shapes of the matcher with hidden widths `hidden` (what training creates and the file holds). */
 export function matcherShapes(hidden: readonly [number, number]): Record<string, number[]> {
-  const widths = [PAIR_FEATURE_COUNT, hidden[0], hidden[1], 1];
-  const shapes: Record<string, number[]> = {};
-  MATCHER_LAYERS.forEach((name, k) => {
-    shapes[`${name}.weight`] = [widths[k + 1], widths[k]];
-    shapes[`${name}.bias`] = [widths[k + 1]];
-  });
-  return shapes;
+  return mlpShapes(PAIR_FEATURE_COUNT, hidden);
 }
 
-export function matcherFromParams(params: Readonly<Record<string, Float32Array>>, mean: Float32Array, std: Float32Array): MatcherModel {
-  return {
-    mean, std,
-    layers: MATCHER_LAYERS.map((name) => {
-      const weight = params[`${name}.weight`];
-      const bias = params[`${name}.bias`];
-      return { weight, bias, outF: bias.length, inF: weight.length / bias.length };
-    }),
-  };
-}
+export const matcherFromParams = mlpFromParams;
 
 let shipped: MatcherModel | undefined;
 
@@ -65,62 +41,11 @@ export function shippedMatcherModel(): MatcherModel {
 /** Loads `dir`/matcher.safetensors (or a .safetensors path); throws FlatColorizeError saying what is wrong. */
 export function loadMatcher(dirOrFile: string = DEFAULT_MATCHER_DIR): MatcherModel {
   const file = dirOrFile.endsWith('.safetensors') ? dirOrFile : join(dirOrFile, MATCHER_FILE);
-  if (!existsSync(file)) throw new FlatColorizeError(`learned matcher: no model file at ${file} (train one with \`npx tsx scripts/train-flat-matcher.ts\`, or use the model-free matcher)`);
-  let reader;
-  try {
-    reader = openSafetensors(file);
-  } catch (e) {
-    throw new FlatColorizeError(`learned matcher: ${file} is not a readable safetensors file: ${(e as Error).message}`);
-  }
-  try {
-    const features = reader.metadata.features;
-    if (features !== PAIR_FEATURES.join(',')) {
-      throw new FlatColorizeError(`learned matcher: ${file} was trained on features [${features ?? 'none recorded'}], this build computes [${PAIR_FEATURES.join(',')}]; retrain it`);
-    }
-    const read = (name: string, shape?: number[]): Float32Array => {
-      const info = reader.info(name);
-      if (shape && info.shape.join('×') !== shape.join('×')) throw new FlatColorizeError(`learned matcher: ${file}: ${name} is ${info.shape.join('×')}, expected ${shape.join('×')}`);
-      return reader.readF32(name);
-    };
-    const hidden = [reader.info('fc1.bias').shape[0], reader.info('fc2.bias').shape[0]] as [number, number];
-    const shapes = matcherShapes(hidden);
-    const params = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, read(name, shape)]));
-    const model = matcherFromParams(params, read('input.mean', [PAIR_FEATURE_COUNT]), read('input.std', [PAIR_FEATURE_COUNT]));
-    for (const v of [model.mean, model.std, ...model.layers.flatMap((l) => [l.weight, l.bias])]) {
-      if (!v.every(Number.isFinite)) throw new FlatColorizeError(`learned matcher: ${file} holds non-finite weights`);
-    }
-    return model;
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new FlatColorizeError(`learned matcher: ${file}: ${e.message}`);
-    throw e;
-  } finally {
-    reader.close();
-  }
+  return loadMlp(file, PAIR_FEATURES, 'learned matcher', 'train one with `npx tsx scripts/train-flat-matcher.ts`, or use the model-free matcher');
 }
 
 /** Scores `n` feature rows (row-major, PAIR_FEATURE_COUNT each): higher = the pair's colours more likely agree. */
-export function scorePairs(model: MatcherModel, features: Float32Array, n: number): Float32Array {
-  const F = PAIR_FEATURE_COUNT;
-  const width = Math.max(...model.layers.map((l) => l.outF), F);
-  let x = new Float32Array(width);
-  let y = new Float32Array(width);
-  const out = new Float32Array(n);
-  for (let p = 0; p < n; p++) {
-    for (let k = 0; k < F; k++) x[k] = (features[p * F + k] - model.mean[k]) / model.std[k];
-    model.layers.forEach((l, li) => {
-      const last = li === model.layers.length - 1;
-      for (let o = 0; o < l.outF; o++) {
-        let s = l.bias[o];
-        const w = o * l.inF;
-        for (let i = 0; i < l.inF; i++) s += l.weight[w + i] * x[i];
-        y[o] = last ? s : s / (1 + Math.exp(-s)); // SiLU
-      }
-      [x, y] = [y, x];
-    });
-    out[p] = x[0];
-  }
-  return out;
-}
+export const scorePairs = mlpScores;
 
 /** Negative log-softmax of each row of scores ([rows × cols]). */
 export function rowNll(scores: Float32Array, rows: number, cols: number): number[][] {

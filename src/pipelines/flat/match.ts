@@ -20,7 +20,7 @@
 //    when that lowers the whole drawing's cost, neighbours' surroundings included (a leg left as paper beside
 //    the gap between the legs that took its colour).
 // 4. Confidence: the margin between the chosen colour's cost and the best other colour's (or background's).
-import { backgroundProbability, BACKGROUND_WEIGHTS, type BackgroundCues, type BackgroundWeights } from './backgroundDecision.ts';
+import { backgroundProbability, BACKGROUND_WEIGHTS, type BackgroundCues, type BackgroundRound, type BackgroundWeights } from './backgroundDecision.ts';
 import { refineOverRegionGraph, type Label } from './graphRefine.ts';
 import { hungarian } from './hungarian.ts';
 import type { RegionStats } from './regionStats.ts';
@@ -106,22 +106,30 @@ export interface MatchOptions {
    * matcher (learnedMatcher.ts). The background decision keeps reading the hand costs.
    */
   pairCost?: (round: PairCostRound) => number[][];
+  /** Replaces the logistic background model: probability of background per candidate (learnedBackground.ts). */
+  backgroundDecision?: (round: BackgroundRound) => ArrayLike<number>;
 }
 
-/** What a pair-cost hook sees in one assignment round. */
-export interface PairCostRound {
-  round: number;
+/** What the hooks (pair costs, background decision) see of the matching so far. */
+export interface MatchingState {
   target: RegionFeature[];
   reference: RegionFeature[];
   /** Target regions in the assignment (rows) and matchable sheet regions (columns). */
   candidates: number[];
   refIds: number[];
   referenceColor: Int32Array;
-  /** Current palette index per target region (−2 undecided, −1 background). */
+  /** Current palette index per target region (−2 undecided, −1 background); for the background decision, after round 0. */
   color: Int32Array;
+  /** Sheet region each target region took in the previous round (−1: none yet, background). */
+  matchedTo: Int32Array;
   alignment: Alignment;
   /** √(sheet figure area). */
   refScale: number;
+}
+
+/** What a pair-cost hook sees in one assignment round. */
+export interface PairCostRound extends MatchingState {
+  round: number;
   /** The hand-set cost matrix of this round. */
   hand: number[][];
 }
@@ -504,7 +512,7 @@ export function matchRegions(
         target[candidates[i]], reference[refIds[j]], (o) => color[o], (o) => (reference[o].background ? -1 : referenceColor[o]),
       )));
     }
-    if (options.pairCost) cost = options.pairCost({ round, target, reference, candidates, refIds, referenceColor, color, alignment, refScale, hand: cost });
+    if (options.pairCost) cost = options.pairCost({ round, target, reference, candidates, refIds, referenceColor, color, matchedTo, alignment, refScale, hand: cost });
     if (round === 1) {
       // Background (paper, scenery) is decided once, after one round in which every region took a sheet colour:
       // then a scenery region's surroundings do not look like its best match's, while a figure region's do.
@@ -516,11 +524,15 @@ export function matchRegions(
       // pass took as background among each region's background neighbours.
       const known = Int32Array.from(color);
       for (let pass = 0; pass < (options.backgroundPasses ?? 1); pass++) {
-        cueCost.forEach((full, i) => {
+        const cues = cueCost.map((full, i) => {
           const row = full.map((c, j) => c - geometric[i][j] + artGeometric[i][j]);
-          const cues = backgroundCues(target[candidates[i]], row, artPosition[i], figureBox, refScale, alignment, s2 / refArea, known, w.position, onSheetPaper[candidates[i]]);
-          if (pass === 0) options.onBackgroundCues?.(candidates[i], cues);
-          bgProbability[i] = backgroundProbability(cues, model);
+          return backgroundCues(target[candidates[i]], row, artPosition[i], figureBox, refScale, alignment, s2 / refArea, known, w.position, onSheetPaper[candidates[i]]);
+        });
+        if (pass === 0 && options.onBackgroundCues) cues.forEach((c, i) => options.onBackgroundCues!(candidates[i], c));
+        const p = options.backgroundDecision?.({ target, reference, candidates, refIds, referenceColor, color: known, matchedTo, alignment, refScale, figureBox, cues })
+          ?? cues.map((c) => backgroundProbability(c, model));
+        cues.forEach((_, i) => {
+          bgProbability[i] = p[i];
           isBackgroundLike[i] = bgProbability[i] > threshold;
         });
         candidates.forEach((t, i) => { known[t] = isBackgroundLike[i] ? -1 : color[t]; });

@@ -5,7 +5,10 @@ import { generateProductionPair } from '../../imaging/synthetic/productionPair.t
 import { flatColorize } from './colorize.ts';
 import { learnedPairCost, matcherFromParams, scorePairs } from './learnedMatcher.ts';
 import { PAIR_FEATURE_COUNT } from './matchFeatures.ts';
-import { collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from './matcherTraining.ts';
+import { backgroundAccuracy, trainBackground } from './backgroundTraining.ts';
+import { BACKGROUND_FEATURE_COUNT } from './backgroundFeatures.ts';
+import { collectFlatRows, collectMatcherRows, HELD_OUT_SEED, rowAccuracy, trainMatcher } from './matcherTraining.ts';
+import { mlpFromParams, mlpScores } from './smallMlp.ts';
 
 describe('flat matcher training', () => {
   it('records rows with positives from generated pairs, and refuses held-out seeds', () => {
@@ -33,6 +36,19 @@ describe('flat matcher training', () => {
     expect(steered.regions.count).toBe(plain.regions.count);
     const changed = plain.regions.paletteIndex.filter((c, r) => c !== steered.regions.paletteIndex[r]).length;
     expect(changed).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('trains a tiny background decision: rows of both kinds, the loss falls, it decides most pixels right', async () => {
+    const { background } = collectFlatRows([5, 6]);
+    expect(background.length).toBeGreaterThan(30);
+    expect(background.some((r) => r.background)).toBe(true);
+    expect(background.some((r) => !r.background)).toBe(true);
+    for (const r of background) expect(r.features.length).toBe(BACKGROUND_FEATURE_COUNT);
+    const trained = await trainBackground(background, { hidden: [8, 4], steps: 150, batch: 32, lr: 1e-2, seed: 3, areaPower: 1 });
+    expect(trained.losses[trained.losses.length - 1].loss).toBeLessThan(0.7 * trained.losses[0].loss);
+    const model = mlpFromParams(trained.params, trained.mean, trained.std);
+    const probability = (f: Float32Array) => 1 / (1 + Math.exp(-mlpScores(model, f, 1)[0]));
+    expect(backgroundAccuracy(background, probability, 1)).toBeGreaterThan(0.9);
   }, 120_000);
 
   it('the pair-cost hook decides the assignment: a cost that favours one sheet colour gives every candidate that colour', () => {

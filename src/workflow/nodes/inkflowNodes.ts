@@ -8,7 +8,7 @@ import { convertChannels, type Image } from '../../imaging/image.ts';
 import type { Mask } from '../../imaging/masks.ts';
 import { blueprintFromColour, canny, xdogLines } from '../../imaging/lineart.ts';
 import { COLORIZE_MODES, type ColorizeMode } from '../../models/splitAttention/modes.ts';
-import { colorizeFlat, colorizeWithModel, FLAT_MATCHERS, lockToPalette, type FlatMatcher } from '../../pipelines/colorize/colorizeLineArt.ts';
+import { colorizeFlat, colorizeWithModel, DEFAULT_FLAT_MATCHER, FLAT_MATCHERS, lockToPalette, type FlatMatcher } from '../../pipelines/colorize/colorizeLineArt.ts';
 import { COLORIZE_DIFFUSION_DEFAULTS } from '../../pipelines/colorize/colorizeDiffusion.ts';
 import { SDRO_DEFAULT_STEPS } from '../../pipelines/colorize/sdro.ts';
 import { MAX_CACHE_INTERVAL, PRECISIONS } from '../../pipelines/colorize/fastModes.ts';
@@ -57,11 +57,11 @@ export const InkflowFlatColorize: NodeDef = {
   optional: {
     reference_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the reference (1 − alpha): transparent sheet background is not a colour region." },
     lineart_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the line art (1 − alpha): a line layer on transparency." },
-    matcher: { type: 'COMBO', options: FLAT_MATCHERS, tooltip: 'hand: the model-free matcher (default); learned: its costs blended with the small learned matcher (models/default/flat-matcher).' },
+    matcher: { type: 'COMBO', options: FLAT_MATCHERS, tooltip: 'learned (default): the hand-set costs blended with the small learned matcher, and the learned background decision (models/default/flat-matcher); hand: the model-free matcher.' },
   },
   outputs: [{ type: 'IMAGE', name: 'colored' }, { type: 'IMAGE', name: 'flat' }, { type: 'IMAGE', name: 'uncertain' }],
   run(v) {
-    const r = colorizeFlat(withAlpha(v.reference as ImageBatch, v.reference_mask as MaskBatch | undefined), withAlpha(v.lineart as ImageBatch, v.lineart_mask as MaskBatch | undefined), (v.matcher as FlatMatcher | undefined) ?? 'hand');
+    const r = colorizeFlat(withAlpha(v.reference as ImageBatch, v.reference_mask as MaskBatch | undefined), withAlpha(v.lineart as ImageBatch, v.lineart_mask as MaskBatch | undefined), (v.matcher as FlatMatcher | undefined) ?? DEFAULT_FLAT_MATCHER);
     return { outputs: [batchOf(r.image), batchOf(r.layers[0].image), batchOf(r.layers[1].image)], ui: { inkflow_settings: [r.settings], inkflow_warnings: r.warnings } };
   },
 };
