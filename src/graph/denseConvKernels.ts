@@ -13,8 +13,9 @@ import type { Graph } from './graph.ts';
  * Measured one 3×3 conv, forward + input gradient, 2 threads, load ~2 (f16 cast per use with ConvTranspose →
  * f32 constant with flipped Conv, ms): 320² @64² 74 → 55, 640² @64² 270 → 197, 640² @32² 81 → 50,
  * 1280² @32² 312 → 185, 1280² @16² 81 → 47, 1280² @8² 33 → 14. Per million weights that saves ~20–40 ms at
- * 64², ~8 at 32², ~2 at 16², ~1 at 8², each for +6 MB; SD1.5's kernels at ≥ 32² are 77 M weights (+0.46 GB),
- * those at 16² another 195 M, which the 8 GB bound of its LoRA step cannot hold.
+ * 64², ~8 at 32², ~2 at 16², ~1 at 8², each for +6 MB. SD1.5's kernels at ≥ 32² are 89 M weights: its 512² LoRA
+ * step (bench train) 11.6–11.7 → 9.1 s, peak RSS 7.1 → 7.7 GB; those at 16² are another 222 M (+1.3 GB), which
+ * the 8 GB bound of that step cannot hold.
  */
 export const DENSE_CONV_MIN_PIXELS = 32 * 32;
 
