@@ -1,8 +1,7 @@
 // `npx tsx bench/frozenConvs.ts [f16|f32]`: one frozen 3×3 conv of SD1.5's LoRA step per line, forward and
-// input gradient in one ORT run, stored as the LoRA bench stores it (f16, cast per use; default) or f32. Under
-// f16 storage the kernels of convs at ≥ DENSE_CONV_MIN_PIXELS output pixels stay f32 constants
-// (graph/denseConvKernels.ts); run this on two checkouts to compare their conv paths shape by shape.
-// Needs the heavy lock. GFLOPS counts the forward and the input gradient.
+// input gradient in one ORT run, stored as the LoRA bench stores it (f16, cast per use; default) or f32
+// (constant kernels, which ORT runs on its NCHWc path); run it on two checkouts to compare their conv paths
+// shape by shape. Needs the heavy lock. GFLOPS counts the forward and the input gradient.
 import { loadavg } from 'node:os';
 import { createGraph } from '../src/graph/graph.ts';
 import * as op from '../src/graph/ops.ts';

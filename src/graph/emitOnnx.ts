@@ -11,7 +11,6 @@ import { ELEM, attr } from './onnxNames.ts';
 import type { EmitContext, LoweringChoice } from './opRecord.ts';
 import { type WeightStore, requireParam, toBytes } from './weights.ts';
 import { f32ToF16Array } from './half.ts';
-import { denseConvKernels } from './denseConvKernels.ts';
 import { NCHWC_DOMAIN, type NchwcFilter, type NchwcRewrite, type OnnxNode, reorderFilter, toNchwc } from './nchwcLayout.ts';
 import { type Int8Options, type Int8Plan, type Precision, emitInt8Site, int8Initializers, planInt8, quantizeWeight } from './int8Lowering.ts';
 
@@ -43,8 +42,7 @@ const F16_MIN_ELEMENTS = 1024;
  * cannot do for tensors cast at run time. Measured (ORT 1.30, one thread, CPU ms): two SDXL ResNet blocks at
  * 1280 ch / 32² 1145 vs 1488 ms, at 320 ch / 128² 1286 vs 1687 ms. SDXL's convolutions are ~13 % of its UNet
  * (+0.6 GB resident), its vectors well under 1 %; for linear layers f16 storage costs ~1.5 % (an SDXL level-2
- * transformer block, 1743 vs 1770 ms), so they stay f16. Training graphs (castPerUse) keep every large weight f16
- * but the kernels of high-resolution convs (denseConvKernels.ts, decided by emitOnnx from the graph).
+ * transformer block, 1743 vs 1770 ms), so they stay f16. Training graphs (castPerUse) keep every large weight f16.
  */
 export function storedAsF16(shape: readonly number[], castPerUse = false): boolean {
   if (numel(shape) < F16_MIN_ELEMENTS) return false;
@@ -73,7 +71,6 @@ export interface EmitOptions {
    * With f16 storage, one Cast per consuming node instead of one per weight, so a weight read by both
    * a training graph's forward and its backward is not held as f32 in between (SD1.5: 3.4 GB). The
    * session must then keep ORT from merging the identical Casts again (ortSession `keepDuplicateCasts`).
-   * The kernels of convs at high resolution stay f32 constants instead (denseConvKernels.ts).
    */
   castPerUse?: boolean;
   /** Filled in by emitOnnx: how many parameters it stored as f16 (and, with int8, as int8). */
@@ -210,7 +207,6 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
         initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType, rawData: bytes }));
       }
     };
-    const keptF32 = opts.castPerUse ? denseConvKernels(g) : new Set<string>();
     for (const [name, id] of g.params) {
       const v = g.values[id];
       const p = requireParam(weights, name, v.dtype, v.shape);
@@ -221,7 +217,7 @@ export function emitOnnx(graph: Graph, weights: WeightStore, opts: EmitOptions =
         if (!int8!.alsoFp32.has(name)) continue;
       }
       const wantF16 = opts.weightStorage === 'f16' || (opts.weightStorage === 'auto' && p.sourceDType === 'f16');
-      const asF16 = wantF16 && v.dtype === 'f32' && storedAsF16(v.shape, opts.castPerUse) && !keptF32.has(name);
+      const asF16 = wantF16 && v.dtype === 'f32' && storedAsF16(v.shape, opts.castPerUse);
       const storedName = asF16 ? `${name}::f16` : name;
       const dataType = asF16 ? ELEM.f16 : ELEM[v.dtype];
       const filter = nchwc?.filters.get(name);

@@ -11,9 +11,6 @@ import * as op from '../graph/ops.ts';
 import { grad } from '../graph/autodiff.ts';
 import { emitOnnx } from '../graph/emitOnnx.ts';
 import { randomWeights } from '../graph/randomWeights.ts';
-import { DENSE_CONV_MIN_PIXELS } from '../graph/denseConvKernels.ts';
-import { f16ToF32Array, f32ToF16Array } from '../graph/half.ts';
-import type { WeightStore } from '../graph/weights.ts';
 import { openSession } from './ortSession.ts';
 import { compile } from './session.ts';
 
@@ -64,71 +61,5 @@ describe('castPerUse', () => {
     expect(f32(b.loss)[0]).toBe(f32(a.loss)[0]);
     expect(Array.from(f32(b['grad:x']))).toEqual(Array.from(f32(a['grad:x'])));
     expect(Math.max(...Array.from(f32(a['grad:x']), Math.abs))).toBeGreaterThan(1e-3);
-  });
-});
-
-/** Two frozen 3×3 convs, one at the dense bound's resolution and one at a quarter of it, differentiated by their inputs. */
-function twoConvs() {
-  const g = createGraph('two_convs');
-  const side = Math.sqrt(DENSE_CONV_MIN_PIXELS);
-  const conv = (x: ReturnType<typeof g.input>, name: string) => op.conv(x, g.param(name, [16, 16, 3, 3]), undefined, { pads: [1, 1, 1, 1] });
-  const a = conv(g.input('xa', 'f32', [1, 16, side, side]), 'dense');
-  const b = conv(g.input('xb', 'f32', [1, 16, side / 2, side / 2]), 'sparse');
-  g.output('loss', op.add(op.reduceSum(op.mul(a, a), [0, 1, 2, 3], false), op.reduceSum(op.mul(b, b), [0, 1, 2, 3], false)));
-  return grad(g, 'loss', ['xa', 'xb']);
-}
-
-/** `store` with every weight rounded to f16, so f16 storage changes no value. */
-function roundedToF16(store: WeightStore): WeightStore {
-  return {
-    get(name) {
-      const p = store.get(name);
-      if (!p) return undefined;
-      const w = f16ToF32Array(f32ToF16Array(new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength / 4)));
-      return { ...p, bytes: new Uint8Array(w.buffer) };
-    },
-    keys: () => store.keys(),
-    fingerprint: () => `${store.fingerprint()}:f16-rounded`,
-  };
-}
-
-describe('castPerUse with high-resolution convs', () => {
-  const train = twoConvs();
-  const weights = roundedToF16(randomWeights(train, { std: 0.1 }));
-
-  it('keeps their kernels f32 constants, which ORT runs NCHWc in the forward and (flipped) in the input gradient', async () => {
-    const bytes = emitOnnx(train, weights, { weightStorage: 'f16', castPerUse: true });
-    const { FLOAT, FLOAT16 } = onnxProto.onnx.TensorProto.DataType;
-    const stored = new Map(onnxProto.onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => [t.name, t.dataType]));
-    expect([stored.get('dense'), stored.get('sparse::f16')]).toEqual([FLOAT, FLOAT16]);
-    const path = join(dir, 'dense-convs.onnx');
-    await (await openSession(bytes, {}, { saveOptimized: { path, dataFile: 'dense-convs.bin' }, keepDuplicateCasts: true })).release();
-    const nodes = onnxProto.onnx.ModelProto.decode(readFileSync(path)).graph!.node!;
-    expect(nodes.filter((n) => n.opType === 'Conv' && n.domain === 'com.microsoft.nchwc')).toHaveLength(2);
-    // The quarter-resolution conv: f16, cast for its forward and for its ConvTranspose input gradient.
-    expect(nodes.filter((n) => n.opType === 'Cast')).toHaveLength(2);
-    expect(nodes.filter((n) => n.opType === 'ConvTranspose')).toHaveLength(1);
-  });
-
-  it('gives the loss and input gradients of f32 storage', async () => {
-    const side = Math.sqrt(DENSE_CONV_MIN_PIXELS);
-    const feeds = {
-      xa: Float32Array.from({ length: 16 * side * side }, (_, i) => Math.sin(i * 0.37)),
-      xb: Float32Array.from({ length: 16 * (side / 2) ** 2 }, (_, i) => Math.cos(i * 0.21)),
-    };
-    const [f32, f16] = await Promise.all((['f32', 'f16'] as const).map(async (weightStorage) => {
-      const m = await compile(train, weights, { weightStorage, castPerUse: true, cacheDir: false });
-      const out = await m.run(feeds);
-      await m.release();
-      return out;
-    }));
-    const data = (t: { data: unknown }) => Array.from(t.data as Float32Array);
-    expect(Math.abs(data(f16.loss)[0] - data(f32.loss)[0])).toBeLessThan(1e-5 * data(f32.loss)[0]);
-    for (const name of ['grad:xa', 'grad:xb']) {
-      const [a, b] = [data(f32[name]), data(f16[name])];
-      const scale = Math.max(...a.map(Math.abs));
-      expect(scale).toBeGreaterThan(1e-2);
-      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(1e-5 * scale);
-    }
   });
 });

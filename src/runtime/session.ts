@@ -9,7 +9,6 @@ import type * as ort from 'onnxruntime-node';
 import type { Graph } from '../graph/graph.ts';
 import { emitOnnx, paramBytes, type EmitOptions, type FuseChoice, type WeightStorage, EMITTER_VERSION, MAX_INLINE_BYTES } from '../graph/emitOnnx.ts';
 import { graphHash } from '../graph/hash.ts';
-import { DENSE_CONV_MIN_PIXELS } from '../graph/denseConvKernels.ts';
 import type { WeightStore } from '../graph/weights.ts';
 import { entryWritten, persistStage, ramStage } from './compileStaging.ts';
 import { nchwcBlockSize } from './nchwcBlock.ts';
@@ -68,8 +67,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   const storage = opts.weightStorage ?? 'auto';
   const phase = phaseTimer(opts.onPhase);
   // Disabled ORT transformers change the saved optimised model: part of the key (absent when none, so
-  // existing entries keep their keys). fp32 keys are unchanged from before int8 existed, too, and castPerUse joins only when set
-  // (with the bound from which its conv kernels stay f32, which changes its emission).
+  // existing entries keep their keys). fp32 keys are unchanged from before int8 existed, too, and castPerUse joins only when set.
   const off = opts.disabledOptimizers?.length ? [...opts.disabledOptimizers].sort() : undefined;
   const quant = opts.precision === 'int8' ? { precision: 'int8', int8: opts.int8 ?? {}, int8Lowering: INT8_LOWERING_VERSION } : {};
   const castPerUse = opts.castPerUse ?? false;
@@ -77,7 +75,7 @@ export async function compile(graph: Graph, weights: WeightStore, opts: CompileO
   // could be blocked, and ORT converting the rest gives the forward exactly its inference numbers.
   const nchwcBlock = castPerUse ? undefined : await nchwcBlockSize(opts.provider);
   const emitQuant = { precision: opts.precision, int8: opts.int8, castPerUse, nchwcBlock };
-  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse, denseConvPixels: DENSE_CONV_MIN_PIXELS } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, nchwcBlock, off, ...quant }));
+  const key = graphHash(graph, JSON.stringify({ fuse, storage, ...(castPerUse ? { castPerUse } : {}), w: weights.fingerprint(), ort: optimizationFingerprint(opts.provider), emitter: EMITTER_VERSION, nchwcBlock, off, ...quant }));
   phase('hash');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   let fromCache = false;

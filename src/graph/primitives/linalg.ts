@@ -1,15 +1,14 @@
 // MatMul, Conv and ConvTranspose. Conv's backward follows the measured fast paths (ARCHITECTURE §1):
 // dX through ConvTranspose (~227 GFLOPS), or for stride-1 convs on large images a plain Conv with the
-// kernel flipped and its channel axes swapped (ORT's direct NCHWc Conv on a constant flipped kernel
-// beats ConvTranspose's GEMM + col2im there), dW as one MatMul per kernel tap over shifted strided
-// slices (~182 GFLOPS) — never the "transposed conv" trick for dW, which ran 3× slower.
+// kernel flipped and its channel axes swapped (ORT's direct NCHWc Conv beats ConvTranspose's GEMM +
+// col2im there), dW as one MatMul per kernel tap over shifted strided slices (~182 GFLOPS) — never the
+// "transposed conv" trick for dW, which ran 3× slower.
 import { type Attrs, type Shape, type Tensor, numel, fmtShape } from '../graph.ts';
 import type { OpRecord, ValueType } from '../opRecord.ts';
 import type * as Ops from '../ops.ts';
 import { forEachConvTap, matmulKernel, type ConvGeometry } from '../hostKernels.ts';
 import { broadcastShapes, fail, sameDType } from './typeRules.ts';
 import { unbroadcast } from './unbroadcast.ts';
-import { DENSE_CONV_MIN_PIXELS } from '../denseConvKernels.ts';
 
 const swapLast = (op: typeof Ops, t: Tensor): Tensor => {
   const r = t.shape.length;
@@ -62,12 +61,12 @@ export function convWeightGrad(op: typeof Ops, x: Tensor, gy: Tensor, wShape: Sh
 }
 
 /**
- * Output pixels from which a stride-1 conv's input gradient is taken as a Conv with the flipped kernel: the
- * same bound from which training graphs keep frozen kernels f32 (denseConvKernels.ts), so ORT folds the
- * flip into a constant. On kernels cast from f16 at run time, reordering the weight each step costs more
- * than the flipped Conv gains (1280² @8²: 88 vs 33 ms with ConvTranspose).
+ * Output pixels from which a stride-1 conv's input gradient is taken as a Conv with the flipped kernel.
+ * Measured dX per layer, f16-stored weights, ConvTranspose vs flipped Conv (load ~19, 2 cores):
+ * 320 ch 64²: 553 vs 309 ms; 640 ch 32²: 435 vs 459 ms; 1280 ch 16²: 383 vs 845 ms (reordering the
+ * weight each step costs more than the smaller image gains).
  */
-const FLIPPED_CONV_MIN_PIXELS = DENSE_CONV_MIN_PIXELS;
+const FLIPPED_CONV_MIN_PIXELS = 64 * 64;
 
 /**
  * dL/dx of a stride-1, ungrouped y = conv(x, W) as conv(gy, W'), W'[c, o, i, j] = W[o, c, kh−1−i, kw−1−j],
