@@ -3,7 +3,7 @@
 import type { Graph } from '../src/graph/graph.ts';
 import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
-import { compile } from '../src/runtime/session.ts';
+import { compile, type CompileOptions } from '../src/runtime/session.ts';
 import { machineRoof } from './roof.ts';
 
 export interface BenchResult {
@@ -13,8 +13,9 @@ export interface BenchResult {
   rssMB: number;
 }
 
-export async function benchGraph(name: string, g: Graph, opts: { runs?: number; flops?: number } = {}): Promise<BenchResult> {
-  const model = await compile(g, randomWeights(g), { cacheDir: false });
+/** `opts.compile`: how to compile (weight storage, castPerUse for training graphs); no compile cache either way. */
+export async function benchGraph(name: string, g: Graph, opts: { runs?: number; flops?: number; compile?: CompileOptions } = {}): Promise<BenchResult> {
+  const model = await compile(g, randomWeights(g), { ...opts.compile, cacheDir: false });
   const feeds: Record<string, Float32Array> = {};
   for (const id of g.inputs) {
     const v = g.values[id];

@@ -6,7 +6,7 @@
 // MatMul/Conv/ConvTranspose/Attention FLOPs (graph/flops.ts) over the median step time.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGraph, numel, type Graph } from '../src/graph/graph.ts';
@@ -15,13 +15,14 @@ import { grad } from '../src/graph/autodiff.ts';
 import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
 import type { WeightStorage } from '../src/graph/emitOnnx.ts';
-import { compile } from '../src/runtime/session.ts';
+import { compile, flushCompileCache } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { addLoraBranches } from '../src/train/lora.ts';
 import { weightedMse } from '../src/train/diffusionObjective.ts';
 import { machineRoof } from './roof.ts';
+import { formatCpuShare, startCpuShare } from './machineLoad.ts';
 
 interface TrainCase {
   name: string;
@@ -97,6 +98,9 @@ async function runCase(c: TrainCase): Promise<void> {
   process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
   const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32', castPerUse: true });
   const createMs = performance.now() - t1;
+  // A first compile copies its entry from the RAM stage into the cache folder in the background: let it finish,
+  // or that copy shares the two cores with the timed steps (SD1.5 LoRA: a third thread with 7 s of CPU in 34 s).
+  await flushCompileCache();
   const feeds: Record<string, Float32Array> = {};
   for (const id of train.inputs) {
     const v = train.values[id];
@@ -104,11 +108,13 @@ async function runCase(c: TrainCase): Promise<void> {
   }
   await model.run(feeds);
   const times: number[] = [];
+  const share = startCpuShare();
   for (let i = 0; i < c.runs; i++) {
     const t = performance.now();
     await model.run(feeds);
     times.push(performance.now() - t);
   }
+  const cpu = share?.();
   await model.release();
   times.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)];
@@ -117,6 +123,7 @@ async function runCase(c: TrainCase): Promise<void> {
   const gflops = gflop / (ms / 1000);
   const peakMB = process.resourceUsage().maxRSS / 1024;
   console.log(`${c.name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms/step  ${gflop.toFixed(1).padStart(7)} GFLOP  ${gflops.toFixed(0).padStart(4)} GFLOPS (${((100 * gflops) / roofGflops).toFixed(0)}% roof)  graph ${(buildMs / 1000).toFixed(1)} s  session ${(createMs / 1000).toFixed(1)} s  ${train.nodes.length} nodes  peak RSS ${peakMB.toFixed(0)} MB`);
+  console.log(`${''.padEnd(28)} timed runs: ${formatCpuShare(cpu)}, load ${loadavg()[0].toFixed(1)}`);
 }
 
 /** Runs every case in its own process (`-- train <name substring>` picks cases). */

@@ -83,6 +83,8 @@ try {
     // As runtime/ortSession.ts keepDuplicateCasts.
     ...(castPerUse ? { extra: { 'optimization.disable_specified_optimizers': 'CommonSubexpressionElimination' } } : {}),
   });
+  // Session creation holds the model's weights once more while ORT folds and reorders them: its own peak.
+  const createdMB = process.resourceUsage().maxRSS / 1024;
   const feeds: Record<string, ort.Tensor> = {};
   for (const id of train.inputs) {
     const v = train.values[id];
@@ -92,6 +94,7 @@ try {
   // INKFLOW_PROFILE_RUNS timed runs (default 1): the fastest wall and CPU times, which a loaded machine disturbs least.
   let ms = Infinity;
   let cpuMs = Infinity;
+  let sysMs = Infinity;
   for (let i = 0; i < Number(process.env.INKFLOW_PROFILE_RUNS ?? 1); i++) {
     const t = performance.now();
     const cpu0 = process.cpuUsage();
@@ -99,6 +102,8 @@ try {
     ms = Math.min(ms, performance.now() - t);
     const cpu = process.cpuUsage(cpu0);
     cpuMs = Math.min(cpuMs, (cpu.user + cpu.system) / 1000);
+    // System time in a warm run is mostly first touches of fresh pages (the arena growing again).
+    sysMs = Math.min(sysMs, cpu.system / 1000);
   }
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith("prof"))!);
@@ -122,7 +127,7 @@ try {
   }
   const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
   const gflop = graphFlops(train) / 1e9;
-  console.log(`${which}: ${ms.toFixed(0)} ms/step, ${gflop.toFixed(1)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS, ${cpuMs.toFixed(0)} CPU-ms, load ${loadavg()[0].toFixed(1)}, ${train.nodes.length} IR nodes, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; kernels ${(total / 1000).toFixed(0)} ms`);
+  console.log(`${which}: ${ms.toFixed(0)} ms/step, ${gflop.toFixed(1)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS, ${cpuMs.toFixed(0)} CPU-ms (${sysMs.toFixed(0)} system), load ${loadavg()[0].toFixed(1)}, ${train.nodes.length} IR nodes, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (${createdMB.toFixed(0)} by session creation); kernels ${(total / 1000).toFixed(0)} ms`);
   const oneThread = [...byOp.values()].reduce((a, b) => a + b.oneThreadUs, 0);
   console.log(`  (one thread: kernel time during which no pool thread ran a task; ${(oneThread / 1000).toFixed(0)} ms in all)`);
   for (const [o, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 25)) console.log(`  ${o.padEnd(28)} ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(5)} nodes  ${((100 * s.us) / total).toFixed(1).padStart(4)}%  one thread ${(s.oneThreadUs / 1000).toFixed(1)} ms`);

@@ -81,6 +81,13 @@ export const GRADIENT_CASES: Case[] = [
     const joined = op.concat([s, op.expand(p([1, 2]), [2, 2])], 1);
     return op.add(op.reduceSum(op.pad(joined, [1, 0, 0, 2]), [0, 1], false), op.reduceSum(s2, [0, 1, 2], false));
   } },
+  { name: 'slices tiling an axis (GEGLU halves, joined by Concat) and slices that do not (padded and summed)', build: (_g, p) => {
+    const x = p([2, 3, 6]);
+    const halves = op.mul(op.slice(x, [2], [0], [3]), op.tanh(op.slice(x, [2], [3], [6])));
+    const y = p([2, 5]);
+    const overlapping = op.mul(op.slice(y, [1], [0], [3]), op.slice(y, [1], [2], [5]));
+    return op.add(op.reduceSum(halves, [0, 1, 2], false), op.reduceSum(overlapping, [0, 1], false));
+  } },
   { name: 'softmax (middle and last axis)', build: (_g, p) => op.add(op.softmax(p([3, 4, 5]), 1), op.softmax(p([3, 4, 5]), -1)) },
   { name: 'resize nearest', build: (_g, p) => op.resizeNearest(p([1, 2, 3, 4]), 2, 3) },
   { name: 'gather (repeated and negative indices) + argmax indices', build: (_g, p) => {

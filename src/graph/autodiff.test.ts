@@ -77,6 +77,15 @@ describe('attention backward', () => {
 });
 
 describe('grad()', () => {
+  it('joins the gradients of slices that tile an axis with one Concat, not a Pad per slice', () => {
+    const g = createGraph('geglu');
+    const h = op.matmul(g.input('x', 'f32', [1, 4, 3]), g.param('w', [3, 8]));
+    g.output('loss', op.reduceSum(op.mul(op.slice(h, [2], [0], [4]), op.tanh(op.slice(h, [2], [4], [8]))), [0, 1, 2], false));
+    const ops = grad(g, 'loss', ['x']).nodes.map((n) => n.op);
+    expect(ops.filter((o) => o === 'Pad')).toEqual([]);
+    expect(ops.filter((o) => o === 'Concat')).toHaveLength(1);
+  });
+
   const linearModel = () => {
     const g = createGraph('lin');
     const x = g.input('x', 'f32', [2, 3]);

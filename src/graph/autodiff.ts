@@ -92,12 +92,20 @@ function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, T
     const prev = grads.get(id);
     grads.set(id, prev ? op.add(prev, d) : d);
   };
+  const pieces = new SlicePieces();
+  // A value's gradient is complete once the walk reaches its producer (every reader comes later in order).
+  const gradOf = (id: number): Tensor | undefined => {
+    const joined = pieces.take(g, id);
+    if (joined) accumulate(id, joined);
+    return grads.get(id);
+  };
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i];
-    const gOut = grads.get(n.outputs[0]);
+    const gOut = gradOf(n.outputs[0]);
     if (!gOut) continue;
     const wants = n.inputs.map((id) => requires.has(id));
     if (!wants.some(Boolean)) continue;
+    if (pieces.add(n, gOut)) continue;
     const inputs = n.inputs.map((id) => g.tensor(id));
     let dIns: readonly (Tensor | undefined)[];
     if (isPrimitive(n.op)) {
@@ -117,7 +125,48 @@ function backprop(g: Graph, nodes: readonly Node[], seeds: ReadonlyMap<number, T
       accumulate(id, d);
     });
   }
+  for (const id of pieces.pending()) gradOf(id);
   return grads;
+}
+
+/**
+ * Gradients arriving through unit-step Slices along one axis, held until the sliced value's gradient is
+ * needed: when the slices tile the axis (GEGLU's two halves of its projection) they are joined by one Concat,
+ * instead of each padded back to full size (a single-threaded Pad in ORT) and summed; otherwise each goes
+ * through Slice's own rule.
+ */
+class SlicePieces {
+  private readonly byValue = new Map<number, { axis: number; start: number; end: number; grad: Tensor; node: Node }[]>();
+
+  /** Holds `grad`, dL/d(output of n), when n is such a Slice; false for any other node. */
+  add(n: Node, grad: Tensor): boolean {
+    if (n.op !== 'Slice') return false;
+    const [axes, starts, ends, steps] = ['axes', 'starts', 'ends', 'steps'].map((k) => n.attrs[k] as number[]);
+    if (axes.length !== 1 || steps[0] !== 1) return false;
+    const list = this.byValue.get(n.inputs[0]) ?? [];
+    list.push({ axis: axes[0], start: starts[0], end: ends[0], grad, node: n });
+    this.byValue.set(n.inputs[0], list);
+    return true;
+  }
+
+  pending(): number[] {
+    return [...this.byValue.keys()];
+  }
+
+  /** The summed gradient held for value `id` of `g`, if any (and forgets it). */
+  take(g: Graph, id: number): Tensor | undefined {
+    const list = this.byValue.get(id);
+    if (!list) return undefined;
+    this.byValue.delete(id);
+    const sorted = [...list].sort((a, b) => a.start - b.start);
+    const axis = sorted[0].axis;
+    const tiles = sorted.length > 1 && sorted.every((p, k) => p.axis === axis && p.start === (k === 0 ? 0 : sorted[k - 1].end)) && sorted[sorted.length - 1].end === g.values[id].shape[axis];
+    if (tiles) return op.concat(sorted.map((p) => p.grad), axis);
+    const rule = OPS.Slice.vjp;
+    if (rule === 'none') throw new GraphError('grad: Slice has no gradient rule');
+    const padded = list.map((p) => rule({ inputs: [g.tensor(id)], output: g.tensor(p.node.outputs[0]), grad: p.grad, attrs: p.node.attrs, wants: [true], op })[0]!);
+    return padded.reduce((a, b) => op.add(a, b));
+  }
 }
 
 /** A fused op's VJP: rebuild its primitive decomposition on the same inputs and differentiate through it. */
