@@ -22,6 +22,7 @@ import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { addLoraBranches } from '../src/train/lora.ts';
 import { weightedMse } from '../src/train/diffusionObjective.ts';
 import { machineRoof } from './roof.ts';
+import { formatCpuShare, startCpuShare } from './machineLoad.ts';
 
 interface TrainCase {
   name: string;
@@ -104,11 +105,14 @@ async function runCase(c: TrainCase): Promise<void> {
   }
   await model.run(feeds);
   const times: number[] = [];
+  // What else ran during the timed steps: on 2 shared cores any other busy process halves ORT's speed.
+  const share = startCpuShare();
   for (let i = 0; i < c.runs; i++) {
     const t = performance.now();
     await model.run(feeds);
     times.push(performance.now() - t);
   }
+  const cpu = share?.();
   await model.release();
   times.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)];
@@ -116,7 +120,7 @@ async function runCase(c: TrainCase): Promise<void> {
   const roofGflops = (await machineRoof()).gflops;
   const gflops = gflop / (ms / 1000);
   const peakMB = process.resourceUsage().maxRSS / 1024;
-  console.log(`${c.name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms/step  ${gflop.toFixed(1).padStart(7)} GFLOP  ${gflops.toFixed(0).padStart(4)} GFLOPS (${((100 * gflops) / roofGflops).toFixed(0)}% roof)  graph ${(buildMs / 1000).toFixed(1)} s  session ${(createMs / 1000).toFixed(1)} s  ${train.nodes.length} nodes  peak RSS ${peakMB.toFixed(0)} MB`);
+  console.log(`${c.name.padEnd(28)} ${ms.toFixed(0).padStart(7)} ms/step  ${gflop.toFixed(1).padStart(7)} GFLOP  ${gflops.toFixed(0).padStart(4)} GFLOPS (${((100 * gflops) / roofGflops).toFixed(0)}% roof)  graph ${(buildMs / 1000).toFixed(1)} s  session ${(createMs / 1000).toFixed(1)} s  ${train.nodes.length} nodes  peak RSS ${peakMB.toFixed(0)} MB; timed steps: ${formatCpuShare(cpu)}`);
 }
 
 /** Runs every case in its own process (`-- train <name substring>` picks cases). */
