@@ -15,7 +15,7 @@ import { grad } from '../src/graph/autodiff.ts';
 import { graphFlops } from '../src/graph/flops.ts';
 import { randomWeights } from '../src/graph/randomWeights.ts';
 import type { WeightStorage } from '../src/graph/emitOnnx.ts';
-import { compile } from '../src/runtime/session.ts';
+import { compile, flushCompileCache } from '../src/runtime/session.ts';
 import { parseUNetConfig } from '../src/models/unet/config.ts';
 import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
@@ -98,6 +98,10 @@ async function runCase(c: TrainCase): Promise<void> {
   process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
   const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32', castPerUse: true });
   const createMs = performance.now() - t1;
+  // A first compile finishes in the background: an f16 entry is copied from the RAM stage into the cache
+  // (1.7 GB for SD1.5), an f32 one is saved by another process (runtime/compileStaging.ts). Steps timed
+  // meanwhile share the two cores with that work (a third thread of 5.6 s CPU during two SD1.5 LoRA steps).
+  await flushCompileCache({ untilSaved: true });
   const feeds: Record<string, Float32Array> = {};
   for (const id of train.inputs) {
     const v = train.values[id];
