@@ -98,9 +98,10 @@ async function runCase(c: TrainCase): Promise<void> {
   process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
   const model = await compile(train, randomWeights(train, { std: 0.02 }), { cacheDir, weightStorage: c.weightStorage ?? 'f32', castPerUse: true });
   const createMs = performance.now() - t1;
-  // A first compile copies its entry from the RAM stage into the cache folder in the background: let it finish,
-  // or that copy shares the two cores with the timed steps (SD1.5 LoRA: a third thread with 7 s of CPU in 34 s).
-  await flushCompileCache();
+  // A first compile finishes in the background: an f16 entry is copied from the RAM stage into the cache
+  // (1.7 GB for SD1.5), an f32 one is saved by another process (runtime/compileStaging.ts). Steps timed
+  // meanwhile share the two cores with that work (a third thread of 5.6 s CPU during two SD1.5 LoRA steps).
+  await flushCompileCache({ untilSaved: true });
   const feeds: Record<string, Float32Array> = {};
   for (const id of train.inputs) {
     const v = train.values[id];
@@ -108,6 +109,7 @@ async function runCase(c: TrainCase): Promise<void> {
   }
   await model.run(feeds);
   const times: number[] = [];
+  // What else ran during the timed steps: on 2 shared cores any other busy process halves ORT's speed.
   const share = startCpuShare();
   for (let i = 0; i < c.runs; i++) {
     const t = performance.now();

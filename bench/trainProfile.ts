@@ -26,6 +26,7 @@ import { buildUNetGraph } from '../src/models/unet/load.ts';
 import { SD15_CONFIG } from '../src/models/unet/testConfigs.ts';
 import { addLoraBranches } from '../src/train/lora.ts';
 import { weightedMse } from '../src/train/diffusionObjective.ts';
+import { formatCpuShare, startCpuShare } from './machineLoad.ts';
 
 function unetWithLoss(config: Record<string, unknown>, px: number, seqLen: number): Graph {
   const g = buildUNetGraph(parseUNetConfig(config), { batch: 1, height: px / 8, width: px / 8, seqLen });
@@ -95,6 +96,7 @@ try {
   let ms = Infinity;
   let cpuMs = Infinity;
   let sysMs = Infinity;
+  const share = startCpuShare();
   for (let i = 0; i < Number(process.env.INKFLOW_PROFILE_RUNS ?? 1); i++) {
     const t = performance.now();
     const cpu0 = process.cpuUsage();
@@ -105,6 +107,7 @@ try {
     // System time in a warm run is mostly first touches of fresh pages (the arena growing again).
     sysMs = Math.min(sysMs, cpu.system / 1000);
   }
+  const cpuShare = share?.();
   session.endProfiling();
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith("prof"))!);
   const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string; output_type_shape?: unknown; thread_scheduling_stats?: ThreadStats } }[];
@@ -128,6 +131,7 @@ try {
   const total = [...byOp.values()].reduce((a, b) => a + b.us, 0);
   const gflop = graphFlops(train) / 1e9;
   console.log(`${which}: ${ms.toFixed(0)} ms/step, ${gflop.toFixed(1)} GFLOP, ${(gflop / (ms / 1000)).toFixed(0)} GFLOPS, ${cpuMs.toFixed(0)} CPU-ms (${sysMs.toFixed(0)} system), load ${loadavg()[0].toFixed(1)}, ${train.nodes.length} IR nodes, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (${createdMB.toFixed(0)} by session creation); kernels ${(total / 1000).toFixed(0)} ms`);
+  console.log(`  timed runs: ${formatCpuShare(cpuShare)}`);
   const oneThread = [...byOp.values()].reduce((a, b) => a + b.oneThreadUs, 0);
   console.log(`  (one thread: kernel time during which no pool thread ran a task; ${(oneThread / 1000).toFixed(0)} ms in all)`);
   for (const [o, s] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 25)) console.log(`  ${o.padEnd(28)} ${(s.us / 1000).toFixed(1).padStart(9)} ms  ${String(s.n).padStart(5)} nodes  ${((100 * s.us) / total).toFixed(1).padStart(4)}%  one thread ${(s.oneThreadUs / 1000).toFixed(1)} ms`);

@@ -15,6 +15,14 @@
 // more, smaller matmuls ran slower than the elementwise ops gained (64² attention backward 6.8× its
 // forward vs 4.7×, load 13–18); so the default is SD1.5 64²'s two-head groups of whole rows (128 MB),
 // and rows are split only where one head's scores exceed that (16384-token attention at 1024²).
+// Re-measured with no other process on the CPU (attn-64, 2 threads, fastest of 5): 2^22, 2^23, 2^24 and
+// 2^25 all take 461–481 ms per step; in the whole SD1.5 512² LoRA step 2^22 left the 64² attention's
+// share of the step unchanged (3.84× vs 3.71–3.73× its forward) and peak RSS too (7.36 vs 7.28 GB).
+// Tried and dropped: a transposed backward (scores Lᵀ×S, P = exp([K, 1]·[s·Qᵀ; −lse]) with the
+// forward's log-sum-exp, so dV = Pᵀ G and dK = dSᵀ Q become the fast form and only dQᵀ = Kᵀ dSᵀ the
+// slow one, and no Softmax) was 17% slower than this even with the log-sum-exp given for free:
+// ORT's Exp pass is slower than its Softmax (11.5 vs 8.2 ms per 2×4096² block) and Kᵀ dSᵀ ran as a
+// transposed-A product at 33 ms against 20 for dS K (attn-64, same conditions).
 import type { Attrs, Tensor } from './graph.ts';
 import * as op from './ops.ts';
 
