@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { openSession } from '../src/runtime/ortSession.ts';
+import { relativeError } from './fanInWeights.ts';
 import { formatCpuShare, startCpuShare } from './machineLoad.ts';
 
 const { onnx } = onnxProto;
@@ -141,13 +142,6 @@ async function time(c: AttnCase, s: number, ch: number, feeds: Record<string, Fl
   }
 }
 
-function relError(y: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < y.length; i++) { num += (y[i] - ref[i]) ** 2; den += ref[i] ** 2; }
-  return Math.sqrt(num / den);
-}
-
 export async function runInt8AttentionBench(): Promise<void> {
   console.log(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const qkStd = Number(process.env.INKFLOW_BENCH_QK_STD ?? 1);
@@ -161,7 +155,7 @@ export async function runInt8AttentionBench(): Promise<void> {
     for (const c of cases) {
       const r = await time(c, s, ch, feeds, 5);
       ref ??= r.y;
-      console.log(`S=${s} ${heads}×${d}  ${c.name.padEnd(36)} ${r.ms.toFixed(1).padStart(7)} ms  ${(gflop / (r.ms / 1000)).toFixed(0).padStart(4)} GFLOPS  rel.err ${(100 * relError(r.y, ref)).toFixed(2)} %  ${r.share}`);
+      console.log(`S=${s} ${heads}×${d}  ${c.name.padEnd(36)} ${r.ms.toFixed(1).padStart(7)} ms  ${(gflop / (r.ms / 1000)).toFixed(0).padStart(4)} GFLOPS  rel.err ${(100 * relativeError(r.y, ref)).toFixed(2)} %  ${r.share}`);
     }
   }
   // Peaked attention (logits std 16, as trained models have): exp() of most scores underflows into
