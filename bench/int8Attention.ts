@@ -6,7 +6,8 @@
 // chunks 98 ms (QKᵀ MatMulIntegerToFloat at K=40 only 345 GOPS, P·V 766 GOPS, but the fp32 Softmax 24 ms
 // and QuantizeLinear 17 ms passes over the 8×S×S probabilities eat the gain) with 87 % error: a fixed
 // 1/255 scale rounds probabilities near 1/S to zero. fp32 MatMul/Softmax/MatMul 120 ms. S=1024: MHA 15.5 ms,
-// int8 4 chunks 17.3 ms. So ORT's flash MHA stays; the last lines show what denormals cost it instead.
+// int8 4 chunks 17.3 ms. So ORT's flash MHA stays; the last lines show what denormals cost it instead
+// (flushing helps only the threads ORT sets it on: see SessionOptions.denormalsAsZero).
 import { loadavg } from 'node:os';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
