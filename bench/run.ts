@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   startup: async () => (await import('./startup.ts')).runStartupBench(),
   int8: async () => (await import('./int8Unet.ts')).runInt8UNetBench(),
   int8kernels: async () => (await import('./int8Kernels.ts')).runInt8KernelBench(),
+  int8attention: async () => (await import('./int8Attention.ts')).runInt8AttentionBench(),
   bundled: async () => (await import('./bundled.ts')).runBundledBench(),
   'sdro-eval': async () => (await import('./sdroEval.ts')).runSdroEval(),
 };

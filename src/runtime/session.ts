@@ -62,7 +62,9 @@ export function defaultCacheDir(): string {
 }
 
 /** Compiles (or loads from cache) `graph` bound to `weights` and opens an ORT session. */
-export async function compile(graph: Graph, weights: WeightStore, opts: CompileOptions = {}): Promise<CompiledModel> {
+export async function compile(graph: Graph, weights: WeightStore, options: CompileOptions = {}): Promise<CompiledModel> {
+  // int8 is lossy anyway: its sessions also flush denormals (SessionOptions.denormalsAsZero), fp32 stays exact.
+  const opts = options.precision === 'int8' ? { denormalsAsZero: true, ...options } : options;
   const fuse = opts.fuse ?? 'all';
   const storage = opts.weightStorage ?? 'auto';
   const phase = phaseTimer(opts.onPhase);
