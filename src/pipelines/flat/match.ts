@@ -689,10 +689,10 @@ const DUP_BG = 0.3;
 
 // A frame-cut region taken for background by a small margin stays movable in the region-graph refinement: a leg
 // in a wide stance lands on the sheet's paper once aligned (background probability 0.50–0.57) while the gap beside
-// it lands on the sheet's legs and takes their colour; only the whole drawing's energy tells them apart. Tuning
-// seeds 0–119 and 1000–1059: character pixels 96.49 → 96.55 %, segments 90.80 → 90.83 % (4 pairs better, 2 worse,
-// e.g. seed 18: a floor region near the threshold took a forearm's colour; graphRefine.ts now lets such a region
-// take a label only from a region about its size); 0.65 without the frame-cut condition also gave a window pane a colour.
+// it lands on the sheet's legs and takes their colour; only the whole drawing's energy tells them apart. Such a region
+// takes a label only from a region about its size (graphRefine.ts), or a floor near the threshold takes a leg's place.
+// Tuning seeds 0–119 and 1000–1059: character pixels 96.49 → 96.62 %, segments 90.80 → 90.85 % (seeds 23, 65, 1050
+// gain 9–11 points, seed 43 loses 7.6); 0.65 without the frame-cut condition also gave a window pane a colour.
 const MARGINAL_BACKGROUND = 0.6;
 
 /** Undecided regions (specks) take the colour of the decided neighbour they touch most. */
