@@ -10,7 +10,8 @@
 // A swap exchanges the labels of two touching regions when one of them is background and the other, the one that
 // would become background, is smaller: the gap becomes paper and the leg takes the gap's sheet region. Exchanging keeps the one-region-per-sheet-region structure of the
 // assignment. Its energy change is computed on the regions whose cost it can change: the two regions and the
-// regions whose surroundings (or shade partners) include them. Regions decided background stay so.
+// regions whose surroundings (or shade partners) include them. Regions decided background stay so, unless the
+// caller marks them marginal (a frame-cut region barely over the background threshold, match.ts).
 
 /** A label: a sheet column (index into the assignment's columns) or background (−1), possibly shared. */
 export interface Label {
