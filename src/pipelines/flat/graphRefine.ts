@@ -10,7 +10,8 @@
 // A swap exchanges the labels of two touching regions when one of them is background and the other, the one that
 // would become background, is smaller: the gap becomes paper and the leg takes the gap's sheet region. Exchanging keeps the one-region-per-sheet-region structure of the
 // assignment. Its energy change is computed on the regions whose cost it can change: the two regions and the
-// regions whose surroundings (or shade partners) include them. Regions decided background stay so.
+// regions whose surroundings (or shade partners) include them. Regions decided background stay so, unless the
+// caller marks them marginal (a frame-cut region barely over the background threshold, match.ts).
 
 /** A label: a sheet column (index into the assignment's columns) or background (−1), possibly shared. */
 export interface Label {
@@ -44,6 +45,12 @@ export interface RefineInput {
    * energy weighs regions by size, but sublinearly, so that small parts (eyes, buttons) still count.
    */
   weight: number[];
+  /**
+   * Per candidate: decided background, movable only because the decision was marginal. Such a region takes a label
+   * by a swap only from a region about its size (a spread leg from the gap beside it), never from a leg a third of
+   * a floor region's size (seed 23).
+   */
+  marginal?: boolean[];
   labels: Label[];
   /** Palette index per target region, updated in place as moves are taken. */
   color: Int32Array;
@@ -51,6 +58,9 @@ export interface RefineInput {
   /** Sweeps over all swaps at most (default 4). */
   sweeps?: number;
 }
+
+/** Weight ratio (area^¼) above which a marginal background region may not take a label: area ratio 1.5. */
+const MARGINAL_SIZE_RATIO = 1.5 ** 0.25;
 
 function labelColor(l: Label, e: RegionGraphEnergy): number {
   return l.column < 0 ? -1 : e.columnColor(l.column);
@@ -91,7 +101,9 @@ export function refineOverRegionGraph(input: RefineInput): Map<number, number> {
         // a limb's place (the gap between two legs is narrower than a leg), not for handing a forearm's colour to
         // the upper arm beside it because the upper arm was left as paper.
         const toBackground = li.column < 0 ? k : i;
-        if (weight[toBackground] >= weight[toBackground === i ? k : i]) continue;
+        const toColour = toBackground === i ? k : i;
+        if (weight[toBackground] >= weight[toColour]) continue;
+        if (input.marginal?.[toColour] && weight[toColour] > MARGINAL_SIZE_RATIO * weight[toBackground]) continue;
         affected.clear();
         affected.add(i).add(k);
         for (const n of dependents[i]) affected.add(n);
