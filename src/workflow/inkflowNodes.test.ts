@@ -81,4 +81,11 @@ describe('inkflow nodes', () => {
     expect(own.length).toBeGreaterThanOrEqual(7);
     for (const n of own) expect(info[n].category.startsWith('inkflow/'), n).toBe(true);
   });
+
+  it("offers the flat colouriser's default matcher as the combo's default, as clients show it", () => {
+    const info = objectInfo(env) as Record<string, { input: { optional: Record<string, unknown[]> } }>;
+    const [choices, options] = info.InkflowFlatColorize.input.optional.matcher as [string[], { default: string }];
+    expect(choices).toEqual(['hand', 'learned']);
+    expect(options.default).toBe('learned');
+  });
 });

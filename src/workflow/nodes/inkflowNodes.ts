@@ -57,7 +57,7 @@ export const InkflowFlatColorize: NodeDef = {
   optional: {
     reference_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the reference (1 − alpha): transparent sheet background is not a colour region." },
     lineart_mask: { type: 'MASK', link: true, tooltip: "Load Image's MASK of the line art (1 − alpha): a line layer on transparency." },
-    matcher: { type: 'COMBO', options: FLAT_MATCHERS, tooltip: 'learned (default): the hand-set costs blended with the small learned matcher, and the learned background decision (models/default/flat-matcher); hand: the model-free matcher.' },
+    matcher: { type: 'COMBO', options: FLAT_MATCHERS, default: DEFAULT_FLAT_MATCHER, tooltip: 'learned (default): the hand-set costs blended with the small learned matcher, and the learned background decision (models/default/flat-matcher); hand: the model-free matcher.' },
   },
   outputs: [{ type: 'IMAGE', name: 'colored' }, { type: 'IMAGE', name: 'flat' }, { type: 'IMAGE', name: 'uncertain' }],
   run(v) {
