@@ -133,8 +133,7 @@ export const colorizeCommand: Command = {
       throw new UsageError(`${cdOnly.map((k) => `--${k}`).join(', ')} ${cdOnly.length > 1 ? 'apply' : 'applies'} to ColorizeDiffusion checkpoints (--model FILE.safetensors) only${v.model ? `; ${v.model} is an SDRO model folder` : ''}`);
     }
     if (v.matcher !== undefined && v.matcher !== 'hand' && v.matcher !== 'learned') throw new UsageError(`--matcher must be learned or hand, got ${v.matcher}`);
-    if (v.matcher === 'hand' && !v.flat) throw new UsageError('--matcher applies to --flat only');
-    if (v.matcher === 'learned' && !v.flat) throw new UsageError('--matcher applies to --flat only');
+    if (v.matcher !== undefined && !v.flat) throw new UsageError('--matcher applies to --flat only');
     if (v.matcher === 'learned' && isFramePattern(v.lineart)) throw new UsageError('--matcher learned colours single frames for now, not a frame sequence');
     if (fastModes && (v.flat || colorizeDiffusionModel)) throw new UsageError('--precision and --cache-steps apply to SDRO model folders only');
     if (colorizeDiffusionModel && v.segment) throw new UsageError('--segment applies to SDRO models; ColorizeDiffusion makes its own sketch and reference masks');
